@@ -1,0 +1,108 @@
+# cicada — plain Makefile with pkg-config.
+#   make          install missing Debian packages (as root), build ./cicada
+#   make run      build, start the demo site, run examples/demo.lua headless
+#   make test     unit tests under ASan/UBSan, then end-to-end tests (pytest)
+#   make bench    benchmarks against wrk (bench/vs-wrk)
+#   make asan     ./cicada-asan, the whole binary under sanitizers
+#   make fuzz     libFuzzer target for the HTTP response parser
+#   make fmt      clang-format every source file
+
+CC      ?= cc
+PKGS    := luajit libcjson
+WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
+           -Wmissing-prototypes -Wno-unused-parameter -Wformat=2
+CSTD    := -std=c11 -D_GNU_SOURCE
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) -Isrc $(PKG_CFLAGS) -MMD -MP
+LIBS     = $(PKG_LIBS) -lpthread -lm
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# Debian packages: to build, and to run the tests and benchmarks.
+BUILD_DEBS := gcc make pkg-config libluajit2-5.1-dev libcjson-dev
+TEST_DEBS  := nginx wrk python3-pytest python3-locust time procps iproute2
+DEPS_STAMP := build/.deps
+
+SRC      := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
+LUA_SRC  := $(shell find src -name '*.lua' | sort)
+OBJ      := $(SRC:%.c=build/rel/%.o) build/rel/prelude.o
+OBJ_SAN  := $(SRC:%.c=build/san/%.o) build/san/prelude.o
+UNIT     := $(shell find tests/unit -name 'test_*.c' | sort)
+UNIT_BIN := $(UNIT:%.c=build/san/%)
+
+.PHONY: all deps run test unit e2e bench asan fuzz fmt clean
+all: deps cicada
+
+# Install what is missing: as root with apt-get, otherwise print the line to run.
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): Makefile
+	@missing=""; for p in $(BUILD_DEBS) $(if $(NO_TEST_DEPS),,$(TEST_DEBS)); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing) || exit 1; \
+	  else echo "missing Debian packages; run: sudo apt-get install -y$$missing"; exit 1; fi; \
+	fi
+	@mkdir -p build && touch $@
+
+cicada: build/rel/src/main.o $(OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+cicada-asan: build/san/src/main.o $(OBJ_SAN)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LIBS)
+asan: deps cicada-asan
+
+build/rel/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+build/san/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -c -o $@ $<
+
+# The Lua prelude is compiled into the binary as a C string.
+build/prelude.c: $(LUA_SRC) tools/embed.sh
+	@mkdir -p build
+	sh tools/embed.sh cicada_prelude $(LUA_SRC) > $@
+build/rel/prelude.o: build/prelude.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+build/san/prelude.o: build/prelude.c
+	$(CC) $(ALL_CFLAGS) $(SAN) -c -o $@ $<
+
+build/san/libcicada.a: $(OBJ_SAN)
+	rm -f $@ && ar rcs $@ $^
+build/san/tests/unit/%: tests/unit/%.c build/san/libcicada.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -Itests/unit -o $@ $< build/san/libcicada.a $(LIBS)
+
+run: all
+	sh tools/run-demo.sh
+
+unit: deps $(UNIT_BIN)
+	@pass=0; fail=0; for t in $(UNIT_BIN); do \
+	  if $$t > $$t.log 2>&1; then pass=$$((pass+1)); echo "ok   $$t"; \
+	  else fail=$$((fail+1)); echo "FAIL $$t"; cat $$t.log; fi; done; \
+	echo "unit: $$pass passed, $$fail failed"; [ $$fail = 0 ]
+
+e2e: all
+	cd tests/e2e && /usr/bin/python3 -m pytest -q -p no:cacheprovider .
+
+test: unit e2e
+
+bench: all
+	sh bench/vs-wrk
+
+fuzz:
+	@mkdir -p build/fuzz
+	clang $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o build/fuzz/http_parse \
+	  tests/fuzz/fuzz_http_parse.c src/http/parse.c
+	build/fuzz/http_parse -max_total_time=60 build/fuzz/corpus 2>&1 | tail -5
+
+fmt:
+	clang-format -i $$(find src tests -name '*.[ch]')
+
+clean:
+	rm -rf build cicada cicada-asan
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,29 @@
+/* log: leveled logging in Locust's line format.
+ *
+ * Lines look like Locust's: "[2026-11-26 10:00:00,123] host/INFO/cicada.main: msg".
+ * Output goes to stderr, or to --logfile. Thread-safe (one lock per line;
+ * never called on the hot path). The console stats tables are not log
+ * lines: they are printed with log_plain(), like Locust's stats_logger. */
+#ifndef CICADA_LOG_H
+#define CICADA_LOG_H
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERROR, LOG_CRITICAL };
+
+/* Parse "DEBUG"/"info"/... into *level. Returns 0, or -1 if unknown. */
+int log_parse_level(const char *s, enum log_level *level);
+void log_set_level(enum log_level level);
+/* Send log lines to path (appending). Returns 0, or -1 with errno set. */
+int log_set_file(const char *path);
+
+void log_msg(enum log_level level, const char *logger, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A plain line on stdout-equivalent of Locust's stats logger (stderr or the
+ * log file), with no prefix. */
+void log_plain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define log_debug(...) log_msg(LOG_DEBUG, "cicada", __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, "cicada", __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARNING, "cicada", __VA_ARGS__)
+#define log_error(...) log_msg(LOG_ERROR, "cicada", __VA_ARGS__)
+
+#endif
