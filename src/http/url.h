@@ -1,0 +1,32 @@
+/* url: split an absolute http(s) URL or a path into its parts.
+ *
+ * Pure: the parts point into the caller's string. Hosts in brackets
+ * ([::1]) come back without the brackets. */
+#ifndef CICADA_URL_H
+#define CICADA_URL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct url {
+    bool absolute;   /* had scheme://host */
+    bool tls;        /* https */
+    const char *host;
+    size_t host_len;
+    int port;        /* explicit, or 80/443 by scheme; 0 for a relative URL */
+    const char *path; /* path + query, starts with '/'; "/" if empty */
+    size_t path_len;  /* a URL with no path gets path "/" (static) */
+} url_t;
+
+/* Parse s. Accepts "http://h[:p][/path?q]", "https://...", and relative
+ * "/path?q" (absolute=false). Returns 0, or -1 with a reason in *why
+ * (a static string) for anything else: unknown scheme, empty host, bad port,
+ * a fragment is dropped silently. */
+int url_parse(const char *s, url_t *u, const char **why);
+
+/* Percent-encode s for a query component (application/x-www-form-urlencoded
+ * rules: space as '+'), writing at most n bytes plus NUL to out. Returns the
+ * full length needed (like snprintf). */
+size_t url_encode(const char *s, size_t slen, char *out, size_t n);
+
+#endif

@@ -1,0 +1,132 @@
+/* stats: Locust's request statistics, kept in shards and merged.
+ *
+ * Two halves:
+ *  - stats_shard_t belongs to one engine thread. It records every request
+ *    with no locks and, after the first request of a (method, name), no
+ *    allocation: entries are found in an open-addressing hash table and each
+ *    holds a preallocated histogram (hist.h) and a few per-second counters.
+ *  - stats_t lives on the main thread. Once a second (and at the end of a
+ *    run) each engine hands over its shard; stats_merge() adds it in and
+ *    clears the shard for reuse. Everything users see (console, CSV, web)
+ *    is computed from stats_t with Locust 2.12.1's algorithms
+ *    (research/locust-stats.md): median with clamp, percentiles walking
+ *    down, current RPS over [last-12, last-2), total RPS, failures grouped
+ *    by (method, name, error), exceptions keyed by traceback.
+ *
+ * Response times are microseconds in (int64), milliseconds out (double).
+ * The histogram's relative error is under 1%. Entries are identified by
+ * (method, name); "Aggregated" (stats_t.total) sums them all. */
+#ifndef CICADA_STATS_H
+#define CICADA_STATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stats/hist.h"
+
+/* ---- engine side ---- */
+
+typedef struct stats_shard stats_shard_t;
+
+stats_shard_t *stats_shard_new(void);
+void stats_shard_free(stats_shard_t *s);
+
+/* Record one request. method and name are copied the first time the pair
+ * is seen. rt_us is the response time in microseconds, or -1 for "no time"
+ * (counted as a request but not in times, like Locust's None). length is
+ * the response body size. err is NULL for a success, else the error text as
+ * users will see it (e.g. "HTTPError('404 Client Error: Not Found for url:
+ * /x')"); it is copied. now is the wall-clock time (unix seconds,
+ * fractional; a per-loop-turn reading is precise enough) at completion. */
+void stats_shard_request(stats_shard_t *s, const char *method, const char *name, int64_t rt_us,
+                         int64_t length, const char *err, double now);
+
+/* Record one exception (a Lua error in a task). Both strings are copied;
+ * equal tracebacks are counted together. */
+void stats_shard_exception(stats_shard_t *s, const char *msg, const char *traceback);
+
+/* True if nothing has been recorded since the last merge. */
+bool stats_shard_empty(const stats_shard_t *s);
+
+/* ---- main-thread side ---- */
+
+/* One (method, name) row, or the Aggregated row. Read-only for callers. */
+typedef struct stats_entry {
+    char *method; /* "" for Aggregated */
+    char *name;
+    uint64_t num_requests, num_none_requests, num_failures;
+    double total_response_time_ms;
+    double min_response_time_ms; /* valid when num_requests - num_none > 0 */
+    double max_response_time_ms;
+    uint64_t total_content_length;
+    hist_t *hist;
+    double last_request_ts; /* unix seconds, 0 if none */
+    /* per-second counts, ring indexed by unix second */
+    int64_t sec_key[32];
+    uint32_t sec_reqs[32], sec_fails[32];
+    void *window; /* private: recent per-second histograms, for current percentiles */
+} stats_entry_t;
+
+typedef struct stats_error {
+    char *method, *name, *error;
+    uint64_t occurrences;
+} stats_error_t;
+
+typedef struct stats_exception {
+    char *msg, *traceback, *nodes;
+    uint64_t count;
+} stats_exception_t;
+
+typedef struct stats stats_t;
+
+stats_t *stats_new(void);
+void stats_free(stats_t *st);
+
+/* Add the shard's contents into st and clear the shard for reuse. */
+void stats_merge(stats_t *st, stats_shard_t *shard);
+
+/* Locust's reset_all(): zero every entry and the total in place, drop the
+ * errors, keep the exceptions; start_time becomes now_unix. */
+void stats_reset(stats_t *st, double now_unix);
+void stats_clear_exceptions(stats_t *st);
+
+/* Time of the last reset (unix seconds, fractional) and of the last request. */
+double stats_start_time(const stats_t *st);
+
+/* Entries sorted by (name, method), without Aggregated. *n gets the count.
+ * The array is owned by st and valid until the next merge or reset. */
+stats_entry_t **stats_entries(stats_t *st, size_t *n);
+stats_entry_t *stats_total(stats_t *st);
+/* Failures sorted as Locust sorts them (by the key's sha256 hex), and
+ * exceptions in first-seen order. Owned by st, valid until next merge. */
+stats_error_t **stats_errors(stats_t *st, size_t *n);
+stats_exception_t **stats_exceptions(stats_t *st, size_t *n);
+
+/* ---- Locust's derived figures (all times in ms) ---- */
+double stats_avg(const stats_entry_t *e);
+double stats_min(const stats_entry_t *e); /* 0 if no timed request */
+double stats_avg_content(const stats_entry_t *e);
+double stats_fail_ratio(const stats_entry_t *e);
+/* Median: ascending walk with pos=(n-1)/2, clamped to [min, max]. */
+double stats_median(const stats_entry_t *e);
+/* Percentile p in [0,1]: descending walk with k=int(n*p); not clamped. */
+double stats_percentile(const stats_entry_t *e, double p);
+/* Current req/s and fail/s over Locust's window, relative to the
+ * Aggregated row's last request. */
+double stats_current_rps(const stats_t *st, const stats_entry_t *e);
+double stats_current_fail_per_sec(const stats_t *st, const stats_entry_t *e);
+/* num_requests / (last request - start_time). */
+double stats_total_rps(const stats_t *st, const stats_entry_t *e);
+double stats_total_fail_per_sec(const stats_t *st, const stats_entry_t *e);
+/* Percentile p of the requests in the last ~10 seconds before now_unix;
+ * returns false if there is no data in that window. */
+bool stats_current_percentile(const stats_t *st, const stats_entry_t *e, double p,
+                              int64_t now_unix, double *out);
+
+/* The percentiles Locust reports, and their CSV/console headers. */
+#define STATS_NPCT 11
+extern const double stats_pcts[STATS_NPCT];
+extern const char *const stats_pct_names[STATS_NPCT];
+
+#endif
