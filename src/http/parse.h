@@ -40,7 +40,7 @@ typedef struct http_response {
     http_header_t headers[HTTP_MAX_HEADERS];
     size_t num_headers;
     /* derived from the headers by http_parse_response */
-    int64_t content_length; /* -1 if absent */
+    int64_t content_length; /* -1 if absent, or ignored for Transfer-Encoding */
     bool chunked;           /* Transfer-Encoding's last coding is chunked */
     bool keep_alive;        /* connection stays open after this response */
 } http_response_t;
@@ -50,7 +50,9 @@ typedef struct http_response {
  * than HTTP_MAX_HEADERS headers, a bad status line, a bad Content-Length). */
 ssize_t http_parse_response(const char *buf, size_t len, http_response_t *res);
 
-/* How the body of res is delimited, given the request method. */
+/* How the body of res is delimited, given the request method (NULL is taken
+ * as not HEAD). For HTTP_BODY_CLOSE the connection cannot be reused whatever
+ * keep_alive says; 1xx responses are interim: parse the next header block. */
 enum http_body_mode http_body_mode(const http_response_t *res, const char *method);
 
 /* Find a header by name, case-insensitively. Returns NULL if absent. */

@@ -25,8 +25,11 @@ typedef struct url {
 int url_parse(const char *s, url_t *u, const char **why);
 
 /* Percent-encode s for a query component (application/x-www-form-urlencoded
- * rules: space as '+'), writing at most n bytes plus NUL to out. Returns the
- * full length needed (like snprintf). */
+ * rules: A-Za-z0-9-._~ kept, space as '+', the rest %XX). Like snprintf, n is
+ * the size of out including the NUL (out may be NULL if n is 0), the output
+ * is always NUL-terminated when n > 0, and the return value is the length the
+ * whole result needs, not counting the NUL; a truncated result ends before
+ * an escape that does not fit, never inside one. */
 size_t url_encode(const char *s, size_t slen, char *out, size_t n);
 
 #endif
