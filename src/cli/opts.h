@@ -1,10 +1,12 @@
 /* opts: the command line, with Locust's flag names and meanings.
  *
  * opts_parse() fills an opts_t from argv; every bad flag or value becomes a
- * usage error that names it. Strings in opts_t point into argv (or are
- * static defaults) and are never freed. Locust's LOCUST_* environment
- * variables are honoured for the flags Locust reads them for; the command
- * line wins over the environment. */
+ * usage error that names it. Strings in opts_t point into argv, into the
+ * environment or at static defaults, and are never freed; tag names are
+ * copied into the opts_t's own tag_store (a list like "a,b" must be split),
+ * so they live as long as that opts_t. Locust's LOCUST_* environment
+ * variables are honoured for the flags Locust reads them for; a flag given
+ * on the command line wins over its variable. */
 #ifndef CICADA_OPTS_H
 #define CICADA_OPTS_H
 
@@ -13,6 +15,7 @@
 
 #define OPTS_MAX_CLASSES 64
 #define OPTS_MAX_TAGS 64
+#define OPTS_TAG_STORE 2048 /* bytes for all tag names of -T and -E together */
 
 typedef struct opts {
     const char *command;     /* NULL for a load test, "demo-server" for the demo site */
@@ -53,6 +56,7 @@ typedef struct opts {
     size_t ntags;
     const char *exclude_tags[OPTS_MAX_TAGS]; /* -E/--exclude-tags */
     size_t nexclude_tags;
+    char tag_store[OPTS_TAG_STORE];          /* tags[] and exclude_tags[] point here */
     const char *classes[OPTS_MAX_CLASSES];   /* positional user class names */
     size_t nclasses;
     /* demo-server */
@@ -62,16 +66,28 @@ typedef struct opts {
     double demo_fail_ratio;  /* --fail-ratio, default 0.1 */
 } opts_t;
 
-/* Parse argv into *o. Returns 0 on success. On a usage error returns 2 and
- * writes "cicada: error: <what>, naming the flag or value" to err (size n).
- * On --help returns 1 after writing the help text to stdout. */
+/* Fill *o with the defaults above, ignoring argv and the environment. */
+void opts_init(opts_t *o);
+
+/* Parse argv into *o (argv[0] is the program name; it calls opts_init
+ * first). Returns 0 on success. On a usage error returns 2 and writes
+ * "cicada: error: <what>, naming the flag or value" to err (size n; err
+ * may be NULL). On -h/--help returns 1 after writing the help text to
+ * stdout (the demo-server help for `demo-server --help`). argv is only
+ * read, and must outlive *o. -V and -l only set show_version and
+ * list_classes: the caller acts on them. */
 int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t n);
 
-/* Parse a Locust timespan ("20", "20s", "3m", "2h", "1h30m", "3h30m10s")
- * into seconds. Returns 0, or -1 if malformed. */
+/* Parse a Locust timespan ("20", "20s", "3m", "2h", "1h30m", "3h30m10s":
+ * a bare integer is seconds, otherwise integers with units h, m, s in that
+ * order, each at most once) into seconds. Returns 0, or -1 if malformed
+ * (empty, negative, fractional, unknown unit, units out of order). */
 int opts_timespan(const char *s, double *seconds);
 
-/* Print the full help (every flag with a one-line description). */
+/* Print the full help (every flag with a one-line description, grouped
+ * like Locust's, and the demo-server command) to stdout. */
 void opts_help(void);
+/* Print the help of the demo-server command to stdout. */
+void opts_help_demo(void);
 
 #endif

@@ -1,0 +1,122 @@
+/* help: the text of `cicada --help` and `cicada demo-server --help`.
+ *
+ * Plain text kept apart from the parser so that both stay short. The groups
+ * and their order follow Locust's own help (common, web UI, master, worker,
+ * tags, request statistics, logging, other, user classes); cicada's own
+ * flags sit in the group they belong to and say so. Flags Locust has and
+ * cicada does not (--config, --class-picker, --show-task-ratio, ...) are
+ * absent. When a flag is added to the table in opts.c it must be added here
+ * too; tests/unit/cli/test_opts.c checks that every flag is mentioned. */
+#include <stdio.h>
+
+#include "cli/opts.h"
+
+#define DEMO_USAGE "cicada demo-server [--bind HOST] [--port N] [--slow-delay SECONDS] [--fail-ratio R]\n"
+
+static const char usage[] = "usage: cicada [OPTIONS] [UserClass ...]\n"
+                            "       " DEMO_USAGE;
+
+static const char main_help[] =
+    "\n"
+    "A load tester with Locust's command line; scenarios are written in Lua.\n"
+    "Flags that Locust reads from LOCUST_* environment variables read them here too;\n"
+    "the command line wins.\n"
+    "\n"
+    "Common options:\n"
+    "  -h, --help            show this help message and exit\n"
+    "  -f, --locustfile LOCUSTFILE\n"
+    "                        Lua file with the user classes (default: locustfile.lua)\n"
+    "  -H, --host HOST       host to load test, e.g. http://10.21.32.33\n"
+    "  -u, --users NUMBER    peak number of concurrent users (headless default: 1)\n"
+    "  -r, --spawn-rate RATE users started per second (headless default: 1)\n"
+    "  -t, --run-time TIME   stop after this long, e.g. 300s, 20m, 3h, 1h30m (default: forever)\n"
+    "  -l, --list            show the list of available user classes and exit\n"
+    "\n"
+    "Web UI options:\n"
+    "  --web-host WEB_HOST   host to bind the web interface to (default: 127.0.0.1)\n"
+    "  --web-port, -P WEB_PORT\n"
+    "                        port of the web interface (default: 8089)\n"
+    "  --headless            no web interface: start the test at once (needs -u and -t to end)\n"
+    "  --autostart           start the test at once, keeping the web interface\n"
+    "  --autoquit SECONDS    with --autostart: quit this long after the run ends (default: stay)\n"
+    "  --web-auth USER:PASSWORD\n"
+    "                        turn on basic authentication for the web interface\n"
+    "  --tls-cert FILE       TLS certificate for serving the web interface over HTTPS\n"
+    "  --tls-key FILE        TLS private key for serving the web interface over HTTPS\n"
+    "\n"
+    "Master options:\n"
+    "  --master              run as the master that workers connect to\n"
+    "  --master-bind-host HOST\n"
+    "                        interface the master binds to (default: *, all)\n"
+    "  --master-bind-port PORT\n"
+    "                        port the master binds to (default: 5557)\n"
+    "  --expect-workers N    with --headless: wait for N workers before starting (default: 1)\n"
+    "  --expect-workers-max-wait SECONDS\n"
+    "                        give up waiting for workers after this long (default: 0, forever)\n"
+    "\n"
+    "Worker options:\n"
+    "  --worker              run as a worker, taking orders from a master\n"
+    "  --master-host HOST    host of the master to connect to (default: 127.0.0.1)\n"
+    "  --master-port PORT    port of the master to connect to (default: 5557)\n"
+    "\n"
+    "Tag options:\n"
+    "  -T, --tags [TAG ...]  run only the tasks with one of these tags (comma or space separated)\n"
+    "  -E, --exclude-tags [TAG ...]\n"
+    "                        run only the tasks with none of these tags\n"
+    "\n"
+    "Request statistics options:\n"
+    "  --csv CSV_PREFIX      write the statistics to CSV files with this prefix\n"
+    "  --csv-full-history    also write every stats entry to PREFIX_stats_history.csv (needs --csv)\n"
+    "  --print-stats         print the stats table in the console while the UI runs\n"
+    "  --only-summary        with --headless: print only the final summary, not every 2 s\n"
+    "  --reset-stats         reset the statistics once spawning has finished\n"
+    "  --html FILE           write an HTML report to this file at the end\n"
+    "  --json FILE           write a JSON summary to this file at the end (cicada)\n"
+    "\n"
+    "Logging options:\n"
+    "  --loglevel, -L LEVEL  DEBUG, INFO, WARNING, ERROR or CRITICAL (default: INFO)\n"
+    "  --logfile FILE        write the log to this file instead of stderr\n"
+    "\n"
+    "Other options:\n"
+    "  --version, -V         show the program's version number and exit\n"
+    "  --exit-code-on-error CODE\n"
+    "                        exit code when the test had failures or errors (default: 1)\n"
+    "  -s, --stop-timeout SECONDS\n"
+    "                        let running tasks finish for up to this long on stop (default: 0)\n"
+    "  --threads N           event-loop threads that run the users (default: online CPUs) (cicada)\n"
+    "\n"
+    "User classes:\n"
+    "  UserClass             run only these user classes (default: all of them)\n"
+    "\n"
+    "Commands:\n"
+    "  demo-server           serve the demo website the examples test; see\n"
+    "                        `cicada demo-server --help`\n";
+
+static const char demo_about[] =
+    "\n"
+    "Serve the demo website that examples/ load test: fast pages, a slow page and\n"
+    "pages that fail a share of the time. (cicada)\n";
+
+static const char demo_options[] =
+    "  -h, --help            show this help message and exit\n"
+    "  --bind HOST           address to listen on (default: 127.0.0.1)\n"
+    "  --port N              port to listen on (default: 8080)\n"
+    "  --slow-delay SECONDS  how long the slow page takes (default: 0.2)\n"
+    "  --fail-ratio R        share of requests to the failing pages that fail, 0 to 1 (default: 0.1)\n";
+
+void opts_help(void)
+{
+    fputs(usage, stdout);
+    fputs(main_help, stdout);
+    fputs("\ndemo-server options:\n", stdout);
+    fputs(demo_options, stdout);
+}
+
+void opts_help_demo(void)
+{
+    fputs("usage: " DEMO_USAGE, stdout);
+    fputs(demo_about, stdout);
+    fputs("\nOptions:\n", stdout);
+    fputs(demo_options, stdout);
+}
+

@@ -1,0 +1,496 @@
+/* opts: the command line, parsed by hand from one table of flags.
+ *
+ * Each flag is a row: how errors name it ("-u/--users"), its short letter,
+ * its long name, its LOCUST_* variable, the kind of value and where in
+ * opts_t it goes (offsetof), and the range a number must fall in. One loop
+ * reads argv the way Python's argparse does, so that Locust users meet the
+ * same behaviour and the same messages: "--flag value" and "--flag=value",
+ * "-u5" and "-u 5", bundled short flags ("-lV"), unique prefixes of long
+ * names ("--head"), negative numbers as values, "--" ending the flags, and
+ * -T/-E taking every following word that is not a flag (argparse's
+ * nargs='*'). Unknown flags are collected and reported together at the
+ * end, like argparse's "unrecognized arguments". After argv, the variables
+ * of flags not seen on the command line are applied (ConfigArgParse's
+ * order), then the checks that involve two flags.
+ *
+ * getopt_long is not used: it prints its own messages, keeps global state
+ * (optind) that tests would have to reset, and knows neither argparse's
+ * negative numbers nor nargs='*'. Config files (--config, locust.conf) are
+ * not read. */
+#include "cli/opts.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "base/log.h"
+
+enum kind { K_HELP, K_BOOL, K_STR, K_INT, K_LONG, K_FLOAT, K_SPAN, K_STOP, K_LIST };
+enum check { C_NONE, C_LOGLEVEL, C_AUTH };
+
+struct flag {
+    const char *name; /* as messages show it, in Locust's order of spellings */
+    char shortc;      /* 0 if none */
+    const char *lng;  /* long name without "--" */
+    const char *env;  /* LOCUST_* variable, or NULL */
+    enum kind kind;
+    size_t off;       /* field in opts_t */
+    size_t count_off; /* K_LIST: its count */
+    double min, max;  /* numbers must lie in [min, max]; no check if both 0 */
+    bool min_excl;    /* (min, max] instead */
+    enum check check;
+};
+
+#define AT(f) .off = offsetof(opts_t, f)
+#define INT_MAX_D 2147483647.0
+#define PORT .min = 1, .max = 65535
+
+static const struct flag main_flags[] = {
+    {"-h/--help", 'h', "help", NULL, K_HELP, .off = 0},
+    /* Common options */
+    {"-f/--locustfile", 'f', "locustfile", "LOCUST_LOCUSTFILE", K_STR, AT(locustfile)},
+    {"-H/--host", 'H', "host", "LOCUST_HOST", K_STR, AT(host)},
+    {"-u/--users", 'u', "users", "LOCUST_USERS", K_LONG, AT(users), .min = 0, .max = HUGE_VAL},
+    {"-r/--spawn-rate", 'r', "spawn-rate", "LOCUST_SPAWN_RATE", K_FLOAT, AT(spawn_rate), .min = 0,
+     .max = HUGE_VAL, .min_excl = true},
+    {"-t/--run-time", 't', "run-time", "LOCUST_RUN_TIME", K_SPAN, AT(run_time)},
+    {"-l/--list", 'l', "list", NULL, K_BOOL, AT(list_classes)},
+    /* Web UI options */
+    {"--web-host", 0, "web-host", "LOCUST_WEB_HOST", K_STR, AT(web_host)},
+    {"--web-port/-P", 'P', "web-port", "LOCUST_WEB_PORT", K_INT, AT(web_port), PORT},
+    {"--headless", 0, "headless", "LOCUST_HEADLESS", K_BOOL, AT(headless)},
+    {"--autostart", 0, "autostart", "LOCUST_AUTOSTART", K_BOOL, AT(autostart)},
+    {"--autoquit", 0, "autoquit", "LOCUST_AUTOQUIT", K_LONG, AT(autoquit), .min = -1, .max = HUGE_VAL},
+    {"--web-auth", 0, "web-auth", "LOCUST_WEB_AUTH", K_STR, AT(web_auth), .check = C_AUTH},
+    {"--tls-cert", 0, "tls-cert", "LOCUST_TLS_CERT", K_STR, AT(tls_cert)},
+    {"--tls-key", 0, "tls-key", "LOCUST_TLS_KEY", K_STR, AT(tls_key)},
+    /* Master options */
+    {"--master", 0, "master", "LOCUST_MODE_MASTER", K_BOOL, AT(master)},
+    {"--master-bind-host", 0, "master-bind-host", "LOCUST_MASTER_BIND_HOST", K_STR, AT(master_bind_host)},
+    {"--master-bind-port", 0, "master-bind-port", "LOCUST_MASTER_BIND_PORT", K_INT, AT(master_bind_port),
+     PORT},
+    {"--expect-workers", 0, "expect-workers", "LOCUST_EXPECT_WORKERS", K_INT, AT(expect_workers), .min = 1,
+     .max = INT_MAX_D},
+    {"--expect-workers-max-wait", 0, "expect-workers-max-wait", "LOCUST_EXPECT_WORKERS_MAX_WAIT", K_FLOAT,
+     AT(expect_workers_max_wait), .min = 0, .max = HUGE_VAL},
+    /* Worker options */
+    {"--worker", 0, "worker", "LOCUST_MODE_WORKER", K_BOOL, AT(worker)},
+    {"--master-host", 0, "master-host", "LOCUST_MASTER_NODE_HOST", K_STR, AT(master_host)},
+    {"--master-port", 0, "master-port", "LOCUST_MASTER_NODE_PORT", K_INT, AT(master_port), PORT},
+    /* Tag options */
+    {"-T/--tags", 'T', "tags", "LOCUST_TAGS", K_LIST, AT(tags), .count_off = offsetof(opts_t, ntags)},
+    {"-E/--exclude-tags", 'E', "exclude-tags", "LOCUST_EXCLUDE_TAGS", K_LIST, AT(exclude_tags),
+     .count_off = offsetof(opts_t, nexclude_tags)},
+    /* Request statistics options */
+    {"--csv", 0, "csv", "LOCUST_CSV", K_STR, AT(csv_prefix)},
+    {"--csv-full-history", 0, "csv-full-history", "LOCUST_CSV_FULL_HISTORY", K_BOOL, AT(csv_full_history)},
+    {"--print-stats", 0, "print-stats", "LOCUST_PRINT_STATS", K_BOOL, AT(print_stats)},
+    {"--only-summary", 0, "only-summary", "LOCUST_ONLY_SUMMARY", K_BOOL, AT(only_summary)},
+    {"--reset-stats", 0, "reset-stats", "LOCUST_RESET_STATS", K_BOOL, AT(reset_stats)},
+    {"--html", 0, "html", "LOCUST_HTML", K_STR, AT(html_file)},
+    {"--json", 0, "json", NULL, K_STR, AT(json_file)},
+    /* Logging options */
+    {"--loglevel/-L", 'L', "loglevel", "LOCUST_LOGLEVEL", K_STR, AT(loglevel), .check = C_LOGLEVEL},
+    {"--logfile", 0, "logfile", "LOCUST_LOGFILE", K_STR, AT(logfile)},
+    /* Other options */
+    {"--version/-V", 'V', "version", NULL, K_BOOL, AT(show_version)},
+    {"--exit-code-on-error", 0, "exit-code-on-error", "LOCUST_EXIT_CODE_ON_ERROR", K_INT,
+     AT(exit_code_on_error), .min = 0, .max = 255},
+    {"-s/--stop-timeout", 's', "stop-timeout", "LOCUST_STOP_TIMEOUT", K_STOP, AT(stop_timeout), .min = 0,
+     .max = HUGE_VAL},
+    {"--threads", 0, "threads", NULL, K_INT, AT(threads), .min = 1, .max = 1024},
+};
+
+static const struct flag demo_flags[] = {
+    {"-h/--help", 'h', "help", NULL, K_HELP, .off = 0},
+    {"--bind", 0, "bind", NULL, K_STR, AT(demo_host)},
+    {"--port", 0, "port", NULL, K_INT, AT(demo_port), PORT},
+    {"--slow-delay", 0, "slow-delay", NULL, K_FLOAT, AT(demo_slow), .min = 0, .max = HUGE_VAL},
+    {"--fail-ratio", 0, "fail-ratio", NULL, K_FLOAT, AT(demo_fail_ratio), .min = 0, .max = 1},
+};
+
+#define NFLAGS_MAX 64
+
+struct parser {
+    opts_t *o;
+    const struct flag *flags;
+    size_t nflags;
+    bool seen[NFLAGS_MAX];
+    const char *env; /* the variable being applied, for messages */
+    size_t store_used;
+    char *err;
+    size_t n;
+};
+
+__attribute__((format(printf, 2, 3))) static int fail(struct parser *p, const char *fmt, ...)
+{
+    if (p->err == NULL || p->n == 0) return -1;
+    size_t k = (size_t)snprintf(p->err, p->n, "cicada: error: ");
+    if (k < p->n) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(p->err + k, p->n - k, fmt, ap);
+        va_end(ap);
+    }
+    k = strlen(p->err);
+    if (p->env && k < p->n) snprintf(p->err + k, p->n - k, " (from %s)", p->env);
+    return -1;
+}
+
+void opts_init(opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->locustfile = "locustfile.lua";
+    o->users = -1;
+    o->spawn_rate = -1;
+    o->run_time = -1;
+    o->autoquit = -1;
+    o->web_host = "127.0.0.1";
+    o->web_port = 8089;
+    o->loglevel = "INFO";
+    o->exit_code_on_error = 1;
+    o->stop_timeout = 0;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    o->threads = cpus < 1 ? 1 : cpus > 1024 ? 1024 : (int)cpus;
+    o->master_host = "127.0.0.1";
+    o->master_port = 5557;
+    o->master_bind_host = "*";
+    o->master_bind_port = 5557;
+    o->expect_workers = 1;
+    o->expect_workers_max_wait = 0;
+    o->demo_host = "127.0.0.1";
+    o->demo_port = 8080;
+    o->demo_slow = 0.2;
+    o->demo_fail_ratio = 0.1;
+}
+
+int opts_timespan(const char *s, double *seconds)
+{
+    static const char units[] = "hms";
+    static const double mult[] = {3600, 60, 1};
+    const char *digits = "0123456789";
+    if (s == NULL || *s == '\0') return -1;
+    size_t nd = strspn(s, digits);
+    if (s[nd] == '\0') { /* a bare number is seconds */
+        if (nd > 15) return -1;
+        *seconds = strtod(s, NULL);
+        return 0;
+    }
+    double total = 0;
+    size_t next = 0; /* units must come in the order h, m, s, once each */
+    while (*s) {
+        nd = strspn(s, digits);
+        if (nd == 0 || nd > 15) return -1;
+        double v = strtod(s, NULL);
+        s += nd;
+        const char *u = *s ? strchr(units + next, *s) : NULL;
+        if (u == NULL) return -1;
+        total += v * mult[u - units];
+        next = (size_t)(u - units) + 1;
+        s++;
+    }
+    *seconds = total;
+    return 0;
+}
+
+/* argparse's rule: "-5" and "-.5" are values, not flags. */
+static bool is_negative_number(const char *a)
+{
+    if (a[0] != '-') return false;
+    size_t nd = strspn(a + 1, "0123456789");
+    if (a[1 + nd] == '\0') return nd > 0;
+    if (a[1 + nd] != '.') return false;
+    size_t nf = strspn(a + 2 + nd, "0123456789");
+    return nf > 0 && a[2 + nd + nf] == '\0';
+}
+
+static bool is_flag(const char *a)
+{
+    return a[0] == '-' && a[1] != '\0' && !is_negative_number(a);
+}
+
+static int parse_long(const char *v, long *out)
+{
+    char *end;
+    if (*v != '-' && *v != '+' && (*v < '0' || *v > '9')) return -1; /* no spaces, no "" */
+    errno = 0;
+    *out = strtol(v, &end, 10);
+    return errno || *end ? -1 : 0;
+}
+
+static int parse_double(const char *v, double *out)
+{
+    char *end;
+    if (*v != '-' && *v != '+' && *v != '.' && (*v < '0' || *v > '9')) return -1;
+    *out = strtod(v, &end);
+    return *end || !isfinite(*out) ? -1 : 0; /* also refuses "inf", "nan" and hex via the first check */
+}
+
+static int check_range(struct parser *p, const struct flag *f, const char *v, double x)
+{
+    if (f->min == 0 && f->max == 0) return 0;
+    if (f->min_excl ? x > f->min && x <= f->max : x >= f->min && x <= f->max) return 0;
+    if (f->min_excl) return fail(p, "argument %s: invalid value '%s' (must be greater than %g)", f->name, v, f->min);
+    if (isinf(f->max)) return fail(p, "argument %s: invalid value '%s' (must be %g or more)", f->name, v, f->min);
+    return fail(p, "argument %s: invalid value '%s' (must be between %g and %g)", f->name, v, f->min, f->max);
+}
+
+static void *field(struct parser *p, const struct flag *f)
+{
+    return (char *)p->o + f->off;
+}
+
+/* Split v on commas and blanks, copying each name into o->tag_store. */
+static int add_list(struct parser *p, const struct flag *f, const char *v)
+{
+    const char **list = field(p, f);
+    size_t *count = (size_t *)(void *)((char *)p->o + f->count_off);
+    for (v += strspn(v, ", \t"); *v; v += strspn(v, ", \t")) {
+        size_t len = strcspn(v, ", \t");
+        if (*count == OPTS_MAX_TAGS) return fail(p, "argument %s: too many tags (at most %d)", f->name, OPTS_MAX_TAGS);
+        if (p->store_used + len + 1 > sizeof p->o->tag_store)
+            return fail(p, "argument %s: tag names too long (%d bytes in all at most)", f->name, OPTS_TAG_STORE);
+        char *s = p->o->tag_store + p->store_used;
+        memcpy(s, v, len);
+        s[len] = '\0';
+        p->store_used += len + 1;
+        list[(*count)++] = s;
+        v += len;
+    }
+    return 0;
+}
+
+/* Convert and store one value of flag f. Returns 0, or -1 with err set. */
+static int set_value(struct parser *p, const struct flag *f, const char *v)
+{
+    long l;
+    double d;
+    enum log_level level;
+    switch (f->kind) {
+    case K_STR:
+        if (f->check == C_LOGLEVEL && log_parse_level(v, &level) != 0)
+            return fail(p, "argument %s: invalid choice: '%s' (choose from DEBUG, INFO, WARNING, ERROR, CRITICAL)",
+                        f->name, v);
+        if (f->check == C_AUTH && strchr(v, ':') == NULL)
+            return fail(p, "argument %s: invalid value '%s' (expected username:password)", f->name, v);
+        *(const char **)field(p, f) = v;
+        return 0;
+    case K_INT:
+    case K_LONG:
+        if (parse_long(v, &l) != 0) return fail(p, "argument %s: invalid int value: '%s'", f->name, v);
+        if (check_range(p, f, v, (double)l) != 0) return -1;
+        if (f->kind == K_INT) *(int *)field(p, f) = (int)l;
+        else *(long *)field(p, f) = l;
+        return 0;
+    case K_FLOAT:
+        if (parse_double(v, &d) != 0) return fail(p, "argument %s: invalid float value: '%s'", f->name, v);
+        if (check_range(p, f, v, d) != 0) return -1;
+        *(double *)field(p, f) = d;
+        return 0;
+    case K_SPAN:
+        if (opts_timespan(v, &d) != 0)
+            return fail(p, "argument %s: invalid time span '%s' (valid: 20, 20s, 3m, 2h, 1h20m, 3h30m10s)",
+                        f->name, v);
+        *(double *)field(p, f) = d;
+        return 0;
+    case K_STOP: /* seconds, fractions allowed, or a time span */
+        if (parse_double(v, &d) != 0 && opts_timespan(v, &d) != 0)
+            return fail(p, "argument %s: invalid value '%s' (seconds, or a time span like 1m30s)", f->name, v);
+        if (check_range(p, f, v, d) != 0) return -1;
+        *(double *)field(p, f) = d;
+        return 0;
+    case K_LIST:
+        return add_list(p, f, v);
+    case K_BOOL:
+    case K_HELP:
+        break;
+    }
+    return 0;
+}
+
+static const struct flag *find_short(struct parser *p, char c)
+{
+    for (size_t i = 0; i < p->nflags; i++)
+        if (p->flags[i].shortc == c) return &p->flags[i];
+    return NULL;
+}
+
+/* An exact long name, or a unique prefix of one (argparse's allow_abbrev).
+ * Sets *f to NULL if unknown; returns -1 with err set if ambiguous. */
+static int find_long(struct parser *p, const char *name, size_t len, const struct flag **f)
+{
+    const struct flag *hit = NULL;
+    size_t hits = 0;
+    *f = NULL;
+    for (size_t i = 0; i < p->nflags; i++) {
+        const char *l = p->flags[i].lng;
+        if (strncmp(l, name, len) != 0) continue;
+        if (l[len] == '\0') {
+            *f = &p->flags[i];
+            return 0;
+        }
+        hit = &p->flags[i];
+        hits++;
+    }
+    if (hits == 1) *f = hit;
+    if (hits <= 1) return 0;
+    char list[512] = "";
+    for (size_t i = 0; i < p->nflags; i++)
+        if (strncmp(p->flags[i].lng, name, len) == 0) {
+            size_t k = strlen(list);
+            snprintf(list + k, sizeof list - k, "%s--%s", k ? ", " : "", p->flags[i].lng);
+        }
+    return fail(p, "ambiguous option: --%.*s could match %s", (int)len, name, list);
+}
+
+/* Act on flag f met at argv[*i]; value is the text after "=" or after the
+ * short letter, or NULL. Returns 0, 1 for --help, or -1 with err set. */
+static int take(struct parser *p, const struct flag *f, const char *value, int argc, char **argv, int *i)
+{
+    p->seen[f - p->flags] = true;
+    switch (f->kind) {
+    case K_HELP:
+        if (p->flags == demo_flags) opts_help_demo();
+        else opts_help();
+        return 1;
+    case K_BOOL:
+        if (value) return fail(p, "argument %s: ignored explicit argument '%s'", f->name, value);
+        *(bool *)field(p, f) = true;
+        return 0;
+    case K_LIST: /* nargs='*': every following word that is not a flag */
+        if (value) return add_list(p, f, value);
+        while (*i + 1 < argc && !is_flag(argv[*i + 1]))
+            if (add_list(p, f, argv[++*i]) != 0) return -1;
+        return 0;
+    default:
+        if (value == NULL) {
+            if (*i + 1 >= argc || is_flag(argv[*i + 1])) return fail(p, "argument %s: expected one argument", f->name);
+            value = argv[++*i];
+        }
+        return set_value(p, f, value);
+    }
+}
+
+static void note_unknown(char *buf, size_t size, const char *arg)
+{
+    size_t k = strlen(buf);
+    if (k + 1 < size) snprintf(buf + k, size - k, "%s%s", k ? " " : "", arg);
+}
+
+/* The argv loop. Positional words are user class names, or unknown for
+ * demo-server. Returns 0, 1 for --help, or -1 with err set. */
+static int parse_argv(struct parser *p, int argc, char **argv, int start)
+{
+    char unknown[512] = "";
+    bool flags_done = false;
+    for (int i = start; i < argc; i++) {
+        const char *a = argv[i];
+        const struct flag *f;
+        int r = 0;
+        if (flags_done || !is_flag(a)) {
+            if (p->flags == demo_flags) note_unknown(unknown, sizeof unknown, a);
+            else if (p->o->nclasses == OPTS_MAX_CLASSES)
+                return fail(p, "too many user classes (at most %d)", OPTS_MAX_CLASSES);
+            else p->o->classes[p->o->nclasses++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            flags_done = true;
+            continue;
+        }
+        if (a[1] == '-') {
+            const char *eq = strchr(a + 2, '=');
+            size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+            if (find_long(p, a + 2, len, &f) != 0) return -1;
+            if (f == NULL) {
+                note_unknown(unknown, sizeof unknown, a);
+                continue;
+            }
+            r = take(p, f, eq ? eq + 1 : NULL, argc, argv, &i);
+            if (r != 0) return r;
+            continue;
+        }
+        /* Short flags: "-u5", "-u=5", "-u 5", and bundles like "-lV". */
+        const struct flag *prev = NULL;
+        for (const char *c = a + 1; *c; c++) {
+            f = find_short(p, *c);
+            if (f == NULL) {
+                if (prev) return fail(p, "argument %s: ignored explicit argument '%s'", prev->name, c);
+                note_unknown(unknown, sizeof unknown, a);
+                break;
+            }
+            bool takes_value = f->kind != K_BOOL && f->kind != K_HELP;
+            if (takes_value && c[1]) r = take(p, f, c[1] == '=' ? c + 2 : c + 1, argc, argv, &i);
+            else r = take(p, f, NULL, argc, argv, &i);
+            if (r != 0) return r;
+            if (takes_value) break;
+            prev = f;
+        }
+    }
+    if (unknown[0]) return fail(p, "unrecognized arguments: %s", unknown);
+    return 0;
+}
+
+/* ConfigArgParse's rules for a variable of a flag without a value. */
+static int env_bool(struct parser *p, const struct flag *f, const char *v)
+{
+    if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1")) *(bool *)field(p, f) = true;
+    else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcmp(v, "0")) *(bool *)field(p, f) = false;
+    else return fail(p, "unexpected value for %s: '%s' (expecting true, false, yes, no, 1 or 0)", f->name, v);
+    return 0;
+}
+
+static int apply_env(struct parser *p)
+{
+    for (size_t i = 0; i < p->nflags; i++) {
+        const struct flag *f = &p->flags[i];
+        const char *v = f->env ? getenv(f->env) : NULL;
+        if (p->seen[i] || v == NULL || *v == '\0') continue; /* the command line wins */
+        p->env = f->env;
+        int r = f->kind == K_BOOL ? env_bool(p, f, v) : set_value(p, f, v);
+        p->env = NULL;
+        if (r != 0) return -1;
+    }
+    return 0;
+}
+
+/* Rules that involve more than one flag, checked once everything is read. */
+static int check_combinations(struct parser *p)
+{
+    const opts_t *o = p->o;
+    if (o->csv_full_history && o->csv_prefix == NULL)
+        return fail(p, "argument --csv-full-history: requires --csv");
+    if (o->master && o->worker) return fail(p, "argument --worker: not allowed with argument --master");
+    /* Why: with only one of the pair the UI would silently serve plain HTTP. */
+    if ((o->tls_cert == NULL) != (o->tls_key == NULL))
+        return fail(p, "argument %s: requires %s", o->tls_cert ? "--tls-cert" : "--tls-key",
+                    o->tls_cert ? "--tls-key" : "--tls-cert");
+    return 0;
+}
+
+int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t n)
+{
+    struct parser p = {.o = o, .flags = main_flags, .nflags = sizeof main_flags / sizeof *main_flags, .err = err,
+                       .n = n};
+    _Static_assert(sizeof main_flags / sizeof *main_flags <= NFLAGS_MAX, "raise NFLAGS_MAX");
+    opts_init(o);
+    if (err && n) err[0] = '\0';
+    int start = 1;
+    if (argc > 1 && strcmp(argv[1], "demo-server") == 0) {
+        o->command = "demo-server";
+        p.flags = demo_flags;
+        p.nflags = sizeof demo_flags / sizeof *demo_flags;
+        start = 2;
+    }
+    int r = parse_argv(&p, argc, argv, start);
+    if (r == 0 && p.flags == main_flags) {
+        r = apply_env(&p);
+        if (r == 0) r = check_combinations(&p);
+    }
+    return r < 0 ? 2 : r;
+}
