@@ -91,6 +91,12 @@ void stats_merge(stats_t *st, stats_shard_t *shard);
 void stats_reset(stats_t *st, double now_unix);
 void stats_clear_exceptions(stats_t *st);
 
+/* Count an exception reported by node (e.g. "local", or a worker id from a
+ * master's point of view) count times; equal tracebacks are one row whose
+ * nodes list ("a, b") gains node if new. Strings are copied. */
+void stats_exception_add(stats_t *st, const char *msg, const char *traceback, const char *node,
+                         uint64_t count);
+
 /* Time of the last reset (unix seconds, fractional) and of the last request. */
 double stats_start_time(const stats_t *st);
 
@@ -98,8 +104,10 @@ double stats_start_time(const stats_t *st);
  * The array is owned by st and valid until the next merge or reset. */
 stats_entry_t **stats_entries(stats_t *st, size_t *n);
 stats_entry_t *stats_total(stats_t *st);
-/* Failures sorted as Locust sorts them (by the key's sha256 hex), and
- * exceptions in first-seen order. Owned by st, valid until next merge. */
+/* Failures sorted by (name, method, error) -- Locust sorts by the sha256
+ * hex of its key, an order that carries no meaning, so cicada uses a
+ * readable one -- and exceptions in first-seen order. Owned by st, valid
+ * until the next merge or reset. */
 stats_error_t **stats_errors(stats_t *st, size_t *n);
 stats_exception_t **stats_exceptions(stats_t *st, size_t *n);
 
