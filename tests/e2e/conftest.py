@@ -223,15 +223,17 @@ class Nginx:
         out = []
         if self.access_log.exists():
             for line in self.access_log.read_text().splitlines():
-                method, uri, status, _ = line.split(" ")
-                out.append((method, uri, int(status)))
+                f = line.split(" ")
+                if len(f) == 4 and f[2].isdigit():  # skip a line being written
+                    out.append((f[0], f[1], int(f[2])))
         return out
 
-    def count(self, path=None, method=None, status=None):
+    def count(self, path=None, method=None, status=None, settle=0.3):
         """Number of requests nginx logged, optionally for one path (query
-        string ignored), method and/or status."""
+        string ignored), method and/or status. settle=0 to poll while a
+        run is going on."""
         n = 0
-        for m, uri, st in self.log_lines():
+        for m, uri, st in self.log_lines(settle=settle):
             if path is not None and uri.split("?", 1)[0] != path:
                 continue
             if method is not None and m != method:
