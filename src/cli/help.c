@@ -11,7 +11,8 @@
 
 #include "cli/opts.h"
 
-#define DEMO_USAGE "cicada demo-server [--bind HOST] [--port N] [--slow-delay SECONDS] [--fail-ratio R]\n"
+#define DEMO_USAGE                                                                                 \
+    "cicada demo-server [--bind HOST] [--port N] [--slow-delay SECONDS] [--fail-ratio R]\n"
 
 static const char usage[] = "usage: cicada [OPTIONS] [UserClass ...]\n"
                             "       " DEMO_USAGE;
@@ -36,7 +37,7 @@ static const char main_help[] =
     "  --web-host WEB_HOST   host to bind the web interface to (default: 127.0.0.1)\n"
     "  --web-port, -P WEB_PORT\n"
     "                        port of the web interface (default: 8089)\n"
-    "  --headless            no web interface: start the test at once (needs -u and -t to end)\n"
+    "  --headless            no web interface: start at once, print stats to the console\n"
     "  --autostart           start the test at once, keeping the web interface\n"
     "  --autoquit SECONDS    with --autostart: quit this long after the run ends (default: stay)\n"
     "  --web-auth USER:PASSWORD\n"
@@ -66,7 +67,7 @@ static const char main_help[] =
     "\n"
     "Request statistics options:\n"
     "  --csv CSV_PREFIX      write the statistics to CSV files with this prefix\n"
-    "  --csv-full-history    also write every stats entry to PREFIX_stats_history.csv (needs --csv)\n"
+    "  --csv-full-history    also write PREFIX_stats_history.csv, once a second (needs --csv)\n"
     "  --print-stats         print the stats table in the console while the UI runs\n"
     "  --only-summary        with --headless: print only the final summary, not every 2 s\n"
     "  --reset-stats         reset the statistics once spawning has finished\n"
@@ -83,7 +84,7 @@ static const char main_help[] =
     "                        exit code when the test had failures or errors (default: 1)\n"
     "  -s, --stop-timeout SECONDS\n"
     "                        let running tasks finish for up to this long on stop (default: 0)\n"
-    "  --threads N           event-loop threads that run the users (default: online CPUs) (cicada)\n"
+    "  --threads N           event-loop threads running the users (default: CPUs) (cicada)\n"
     "\n"
     "User classes:\n"
     "  UserClass             run only these user classes (default: all of them)\n"
@@ -102,7 +103,7 @@ static const char demo_options[] =
     "  --bind HOST           address to listen on (default: 127.0.0.1)\n"
     "  --port N              port to listen on (default: 8080)\n"
     "  --slow-delay SECONDS  how long the slow page takes (default: 0.2)\n"
-    "  --fail-ratio R        share of requests to the failing pages that fail, 0 to 1 (default: 0.1)\n";
+    "  --fail-ratio R        share of failing-page requests that fail, 0 to 1 (default: 0.1)\n";
 
 void opts_help(void)
 {
@@ -119,4 +120,3 @@ void opts_help_demo(void)
     fputs("\nOptions:\n", stdout);
     fputs(demo_options, stdout);
 }
-

@@ -65,30 +65,34 @@ static const struct flag main_flags[] = {
     {"--web-port/-P", 'P', "web-port", "LOCUST_WEB_PORT", K_INT, AT(web_port), PORT},
     {"--headless", 0, "headless", "LOCUST_HEADLESS", K_BOOL, AT(headless)},
     {"--autostart", 0, "autostart", "LOCUST_AUTOSTART", K_BOOL, AT(autostart)},
-    {"--autoquit", 0, "autoquit", "LOCUST_AUTOQUIT", K_LONG, AT(autoquit), .min = -1, .max = HUGE_VAL},
+    {"--autoquit", 0, "autoquit", "LOCUST_AUTOQUIT", K_LONG, AT(autoquit), .min = -1,
+     .max = HUGE_VAL},
     {"--web-auth", 0, "web-auth", "LOCUST_WEB_AUTH", K_STR, AT(web_auth), .check = C_AUTH},
     {"--tls-cert", 0, "tls-cert", "LOCUST_TLS_CERT", K_STR, AT(tls_cert)},
     {"--tls-key", 0, "tls-key", "LOCUST_TLS_KEY", K_STR, AT(tls_key)},
     /* Master options */
     {"--master", 0, "master", "LOCUST_MODE_MASTER", K_BOOL, AT(master)},
-    {"--master-bind-host", 0, "master-bind-host", "LOCUST_MASTER_BIND_HOST", K_STR, AT(master_bind_host)},
-    {"--master-bind-port", 0, "master-bind-port", "LOCUST_MASTER_BIND_PORT", K_INT, AT(master_bind_port),
-     PORT},
-    {"--expect-workers", 0, "expect-workers", "LOCUST_EXPECT_WORKERS", K_INT, AT(expect_workers), .min = 1,
-     .max = INT_MAX_D},
-    {"--expect-workers-max-wait", 0, "expect-workers-max-wait", "LOCUST_EXPECT_WORKERS_MAX_WAIT", K_FLOAT,
-     AT(expect_workers_max_wait), .min = 0, .max = HUGE_VAL},
+    {"--master-bind-host", 0, "master-bind-host", "LOCUST_MASTER_BIND_HOST", K_STR,
+     AT(master_bind_host)},
+    {"--master-bind-port", 0, "master-bind-port", "LOCUST_MASTER_BIND_PORT", K_INT,
+     AT(master_bind_port), PORT},
+    {"--expect-workers", 0, "expect-workers", "LOCUST_EXPECT_WORKERS", K_INT, AT(expect_workers),
+     .min = 1, .max = INT_MAX_D},
+    {"--expect-workers-max-wait", 0, "expect-workers-max-wait", "LOCUST_EXPECT_WORKERS_MAX_WAIT",
+     K_FLOAT, AT(expect_workers_max_wait), .min = 0, .max = HUGE_VAL},
     /* Worker options */
     {"--worker", 0, "worker", "LOCUST_MODE_WORKER", K_BOOL, AT(worker)},
     {"--master-host", 0, "master-host", "LOCUST_MASTER_NODE_HOST", K_STR, AT(master_host)},
     {"--master-port", 0, "master-port", "LOCUST_MASTER_NODE_PORT", K_INT, AT(master_port), PORT},
     /* Tag options */
-    {"-T/--tags", 'T', "tags", "LOCUST_TAGS", K_LIST, AT(tags), .count_off = offsetof(opts_t, ntags)},
+    {"-T/--tags", 'T', "tags", "LOCUST_TAGS", K_LIST, AT(tags),
+     .count_off = offsetof(opts_t, ntags)},
     {"-E/--exclude-tags", 'E', "exclude-tags", "LOCUST_EXCLUDE_TAGS", K_LIST, AT(exclude_tags),
      .count_off = offsetof(opts_t, nexclude_tags)},
     /* Request statistics options */
     {"--csv", 0, "csv", "LOCUST_CSV", K_STR, AT(csv_prefix)},
-    {"--csv-full-history", 0, "csv-full-history", "LOCUST_CSV_FULL_HISTORY", K_BOOL, AT(csv_full_history)},
+    {"--csv-full-history", 0, "csv-full-history", "LOCUST_CSV_FULL_HISTORY", K_BOOL,
+     AT(csv_full_history)},
     {"--print-stats", 0, "print-stats", "LOCUST_PRINT_STATS", K_BOOL, AT(print_stats)},
     {"--only-summary", 0, "only-summary", "LOCUST_ONLY_SUMMARY", K_BOOL, AT(only_summary)},
     {"--reset-stats", 0, "reset-stats", "LOCUST_RESET_STATS", K_BOOL, AT(reset_stats)},
@@ -101,8 +105,8 @@ static const struct flag main_flags[] = {
     {"--version/-V", 'V', "version", NULL, K_BOOL, AT(show_version)},
     {"--exit-code-on-error", 0, "exit-code-on-error", "LOCUST_EXIT_CODE_ON_ERROR", K_INT,
      AT(exit_code_on_error), .min = 0, .max = 255},
-    {"-s/--stop-timeout", 's', "stop-timeout", "LOCUST_STOP_TIMEOUT", K_STOP, AT(stop_timeout), .min = 0,
-     .max = HUGE_VAL},
+    {"-s/--stop-timeout", 's', "stop-timeout", "LOCUST_STOP_TIMEOUT", K_STOP, AT(stop_timeout),
+     .min = 0, .max = HUGE_VAL},
     {"--threads", 0, "threads", NULL, K_INT, AT(threads), .min = 1, .max = 1024},
 };
 
@@ -228,16 +232,21 @@ static int parse_double(const char *v, double *out)
     char *end;
     if (*v != '-' && *v != '+' && *v != '.' && (*v < '0' || *v > '9')) return -1;
     *out = strtod(v, &end);
-    return *end || !isfinite(*out) ? -1 : 0; /* also refuses "inf", "nan" and hex via the first check */
+    return *end || !isfinite(*out) ? -1
+                                   : 0; /* also refuses "inf", "nan" and hex via the first check */
 }
 
 static int check_range(struct parser *p, const struct flag *f, const char *v, double x)
 {
     if (f->min == 0 && f->max == 0) return 0;
     if (f->min_excl ? x > f->min && x <= f->max : x >= f->min && x <= f->max) return 0;
-    if (f->min_excl) return fail(p, "argument %s: invalid value '%s' (must be greater than %g)", f->name, v, f->min);
-    if (isinf(f->max)) return fail(p, "argument %s: invalid value '%s' (must be %g or more)", f->name, v, f->min);
-    return fail(p, "argument %s: invalid value '%s' (must be between %g and %g)", f->name, v, f->min, f->max);
+    if (f->min_excl)
+        return fail(p, "argument %s: invalid value '%s' (must be greater than %g)", f->name, v,
+                    f->min);
+    if (isinf(f->max))
+        return fail(p, "argument %s: invalid value '%s' (must be %g or more)", f->name, v, f->min);
+    return fail(p, "argument %s: invalid value '%s' (must be between %g and %g)", f->name, v,
+                f->min, f->max);
 }
 
 static void *field(struct parser *p, const struct flag *f)
@@ -252,9 +261,11 @@ static int add_list(struct parser *p, const struct flag *f, const char *v)
     size_t *count = (size_t *)(void *)((char *)p->o + f->count_off);
     for (v += strspn(v, ", \t"); *v; v += strspn(v, ", \t")) {
         size_t len = strcspn(v, ", \t");
-        if (*count == OPTS_MAX_TAGS) return fail(p, "argument %s: too many tags (at most %d)", f->name, OPTS_MAX_TAGS);
+        if (*count == OPTS_MAX_TAGS)
+            return fail(p, "argument %s: too many tags (at most %d)", f->name, OPTS_MAX_TAGS);
         if (p->store_used + len + 1 > sizeof p->o->tag_store)
-            return fail(p, "argument %s: tag names too long (%d bytes in all at most)", f->name, OPTS_TAG_STORE);
+            return fail(p, "argument %s: tag names too long (%d bytes in all at most)", f->name,
+                        OPTS_TAG_STORE);
         char *s = p->o->tag_store + p->store_used;
         memcpy(s, v, len);
         s[len] = '\0';
@@ -274,33 +285,42 @@ static int set_value(struct parser *p, const struct flag *f, const char *v)
     switch (f->kind) {
     case K_STR:
         if (f->check == C_LOGLEVEL && log_parse_level(v, &level) != 0)
-            return fail(p, "argument %s: invalid choice: '%s' (choose from DEBUG, INFO, WARNING, ERROR, CRITICAL)",
+            return fail(p,
+                        "argument %s: invalid choice: '%s' (choose from DEBUG, INFO, WARNING, "
+                        "ERROR, CRITICAL)",
                         f->name, v);
         if (f->check == C_AUTH && strchr(v, ':') == NULL)
-            return fail(p, "argument %s: invalid value '%s' (expected username:password)", f->name, v);
+            return fail(p, "argument %s: invalid value '%s' (expected username:password)", f->name,
+                        v);
         *(const char **)field(p, f) = v;
         return 0;
     case K_INT:
     case K_LONG:
-        if (parse_long(v, &l) != 0) return fail(p, "argument %s: invalid int value: '%s'", f->name, v);
+        if (parse_long(v, &l) != 0)
+            return fail(p, "argument %s: invalid int value: '%s'", f->name, v);
         if (check_range(p, f, v, (double)l) != 0) return -1;
-        if (f->kind == K_INT) *(int *)field(p, f) = (int)l;
-        else *(long *)field(p, f) = l;
+        if (f->kind == K_INT)
+            *(int *)field(p, f) = (int)l;
+        else
+            *(long *)field(p, f) = l;
         return 0;
     case K_FLOAT:
-        if (parse_double(v, &d) != 0) return fail(p, "argument %s: invalid float value: '%s'", f->name, v);
+        if (parse_double(v, &d) != 0)
+            return fail(p, "argument %s: invalid float value: '%s'", f->name, v);
         if (check_range(p, f, v, d) != 0) return -1;
         *(double *)field(p, f) = d;
         return 0;
     case K_SPAN:
         if (opts_timespan(v, &d) != 0)
-            return fail(p, "argument %s: invalid time span '%s' (valid: 20, 20s, 3m, 2h, 1h20m, 3h30m10s)",
-                        f->name, v);
+            return fail(
+                p, "argument %s: invalid time span '%s' (valid: 20, 20s, 3m, 2h, 1h20m, 3h30m10s)",
+                f->name, v);
         *(double *)field(p, f) = d;
         return 0;
     case K_STOP: /* seconds, fractions allowed, or a time span */
         if (parse_double(v, &d) != 0 && opts_timespan(v, &d) != 0)
-            return fail(p, "argument %s: invalid value '%s' (seconds, or a time span like 1m30s)", f->name, v);
+            return fail(p, "argument %s: invalid value '%s' (seconds, or a time span like 1m30s)",
+                        f->name, v);
         if (check_range(p, f, v, d) != 0) return -1;
         *(double *)field(p, f) = d;
         return 0;
@@ -350,13 +370,16 @@ static int find_long(struct parser *p, const char *name, size_t len, const struc
 
 /* Act on flag f met at argv[*i]; value is the text after "=" or after the
  * short letter, or NULL. Returns 0, 1 for --help, or -1 with err set. */
-static int take(struct parser *p, const struct flag *f, const char *value, int argc, char **argv, int *i)
+static int take(struct parser *p, const struct flag *f, const char *value, int argc, char **argv,
+                int *i)
 {
     p->seen[f - p->flags] = true;
     switch (f->kind) {
     case K_HELP:
-        if (p->flags == demo_flags) opts_help_demo();
-        else opts_help();
+        if (p->flags == demo_flags)
+            opts_help_demo();
+        else
+            opts_help();
         return 1;
     case K_BOOL:
         if (value) return fail(p, "argument %s: ignored explicit argument '%s'", f->name, value);
@@ -369,7 +392,8 @@ static int take(struct parser *p, const struct flag *f, const char *value, int a
         return 0;
     default:
         if (value == NULL) {
-            if (*i + 1 >= argc || is_flag(argv[*i + 1])) return fail(p, "argument %s: expected one argument", f->name);
+            if (*i + 1 >= argc || is_flag(argv[*i + 1]))
+                return fail(p, "argument %s: expected one argument", f->name);
             value = argv[++*i];
         }
         return set_value(p, f, value);
@@ -393,10 +417,12 @@ static int parse_argv(struct parser *p, int argc, char **argv, int start)
         const struct flag *f;
         int r = 0;
         if (flags_done || !is_flag(a)) {
-            if (p->flags == demo_flags) note_unknown(unknown, sizeof unknown, a);
+            if (p->flags == demo_flags)
+                note_unknown(unknown, sizeof unknown, a);
             else if (p->o->nclasses == OPTS_MAX_CLASSES)
                 return fail(p, "too many user classes (at most %d)", OPTS_MAX_CLASSES);
-            else p->o->classes[p->o->nclasses++] = a;
+            else
+                p->o->classes[p->o->nclasses++] = a;
             continue;
         }
         if (strcmp(a, "--") == 0) {
@@ -406,7 +432,8 @@ static int parse_argv(struct parser *p, int argc, char **argv, int start)
         if (a[1] == '-') {
             const char *eq = strchr(a + 2, '=');
             size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-            if (find_long(p, a + 2, len, &f) != 0) return -1;
+            f = NULL;
+            if (len > 0 && find_long(p, a + 2, len, &f) != 0) return -1;
             if (f == NULL) {
                 note_unknown(unknown, sizeof unknown, a);
                 continue;
@@ -420,13 +447,16 @@ static int parse_argv(struct parser *p, int argc, char **argv, int start)
         for (const char *c = a + 1; *c; c++) {
             f = find_short(p, *c);
             if (f == NULL) {
-                if (prev) return fail(p, "argument %s: ignored explicit argument '%s'", prev->name, c);
+                if (prev)
+                    return fail(p, "argument %s: ignored explicit argument '%s'", prev->name, c);
                 note_unknown(unknown, sizeof unknown, a);
                 break;
             }
             bool takes_value = f->kind != K_BOOL && f->kind != K_HELP;
-            if (takes_value && c[1]) r = take(p, f, c[1] == '=' ? c + 2 : c + 1, argc, argv, &i);
-            else r = take(p, f, NULL, argc, argv, &i);
+            if (takes_value && c[1])
+                r = take(p, f, c[1] == '=' ? c + 2 : c + 1, argc, argv, &i);
+            else
+                r = take(p, f, NULL, argc, argv, &i);
             if (r != 0) return r;
             if (takes_value) break;
             prev = f;
@@ -439,9 +469,13 @@ static int parse_argv(struct parser *p, int argc, char **argv, int start)
 /* ConfigArgParse's rules for a variable of a flag without a value. */
 static int env_bool(struct parser *p, const struct flag *f, const char *v)
 {
-    if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1")) *(bool *)field(p, f) = true;
-    else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcmp(v, "0")) *(bool *)field(p, f) = false;
-    else return fail(p, "unexpected value for %s: '%s' (expecting true, false, yes, no, 1 or 0)", f->name, v);
+    if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1"))
+        *(bool *)field(p, f) = true;
+    else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcmp(v, "0"))
+        *(bool *)field(p, f) = false;
+    else
+        return fail(p, "unexpected value for %s: '%s' (expecting true, false, yes, no, 1 or 0)",
+                    f->name, v);
     return 0;
 }
 
@@ -465,7 +499,8 @@ static int check_combinations(struct parser *p)
     const opts_t *o = p->o;
     if (o->csv_full_history && o->csv_prefix == NULL)
         return fail(p, "argument --csv-full-history: requires --csv");
-    if (o->master && o->worker) return fail(p, "argument --worker: not allowed with argument --master");
+    if (o->master && o->worker)
+        return fail(p, "argument --worker: not allowed with argument --master");
     /* Why: with only one of the pair the UI would silently serve plain HTTP. */
     if ((o->tls_cert == NULL) != (o->tls_key == NULL))
         return fail(p, "argument %s: requires %s", o->tls_cert ? "--tls-cert" : "--tls-key",
@@ -475,7 +510,10 @@ static int check_combinations(struct parser *p)
 
 int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t n)
 {
-    struct parser p = {.o = o, .flags = main_flags, .nflags = sizeof main_flags / sizeof *main_flags, .err = err,
+    struct parser p = {.o = o,
+                       .flags = main_flags,
+                       .nflags = sizeof main_flags / sizeof *main_flags,
+                       .err = err,
                        .n = n};
     _Static_assert(sizeof main_flags / sizeof *main_flags <= NFLAGS_MAX, "raise NFLAGS_MAX");
     opts_init(o);

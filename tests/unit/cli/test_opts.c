@@ -27,7 +27,8 @@ static int parse(const char *first, ...)
     argv[argc++] = "cicada";
     va_list ap;
     va_start(ap, first);
-    for (const char *a = first; a && argc < 63; a = va_arg(ap, const char *)) argv[argc++] = (char *)a;
+    for (const char *a = first; a && argc < 63; a = va_arg(ap, const char *))
+        argv[argc++] = (char *)a;
     va_end(ap);
     argv[argc] = NULL;
     return opts_parse(&o, argc, argv, err, sizeof err);
@@ -39,18 +40,18 @@ static bool has(const char *s)
 }
 
 /* A usage error whose message contains both pieces. */
-#define BAD(piece1, piece2, ...)                                                         \
-    do {                                                                                 \
-        int r_ = parse(__VA_ARGS__, NULL);                                               \
-        CHECK_MSG(r_ == 2 && has("cicada: error: ") && has(piece1) && has(piece2), "%s", \
-                  err);                                                                  \
+#define BAD(piece1, piece2, ...)                                                                   \
+    do {                                                                                           \
+        int r_ = parse(__VA_ARGS__, NULL);                                                         \
+        CHECK_MSG(r_ == 2 && has("cicada: error: ") && has(piece1) && has(piece2), "%s", err);     \
     } while (0)
 
 static void clear_locust_env(void)
 {
     for (;;) {
         char **e = environ;
-        while (*e && strncmp(*e, "LOCUST_", 7) != 0) e++;
+        while (*e && strncmp(*e, "LOCUST_", 7) != 0)
+            e++;
         if (*e == NULL) return;
         char name[128];
         size_t len = strcspn(*e, "=");
@@ -69,7 +70,8 @@ static void test_defaults(void)
     CHECK(!o.headless && !o.autostart && o.autoquit == -1);
     CHECK(strcmp(o.web_host, "127.0.0.1") == 0 && o.web_port == 8089);
     CHECK(o.web_auth == NULL && o.tls_cert == NULL && o.tls_key == NULL);
-    CHECK(o.csv_prefix == NULL && !o.csv_full_history && !o.print_stats && !o.only_summary && !o.reset_stats);
+    CHECK(o.csv_prefix == NULL && !o.csv_full_history && !o.print_stats && !o.only_summary &&
+          !o.reset_stats);
     CHECK(o.html_file == NULL && o.json_file == NULL);
     CHECK(strcmp(o.loglevel, "INFO") == 0 && o.logfile == NULL);
     CHECK(o.exit_code_on_error == 1 && o.stop_timeout == 0);
@@ -87,22 +89,26 @@ static void test_defaults(void)
 
 static void test_every_flag(void)
 {
-    int r = parse("-f", "a.lua", "-H", "http://x", "-u", "10", "-r", "2.5", "-t", "1m30s", "--headless",
-                  "--autostart", "--autoquit", "5", "--web-host", "0.0.0.0", "-P", "9000", "--web-auth", "u:p",
-                  "--tls-cert", "c.pem", "--tls-key", "k.pem", "--csv", "out", "--csv-full-history",
-                  "--print-stats", "--only-summary", "--reset-stats", "--html", "r.html", "--json", "r.json",
-                  "-L", "debug", "--logfile", "log.txt", "--exit-code-on-error", "3", "-s", "7", "--threads", "4",
-                  "-l", "-V", "--master", "--master-bind-host", "10.0.0.1", "--master-bind-port", "6000",
-                  "--expect-workers", "3", "--expect-workers-max-wait", "30", "-T", "a,b", "-E", "c", "--",
-                  "Web", "Api", NULL);
+    int r = parse("-f", "a.lua", "-H", "http://x", "-u", "10", "-r", "2.5", "-t", "1m30s",
+                  "--headless", "--autostart", "--autoquit", "5", "--web-host", "0.0.0.0", "-P",
+                  "9000", "--web-auth", "u:p", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--csv",
+                  "out", "--csv-full-history", "--print-stats", "--only-summary", "--reset-stats",
+                  "--html", "r.html", "--json", "r.json", "-L", "debug", "--logfile", "log.txt",
+                  "--exit-code-on-error", "3", "-s", "7", "--threads", "4", "-l", "-V", "--master",
+                  "--master-bind-host", "10.0.0.1", "--master-bind-port", "6000",
+                  "--expect-workers", "3", "--expect-workers-max-wait", "30", "-T", "a,b", "-E",
+                  "c", "--", "Web", "Api", NULL);
     CHECK_MSG(r == 0, "%s", err);
     CHECK(strcmp(o.locustfile, "a.lua") == 0 && strcmp(o.host, "http://x") == 0);
     CHECK(o.users == 10 && o.spawn_rate == 2.5 && o.run_time == 90);
     CHECK(o.headless && o.autostart && o.autoquit == 5);
-    CHECK(strcmp(o.web_host, "0.0.0.0") == 0 && o.web_port == 9000 && strcmp(o.web_auth, "u:p") == 0);
+    CHECK(strcmp(o.web_host, "0.0.0.0") == 0 && o.web_port == 9000 &&
+          strcmp(o.web_auth, "u:p") == 0);
     CHECK(strcmp(o.tls_cert, "c.pem") == 0 && strcmp(o.tls_key, "k.pem") == 0);
-    CHECK(strcmp(o.csv_prefix, "out") == 0 && o.csv_full_history && o.print_stats && o.only_summary);
-    CHECK(o.reset_stats && strcmp(o.html_file, "r.html") == 0 && strcmp(o.json_file, "r.json") == 0);
+    CHECK(strcmp(o.csv_prefix, "out") == 0 && o.csv_full_history && o.print_stats &&
+          o.only_summary);
+    CHECK(o.reset_stats && strcmp(o.html_file, "r.html") == 0 &&
+          strcmp(o.json_file, "r.json") == 0);
     CHECK(strcmp(o.loglevel, "debug") == 0 && strcmp(o.logfile, "log.txt") == 0);
     CHECK(o.exit_code_on_error == 3 && o.stop_timeout == 7 && o.threads == 4);
     CHECK(o.list_classes && o.show_version && o.master && !o.worker);
@@ -119,7 +125,8 @@ static void test_every_flag(void)
 static void test_forms(void)
 {
     /* --flag=value, -xVALUE, -x=VALUE, long and short spellings. */
-    CHECK(parse("--users=5", "--spawn-rate=0.5", "--run-time=2h", "--host=h", "--locustfile=x.lua", NULL) == 0);
+    CHECK(parse("--users=5", "--spawn-rate=0.5", "--run-time=2h", "--host=h", "--locustfile=x.lua",
+                NULL) == 0);
     CHECK(o.users == 5 && o.spawn_rate == 0.5 && o.run_time == 7200 && strcmp(o.host, "h") == 0);
     CHECK(strcmp(o.locustfile, "x.lua") == 0);
     CHECK(parse("-u7", "-r=3", "-t30", "--web-port", "8000", "--loglevel=WARNING", NULL) == 0);
@@ -132,7 +139,8 @@ static void test_forms(void)
     CHECK(parse("-lV", NULL) == 0 && o.list_classes && o.show_version);
     CHECK(parse("-lu", "4", NULL) == 0 && o.list_classes && o.users == 4);
     CHECK(parse("--head", "--only", NULL) == 0 && o.headless && o.only_summary);
-    CHECK(parse("A", "-u", "1", "B", NULL) == 0 && o.nclasses == 2 && strcmp(o.classes[1], "B") == 0);
+    CHECK(parse("A", "-u", "1", "B", NULL) == 0 && o.nclasses == 2 &&
+          strcmp(o.classes[1], "B") == 0);
     /* a value may itself start with "-" only as a negative number */
     CHECK(parse("--autoquit", "-1", NULL) == 0 && o.autoquit == -1);
     /* Tags: comma or space separated, following words, repeated. */
@@ -148,8 +156,8 @@ static void test_demo_server(void)
 {
     CHECK(parse("demo-server", NULL) == 0 && strcmp(o.command, "demo-server") == 0);
     CHECK(o.demo_port == 8080 && o.demo_slow == 0.2 && o.demo_fail_ratio == 0.1);
-    CHECK(parse("demo-server", "--bind", "0.0.0.0", "--port=9090", "--slow-delay", "1.5", "--fail-ratio", "0",
-                NULL) == 0);
+    CHECK(parse("demo-server", "--bind", "0.0.0.0", "--port=9090", "--slow-delay", "1.5",
+                "--fail-ratio", "0", NULL) == 0);
     CHECK(strcmp(o.demo_host, "0.0.0.0") == 0 && o.demo_port == 9090 && o.demo_slow == 1.5);
     CHECK(o.demo_fail_ratio == 0);
     CHECK(parse("demo-server", "--fail-ratio", "1", NULL) == 0 && o.demo_fail_ratio == 1);
@@ -173,13 +181,14 @@ static void test_errors(void)
     BAD("argument -u/--users: expected one argument", "", "-u", "--headless");
     BAD("argument -u/--users: invalid int value: ''", "", "--users=");
     BAD("argument -u/--users: invalid int value: '5.5'", "", "-u", "5.5");
-    BAD("argument -u/--users: invalid int value: '99999999999999999999999'", "", "-u", "99999999999999999999999");
+    BAD("argument -u/--users: invalid int value: '99999999999999999999999'", "", "-u",
+        "99999999999999999999999");
     BAD("argument -r/--spawn-rate", "'0'", "-r", "0");
     BAD("argument -r/--spawn-rate", "'-2'", "-r", "-2");
     BAD("argument -r/--spawn-rate: invalid float value: 'fast'", "", "-r", "fast");
     BAD("argument -r/--spawn-rate: invalid float value: 'nan'", "", "-r", "nan");
-    BAD("argument -t/--run-time: invalid time span '5x' (valid: 20, 20s, 3m, 2h, 1h20m, 3h30m10s)", "", "-t",
-        "5x");
+    BAD("argument -t/--run-time: invalid time span '5x' (valid: 20, 20s, 3m, 2h, 1h20m, 3h30m10s)",
+        "", "-t", "5x");
     BAD("unrecognized arguments: --foo", "", "--foo");
     BAD("unrecognized arguments: --foo -x --bar=1", "", "--foo", "-x", "-u", "1", "--bar=1");
     BAD("ambiguous option: --web", "--web-host", "--web", "x");
@@ -280,15 +289,20 @@ static void test_env(void)
 
 static void test_timespan(void)
 {
-    static const struct { const char *s; double want; } good[] = {
-        {"20", 20}, {"20s", 20}, {"3m", 180}, {"2h", 7200}, {"1h30m", 5400}, {"3h30m10s", 12610},
-        {"1h20m", 4800}, {"0", 0}, {"1m30s", 90}, {"2h5s", 7205}, {"90m", 5400},
+    static const struct {
+        const char *s;
+        double want;
+    } good[] = {
+        {"20", 20},      {"20s", 20},         {"3m", 180},     {"2h", 7200},
+        {"1h30m", 5400}, {"3h30m10s", 12610}, {"1h20m", 4800}, {"0", 0},
+        {"1m30s", 90},   {"2h5s", 7205},      {"90m", 5400},
     };
-    static const char *bad[] = {"5x", "-1", "", "1m1h", "1h1h", "h", "1.5", "1.5h", "1h30", " 5", "5 ",
-                                "1H", "m30s", "1hm", "1h 30m", "+5", "1e3"};
+    static const char *bad[] = {"5x", "-1", "",   "1m1h", "1h1h", "h",      "1.5", "1.5h", "1h30",
+                                " 5", "5 ", "1H", "m30s", "1hm",  "1h 30m", "+5",  "1e3"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         double d = -1;
-        CHECK_MSG(opts_timespan(good[i].s, &d) == 0 && d == good[i].want, "'%s' -> %g", good[i].s, d);
+        CHECK_MSG(opts_timespan(good[i].s, &d) == 0 && d == good[i].want, "'%s' -> %g", good[i].s,
+                  d);
     }
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         double d = -7;
@@ -331,16 +345,60 @@ static void demo_help_via_parse(void)
 static void test_help(void)
 {
     static const char *flags[] = {
-        "-f, --locustfile", "-H, --host", "-u, --users", "-r, --spawn-rate", "-t, --run-time", "-l, --list",
-        "-V", "-L", "-T, --tags", "-E, --exclude-tags", "-s, --stop-timeout", "-P", "--headless",
-        "--autostart", "--autoquit", "--web-host", "--web-port", "--web-auth", "--tls-cert", "--tls-key",
-        "--csv ", "--csv-full-history", "--print-stats", "--only-summary", "--reset-stats", "--html",
-        "--json", "--loglevel", "--logfile", "--exit-code-on-error", "--threads", "--master ",
-        "--worker", "--master-host", "--master-port", "--master-bind-host", "--master-bind-port",
-        "--expect-workers ", "--expect-workers-max-wait", "--version", "-h, --help", "demo-server",
-        "--bind", "--port", "--slow-delay", "--fail-ratio", "Common options:", "Web UI options:",
-        "Master options:", "Worker options:", "Tag options:", "Request statistics options:",
-        "Logging options:", "Other options:",
+        "-f, --locustfile",
+        "-H, --host",
+        "-u, --users",
+        "-r, --spawn-rate",
+        "-t, --run-time",
+        "-l, --list",
+        "-V",
+        "-L",
+        "-T, --tags",
+        "-E, --exclude-tags",
+        "-s, --stop-timeout",
+        "-P",
+        "--headless",
+        "--autostart",
+        "--autoquit",
+        "--web-host",
+        "--web-port",
+        "--web-auth",
+        "--tls-cert",
+        "--tls-key",
+        "--csv ",
+        "--csv-full-history",
+        "--print-stats",
+        "--only-summary",
+        "--reset-stats",
+        "--html",
+        "--json",
+        "--loglevel",
+        "--logfile",
+        "--exit-code-on-error",
+        "--threads",
+        "--master ",
+        "--worker",
+        "--master-host",
+        "--master-port",
+        "--master-bind-host",
+        "--master-bind-port",
+        "--expect-workers ",
+        "--expect-workers-max-wait",
+        "--version",
+        "-h, --help",
+        "demo-server",
+        "--bind",
+        "--port",
+        "--slow-delay",
+        "--fail-ratio",
+        "Common options:",
+        "Web UI options:",
+        "Master options:",
+        "Worker options:",
+        "Tag options:",
+        "Request statistics options:",
+        "Logging options:",
+        "Other options:",
     };
     char *text = capture(opts_help);
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
@@ -348,7 +406,8 @@ static void test_help(void)
     text = capture(help_via_parse);
     CHECK(strncmp(text, "usage: cicada", 13) == 0 && strstr(text, "--web-port") != NULL);
     text = capture(demo_help_via_parse);
-    CHECK(strncmp(text, "usage: cicada demo-server", 25) == 0 && strstr(text, "--fail-ratio") != NULL);
+    CHECK(strncmp(text, "usage: cicada demo-server", 25) == 0 &&
+          strstr(text, "--fail-ratio") != NULL);
     CHECK(strstr(text, "--web-port") == NULL);
 }
 
