@@ -184,8 +184,10 @@ static int derive(http_response_t *res)
     /* Transfer-Encoding overrides Content-Length (RFC 9112 6.3); when its
      * last coding is not chunked the body runs until the server closes. */
     if (te) res->content_length = -1;
-    if (conn.close) res->keep_alive = false;
-    else res->keep_alive = res->minor_version >= 1 || conn.keep_alive;
+    if (conn.close)
+        res->keep_alive = false;
+    else
+        res->keep_alive = res->minor_version >= 1 || conn.keep_alive;
     return 0;
 }
 
@@ -237,14 +239,14 @@ const http_header_t *http_find_header(const http_response_t *res, const char *na
 
 /* Chunked decoder states; zero is the start of a size line. */
 enum {
-    C_SIZE0,    /* size line, no digit yet */
-    C_SIZE,     /* size line, in the hex digits */
-    C_EXT,      /* size line, skipping an extension up to '\n' */
-    C_SIZE_LF,  /* size line, '\r' seen */
-    C_DATA,     /* in chunk data, `remaining` bytes left */
-    C_DATA_CR,  /* after data: '\r' or '\n' */
-    C_DATA_LF,  /* after data and '\r': '\n' */
-    C_TRAILER,  /* at the start of a trailer line (or the final empty one) */
+    C_SIZE0,        /* size line, no digit yet */
+    C_SIZE,         /* size line, in the hex digits */
+    C_EXT,          /* size line, skipping an extension up to '\n' */
+    C_SIZE_LF,      /* size line, '\r' seen */
+    C_DATA,         /* in chunk data, `remaining` bytes left */
+    C_DATA_CR,      /* after data: '\r' or '\n' */
+    C_DATA_LF,      /* after data and '\r': '\n' */
+    C_TRAILER,      /* at the start of a trailer line (or the final empty one) */
     C_TRAILER_LINE, /* in a trailer line, skipping to '\n' */
     C_TRAILER_LF,   /* final empty line, '\r' seen */
     C_DONE,

@@ -9,11 +9,11 @@
 #include <stddef.h>
 
 typedef struct url {
-    bool absolute;   /* had scheme://host */
-    bool tls;        /* https */
+    bool absolute; /* had scheme://host */
+    bool tls;      /* https */
     const char *host;
     size_t host_len;
-    int port;        /* explicit, or 80/443 by scheme; 0 for a relative URL */
+    int port;         /* explicit, or 80/443 by scheme; 0 for a relative URL */
     const char *path; /* path + query, starts with '/'; "/" if empty */
     size_t path_len;  /* a URL with no path gets path "/" (static) */
 } url_t;

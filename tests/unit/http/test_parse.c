@@ -23,8 +23,8 @@ static void guard_init(void)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     arena_len = ARENA_PAGES * page;
-    arena = mmap(NULL, arena_len + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                 -1, 0);
+    arena =
+        mmap(NULL, arena_len + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (arena == MAP_FAILED || mprotect(arena + arena_len, page, PROT_NONE) != 0) abort();
 }
 
@@ -245,8 +245,14 @@ static void test_responses(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_case(&cases[i]);
-    rcase_t lf = {"many headers, bare LF", "GET", many_headers(HTTP_MAX_HEADERS, "\n"), "", 200,
-                  HTTP_BODY_LENGTH, false, "abc"};
+    rcase_t lf = {"many headers, bare LF",
+                  "GET",
+                  many_headers(HTTP_MAX_HEADERS, "\n"),
+                  "",
+                  200,
+                  HTTP_BODY_LENGTH,
+                  false,
+                  "abc"};
     check_case(&lf);
 }
 
