@@ -65,7 +65,8 @@ static out_t out_new(console_line_fn fn, void *ud)
 static char *dashes(char *dst, int n)
 {
     int i = 0;
-    for (; i < n; i++) dst[i] = '-';
+    for (; i < n; i++)
+        dst[i] = '-';
     dst[i] = 0;
     return dst;
 }
@@ -78,8 +79,10 @@ static long long trunc_ms(double ms)
 static void stats_row(out_t *o, const stats_t *st, const stats_entry_t *e, int nw, bool current)
 {
     char type[64], fails[64];
-    if (e->method[0] && strlen(e->method) < sizeof type - 1) snprintf(type, sizeof type, "%s ", e->method);
-    else snprintf(type, sizeof type, "%s", e->method);
+    if (e->method[0] && strlen(e->method) < sizeof type - 1)
+        snprintf(type, sizeof type, "%s ", e->method);
+    else
+        snprintf(type, sizeof type, "%s", e->method);
     snprintf(fails, sizeof fails, "%llu(%.2f%%)", (unsigned long long)e->num_failures,
              stats_fail_ratio(e) * 100);
     double rps = current ? stats_current_rps(st, e) : stats_total_rps(st, e);
@@ -99,12 +102,15 @@ void console_stats(stats_t *st, int name_width, bool current, console_line_fn fn
     line(&o, "%-*s %-*s %7s %12s |%7s %7s %7s%7s | %7s %11s", TYPE_WIDTH, "Type", aw, "Name",
          "# reqs", "# fails", "Avg", "Min", "Max", "Med", "req/s", "failures/s");
     char sep[512];
-    snprintf(sep, sizeof sep, "--------|%s|-------|-------------|-------|-------|-------|-------|--------|-----------",
-             dashes(d, nw));
+    snprintf(
+        sep, sizeof sep,
+        "--------|%s|-------|-------------|-------|-------|-------|-------|--------|-----------",
+        dashes(d, nw));
     line(&o, "%s", sep);
     size_t n;
     stats_entry_t **es = stats_entries(st, &n);
-    for (size_t i = 0; i < n; i++) stats_row(&o, st, es[i], aw, current);
+    for (size_t i = 0; i < n; i++)
+        stats_row(&o, st, es[i], aw, current);
     line(&o, "%s", sep);
     stats_row(&o, st, stats_total(st), aw, current);
     line(&o, "%s", "");
@@ -114,7 +120,8 @@ void console_stats(stats_t *st, int name_width, bool current, console_line_fn fn
 static void pct_row(out_t *o, const stats_entry_t *e, int w)
 {
     long long p[STATS_NPCT];
-    for (int i = 0; i < STATS_NPCT; i++) p[i] = trunc_ms(stats_percentile(e, stats_pcts[i]));
+    for (int i = 0; i < STATS_NPCT; i++)
+        p[i] = trunc_ms(stats_percentile(e, stats_pcts[i]));
     line(o, "%-*s %-*s %8lld %6lld %6lld %6lld %6lld %6lld %6lld %6lld %6lld %6lld %6lld %6llu",
          TYPE_WIDTH, e->method, w, e->name, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8],
          p[9], p[10], (unsigned long long)e->num_requests);
@@ -126,13 +133,15 @@ void console_percentiles(stats_t *st, int name_width, console_line_fn fn, void *
     int w = name_width < 0 ? 0 : name_width > 200 ? 200 : name_width;
     char hdr[512], sep[512], d[256];
     line(&o, "%s", "Response time percentiles (approximated)");
-    int len = snprintf(hdr, sizeof hdr, "%-*s %-*s %8s", TYPE_WIDTH, "Type", w, "Name", stats_pct_names[0]);
+    int len = snprintf(hdr, sizeof hdr, "%-*s %-*s %8s", TYPE_WIDTH, "Type", w, "Name",
+                       stats_pct_names[0]);
     for (int i = 1; i < STATS_NPCT; i++)
         len += snprintf(hdr + len, sizeof hdr - (size_t)len, " %6s", stats_pct_names[i]);
     snprintf(hdr + len, sizeof hdr - (size_t)len, " %6s", "# reqs");
     line(&o, "%s", hdr);
     len = snprintf(sep, sizeof sep, "--------|%s|--------", dashes(d, w));
-    for (int i = 0; i < STATS_NPCT; i++) len += snprintf(sep + len, sizeof sep - (size_t)len, "|------");
+    for (int i = 0; i < STATS_NPCT; i++)
+        len += snprintf(sep + len, sizeof sep - (size_t)len, "|------");
     line(&o, "%s", sep);
     size_t n;
     stats_entry_t **es = stats_entries(st, &n);

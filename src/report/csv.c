@@ -46,7 +46,8 @@ char *csv_pyfloat(char *buf, size_t size, double x)
     int nd = 0;
     for (; *s != 'e'; s++)
         if (*s != '.') digits[nd++] = *s;
-    while (nd > 1 && digits[nd - 1] == '0') nd--;
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
     digits[nd] = 0;
     int exp = atoi(s + 1);
 
@@ -58,7 +59,8 @@ char *csv_pyfloat(char *buf, size_t size, double x)
         PUT(digits[0]);
         if (nd > 1) {
             PUT('.');
-            for (int i = 1; i < nd; i++) PUT(digits[i]);
+            for (int i = 1; i < nd; i++)
+                PUT(digits[i]);
         }
         *o = 0;
         snprintf(o, (size_t)(end - o + 1), "e%c%02d", exp < 0 ? '-' : '+', abs(exp));
@@ -67,13 +69,17 @@ char *csv_pyfloat(char *buf, size_t size, double x)
     if (exp < 0) {
         PUT('0');
         PUT('.');
-        for (int i = 0; i < -exp - 1; i++) PUT('0');
-        for (int i = 0; i < nd; i++) PUT(digits[i]);
+        for (int i = 0; i < -exp - 1; i++)
+            PUT('0');
+        for (int i = 0; i < nd; i++)
+            PUT(digits[i]);
     } else {
-        for (int i = 0; i <= exp; i++) PUT(i < nd ? digits[i] : '0');
+        for (int i = 0; i <= exp; i++)
+            PUT(i < nd ? digits[i] : '0');
         PUT('.');
         if (nd > exp + 1)
-            for (int i = exp + 1; i < nd; i++) PUT(digits[i]);
+            for (int i = exp + 1; i < nd; i++)
+                PUT(digits[i]);
         else
             PUT('0');
     }
@@ -114,19 +120,22 @@ static void sep_int(FILE *f, double x)
  * non-zero time was seen (max(0, 0.0) is the int 0), a float afterwards */
 static void sep_time(FILE *f, double ms)
 {
-    if (ms == 0) fputs(",0", f);
-    else sep_float(f, ms);
+    if (ms == 0)
+        fputs(",0", f);
+    else
+        sep_float(f, ms);
 }
 
 /* `avg_content_length`: int 0 without requests (ZeroDivisionError path) */
 static void sep_content(FILE *f, const stats_entry_t *e)
 {
-    if (!e->num_requests) fputs(",0", f);
-    else sep_float(f, stats_avg_content(e));
+    if (!e->num_requests)
+        fputs(",0", f);
+    else
+        sep_float(f, stats_avg_content(e));
 }
 
-static void sep_percentiles(FILE *f, stats_t *st, const stats_entry_t *e, bool current,
-                            int64_t now)
+static void sep_percentiles(FILE *f, stats_t *st, const stats_entry_t *e, bool current, int64_t now)
 {
     for (int i = 0; i < STATS_NPCT; i++) {
         if (!e->num_requests) {
@@ -134,8 +143,10 @@ static void sep_percentiles(FILE *f, stats_t *st, const stats_entry_t *e, bool c
             continue;
         }
         double v = 0;
-        if (!current) v = stats_percentile(e, stats_pcts[i]);
-        else if (!stats_current_percentile(st, e, stats_pcts[i], now, &v)) v = 0;
+        if (!current)
+            v = stats_percentile(e, stats_pcts[i]);
+        else if (!stats_current_percentile(st, e, stats_pcts[i], now, &v))
+            v = 0;
         sep_int(f, v);
     }
 }
@@ -145,7 +156,8 @@ void csv_write_stats(FILE *f, stats_t *st)
     fputs("Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,"
           "Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s",
           f);
-    for (int i = 0; i < STATS_NPCT; i++) fprintf(f, ",%s", stats_pct_names[i]);
+    for (int i = 0; i < STATS_NPCT; i++)
+        fprintf(f, ",%s", stats_pct_names[i]);
     fputs(EOL, f);
     size_t n;
     stats_entry_t **es = stats_entries(st, &n);
@@ -170,7 +182,8 @@ void csv_write_stats(FILE *f, stats_t *st)
 void csv_write_history_header(FILE *f)
 {
     fputs("Timestamp,User Count,Type,Name,Requests/s,Failures/s", f);
-    for (int i = 0; i < STATS_NPCT; i++) fprintf(f, ",%s", stats_pct_names[i]);
+    for (int i = 0; i < STATS_NPCT; i++)
+        fprintf(f, ",%s", stats_pct_names[i]);
     fputs(",Total Request Count,Total Failure Count,Total Median Response Time,"
           "Total Average Response Time,Total Min Response Time,Total Max Response Time,"
           "Total Average Content Size" EOL,

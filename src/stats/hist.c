@@ -34,7 +34,8 @@ void hist_free(hist_t *h)
 
 void hist_reset(hist_t *h)
 {
-    if (h->lo <= h->hi) memset(&h->counts[h->lo], 0, (size_t)(h->hi - h->lo + 1) * sizeof h->counts[0]);
+    if (h->lo <= h->hi)
+        memset(&h->counts[h->lo], 0, (size_t)(h->hi - h->lo + 1) * sizeof h->counts[0]);
     h->total = 0;
     h->lo = HIST_NBUCKETS;
     h->hi = -1;

@@ -17,9 +17,9 @@
 
 #include <stdint.h>
 
-#define HIST_SUB_BITS 7                  /* 128 sub-buckets per power of two */
+#define HIST_SUB_BITS 7 /* 128 sub-buckets per power of two */
 #define HIST_SUB (1 << HIST_SUB_BITS)
-#define HIST_MAX_BITS 36                 /* values < 2^36 µs are in range */
+#define HIST_MAX_BITS 36 /* values < 2^36 µs are in range */
 #define HIST_NBUCKETS (HIST_SUB * (HIST_MAX_BITS - HIST_SUB_BITS + 1))
 #define HIST_MAX_VALUE ((UINT64_C(1) << HIST_MAX_BITS) - 1)
 

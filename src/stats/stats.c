@@ -34,7 +34,7 @@
 #define WIN_SLOTS 20
 #define WIN_SECONDS 10
 
-const double stats_pcts[STATS_NPCT] = {0.50, 0.66, 0.75, 0.80, 0.90, 0.95,
+const double stats_pcts[STATS_NPCT] = {0.50, 0.66, 0.75,  0.80,   0.90, 0.95,
                                        0.98, 0.99, 0.999, 0.9999, 1.0};
 const char *const stats_pct_names[STATS_NPCT] = {"50%", "66%", "75%",   "80%",    "90%", "95%",
                                                  "98%", "99%", "99.9%", "99.99%", "100%"};
@@ -49,7 +49,8 @@ typedef struct table {
 
 static uint64_t fnv(uint64_t h, const char *s)
 {
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
     return (h ^ 0xff) * 0x100000001b3ull; /* separator: ("a","bc") != ("ab","c") */
 }
 
@@ -76,7 +77,8 @@ static size_t table_slot(const table_t *t, uint64_t h, eq_fn eq, const char *a, 
                          const char *c)
 {
     size_t mask = t->cap - 1, i = (size_t)h & mask;
-    while (t->items[i] && !(t->hashes[i] == h && eq(t->items[i], a, b, c))) i = (i + 1) & mask;
+    while (t->items[i] && !(t->hashes[i] == h && eq(t->items[i], a, b, c)))
+        i = (i + 1) & mask;
     return i;
 }
 
@@ -93,7 +95,8 @@ static void table_put(table_t *t, uint64_t h, void *item)
         table_free(&old);
     }
     size_t i = (size_t)h & (t->cap - 1);
-    while (t->items[i]) i = (i + 1) & (t->cap - 1);
+    while (t->items[i])
+        i = (i + 1) & (t->cap - 1);
     t->hashes[i] = h;
     t->items[i] = item;
     t->n++;
@@ -291,7 +294,8 @@ typedef struct window {
 static void window_free(window_t *w)
 {
     if (!w) return;
-    for (int i = 0; i < WIN_SLOTS; i++) xfree(w->slot[i].pairs);
+    for (int i = 0; i < WIN_SLOTS; i++)
+        xfree(w->slot[i].pairs);
     xfree(w->merged);
     xfree(w);
 }
@@ -353,8 +357,10 @@ static void window_gather(window_t *w, int64_t now)
     uint64_t total = 0;
     for (uint32_t i = 0; i < n; i++) {
         total += w->merged[i].count;
-        if (out && w->merged[out - 1].idx == w->merged[i].idx) w->merged[out - 1].count += w->merged[i].count;
-        else w->merged[out++] = w->merged[i];
+        if (out && w->merged[out - 1].idx == w->merged[i].idx)
+            w->merged[out - 1].count += w->merged[i].count;
+        else
+            w->merged[out++] = w->merged[i];
     }
     w->nmerged = out;
     w->merged_total = total;
@@ -484,7 +490,8 @@ void stats_free(stats_t *st)
 
 void stats_reset(stats_t *st, double now_unix)
 {
-    for (size_t i = 0; i < st->nsorted; i++) entry_zero(st->sorted[i]);
+    for (size_t i = 0; i < st->nsorted; i++)
+        entry_zero(st->sorted[i]);
     entry_zero(&st->total);
     drop_errors(st);
     st->start_time = now_unix;
@@ -695,8 +702,10 @@ double stats_median(const stats_entry_t *e)
         pos -= c;
     }
     /* the bucket is approximate, min and max are exact */
-    if (med > e->max_response_time_ms) med = e->max_response_time_ms;
-    else if (timed(e) && med < e->min_response_time_ms) med = e->min_response_time_ms;
+    if (med > e->max_response_time_ms)
+        med = e->max_response_time_ms;
+    else if (timed(e) && med < e->min_response_time_ms)
+        med = e->min_response_time_ms;
     return med;
 }
 
@@ -725,7 +734,8 @@ static double current(const stats_t *st, const stats_entry_t *e, bool fails)
     if ((int64_t)st->start_time > start) start = (int64_t)st->start_time;
     double sum = 0;
     int64_t len = 0;
-    for (int64_t s = start; s < last - 2; s++, len++) sum += sec_count(e, s, fails);
+    for (int64_t s = start; s < last - 2; s++, len++)
+        sum += sec_count(e, s, fails);
     return sum / (double)(len > 1 ? len : 1);
 }
 
@@ -756,8 +766,8 @@ double stats_total_fail_per_sec(const stats_t *st, const stats_entry_t *e)
     return total_rate(st, e->num_failures);
 }
 
-bool stats_current_percentile(const stats_t *st, const stats_entry_t *e, double p,
-                              int64_t now_unix, double *out)
+bool stats_current_percentile(const stats_t *st, const stats_entry_t *e, double p, int64_t now_unix,
+                              double *out)
 {
     window_t *w = e->window;
     window_gather(w, now_unix);

@@ -127,10 +127,13 @@ double stats_current_fail_per_sec(const stats_t *st, const stats_entry_t *e);
 /* num_requests / (last request - start_time). */
 double stats_total_rps(const stats_t *st, const stats_entry_t *e);
 double stats_total_fail_per_sec(const stats_t *st, const stats_entry_t *e);
-/* Percentile p of the requests in the last ~10 seconds before now_unix;
- * returns false if there is no data in that window. */
-bool stats_current_percentile(const stats_t *st, const stats_entry_t *e, double p,
-                              int64_t now_unix, double *out);
+/* Percentile p of the requests in the last ~10 seconds before now_unix
+ * (the merges whose last request fell in seconds now-9 .. now, like
+ * Locust's diff against its snapshot of now-10), same descending walk as
+ * stats_percentile over the timed requests of that window; returns false
+ * (and leaves *out alone) if there is no timed request in it. */
+bool stats_current_percentile(const stats_t *st, const stats_entry_t *e, double p, int64_t now_unix,
+                              double *out);
 
 /* The percentiles Locust reports, and their CSV/console headers. */
 #define STATS_NPCT 11

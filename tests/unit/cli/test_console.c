@@ -17,12 +17,15 @@ static stats_t *scenario(void)
     stats_t *st = stats_new();
     stats_reset(st, 1000.5);
     stats_shard_t *s = stats_shard_new();
-    for (int i = 0; i < 30; i++) stats_shard_request(s, "GET", "/fake", 10000, 5, NULL, 1001.2);
-    for (int i = 0; i < 18; i++) stats_shard_request(s, "GET", "/fake", 20000, 5, NULL, 1002.3);
+    for (int i = 0; i < 30; i++)
+        stats_shard_request(s, "GET", "/fake", 10000, 5, NULL, 1001.2);
+    for (int i = 0; i < 18; i++)
+        stats_shard_request(s, "GET", "/fake", 20000, 5, NULL, 1002.3);
     for (int i = 0; i < 12; i++)
         stats_shard_request(s, "GET", "/fake", 150000, 5, "HTTPError('500 Server Error: fake')",
                             1003.4);
-    for (int i = 0; i < 3; i++) stats_shard_request(s, "POST", "/login", 50100, 10, NULL, 1004.1);
+    for (int i = 0; i < 3; i++)
+        stats_shard_request(s, "POST", "/login", 50100, 10, NULL, 1004.1);
     stats_shard_request(s, "GET", "/async", -1, 0, NULL, 1006.7);
     stats_shard_request(s, "GET", "/a,b \"q\"", 1000, 0, "HTTPError('x, \"y\"')", 1006.7);
     stats_merge(st, s);
@@ -46,53 +49,74 @@ static const char *run(stats_t *st, int which, int w, bool current)
     return out;
 }
 
-#define STATS_HDR                                                                          \
-    "Type     Name" SP60 "              # reqs      # fails |    Avg     Min     Max    Med |   req/s  failures/s\n" \
-    "--------|" D70 "------|-------|-------------|-------|-------|-------|-------|--------|-----------\n"
-#define STATS_SEP "--------|" D70 "------|-------|-------------|-------|-------|-------|-------|--------|-----------\n"
+#define STATS_HDR                                                                                  \
+    "Type     Name" SP60                                                                           \
+    "              # reqs      # fails |    Avg     Min     Max    Med |   req/s  failures/s\n"    \
+    "--------|" D70                                                                                \
+    "------|-------|-------------|-------|-------|-------|-------|--------|-----------\n"
+#define STATS_SEP                                                                                  \
+    "--------|" D70                                                                                \
+    "------|-------|-------------|-------|-------|-------|-------|--------|-----------\n"
 
 static void test_stats_table(stats_t *st)
 {
     const char *cur = STATS_HDR
-        "GET      /a,b \"q\"" SP60 "               1   1(100.00%) |      1       1       1      1 |    0.00        0.00\n"
-        "GET      /async" SP60 "                 1     0(0.00%) |      0       0       0      0 |    0.00        0.00\n"
-        "GET      /fake" SP60 "                 60   12(20.00%) |     41      10     150     10 |   15.00        3.00\n"
-        "POST     /login" SP60 "                 3     0(0.00%) |     50      50      50     50 |    0.00        0.00\n"
-        STATS_SEP
-        "         Aggregated" SP60 "            65   13(20.00%) |     40       1     150     20 |   15.00        3.00\n"
+        "GET      /a,b \"q\"" SP60
+        "               1   1(100.00%) |      1       1       1      1 |    0.00        0.00\n"
+        "GET      /async" SP60
+        "                 1     0(0.00%) |      0       0       0      0 |    0.00        0.00\n"
+        "GET      /fake" SP60
+        "                 60   12(20.00%) |     41      10     150     10 |   15.00        3.00\n"
+        "POST     /login" SP60 "                 3     0(0.00%) |     50      50      50     50 |  "
+                               "  0.00        0.00\n" STATS_SEP "         Aggregated" SP60
+        "            65   13(20.00%) |     40       1     150     20 |   15.00        3.00\n"
         "\n";
     const char *got = run(st, 0, 80, true);
     CHECK_MSG(strcmp(got, cur) == 0, "\n%s\n%s", got, cur);
     const char *tot = STATS_HDR
-        "GET      /a,b \"q\"" SP60 "               1   1(100.00%) |      1       1       1      1 |    0.16        0.16\n"
-        "GET      /async" SP60 "                 1     0(0.00%) |      0       0       0      0 |    0.16        0.00\n"
-        "GET      /fake" SP60 "                 60   12(20.00%) |     41      10     150     10 |    9.68        1.94\n"
-        "POST     /login" SP60 "                 3     0(0.00%) |     50      50      50     50 |    0.48        0.00\n"
-        STATS_SEP
-        "         Aggregated" SP60 "            65   13(20.00%) |     40       1     150     20 |   10.48        2.10\n"
+        "GET      /a,b \"q\"" SP60
+        "               1   1(100.00%) |      1       1       1      1 |    0.16        0.16\n"
+        "GET      /async" SP60
+        "                 1     0(0.00%) |      0       0       0      0 |    0.16        0.00\n"
+        "GET      /fake" SP60
+        "                 60   12(20.00%) |     41      10     150     10 |    9.68        1.94\n"
+        "POST     /login" SP60 "                 3     0(0.00%) |     50      50      50     50 |  "
+                               "  0.48        0.00\n" STATS_SEP "         Aggregated" SP60
+        "            65   13(20.00%) |     40       1     150     20 |   10.48        2.10\n"
         "\n";
     got = run(st, 0, 80, false);
     CHECK_MSG(strcmp(got, tot) == 0, "\n%s\n%s", got, tot);
     /* width 0: Locust's "%--4s" is left-justified in 4 columns */
     got = run(st, 0, 0, false);
-    CHECK(strncmp(got,
-                  "Type     Name  # reqs      # fails |    Avg     Min     Max    Med |   req/s  failures/s\n"
-                  "--------||-------|-------------|-------|-------|-------|-------|--------|-----------\n"
-                  "GET      /a,b \"q\"       1   1(100.00%) |      1       1       1      1 |    0.16        0.16\n",
-                  strlen(got) < 200 ? strlen(got) : 200) == 0);
+    CHECK(
+        strncmp(
+            got,
+            "Type     Name  # reqs      # fails |    Avg     Min     Max    Med |   req/s  "
+            "failures/s\n"
+            "--------||-------|-------------|-------|-------|-------|-------|--------|-----------\n"
+            "GET      /a,b \"q\"       1   1(100.00%) |      1       1       1      1 |    0.16    "
+            "    0.16\n",
+            strlen(got) < 200 ? strlen(got) : 200) == 0);
 }
 
 static void test_percentile_table(stats_t *st)
 {
     const char *want =
         "Response time percentiles (approximated)\n"
-        "Type     Name                                                                                  50%    66%    75%    80%    90%    95%    98%    99%  99.9% 99.99%   100% # reqs\n"
-        "--------|--------------------------------------------------------------------------------|--------|------|------|------|------|------|------|------|------|------|------|------\n"
-        "GET      /a,b \"q\"                                                                                1      1      1      1      1      1      1      1      1      1      1      1\n"
-        "GET      /fake                                                                                  20     20     20    150    150    150    150    150    150    150    150     60\n"
-        "POST     /login                                                                                 50     50     50     50     50     50     50     50     50     50     50      3\n"
-        "--------|--------------------------------------------------------------------------------|--------|------|------|------|------|------|------|------|------|------|------|------\n"
-        "         Aggregated                                                                             20     20     20     50    150    150    150    150    150    150    150     65\n"
+        "Type     Name                                                                             "
+        "     50%    66%    75%    80%    90%    95%    98%    99%  99.9% 99.99%   100% # reqs\n"
+        "--------|--------------------------------------------------------------------------------|"
+        "--------|------|------|------|------|------|------|------|------|------|------|------\n"
+        "GET      /a,b \"q\"                                                                       "
+        "         1      1      1      1      1      1      1      1      1      1      1      1\n"
+        "GET      /fake                                                                            "
+        "      20     20     20    150    150    150    150    150    150    150    150     60\n"
+        "POST     /login                                                                           "
+        "      50     50     50     50     50     50     50     50     50     50     50      3\n"
+        "--------|--------------------------------------------------------------------------------|"
+        "--------|------|------|------|------|------|------|------|------|------|------|------\n"
+        "         Aggregated                                                                       "
+        "      20     20     20     50    150    150    150    150    150    150    150     65\n"
         "\n";
     const char *got = run(st, 1, 80, false);
     CHECK_MSG(strcmp(got, want) == 0, "\n%s\n%s", got, want);
@@ -104,11 +128,16 @@ static void test_error_report(stats_t *st)
      * (name, method, error) order, as in the failures CSV. */
     const char *want =
         "Error report\n"
-        "# occurrences      Error                                                                                               \n"
-        "------------------|---------------------------------------------------------------------------------------------------------------------------------------------\n"
-        "1                  GET /a,b \"q\": HTTPError('x, \"y\"')                                                                   \n"
-        "12                 GET /fake: HTTPError('500 Server Error: fake')                                                      \n"
-        "------------------|---------------------------------------------------------------------------------------------------------------------------------------------\n"
+        "# occurrences      Error                                                                  "
+        "                             \n"
+        "------------------|-----------------------------------------------------------------------"
+        "----------------------------------------------------------------------\n"
+        "1                  GET /a,b \"q\": HTTPError('x, \"y\"')                                  "
+        "                                 \n"
+        "12                 GET /fake: HTTPError('500 Server Error: fake')                         "
+        "                             \n"
+        "------------------|-----------------------------------------------------------------------"
+        "----------------------------------------------------------------------\n"
         "\n";
     const char *got = run(st, 2, 80, false);
     CHECK_MSG(strcmp(got, want) == 0, "\n%s\n%s", got, want);

@@ -18,10 +18,10 @@ static FILE *open_mem(void)
     return open_memstream(&out, &outlen);
 }
 
-#define CHECK_OUT(f, expect)                                                                \
-    do {                                                                                    \
-        fclose(f);                                                                          \
-        CHECK_MSG(strcmp(out, expect) == 0, "\n got: %s\nwant: %s", out, expect);           \
+#define CHECK_OUT(f, expect)                                                                       \
+    do {                                                                                           \
+        fclose(f);                                                                                 \
+        CHECK_MSG(strcmp(out, expect) == 0, "\n got: %s\nwant: %s", out, expect);                  \
     } while (0)
 
 static void test_pyfloat(void)
@@ -88,13 +88,16 @@ static stats_t *scenario(void)
     stats_t *st = stats_new();
     stats_reset(st, 1000.5);
     stats_shard_t *s = stats_shard_new();
-    for (int i = 0; i < 30; i++) stats_shard_request(s, "GET", "/fake", 10000, 5, NULL, 1001.2);
-    for (int i = 0; i < 18; i++) stats_shard_request(s, "GET", "/fake", 20000, 5, NULL, 1002.3);
+    for (int i = 0; i < 30; i++)
+        stats_shard_request(s, "GET", "/fake", 10000, 5, NULL, 1001.2);
+    for (int i = 0; i < 18; i++)
+        stats_shard_request(s, "GET", "/fake", 20000, 5, NULL, 1002.3);
     for (int i = 0; i < 12; i++)
         stats_shard_request(s, "GET", "/fake", 150000, 5, "HTTPError('500 Server Error: fake')",
                             1003.4);
     stats_merge(st, s);
-    for (int i = 0; i < 3; i++) stats_shard_request(s, "POST", "/login", 50100, 10, NULL, 1004.1);
+    for (int i = 0; i < 3; i++)
+        stats_shard_request(s, "POST", "/login", 50100, 10, NULL, 1004.1);
     stats_shard_request(s, "GET", "/async", -1, 0, NULL, 1006.7);
     stats_shard_request(s, "GET", "/a,b \"q\"", 1000, 0, "HTTPError('x, \"y\"')", 1006.7);
     stats_merge(st, s);
@@ -120,18 +123,19 @@ static void test_files(void)
      * min); cicada writes int(median) = 50. Locust's Aggregated average is
      * 40.801562499999996, a rounding error of its running float sum of ms;
      * cicada sums integer microseconds per merge: 40.8015625 exactly. */
-    CHECK_OUT(f,
-              "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,"
-              "Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s," PCT_HDR "\r\n"
-              "GET,\"/a,b \"\"q\"\"\",1,1,1,1.0,1.0,1.0,0.0,0.161290322580644,0.161290322580644,"
-              "1,1,1,1,1,1,1,1,1,1,1\r\n"
-              "GET,/async,1,0,0,0.0,0,0,0.0,0.161290322580644,0.0,0,0,0,0,0,0,0,0,0,0,0\r\n"
-              "GET,/fake,60,12,10,41.0,10.0,150.0,5.0,9.677419354838639,1.9354838709677278,"
-              "20,20,20,150,150,150,150,150,150,150,150\r\n"
-              "POST,/login,3,0,50,50.1,50.1,50.1,10.0,0.48387096774193195,0.0,"
-              "50,50,50,50,50,50,50,50,50,50,50\r\n"
-              ",Aggregated,65,13,20,40.8015625,1.0,150.0,5.076923076923077,"
-              "10.483870967741858,2.096774193548372,20,20,20,50,150,150,150,150,150,150,150\r\n");
+    CHECK_OUT(
+        f, "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,"
+           "Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s," PCT_HDR
+           "\r\n"
+           "GET,\"/a,b \"\"q\"\"\",1,1,1,1.0,1.0,1.0,0.0,0.161290322580644,0.161290322580644,"
+           "1,1,1,1,1,1,1,1,1,1,1\r\n"
+           "GET,/async,1,0,0,0.0,0,0,0.0,0.161290322580644,0.0,0,0,0,0,0,0,0,0,0,0,0\r\n"
+           "GET,/fake,60,12,10,41.0,10.0,150.0,5.0,9.677419354838639,1.9354838709677278,"
+           "20,20,20,150,150,150,150,150,150,150,150\r\n"
+           "POST,/login,3,0,50,50.1,50.1,50.1,10.0,0.48387096774193195,0.0,"
+           "50,50,50,50,50,50,50,50,50,50,50\r\n"
+           ",Aggregated,65,13,20,40.8015625,1.0,150.0,5.076923076923077,"
+           "10.483870967741858,2.096774193548372,20,20,20,50,150,150,150,150,150,150,150\r\n");
 
     /* Locust orders failures by the sha256 of their key (/fake first here);
      * cicada by (name, method, error). */
@@ -143,9 +147,10 @@ static void test_files(void)
 
     f = open_mem();
     csv_write_exceptions(f, st);
-    CHECK_OUT(f, "Count,Message,Traceback,Nodes\r\n"
-                 "2,\"ValueError(\"\"bad, value\"\")\",\"Traceback (most recent call last):\n"
-                 "  File \"\"x.lua\"\", line 3, in task\nValueError: bad, \"\"value\"\"\",local\r\n");
+    CHECK_OUT(f,
+              "Count,Message,Traceback,Nodes\r\n"
+              "2,\"ValueError(\"\"bad, value\"\")\",\"Traceback (most recent call last):\n"
+              "  File \"\"x.lua\"\", line 3, in task\nValueError: bad, \"\"value\"\"\",local\r\n");
 
     f = open_mem();
     csv_write_history_header(f);
@@ -162,9 +167,13 @@ static void test_files(void)
     f = open_mem();
     csv_write_history(f, st, 1009, 7, true);
     fclose(f);
-    CHECK(strstr(out, "1009,7,GET,/fake,15.000000,3.000000,20,20,20,150,150,150,150,150,150,150,150,"
-                      "60,12,10,41.0,10.0,150.0,5.0\r\n") != NULL);
-    CHECK(strstr(out, "1009,7,GET,/async,0.000000,0.000000,0,0,0,0,0,0,0,0,0,0,0,1,0,0,0.0,0,0,0.0\r\n") != NULL);
+    CHECK(strstr(out,
+                 "1009,7,GET,/fake,15.000000,3.000000,20,20,20,150,150,150,150,150,150,150,150,"
+                 "60,12,10,41.0,10.0,150.0,5.0\r\n") != NULL);
+    CHECK(
+        strstr(out,
+               "1009,7,GET,/async,0.000000,0.000000,0,0,0,0,0,0,0,0,0,0,0,1,0,0,0.0,0,0,0.0\r\n") !=
+        NULL);
     CHECK(strstr(out, "\r\n1009,7,,Aggregated,") != NULL);
     f = open_mem();
     csv_write_history(f, st, 1030, 7, true);

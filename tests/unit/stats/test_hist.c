@@ -33,11 +33,12 @@ static uint64_t vals[N];
 static void check_distribution(const char *name)
 {
     hist_t *h = hist_new();
-    for (int i = 0; i < N; i++) hist_record(h, vals[i]);
+    for (int i = 0; i < N; i++)
+        hist_record(h, vals[i]);
     qsort(vals, N, sizeof vals[0], cmp_u64);
     CHECK(hist_count(h) == N);
-    static const double ps[] = {0.0, 0.001, 0.01, 0.1, 0.25, 0.5, 0.66, 0.75, 0.8, 0.9,
-                                0.95, 0.98, 0.99, 0.999, 0.9999, 1.0};
+    static const double ps[] = {0.0, 0.001, 0.01, 0.1,  0.25, 0.5,   0.66,   0.75,
+                                0.8, 0.9,   0.95, 0.98, 0.99, 0.999, 0.9999, 1.0};
     for (size_t j = 0; j < sizeof ps / sizeof ps[0]; j++) {
         double r = ceil(ps[j] * N);
         size_t rank = r < 1 ? 1 : (size_t)r;
@@ -53,11 +54,14 @@ static void check_distribution(const char *name)
 
 static void test_distributions(void)
 {
-    for (int i = 0; i < N; i++) vals[i] = xorshift() % 1000; /* small: exact region + a bit */
+    for (int i = 0; i < N; i++)
+        vals[i] = xorshift() % 1000; /* small: exact region + a bit */
     check_distribution("uniform<1ms");
-    for (int i = 0; i < N; i++) vals[i] = 1000 + xorshift() % 5000000;
+    for (int i = 0; i < N; i++)
+        vals[i] = 1000 + xorshift() % 5000000;
     check_distribution("uniform 1ms..5s");
-    for (int i = 0; i < N; i++) vals[i] = (uint64_t)(-log(1 - uniform01()) * 20000.0);
+    for (int i = 0; i < N; i++)
+        vals[i] = (uint64_t)(-log(1 - uniform01()) * 20000.0);
     check_distribution("exponential mean 20ms");
     for (int i = 0; i < N; i++) {
         double u1 = uniform01() + 1e-12, u2 = uniform01();
@@ -87,7 +91,8 @@ static void test_layout(void)
     /* every bucket's representative maps back to itself, indexes increase
      * with the value, and the bound holds for every value tried */
     int prev = 0;
-    for (int i = 0; i < HIST_NBUCKETS; i++) CHECK(hist_index(hist_bucket_value(i)) == i);
+    for (int i = 0; i < HIST_NBUCKETS; i++)
+        CHECK(hist_index(hist_bucket_value(i)) == i);
     int bad = 0;
     for (uint64_t v = 1; v < HIST_MAX_VALUE; v = v + 1 + v / 97) {
         int i = hist_index(v);
@@ -110,7 +115,8 @@ static void test_merge_reset_iter(void)
     hist_merge(a, b);
     CHECK(hist_count(a) == hist_count(all));
     int same = 1;
-    for (int i = 0; i < HIST_NBUCKETS; i++) same &= hist_bucket_count(a, i) == hist_bucket_count(all, i);
+    for (int i = 0; i < HIST_NBUCKETS; i++)
+        same &= hist_bucket_count(a, i) == hist_bucket_count(all, i);
     CHECK(same);
     for (double p = 0; p <= 1.0; p += 0.01)
         CHECK(hist_value_at_percentile(a, p) == hist_value_at_percentile(all, p));

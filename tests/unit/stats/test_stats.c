@@ -15,8 +15,10 @@ static void test_median_vs_p50(void)
     stats_t *st = stats_new();
     stats_shard_t *s = stats_shard_new();
     CHECK(stats_shard_empty(s));
-    for (int i = 0; i < 30; i++) stats_shard_request(s, "GET", "/fake", 10000, 5, NULL, 1000.5);
-    for (int i = 0; i < 18; i++) stats_shard_request(s, "GET", "/fake", 20000, 5, NULL, 1000.5);
+    for (int i = 0; i < 30; i++)
+        stats_shard_request(s, "GET", "/fake", 10000, 5, NULL, 1000.5);
+    for (int i = 0; i < 18; i++)
+        stats_shard_request(s, "GET", "/fake", 20000, 5, NULL, 1000.5);
     for (int i = 0; i < 12; i++)
         stats_shard_request(s, "GET", "/fake", 150000, 5, "HTTPError('500')", 1000.5);
     CHECK(!stats_shard_empty(s));
@@ -205,7 +207,8 @@ static void test_current_percentile(void)
     stats_shard_t *s = stats_shard_new();
     /* seconds 100..129: second i has 10 requests of i ms */
     for (int i = 100; i < 130; i++) {
-        for (int j = 0; j < 10; j++) stats_shard_request(s, "GET", "/p", i * 1000, 0, NULL, i + 0.5);
+        for (int j = 0; j < 10; j++)
+            stats_shard_request(s, "GET", "/p", i * 1000, 0, NULL, i + 0.5);
         stats_merge(st, s);
     }
     size_t n;
