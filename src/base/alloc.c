@@ -30,7 +30,8 @@ void *xmalloc(size_t n)
 
 void *xcalloc(size_t count, size_t n)
 {
-    return check(calloc(count ? count : 1, n ? n : 1), count * n ? count * n : 1);
+    size_t total = count * n;
+    return check(calloc(count ? count : 1, n ? n : 1), total ? total : 1);
 }
 
 void *xrealloc(void *p, size_t n)

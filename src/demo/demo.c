@@ -58,7 +58,7 @@ enum {
 #define NO_HOLD SIZE_MAX
 #define KEY_LISTEN UINT64_MAX
 #define KEY_SIGNAL (UINT64_MAX - 1)
-#define NOT_LOOPBACK \
+#define NOT_LOOPBACK                                                                               \
     "the demo site is a test target and binds only loopback addresses (127.0.0.0/8 or ::1)"
 
 struct conn {
@@ -327,7 +327,8 @@ static void conn_open(struct server *s, int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if ((size_t)fd >= s->nconns) {
         size_t n = s->nconns ? s->nconns : 1024;
-        while (n <= (size_t)fd) n *= 2;
+        while (n <= (size_t)fd)
+            n *= 2;
         s->conns = xrealloc(s->conns, n * sizeof *s->conns);
         memset(s->conns + s->nconns, 0, (n - s->nconns) * sizeof *s->conns);
         s->nconns = n;
@@ -419,7 +420,8 @@ static int serve_forever(struct server *s)
         }
         s->now = mono();
         demo_site_tick(&s->site, time(NULL));
-        for (int i = 0; i < n; i++) on_event(s, &ev[i]);
+        for (int i = 0; i < n; i++)
+            on_event(s, &ev[i]);
         run_timers(s);
     }
     return 0;
@@ -438,8 +440,7 @@ static int is_loopback(const struct sockaddr *sa)
 
 /* Bind and listen on a loopback host:port. Returns the socket, -2 if the host
  * is not loopback, -1 on other errors; err says why. Writes the URL to url. */
-static int listen_on(const char *host, int port, char *url, size_t urlcap, char *err,
-                     size_t errcap)
+static int listen_on(const char *host, int port, char *url, size_t urlcap, char *err, size_t errcap)
 {
     char name[256], portstr[16], addr[INET6_ADDRSTRLEN];
     size_t n = strlen(host);
@@ -521,7 +522,8 @@ static void teardown(struct server *s)
     if (s->spare >= 0) close(s->spare);
     if (s->sfd >= 0) {
         struct signalfd_siginfo si; /* consume what came, so restoring the mask kills no one */
-        while (read(s->sfd, &si, sizeof si) == (ssize_t)sizeof si) {}
+        while (read(s->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        }
         close(s->sfd);
     }
 }
@@ -532,8 +534,9 @@ int demo_run(const char *host, int port, double slow_delay, double fail_ratio)
     if (!host) host = "127.0.0.1";
     if (port < 0 || port > 65535 || !isfinite(slow_delay) || slow_delay < 0 ||
         slow_delay > DEMO_SLOW_MAX || !(fail_ratio >= 0 && fail_ratio <= 1)) {
-        fprintf(stderr, "cicada demo-server: want --port 0..65535, --slow-delay 0..%d seconds, "
-                        "--fail-ratio 0..1\n",
+        fprintf(stderr,
+                "cicada demo-server: want --port 0..65535, --slow-delay 0..%d seconds, "
+                "--fail-ratio 0..1\n",
                 DEMO_SLOW_MAX);
         return 2;
     }
@@ -563,7 +566,8 @@ int demo_run(const char *host, int port, double slow_delay, double fail_ratio)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     demo_site_init(&s.site, slow_delay, fail_ratio,
-                   (uint64_t)ts.tv_nsec * 2654435761u ^ (uint64_t)getpid() << 32 ^ (uint64_t)ts.tv_sec);
+                   (uint64_t)ts.tv_nsec * 2654435761u ^ (uint64_t)getpid() << 32 ^
+                       (uint64_t)ts.tv_sec);
     demo_site_tick(&s.site, ts.tv_sec);
     fprintf(stderr, "demo site listening on %s\n", url);
     rc = serve_forever(&s);

@@ -20,7 +20,8 @@ int demo_form_get(struct demo_str form, const char *key, struct demo_str *value)
     size_t klen = strlen(key), i = 0;
     while (i < form.n) {
         size_t s = i;
-        while (i < form.n && form.p[i] != '&') i++;
+        while (i < form.n && form.p[i] != '&')
+            i++;
         const char *p = form.p + s;
         size_t n = i - s;
         if (n >= klen && memcmp(p, key, klen) == 0 && (n == klen || p[klen] == '=')) {
@@ -39,7 +40,8 @@ static long url_decode(struct demo_str v, char *dst, size_t cap)
     size_t n = 0;
     for (size_t i = 0; i < v.n; i++) {
         int c = (unsigned char)v.p[i];
-        if (c == '+') c = ' ';
+        if (c == '+')
+            c = ' ';
         else if (c == '%' && i + 2 < v.n) {
             int h = hexval(v.p[i + 1]), l = hexval(v.p[i + 2]);
             if (h >= 0 && l >= 0) c = h * 16 + l, i += 2; /* else keep a literal '%' */
@@ -98,8 +100,12 @@ static long json_string(const char *p, size_t n, size_t *i, char *dst, size_t ca
                 tmp[0] = at && e ? to[at - from] : e;
             }
         }
-        if (len + m >= cap) over = 1;
-        else memcpy(dst + len, tmp, m), len += m;
+        if (len + m >= cap) {
+            over = 1;
+        } else {
+            memcpy(dst + len, tmp, m);
+            len += m;
+        }
     }
     if (k >= n) return -1;
     *i = k + 1;
@@ -109,7 +115,8 @@ static long json_string(const char *p, size_t n, size_t *i, char *dst, size_t ca
 
 static size_t skip_ws(const char *p, size_t n, size_t i)
 {
-    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n')) i++;
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+        i++;
     return i;
 }
 
@@ -154,9 +161,11 @@ long demo_session_user(struct demo_str cookie, char *dst, size_t cap)
     struct demo_str v = {NULL, 0};
     size_t i = 0;
     while (i < cookie.n) { /* "a=1; session=...; b=2" */
-        while (i < cookie.n && (cookie.p[i] == ' ' || cookie.p[i] == ';')) i++;
+        while (i < cookie.n && (cookie.p[i] == ' ' || cookie.p[i] == ';'))
+            i++;
         size_t s = i;
-        while (i < cookie.n && cookie.p[i] != ';') i++;
+        while (i < cookie.n && cookie.p[i] != ';')
+            i++;
         if (i - s > 8 && memcmp(cookie.p + s, "session=", 8) == 0)
             v = (struct demo_str){cookie.p + s + 8, i - s - 8};
     }

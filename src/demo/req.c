@@ -47,11 +47,13 @@ static long line_end(const char *p, const char *end, size_t *textlen)
 static int parse_request_line(const char *p, size_t n, struct demo_req *rq)
 {
     size_t i = 0;
-    while (i < n && is_tchar((unsigned char)p[i])) i++;
+    while (i < n && is_tchar((unsigned char)p[i]))
+        i++;
     if (i == 0 || i >= n || p[i] != ' ') return -1;
     rq->method = (struct demo_str){p, i};
     size_t t = ++i;
-    while (i < n && (unsigned char)p[i] > ' ' && p[i] != 0x7f) i++;
+    while (i < n && (unsigned char)p[i] > ' ' && p[i] != 0x7f)
+        i++;
     if (i == t || i >= n || p[i] != ' ') return -1;
     rq->target = (struct demo_str){p + t, i - t};
     i++;
@@ -98,12 +100,16 @@ static void parse_connection(struct demo_str v, struct demo_req *rq)
 {
     size_t i = 0;
     while (i < v.n) {
-        while (i < v.n && (v.p[i] == ',' || v.p[i] == ' ' || v.p[i] == '\t')) i++;
+        while (i < v.n && (v.p[i] == ',' || v.p[i] == ' ' || v.p[i] == '\t'))
+            i++;
         size_t s = i;
-        while (i < v.n && v.p[i] != ',' && v.p[i] != ' ' && v.p[i] != '\t') i++;
+        while (i < v.n && v.p[i] != ',' && v.p[i] != ' ' && v.p[i] != '\t')
+            i++;
         struct demo_str opt = {v.p + s, i - s};
-        if (demo_str_eq(opt, "close")) rq->keep_alive = 0;
-        else if (demo_str_eq(opt, "keep-alive") && rq->minor == 0) rq->keep_alive = 1;
+        if (demo_str_eq(opt, "close"))
+            rq->keep_alive = 0;
+        else if (demo_str_eq(opt, "keep-alive") && rq->minor == 0)
+            rq->keep_alive = 1;
     }
 }
 
@@ -111,12 +117,15 @@ static void parse_connection(struct demo_str v, struct demo_req *rq)
 static int parse_header(const char *p, size_t n, struct demo_req *rq, long *length)
 {
     size_t i = 0;
-    while (i < n && is_tchar((unsigned char)p[i])) i++;
+    while (i < n && is_tchar((unsigned char)p[i]))
+        i++;
     if (i == 0 || i >= n || p[i] != ':') return -1;
     struct demo_str name = {p, i};
-    for (i++; i < n && (p[i] == ' ' || p[i] == '\t'); i++) {}
+    for (i++; i < n && (p[i] == ' ' || p[i] == '\t'); i++) {
+    }
     size_t e = n;
-    while (e > i && (p[e - 1] == ' ' || p[e - 1] == '\t')) e--;
+    while (e > i && (p[e - 1] == ' ' || p[e - 1] == '\t'))
+        e--;
     for (size_t k = i; k < e; k++)
         if (((unsigned char)p[k] < ' ' && p[k] != '\t') || p[k] == 0x7f) return -1;
     struct demo_str value = {p + i, e - i};
@@ -124,10 +133,14 @@ static int parse_header(const char *p, size_t n, struct demo_req *rq, long *leng
     rq->name[rq->nheaders] = name;
     rq->value[rq->nheaders++] = value;
     if (demo_str_eq(name, "content-length")) return parse_length(value, length);
-    if (demo_str_eq(name, "transfer-encoding")) rq->has_te = 1;
-    else if (demo_str_eq(name, "connection")) parse_connection(value, rq);
-    else if (demo_str_eq(name, "content-type")) rq->content_type = value;
-    else if (demo_str_eq(name, "cookie")) rq->cookie = value;
+    if (demo_str_eq(name, "transfer-encoding"))
+        rq->has_te = 1;
+    else if (demo_str_eq(name, "connection"))
+        parse_connection(value, rq);
+    else if (demo_str_eq(name, "content-type"))
+        rq->content_type = value;
+    else if (demo_str_eq(name, "cookie"))
+        rq->cookie = value;
     return 0;
 }
 
@@ -138,7 +151,8 @@ long demo_req_parse(const char *buf, size_t len, struct demo_req *rq)
     long nl;
     int full = len >= DEMO_HEAD_MAX;
 
-    while (p < end && (*p == '\r' || *p == '\n')) p++;
+    while (p < end && (*p == '\r' || *p == '\n'))
+        p++;
     if ((nl = line_end(p, end, &n)) < 0) goto more;
     memset(rq, 0, offsetof(struct demo_req, name));
     if (parse_request_line(p, n, rq) < 0 || split_target(rq) < 0) return DEMO_REQ_BAD;

@@ -23,7 +23,8 @@ char *demo_buf_reserve(struct demo_buf *b, size_t extra)
 {
     if (b->cap - b->len < extra) {
         size_t cap = b->cap ? b->cap : 4096;
-        while (cap - b->len < extra) cap *= 2;
+        while (cap - b->len < extra)
+            cap *= 2;
         b->p = xrealloc(b->p, cap);
         b->cap = cap;
     }
@@ -50,7 +51,8 @@ static void add_str(struct demo_buf *b, const char *s)
 static void add_num(struct demo_buf *b, unsigned long long v)
 {
     char tmp[24], *p = tmp + sizeof tmp;
-    do *--p = (char)('0' + v % 10);
+    do
+        *--p = (char)('0' + v % 10);
     while (v /= 10);
     demo_buf_add(b, p, (size_t)(tmp + sizeof tmp - p));
 }
@@ -97,29 +99,49 @@ static double random01(struct demo_site *site)
 static const char *reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Content Too Large";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Content Too Large";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
     }
-    static const char *cls[] = {"Status", "Informational", "Success", "Redirection",
-                                "Client Error", "Server Error"};
+    static const char *cls[] = {"Status",      "Informational", "Success",
+                                "Redirection", "Client Error",  "Server Error"};
     return cls[status / 100 <= 5 ? status / 100 : 0];
 }
 
@@ -156,8 +178,10 @@ static void head(struct ctx *c, int status, const char *type, long length, const
         add_str(b, "\r\nContent-Length: ");
         add_num(b, (unsigned long)length);
     }
-    if (!c->rq || !c->rq->keep_alive) add_str(b, "\r\nConnection: close");
-    else if (c->rq->minor == 0) add_str(b, "\r\nConnection: keep-alive");
+    if (!c->rq || !c->rq->keep_alive)
+        add_str(b, "\r\nConnection: close");
+    else if (c->rq->minor == 0)
+        add_str(b, "\r\nConnection: keep-alive");
     add_str(b, "\r\n");
     if (extra) add_str(b, extra);
     add_str(b, "\r\n");
@@ -239,8 +263,10 @@ bad:
 
 static void get_flaky(struct ctx *c)
 {
-    if (random01(c->site) < c->site->fail_ratio) text(c, 500, "flaky page: failed this time\n");
-    else text(c, 200, "flaky page: done\n");
+    if (random01(c->site) < c->site->fail_ratio)
+        text(c, 500, "flaky page: failed this time\n");
+    else
+        text(c, 200, "flaky page: done\n");
 }
 
 /* Digits only, at most max_digits of them; -1 otherwise. */
@@ -307,7 +333,8 @@ static void get_bytes(struct ctx *c)
     /* a repeating alphabet, filled by doubling copies */
     char *p = demo_buf_reserve(c->out, (size_t)n);
     size_t have = (size_t)n < 26 ? (size_t)n : 26;
-    for (size_t i = 0; i < have; i++) p[i] = (char)('a' + i);
+    for (size_t i = 0; i < have; i++)
+        p[i] = (char)('a' + i);
     while (have < (size_t)n) {
         size_t k = have < (size_t)n - have ? have : (size_t)n - have;
         memcpy(p + have, p, k);
@@ -323,7 +350,8 @@ static void get_chunked(struct ctx *c)
     struct demo_buf *s = &c->site->scratch;
     if (c->rq->minor == 0) { /* HTTP/1.0 has no chunked coding: send it whole */
         s->len = 0;
-        for (size_t i = 0; i < 4; i++) add_str(s, parts[i]);
+        for (size_t i = 0; i < 4; i++)
+            add_str(s, parts[i]);
         reply_scratch(c, 200, TEXT, NULL);
         return;
     }
@@ -371,8 +399,10 @@ static void post_login(struct ctx *c)
 
 static void login(struct ctx *c)
 {
-    if (is_method(c->rq, "POST")) post_login(c);
-    else get_login(c);
+    if (is_method(c->rq, "POST"))
+        post_login(c);
+    else
+        get_login(c);
 }
 
 static void get_me(struct ctx *c)

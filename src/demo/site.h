@@ -29,11 +29,11 @@ void demo_buf_free(struct demo_buf *b);
 
 /* What the routes need to know: set once, but date and rng change. */
 struct demo_site {
-    double slow_delay; /* default seconds for GET /slow */
-    double fail_ratio; /* chance of 500 on GET /flaky */
-    uint64_t rng;      /* xorshift state, never 0 */
-    time_t date_at;    /* second the date string was made for */
-    char date[40];     /* IMF-fixdate for the Date header */
+    double slow_delay;       /* default seconds for GET /slow */
+    double fail_ratio;       /* chance of 500 on GET /flaky */
+    uint64_t rng;            /* xorshift state, never 0 */
+    time_t date_at;          /* second the date string was made for */
+    char date[40];           /* IMF-fixdate for the Date header */
     struct demo_buf scratch; /* bodies built before their length is known */
 };
 

@@ -1,0 +1,406 @@
+/* engine: see engine.h.
+ *
+ * The thread runs loop turns until told to quit. After each turn it resumes
+ * the users parked in the run queue (cicada.sleep(0), and the occasional
+ * yield of a user whose tasks never block) and frees the connections closed
+ * during the turn. A one-second timer hands the stats shard to the main
+ * thread when the main thread has returned the previous one. */
+#include "engine/engine.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "http/client.h"
+#include "lua/api.h"
+#include "lua/vm.h"
+
+static void user_free(user_t *u);
+
+/* ---- time and randomness ---- */
+
+double engine_wall(engine_t *e)
+{
+    return clock_wall();
+}
+
+double engine_random(engine_t *e)
+{
+    /* xorshift128+ */
+    uint64_t s1 = e->rng[0], s0 = e->rng[1];
+    e->rng[0] = s0;
+    s1 ^= s1 << 23;
+    e->rng[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+    return (double)((e->rng[1] + s0) >> 11) / 9007199254740992.0;
+}
+
+/* ---- resuming users ---- */
+
+void engine_resume(user_t *u, int nargs)
+{
+    engine_t *e = u->eng;
+    if (u->forced) {
+        user_free(u);
+        return;
+    }
+    e->current = u;
+    u->state = USER_RUNNING;
+    int rc = lua_resume(u->co, nargs);
+    e->current = NULL;
+    if (rc == LUA_YIELD) return;
+    if (rc != 0) {
+        /* an error escaped the prelude's own handlers: count it, end the user */
+        const char *msg = lua_tostring(u->co, -1);
+        stats_shard_exception(e->shard, msg ? msg : "error in user", msg ? msg : "");
+        log_error("user %llu ended by an error: %s", (unsigned long long)u->id,
+                  msg ? msg : "?");
+    }
+    user_free(u);
+}
+
+void engine_sleep(user_t *u, int64_t when)
+{
+    u->state = USER_SLEEPING;
+    loop_timer_at(u->eng->loop, &u->timer, when);
+}
+
+void engine_yield(user_t *u)
+{
+    engine_t *e = u->eng;
+    u->state = USER_READY;
+    u->next_ready = NULL;
+    if (e->ready_tail) e->ready_tail->next_ready = u;
+    else e->ready_head = u;
+    e->ready_tail = u;
+}
+
+static void run_ready(engine_t *e)
+{
+    user_t *u = e->ready_head;
+    e->ready_head = e->ready_tail = NULL;
+    while (u) {
+        user_t *next = u->next_ready;
+        engine_resume(u, 0);
+        u = next;
+    }
+}
+
+void engine_flush_pending(user_t *u)
+{
+    pending_t *p = &u->pending;
+    if (!p->active) return;
+    p->active = false;
+    stats_shard_request(u->eng->shard, p->method.p, p->name.p, p->rt_us, p->length,
+                        p->failed ? p->error.p : NULL, engine_wall(u->eng));
+}
+
+static void on_user_timer(loop_t *l, loop_timer_t *t)
+{
+    user_t *u = (user_t *)((char *)t - offsetof(user_t, timer));
+    engine_resume(u, 0);
+}
+
+/* ---- user life ---- */
+
+static void user_spawn(engine_t *e, int cls, uint64_t id)
+{
+    user_t *u = xcalloc(1, sizeof *u);
+    u->eng = e;
+    u->id = id;
+    u->cls = cls;
+    u->timer.fn = on_user_timer;
+    u->co = lua_newthread(e->L);
+    u->co_ref = luaL_ref(e->L, LUA_REGISTRYINDEX);
+    u->next = e->users;
+    if (e->users) e->users->prev = u;
+    e->users = u;
+    atomic_fetch_add(&e->class_users[cls], 1);
+    atomic_fetch_add(&e->live_users, 1);
+    lua_rawgeti(u->co, LUA_REGISTRYINDEX, e->run_ref);
+    lua_pushinteger(u->co, cls + 1);
+    lua_pushnumber(u->co, (double)id);
+    engine_resume(u, 2);
+}
+
+static void user_free(user_t *u)
+{
+    engine_t *e = u->eng;
+    engine_flush_pending(u);
+    loop_timer_stop(e->loop, &u->timer);
+    client_close_all(u);
+    if (u->prev) u->prev->next = u->next;
+    else e->users = u->next;
+    if (u->next) u->next->prev = u->prev;
+    atomic_fetch_sub(&e->class_users[u->cls], 1);
+    atomic_fetch_sub(&e->live_users, 1);
+    luaL_unref(e->L, LUA_REGISTRYINDEX, u->co_ref);
+    buf_free(&u->pending.method);
+    buf_free(&u->pending.name);
+    buf_free(&u->pending.error);
+    xfree(u);
+}
+
+/* Ask u to stop: a sleeping user is woken with STOP at once (unless it is
+ * inside a task and the stop is graceful); a user in a request stops at its
+ * next blocking call. */
+static void user_stop(user_t *u)
+{
+    if (u->stopping) return;
+    u->stopping = true;
+    if (u->state == USER_SLEEPING && !u->in_on_stop && (u->between || !u->eng->graceful)) {
+        loop_timer_stop(u->eng->loop, &u->timer);
+        api_push_stop(u->co);
+        engine_resume(u, 1);
+    }
+}
+
+/* The stop deadline passed: a request in flight becomes a failure, and the
+ * user ends without running on_stop. */
+static void user_force(user_t *u)
+{
+    u->forced = true;
+    switch (u->state) {
+    case USER_WAITING:
+        if (u->waiting_on) client_abort(u->waiting_on, "StopTimeout('request still in flight when "
+                                                       "the stop timeout passed')");
+        else user_free(u);
+        break;
+    case USER_SLEEPING:
+        user_free(u);
+        break;
+    default: /* READY: freed when the run queue reaches it */
+        break;
+    }
+}
+
+/* ---- commands ---- */
+
+void engine_post(engine_t *e, const engine_cmd_t *cmd)
+{
+    engine_cmd_t *c = xmalloc(sizeof *c);
+    *c = *cmd;
+    c->next = NULL;
+    pthread_mutex_lock(&e->lock);
+    if (e->cmds_tail) e->cmds_tail->next = c;
+    else e->cmds = c;
+    e->cmds_tail = c;
+    pthread_mutex_unlock(&e->lock);
+    uint64_t one = 1;
+    ssize_t rc = write(e->wake.fd, &one, sizeof one);
+    (void)rc;
+}
+
+static void each_user(engine_t *e, void (*fn)(user_t *))
+{
+    /* fn may free the user (and, through resumes, others may end): walk a
+     * snapshot of ids instead of the list itself */
+    size_t n = (size_t)atomic_load(&e->live_users), k = 0;
+    user_t **all = xmalloc((n ? n : 1) * sizeof *all);
+    for (user_t *u = e->users; u && k < n; u = u->next) all[k++] = u;
+    uint64_t *ids = xmalloc((k ? k : 1) * sizeof *ids);
+    for (size_t i = 0; i < k; i++) ids[i] = all[i]->id;
+    for (size_t i = 0; i < k; i++) {
+        /* still alive? (a user freed earlier in this walk is gone from the list) */
+        user_t *u;
+        for (u = e->users; u && u->id != ids[i]; u = u->next)
+            ;
+        if (u) fn(u);
+    }
+    xfree(ids);
+    xfree(all);
+}
+
+static void stop_some(engine_t *e, int cls, long count)
+{
+    while (count-- > 0) {
+        user_t *u;
+        for (u = e->users; u && (u->cls != cls || u->stopping); u = u->next)
+            ;
+        if (u == NULL) return;
+        user_stop(u);
+    }
+}
+
+static void on_wake(loop_t *l, loop_io_t *io)
+{
+    engine_t *e = (engine_t *)((char *)io - offsetof(engine_t, wake));
+    uint64_t v;
+    ssize_t rc = read(e->wake.fd, &v, sizeof v);
+    (void)rc;
+    pthread_mutex_lock(&e->lock);
+    engine_cmd_t *c = e->cmds;
+    e->cmds = e->cmds_tail = NULL;
+    pthread_mutex_unlock(&e->lock);
+    while (c) {
+        engine_cmd_t *next = c->next;
+        switch (c->kind) {
+        case CMD_SPAWN:
+            if (!e->stopping_all)
+                for (long i = 0; i < c->count; i++)
+                    user_spawn(e, c->cls,
+                               (uint64_t)e->index + 1 + (uint64_t)e->conf->nengines * e->spawned++);
+            break;
+        case CMD_STOP:
+            stop_some(e, c->cls, c->count);
+            break;
+        case CMD_STOP_ALL:
+            e->stopping_all = true;
+            each_user(e, user_stop);
+            break;
+        case CMD_FORCE:
+            e->forced = true;
+            each_user(e, user_force);
+            break;
+        case CMD_QUIT:
+            e->quit = true;
+            break;
+        }
+        xfree(c);
+        c = next;
+    }
+}
+
+static void on_wake_io(loop_t *l, loop_io_t *io, uint32_t events)
+{
+    on_wake(l, io);
+}
+
+/* ---- statistics handover ---- */
+
+static void handover(engine_t *e)
+{
+    stats_shard_t *spare = atomic_load(&e->spare);
+    if (spare == NULL || atomic_load(&e->outbox) != NULL || stats_shard_empty(e->shard)) return;
+    atomic_store(&e->spare, NULL);
+    atomic_store(&e->outbox, e->shard);
+    e->shard = spare;
+}
+
+static void on_tick(loop_t *l, loop_timer_t *t)
+{
+    engine_t *e = (engine_t *)((char *)t - offsetof(engine_t, tick));
+    handover(e);
+    loop_timer_at(l, t, loop_now(l) + 1000000000LL);
+}
+
+stats_shard_t *engine_take_shard(engine_t *e)
+{
+    return atomic_exchange(&e->outbox, NULL);
+}
+
+void engine_give_shard(engine_t *e, stats_shard_t *s)
+{
+    atomic_store(&e->spare, s);
+}
+
+/* ---- thread ---- */
+
+static void *thread_main(void *arg)
+{
+    engine_t *e = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    loop_timer_at(e->loop, &e->tick, clock_ns() + 1000000000LL);
+    while (!e->quit) {
+        int wait = e->ready_head ? 0 : 1000;
+        if (loop_run_once(e->loop, wait) < 0) {
+            log_error("engine %d: epoll_wait: %s", e->index, strerror(errno));
+            break;
+        }
+        run_ready(e);
+        client_bury(e);
+    }
+    return NULL;
+}
+
+engine_t *engine_new(int index, const engine_conf_t *conf, char *err, size_t n)
+{
+    engine_t *e = xcalloc(1, sizeof *e);
+    e->index = index;
+    e->conf = conf;
+    e->graceful = conf->stop_timeout > 0;
+    pthread_mutex_init(&e->lock, NULL);
+    e->wake.fd = -1;
+    e->loop = loop_new(err, n);
+    if (e->loop == NULL) goto error;
+    vm_conf_t vc = {.locustfile = conf->locustfile,
+                    .host = conf->host,
+                    .tags = conf->tags,
+                    .ntags = conf->ntags,
+                    .exclude_tags = conf->exclude_tags,
+                    .nexclude_tags = conf->nexclude_tags};
+    e->L = vm_new(e, &vc, err, n);
+    if (e->L == NULL) goto error;
+    lua_getglobal(e->L, "cicada");
+    lua_getfield(e->L, -1, "_run");
+    e->run_ref = luaL_ref(e->L, LUA_REGISTRYINDEX);
+    lua_pop(e->L, 1);
+    e->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    e->wake.fn = on_wake_io;
+    if (e->wake.fd < 0 || loop_add_read(e->loop, &e->wake) != 0) {
+        snprintf(err, n, "eventfd: %s", strerror(errno));
+        goto error;
+    }
+    e->tick.fn = on_tick;
+    e->shard = stats_shard_new();
+    atomic_store(&e->spare, stats_shard_new());
+    e->rng[0] = 0x9E3779B97F4A7C15ULL ^ (uint64_t)clock_ns() ^ ((uint64_t)index << 32);
+    e->rng[1] = 0xD1B54A32D192ED03ULL + (uint64_t)index;
+    return e;
+error:
+    if (e->L) vm_free(e->L);
+    if (e->wake.fd >= 0) close(e->wake.fd);
+    loop_free(e->loop);
+    pthread_mutex_destroy(&e->lock);
+    xfree(e);
+    return NULL;
+}
+
+int engine_start(engine_t *e)
+{
+    return pthread_create(&e->thread, NULL, thread_main, e) == 0 ? 0 : -1;
+}
+
+stats_shard_t *engine_join(engine_t *e)
+{
+    pthread_join(e->thread, NULL);
+    return e->shard;
+}
+
+void engine_free(engine_t *e)
+{
+    while (e->users) {
+        e->users->forced = true;
+        user_free(e->users);
+    }
+    client_bury(e);
+    while (e->ready_head) {
+        user_t *u = e->ready_head;
+        e->ready_head = u->next_ready;
+        (void)u;
+    }
+    stats_shard_t *s = atomic_load(&e->outbox);
+    if (s) stats_shard_free(s);
+    s = atomic_load(&e->spare);
+    if (s) stats_shard_free(s);
+    stats_shard_free(e->shard);
+    for (engine_cmd_t *c = e->cmds; c;) {
+        engine_cmd_t *next = c->next;
+        xfree(c);
+        c = next;
+    }
+    vm_free(e->L);
+    close(e->wake.fd);
+    loop_free(e->loop);
+    pthread_mutex_destroy(&e->lock);
+    xfree(e);
+}

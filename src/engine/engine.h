@@ -1,0 +1,169 @@
+/* engine: one thread that runs virtual users.
+ *
+ * An engine owns an event loop, a Lua VM with the scenario loaded, its users
+ * (each a Lua coroutine), their connections and a stats shard. Nothing it
+ * touches per request is shared, so the hot path has no locks or atomics.
+ * The main thread talks to it with commands (engine_post: a mutex-protected
+ * queue plus an eventfd that wakes the loop); the engine hands statistics
+ * back once a second by swapping its shard with the spare the main thread
+ * returned (engine_take_shard / engine_give_shard).
+ *
+ * A user's life: spawn creates the coroutine and resumes it into the
+ * prelude's user loop; a blocking-looking call (client:get, cicada.sleep)
+ * parks the coroutine (lua_yield from a C function) and the loop resumes it
+ * with the result. Stopping sets a flag that the next blocking call turns
+ * into a clean stop (on_stop runs); after the stop deadline users still
+ * in flight are forced: their requests are counted as failures. */
+#ifndef CICADA_ENGINE_H
+#define CICADA_ENGINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "engine/loop.h"
+#include "stats/stats.h"
+
+struct lua_State;
+struct conn;
+struct engine;
+
+#define ENGINE_MAX_CLASSES 64
+
+enum user_state {
+    USER_RUNNING,  /* inside lua_resume */
+    USER_SLEEPING, /* parked on its timer */
+    USER_READY,    /* parked in the run queue (sleep(0)) */
+    USER_WAITING,  /* parked on a request */
+};
+
+/* A response held back by catch_response until success()/failure(), the
+ * next request or the end of the task. */
+typedef struct pending {
+    bool active;
+    uint64_t seq;
+    buf_t method, name, error;
+    int64_t rt_us, length;
+    bool failed;
+} pending_t;
+
+typedef struct user {
+    struct engine *eng;
+    struct lua_State *co; /* the coroutine; anchored by co_ref */
+    int co_ref;
+    uint64_t id;
+    int cls;
+    enum user_state state;
+    bool stopping;   /* asked to stop: the next blocking call stops it */
+    bool in_on_stop; /* the prelude is running on_stop */
+    bool between;    /* its sleep is the wait between two tasks */
+    bool forced;     /* the stop deadline passed: end without resuming */
+    bool parked;     /* it parked on I/O since its last wait */
+    loop_timer_t timer;
+    struct conn *conns;      /* keep-alive connections, one per host */
+    struct conn *waiting_on; /* the connection of the request in flight */
+    struct user *prev, *next; /* engine's list of live users */
+    struct user *next_ready;
+    uint64_t req_seq;
+    pending_t pending;
+} user_t;
+
+enum engine_cmd_kind {
+    CMD_SPAWN, /* start count users of class cls, ids first_id.. */
+    CMD_STOP,  /* stop count users of class cls (on_stop runs) */
+    CMD_STOP_ALL,
+    CMD_FORCE, /* stop deadline passed: abandon what is still running */
+    CMD_QUIT,  /* leave the loop (after CMD_STOP_ALL has finished) */
+};
+
+typedef struct engine_cmd {
+    enum engine_cmd_kind kind;
+    int cls;
+    long count;
+    uint64_t first_id;
+    struct engine_cmd *next;
+} engine_cmd_t;
+
+/* What the scenario and the command line give every engine. */
+typedef struct engine_conf {
+    const char *locustfile;
+    const char *host; /* -H, overrides the classes' hosts; may be NULL */
+    const char *const *tags, *const *exclude_tags;
+    size_t ntags, nexclude_tags;
+    double stop_timeout;
+    int nengines; /* user ids are dealt as index + 1 + nengines * k */
+} engine_conf_t;
+
+typedef struct engine {
+    int index;
+    pthread_t thread;
+    loop_t *loop;
+    struct lua_State *L;
+    const engine_conf_t *conf;
+    int nclasses;
+
+    /* command queue: main → engine */
+    pthread_mutex_t lock;
+    engine_cmd_t *cmds, *cmds_tail;
+    loop_io_t wake; /* eventfd */
+
+    /* users */
+    user_t *users; /* live users, doubly linked */
+    user_t *ready_head, *ready_tail;
+    user_t *current; /* the user whose coroutine is running */
+    atomic_long class_users[ENGINE_MAX_CLASSES];
+    atomic_long live_users;
+    struct conn *graveyard; /* closed connections, freed after the loop turn */
+    bool stopping_all, forced, quit;
+    bool graceful; /* --stop-timeout > 0: tasks may finish */
+    int run_ref;   /* cicada._run */
+    uint64_t spawned; /* users ever spawned here, for ids */
+
+    /* statistics */
+    stats_shard_t *shard;
+    _Atomic(stats_shard_t *) spare;  /* given back by the main thread */
+    _Atomic(stats_shard_t *) outbox; /* a full shard for the main thread */
+    loop_timer_t tick;
+
+    /* scratch space for building requests and strings on the hot path */
+    buf_t scratch;
+    uint64_t rng[2];
+} engine_t;
+
+/* Create an engine: its loop and Lua VM with the scenario loaded. Returns
+ * NULL with a message in err (naming file:line for scenario errors). */
+engine_t *engine_new(int index, const engine_conf_t *conf, char *err, size_t n);
+/* Start its thread. Returns 0 or -1. */
+int engine_start(engine_t *e);
+/* Queue a command (copied). Thread-safe. */
+void engine_post(engine_t *e, const engine_cmd_t *cmd);
+/* Wait for the thread to end (after CMD_QUIT). Returns the shard it was
+ * filling, still owned by the engine: merge it before engine_free. */
+stats_shard_t *engine_join(engine_t *e);
+/* Free the engine (its thread must have ended) and what is left of it. */
+void engine_free(engine_t *e);
+
+/* Main thread: take the full shard if one is waiting (else NULL). After
+ * merging it, give it back with engine_give_shard so the engine can swap
+ * again. */
+stats_shard_t *engine_take_shard(engine_t *e);
+void engine_give_shard(engine_t *e, stats_shard_t *s);
+
+/* ---- used by the Lua bindings and the HTTP client (engine thread) ---- */
+
+/* Resume u's coroutine with nargs values already pushed on u->co. */
+void engine_resume(user_t *u, int nargs);
+/* Park u until monotonic time when; it is resumed with no values. */
+void engine_sleep(user_t *u, int64_t when);
+/* Park u in the run queue: resumed in this loop turn, after I/O. */
+void engine_yield(user_t *u);
+/* Report the pending catch_response result of u, if any. */
+void engine_flush_pending(user_t *u);
+/* Current engine time reading for statistics (wall clock, seconds). */
+double engine_wall(engine_t *e);
+/* Uniform random double in [0, 1) from the engine's generator. */
+double engine_random(engine_t *e);
+
+#endif

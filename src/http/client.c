@@ -1,0 +1,409 @@
+/* client: see client.h.
+ *
+ * The connection is a small state machine driven by two entry points:
+ * client_send() from the user's coroutine, and on_io() from the loop. Both
+ * end a request the same way: finish() with a result, which is handed to
+ * client_on_result() — except when client_send() fails before anything was
+ * under way, where the caller gets the failure back directly (a coroutine
+ * cannot be resumed from inside itself): that is the `sync` flag. */
+#include "http/client.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+
+#define RBUF_MIN 4096
+#define MAX_HEADER_BYTES (64 * 1024)
+
+enum { DONE = 0, MORE = 1, BAD = 2 };
+
+static _Thread_local http_response_t parsed;
+static _Thread_local char errtext[512];
+
+/* ---- names and errors ---- */
+
+static int resolve(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len,
+                   char *err, size_t n)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
+    struct addrinfo *ai = NULL;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    int rc = getaddrinfo(host, portstr, &hints, &ai);
+    if (rc != 0 || ai == NULL) {
+        snprintf(err, n, "NameResolutionError(\"Failed to resolve '%s' (%s)\")", host,
+                 gai_strerror(rc));
+        return -1;
+    }
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    *len = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    return 0;
+}
+
+static const char *errno_error(int e)
+{
+    switch (e) {
+    case ECONNREFUSED:
+        return "ConnectionRefusedError(111, 'Connection refused')";
+    case ECONNRESET:
+        return "ConnectionResetError(104, 'Connection reset by peer')";
+    case EPIPE:
+        return "BrokenPipeError(32, 'Broken pipe')";
+    case ENETUNREACH:
+        return "OSError(101, 'Network is unreachable')";
+    case EHOSTUNREACH:
+        return "OSError(113, 'No route to host')";
+    default:
+        snprintf(errtext, sizeof errtext, "OSError(%d, '%s')", e, strerror(e));
+        return errtext;
+    }
+}
+
+/* The request's URL for error messages, rebuilt from the request line. */
+static void request_url(const conn_t *c, char *out, size_t n)
+{
+    const char *p = c->wbuf.p, *sp = p ? memchr(p, ' ', c->wbuf.len) : NULL;
+    const char *end = sp ? memchr(sp + 1, ' ', c->wbuf.len - (size_t)(sp + 1 - p)) : NULL;
+    int plen = end ? (int)(end - sp - 1) : 0;
+    bool v6 = strchr(c->host, ':') != NULL;
+    snprintf(out, n, "http://%s%s%s:%d%.*s", v6 ? "[" : "", c->host, v6 ? "]" : "", c->port, plen,
+             sp ? sp + 1 : "");
+}
+
+static const char *status_error(const conn_t *c, const char *reason, size_t reason_len)
+{
+    char url[300];
+    request_url(c, url, sizeof url);
+    snprintf(errtext, sizeof errtext, "HTTPError('%d %s Error: %.*s for url: %s')", c->status,
+             c->status < 500 ? "Client" : "Server", (int)reason_len, reason, url);
+    return errtext;
+}
+
+/* ---- socket life ---- */
+
+static void on_io(loop_t *l, loop_io_t *io, uint32_t events);
+static void on_timeout(loop_t *l, loop_timer_t *t);
+
+static void close_socket(conn_t *c)
+{
+    if (c->io.fd >= 0) {
+        loop_del(c->user->eng->loop, &c->io);
+        close(c->io.fd);
+        c->io.fd = -1;
+    }
+    c->state = CONN_CLOSED;
+}
+
+conn_t *client_conn(user_t *u, const char *host, size_t host_len, int port, char *err,
+                    size_t n)
+{
+    for (conn_t *c = u->conns; c; c = c->next)
+        if (c->port == port && strlen(c->host) == host_len && memcmp(c->host, host, host_len) == 0)
+            return c;
+    conn_t *c = xcalloc(1, sizeof *c);
+    c->host = xstrndup(host, host_len);
+    c->port = port;
+    if (resolve(c->host, port, &c->addr, &c->addrlen, err, n) != 0) {
+        xfree(c->host);
+        xfree(c);
+        return NULL;
+    }
+    c->user = u;
+    c->io.fd = -1;
+    c->io.fn = on_io;
+    c->timer.fn = on_timeout;
+    c->next = u->conns;
+    u->conns = c;
+    return c;
+}
+
+/* Start connecting. Returns 0 (connected or in progress) or an errno. */
+static int open_socket(conn_t *c)
+{
+    int fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->io.fd = fd;
+    if (loop_add(c->user->eng->loop, &c->io) != 0) {
+        int e = errno;
+        close(fd);
+        c->io.fd = -1;
+        return e;
+    }
+    c->state = CONN_CONNECTING;
+    if (connect(fd, (struct sockaddr *)&c->addr, c->addrlen) == 0) {
+        c->state = CONN_WRITING;
+        return 0;
+    }
+    if (errno == EINPROGRESS) return 0;
+    int e = errno;
+    close_socket(c);
+    return e;
+}
+
+/* ---- finishing ---- */
+
+static void finish(conn_t *c, const char *error, bool sync, client_result_t *out)
+{
+    loop_timer_stop(c->user->eng->loop, &c->timer);
+    client_result_t r = {.error = error, .elapsed_ns = clock_ns() - c->start_ns};
+    if (error == NULL) {
+        r.status = c->status;
+        r.headers = c->rbuf.p;
+        r.headers_len = (size_t)c->hdr_len;
+        r.body = c->rbuf.p + c->hdr_len;
+        if (c->mode == HTTP_BODY_CHUNKED) r.body_len = c->body_end - (size_t)c->hdr_len;
+        else if (c->mode == HTTP_BODY_LENGTH) r.body_len = (size_t)c->content_length;
+        else if (c->mode == HTTP_BODY_NONE) r.body_len = 0;
+        else r.body_len = c->rbuf.len - (size_t)c->hdr_len;
+        if (c->status >= 400) {
+            /* reparse for the reason phrase: cheap, and only on errors */
+            http_parse_response(c->rbuf.p, (size_t)c->hdr_len, &parsed);
+            r.error = status_error(c, parsed.reason, parsed.reason_len);
+        }
+        if (c->keep_alive) c->state = CONN_IDLE;
+        else close_socket(c);
+    } else {
+        close_socket(c);
+    }
+    if (sync) *out = r;
+    else client_on_result(c, &r);
+}
+
+static bool flush(conn_t *c, bool sync, client_result_t *out);
+
+/* A request failed. On a reused connection with nothing received yet the
+ * server most likely closed it while idle: send it again on a fresh socket,
+ * once. Returns true if the request is under way again, false if it ended. */
+static bool fail(conn_t *c, const char *error, int e, bool sync, client_result_t *out)
+{
+    if (c->reused && !c->retried && c->rbuf.len == 0) {
+        c->retried = true;
+        c->reused = false;
+        close_socket(c);
+        int oe = open_socket(c);
+        if (oe == 0) {
+            c->woff = 0;
+            return c->state == CONN_WRITING ? flush(c, sync, out) : true;
+        }
+        e = oe;
+        error = NULL;
+    }
+    finish(c, error ? error : errno_error(e), sync, out);
+    return false;
+}
+
+/* ---- writing ---- */
+
+/* Write what is left of the request. Returns false if the request ended
+ * (failed) inside. */
+static bool flush(conn_t *c, bool sync, client_result_t *out)
+{
+    while (c->woff < c->wbuf.len) {
+        ssize_t n = send(c->io.fd, c->wbuf.p + c->woff, c->wbuf.len - c->woff, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->woff += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) {
+            c->state = CONN_WRITING;
+            return true;
+        }
+        return fail(c, NULL, n < 0 ? errno : EPIPE, sync, out);
+    }
+    c->state = CONN_READING;
+    return true;
+}
+
+/* ---- reading ---- */
+
+static int parse_headers(conn_t *c)
+{
+    for (;;) {
+        ssize_t r = http_parse_response(c->rbuf.p, c->rbuf.len, &parsed);
+        if (r == HTTP_NEED_MORE) return c->rbuf.len > MAX_HEADER_BYTES ? BAD : MORE;
+        if (r < 0) return BAD;
+        if (parsed.status >= 100 && parsed.status < 200 && parsed.status != 101) {
+            /* an interim response: drop it and read the real one */
+            memmove(c->rbuf.p, c->rbuf.p + r, c->rbuf.len - (size_t)r);
+            c->rbuf.len -= (size_t)r;
+            continue;
+        }
+        c->hdr_len = r;
+        c->status = parsed.status;
+        c->keep_alive = parsed.keep_alive;
+        c->content_length = parsed.content_length;
+        c->mode = http_body_mode(&parsed, c->head ? "HEAD" : "GET");
+        c->body_end = (size_t)r;
+        return DONE;
+    }
+}
+
+static int parse_body(conn_t *c)
+{
+    switch (c->mode) {
+    case HTTP_BODY_NONE:
+        return DONE;
+    case HTTP_BODY_LENGTH:
+        return c->rbuf.len - (size_t)c->hdr_len >= (uint64_t)c->content_length ? DONE : MORE;
+    case HTTP_BODY_CHUNKED: {
+        size_t len = c->rbuf.len - c->body_end;
+        ssize_t r = http_decode_chunked(&c->chunk, c->rbuf.p + c->body_end, &len);
+        if (r == HTTP_ERROR) return BAD;
+        c->body_end += len;
+        c->rbuf.len = c->body_end;
+        return r == HTTP_NEED_MORE ? MORE : DONE;
+    }
+    case HTTP_BODY_CLOSE:
+        return MORE;
+    }
+    return BAD;
+}
+
+static void read_response(conn_t *c)
+{
+    for (;;) {
+        if (c->rbuf.cap - c->rbuf.len < RBUF_MIN / 2) buf_reserve(&c->rbuf, c->rbuf.cap);
+        size_t room = c->rbuf.cap - c->rbuf.len - 1;
+        ssize_t n = recv(c->io.fd, c->rbuf.p + c->rbuf.len, room, 0);
+        if (n > 0) {
+            c->rbuf.len += (size_t)n;
+            int r = c->hdr_len ? DONE : parse_headers(c);
+            if (r == DONE) r = parse_body(c);
+            if (r == DONE) {
+                finish(c, NULL, false, NULL);
+                return;
+            }
+            if (r == BAD) {
+                finish(c, "BadStatusLine('malformed HTTP response')", false, NULL);
+                return;
+            }
+            /* A short read drained the socket: the next bytes bring a new
+             * edge, so there is no need to read again until EAGAIN. */
+            if ((size_t)n < room) return;
+            continue;
+        }
+        if (n == 0) {
+            if (c->hdr_len && c->mode == HTTP_BODY_CLOSE) {
+                c->keep_alive = false;
+                finish(c, NULL, false, NULL);
+            } else if (c->rbuf.len == 0) {
+                fail(c, "RemoteDisconnected('Remote end closed connection without response')", 0,
+                     false, NULL);
+            } else {
+                finish(c, "IncompleteRead('connection closed before the response ended')", false,
+                       NULL);
+            }
+            return;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) return;
+        fail(c, NULL, errno, false, NULL);
+        return;
+    }
+}
+
+static void on_io(loop_t *l, loop_io_t *io, uint32_t ev)
+{
+    conn_t *c = (conn_t *)((char *)io - offsetof(conn_t, io));
+    if (c->state == CONN_CONNECTING) {
+        if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+        int e = 0;
+        socklen_t len = sizeof e;
+        getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &e, &len);
+        if (e != 0) {
+            finish(c, errno_error(e), false, NULL);
+            return;
+        }
+        c->state = CONN_WRITING;
+    }
+    if (c->state == CONN_WRITING) {
+        if (!flush(c, false, NULL)) return;
+    }
+    if (c->state == CONN_READING) {
+        if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_response(c);
+    } else if (c->state == CONN_IDLE && (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+        /* the server closed (or spoke out of turn on) an idle connection */
+        close_socket(c);
+    }
+}
+
+static void on_timeout(loop_t *l, loop_timer_t *t)
+{
+    conn_t *c = (conn_t *)((char *)t - offsetof(conn_t, timer));
+    double s = (double)c->timeout_ns / 1e9;
+    if (c->state == CONN_CONNECTING)
+        snprintf(errtext, sizeof errtext, "ConnectTimeout('connect timed out (timeout=%g)')", s);
+    else
+        snprintf(errtext, sizeof errtext, "ReadTimeout('read timed out (read timeout=%g)')", s);
+    finish(c, errtext, false, NULL);
+}
+
+/* ---- sending ---- */
+
+int client_send(conn_t *c, bool head, double timeout_s, client_result_t *res)
+{
+    c->head = head;
+    c->hdr_len = 0;
+    c->status = 0;
+    c->woff = 0;
+    c->retried = false;
+    c->rbuf.len = 0;
+    c->chunk = (http_chunked_t){0};
+    if (c->rbuf.cap == 0) buf_reserve(&c->rbuf, RBUF_MIN);
+    c->start_ns = clock_ns();
+    c->timeout_ns = timeout_s > 0 ? (int64_t)(timeout_s * 1e9) : 0;
+    c->reused = c->state == CONN_IDLE;
+    if (c->state == CONN_CLOSED) {
+        int e = open_socket(c);
+        if (e != 0) {
+            finish(c, errno_error(e), true, res);
+            return 0;
+        }
+    }
+    if (c->state == CONN_IDLE) c->state = CONN_WRITING;
+    if (c->state == CONN_WRITING && !flush(c, true, res)) return 0;
+    if (c->timeout_ns) loop_timer_at(c->user->eng->loop, &c->timer, c->start_ns + c->timeout_ns);
+    return 1;
+}
+
+void client_abort(conn_t *c, const char *error)
+{
+    finish(c, error, false, NULL);
+}
+
+void client_close_all(user_t *u)
+{
+    engine_t *e = u->eng;
+    conn_t *c = u->conns;
+    while (c) {
+        conn_t *next = c->next;
+        loop_timer_stop(e->loop, &c->timer);
+        close_socket(c);
+        c->next = e->graveyard;
+        e->graveyard = c;
+        c = next;
+    }
+    u->conns = NULL;
+}
+
+void client_bury(engine_t *e)
+{
+    while (e->graveyard) {
+        conn_t *c = e->graveyard;
+        e->graveyard = c->next;
+        buf_free(&c->wbuf);
+        buf_free(&c->rbuf);
+        xfree(c->host);
+        xfree(c);
+    }
+}

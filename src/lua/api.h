@@ -1,0 +1,19 @@
+/* api: the C primitives a scenario sees (the cicada table and the HTTP
+ * client), registered into one engine's Lua VM. The sugar on top (user
+ * classes, tasks, wait functions, the user loop) is the Lua prelude,
+ * src/lua/prelude.lua, compiled into the binary. */
+#ifndef CICADA_API_H
+#define CICADA_API_H
+
+struct lua_State;
+struct engine;
+
+/* Create the global `cicada` table with the primitives, for engine e (NULL
+ * in the main thread's VM, which only loads and inspects the scenario: there
+ * blocking calls raise an error). */
+void api_open(struct lua_State *L, struct engine *e);
+
+/* Push the sentinel that stops a user (the value blocking calls raise). */
+void api_push_stop(struct lua_State *L);
+
+#endif

@@ -1,0 +1,43 @@
+/* vm: a Lua VM with cicada's API and the scenario loaded.
+ *
+ * Each engine thread has its own VM; the main thread makes one more to check
+ * the scenario before anything starts and to learn its user classes. Loading
+ * runs the scenario file's top level, so it runs once per VM. Errors name
+ * the file and line ("demo.lua:12: ..."). */
+#ifndef CICADA_VM_H
+#define CICADA_VM_H
+
+#include <stddef.h>
+
+struct lua_State;
+struct engine;
+
+#define VM_MAX_CLASSES 64
+
+typedef struct vm_class {
+    char name[128];
+    double weight;
+    long fixed_count;
+    char host[256];
+    int ntasks;
+} vm_class_t;
+
+typedef struct vm_conf {
+    const char *locustfile;
+    const char *host; /* -H: overrides every class's host; may be NULL */
+    const char *const *tags, *const *exclude_tags;
+    size_t ntags, nexclude_tags;
+} vm_conf_t;
+
+/* Create a VM for engine e (NULL for the main thread), load the prelude and
+ * the scenario, and discover its user classes. Returns NULL with the reason
+ * in err. */
+struct lua_State *vm_new(struct engine *e, const vm_conf_t *conf, char *err, size_t n);
+
+/* The classes found, sorted by name (the index used everywhere). Returns
+ * how many were written to out (at most max). */
+int vm_classes(struct lua_State *L, vm_class_t *out, int max);
+
+void vm_free(struct lua_State *L);
+
+#endif
