@@ -309,6 +309,7 @@ static void *thread_main(void *arg)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
+    api_bind(e);
     loop_timer_at(e->loop, &e->tick, clock_ns() + 1000000000LL);
     while (!e->quit) {
         int wait = e->ready_head ? 0 : 1000;

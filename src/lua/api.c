@@ -576,9 +576,14 @@ static void open_client(lua_State *L)
     lua_setfield(L, -2, "_client_methods");
 }
 
-void api_open(lua_State *L, engine_t *e)
+void api_bind(engine_t *e)
 {
     eng = e;
+}
+
+void api_open(lua_State *L, engine_t *e)
+{
+    (void)e;
     lua_newtable(L);
     static const luaL_Reg fns[] = {{"now", l_now},
                                    {"report", l_report},
