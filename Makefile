@@ -94,7 +94,7 @@ bench: all
 	sh bench/vs-wrk
 
 fuzz:
-	@mkdir -p build/fuzz
+	@mkdir -p build/fuzz/corpus
 	clang $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o build/fuzz/http_parse \
 	  tests/fuzz/fuzz_http_parse.c src/http/parse.c
 	build/fuzz/http_parse -max_total_time=60 build/fuzz/corpus 2>&1 | tail -5

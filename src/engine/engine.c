@@ -399,6 +399,7 @@ void engine_free(engine_t *e)
         xfree(c);
         c = next;
     }
+    buf_free(&e->scratch);
     vm_free(e->L);
     close(e->wake.fd);
     loop_free(e->loop);

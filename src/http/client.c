@@ -73,7 +73,9 @@ static void request_url(const conn_t *c, char *out, size_t n)
     const char *end = sp ? memchr(sp + 1, ' ', c->wbuf.len - (size_t)(sp + 1 - p)) : NULL;
     int plen = end ? (int)(end - sp - 1) : 0;
     bool v6 = strchr(c->host, ':') != NULL;
-    snprintf(out, n, "http://%s%s%s:%d%.*s", v6 ? "[" : "", c->host, v6 ? "]" : "", c->port, plen,
+    char port[16] = "";
+    if (c->port != 80) snprintf(port, sizeof port, ":%d", c->port);
+    snprintf(out, n, "http://%s%s%s%s%.*s", v6 ? "[" : "", c->host, v6 ? "]" : "", port, plen,
              sp ? sp + 1 : "");
 }
 

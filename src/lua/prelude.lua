@@ -164,7 +164,11 @@ local client_mt = { __index = cicada._client_methods }
 local function on_error(err)
   if err == STOP then return STOP end
   local msg = tostring(err)
-  return { msg = msg, tb = traceback(msg, 2) }
+  -- the user's frames only: cut where the prelude's own frames begin
+  local tb = traceback(msg, 2)
+  local cut = tb:find("\n%s*%[C%]: in function 'xpcall'")
+  if cut then tb = tb:sub(1, cut - 1) end
+  return { msg = msg, tb = tb }
 end
 
 -- Run fn(self) catching errors. Returns true if the user must stop.
