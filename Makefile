@@ -66,8 +66,10 @@ build/prelude.c: $(LUA_SRC) tools/embed.sh
 	@mkdir -p build
 	sh tools/embed.sh cicada_prelude $(LUA_SRC) > $@
 build/rel/prelude.o: build/prelude.c
+	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 build/san/prelude.o: build/prelude.c
+	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN) -c -o $@ $<
 
 build/san/libcicada.a: $(OBJ_SAN)

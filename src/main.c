@@ -51,6 +51,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "cicada: --master/--worker are not available yet\n");
         return 2;
     }
+    if (o.html_file || o.json_file) {
+        fprintf(stderr, "cicada: --html and --json reports are not available yet\n");
+        return 2;
+    }
     if (!o.headless && !o.autostart)
         log_info("the web UI is not available yet: running headless");
     return runner_headless(&o);
