@@ -28,8 +28,7 @@ static _Thread_local char errtext[512];
 
 /* ---- names and errors ---- */
 
-static int resolve(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len,
-                   char *err, size_t n)
+static int resolve(conn_t *c, const char *host, int port, char *err, size_t n)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
     struct addrinfo *ai = NULL;
@@ -41,8 +40,11 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss, sock
                  gai_strerror(rc));
         return -1;
     }
-    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-    *len = ai->ai_addrlen;
+    c->naddr = 0;
+    for (struct addrinfo *a = ai; a && c->naddr < 4; a = a->ai_next) {
+        memcpy(&c->addr[c->naddr], a->ai_addr, a->ai_addrlen);
+        c->addrlen[c->naddr++] = a->ai_addrlen;
+    }
     freeaddrinfo(ai);
     return 0;
 }
@@ -112,7 +114,7 @@ conn_t *client_conn(user_t *u, const char *host, size_t host_len, int port, char
     conn_t *c = xcalloc(1, sizeof *c);
     c->host = xstrndup(host, host_len);
     c->port = port;
-    if (resolve(c->host, port, &c->addr, &c->addrlen, err, n) != 0) {
+    if (resolve(c, c->host, port, err, n) != 0) {
         xfree(c->host);
         xfree(c);
         return NULL;
@@ -129,7 +131,8 @@ conn_t *client_conn(user_t *u, const char *host, size_t host_len, int port, char
 /* Start connecting. Returns 0 (connected or in progress) or an errno. */
 static int open_socket(conn_t *c)
 {
-    int fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_storage *sa = &c->addr[c->addr_idx];
+    int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return errno;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -141,13 +144,25 @@ static int open_socket(conn_t *c)
         return e;
     }
     c->state = CONN_CONNECTING;
-    if (connect(fd, (struct sockaddr *)&c->addr, c->addrlen) == 0) {
+    if (connect(fd, (struct sockaddr *)sa, c->addrlen[c->addr_idx]) == 0) {
         c->state = CONN_WRITING;
         return 0;
     }
     if (errno == EINPROGRESS) return 0;
     int e = errno;
     close_socket(c);
+    return e;
+}
+
+/* Connect, trying the host's other addresses when one refuses (as
+ * "localhost" may be 127.0.0.1 and ::1 with the server on only one). */
+static int open_any(conn_t *c)
+{
+    int e = open_socket(c);
+    while (e != 0 && c->addr_idx + 1 < c->naddr) {
+        c->addr_idx++;
+        e = open_socket(c);
+    }
     return e;
 }
 
@@ -322,6 +337,12 @@ static void on_io(loop_t *l, loop_io_t *io, uint32_t ev)
         int e = 0;
         socklen_t len = sizeof e;
         getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &e, &len);
+        if (e != 0 && c->addr_idx + 1 < c->naddr) {
+            close_socket(c);
+            c->addr_idx++;
+            e = open_any(c);
+            if (e == 0) return; /* connecting to the next address */
+        }
         if (e != 0) {
             finish(c, errno_error(e), false, NULL);
             return;
@@ -366,7 +387,8 @@ int client_send(conn_t *c, bool head, double timeout_s, client_result_t *res)
     c->timeout_ns = timeout_s > 0 ? (int64_t)(timeout_s * 1e9) : 0;
     c->reused = c->state == CONN_IDLE;
     if (c->state == CONN_CLOSED) {
-        int e = open_socket(c);
+        c->addr_idx = 0;
+        int e = open_any(c);
         if (e != 0) {
             finish(c, errno_error(e), true, res);
             return 0;

@@ -41,8 +41,9 @@ typedef struct conn {
     struct conn *next; /* user's list, or the engine's graveyard */
     char *host;        /* owned */
     int port;
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
+    struct sockaddr_storage addr[4]; /* every address of the host, tried in turn */
+    socklen_t addrlen[4];
+    int naddr, addr_idx;
     enum conn_state state;
     bool reused; /* this request went out on a kept-alive connection */
     bool retried;
