@@ -7,12 +7,13 @@ serves /fast, /slow, /login (GET form, POST), /flaky, /item/<n>,
 
 import http.client
 import os
+import socket
 import subprocess
 import time
 
 import pytest
 
-from conftest import REPO, free_port, stop_process, wait_port
+from conftest import REPO, free_port, read_csvs, stop_process, wait_port
 
 
 @pytest.fixture
@@ -87,8 +88,8 @@ def test_make_run_script(tmp_path, cicada):
     script = REPO / "tools" / "run-demo.sh"
     assert script.is_file(), f"{script} is missing"
     port = free_port()
-    env = dict(os.environ, PORT=str(port), DURATION="3s", RUN_TIME="3s", USERS="20",
-               SPAWN_RATE="20", CSV=str(tmp_path / "demo"))
+    env = dict(os.environ, DEMO_PORT=str(port), RUN_TIME="3s", USERS="20", SPAWN_RATE="20",
+               CSV=str(tmp_path / "demo"), CICADA=str(cicada))
     try:
         p = subprocess.run(["sh", str(script)], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
                            capture_output=True, text=True, timeout=60)
@@ -99,3 +100,9 @@ def test_make_run_script(tmp_path, cicada):
     assert p.returncode in (0, 1), f"exit {p.returncode}\n{out}"
     assert "Aggregated" in out, out
     assert "Response time percentiles" in out, out
+    _, rows = read_csvs(tmp_path / "demo")
+    names = {r["Name"] for r in rows.get("stats", [])}
+    assert {"Fast page", "Aggregated"} <= names, names
+    # The script stopped its demo site.
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0, "the demo site is still running"
