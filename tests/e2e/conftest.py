@@ -18,6 +18,7 @@ Fixtures and helpers shared by every e2e test:
 All traffic goes to 127.0.0.1 only, and every run is bounded in time.
 """
 
+import contextlib
 import csv
 import io
 import os
@@ -159,6 +160,12 @@ http {{
         location = /status500 {{ return 500 "broken\\n"; }}
         location = /redirect {{ return 302 /fast; }}
         location = /big      {{ }}
+        # /slow is the demo site's, through nginx so that it is logged:
+        # start `cicada demo-server --port <nginx.upstream_port>` to serve it.
+        location /slow {{
+            proxy_pass http://127.0.0.1:{upstream};
+            proxy_read_timeout 30s;
+        }}
         location /           {{ return 200 "any\\n"; }}
     }}
 }}
@@ -171,6 +178,7 @@ class Nginx:
     def __init__(self, d: Path):
         self.dir = d
         self.port = free_port()
+        self.upstream_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.access_log = d / "access.log"
         self.error_log = d / "error.log"
@@ -185,7 +193,8 @@ class Nginx:
         # the tmp dir (pytest makes it 0700): keep them as root here.
         user = "user root;" if os.geteuid() == 0 else ""
         conf = d / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(d=d, port=self.port, user=user))
+        conf.write_text(NGINX_CONF.format(d=d, port=self.port, user=user,
+                                          upstream=self.upstream_port))
         self.proc = subprocess.Popen(
             [NGINX, "-p", str(d), "-c", str(conf), "-e", str(self.error_log)],
             stdin=subprocess.DEVNULL,
@@ -261,6 +270,23 @@ def nginx(tmp_path):
         yield n
     finally:
         n.stop()
+
+
+# ---------------------------------------------------------------- demo site
+
+
+@contextlib.contextmanager
+def demo_server(port, *flags):
+    """`cicada demo-server` on 127.0.0.1:port for the duration of the block."""
+    proc = subprocess.Popen([str(CICADA), "demo-server", "--bind", "127.0.0.1", "--port", str(port),
+                             *[str(f) for f in flags]],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, 10, proc)
+        yield proc
+    finally:
+        stop_process(proc, timeout=5)
 
 
 # ---------------------------------------------------------------- cicada runs

@@ -13,21 +13,14 @@ import time
 
 import pytest
 
-from conftest import REPO, free_port, read_csvs, stop_process, wait_port
+from conftest import REPO, demo_server, free_port, read_csvs
 
 
 @pytest.fixture
 def demo(cicada):
     port = free_port()
-    proc = subprocess.Popen([str(cicada), "demo-server", "--bind", "127.0.0.1", "--port", str(port),
-                             "--slow-delay", "0.3", "--fail-ratio", "0.5"],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        wait_port(port, 10, proc)
+    with demo_server(port, "--slow-delay", 0.3, "--fail-ratio", 0.5):
         yield port
-    finally:
-        stop_process(proc, timeout=5)
 
 
 def get(port, path, method="GET", body=None, headers=None):

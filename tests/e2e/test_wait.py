@@ -44,7 +44,6 @@ def test_wait_time_rate(tmp_path, nginx, run_cicada, case):
                       "-t", f"{RUN_TIME:g}s", "-H", nginx.url, "--only-summary"], timeout=30)
     assert run.returncode == 0, run.output
     got = run.count("paced")
-    print(f"{case}: {got} tasks")
     assert got == nginx.count("/fast")
     expected = USERS * RUN_TIME / period
     assert abs(got - expected) <= 0.10 * expected, (
