@@ -52,3 +52,15 @@ def test_user_class_weights_3_to_1(tmp_path, nginx, run_cicada):
     served = nginx.counts_by_path()
     assert (served.get("/a"), served.get("/b")) == (6, 2), served
     assert (run.count("heavy start"), run.count("light start")) == (6, 2)
+
+
+@pytest.mark.time_limit(60)
+def test_user_class_chosen_by_name(tmp_path, nginx, run_cicada):
+    """Naming a class on the command line runs only that class, as Locust does."""
+    scenario = write_scenario(tmp_path, CLASSES)
+    run = run_cicada(["-f", scenario, "--headless", "-u", 4, "-r", 4, "-t", "2s",
+                      "-H", nginx.url, "--only-summary", "Light"], timeout=30)
+    assert run.returncode == 0, run.output
+    served = nginx.counts_by_path()
+    assert served.get("/b") == 4 and "/a" not in served, served
+    assert run.count("light start") == 4 and run.stats_row("heavy start") is None
