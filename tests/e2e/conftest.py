@@ -344,16 +344,6 @@ def write_scenario(tmp_path, text, name="scenario.lua"):
     return p
 
 
-def cicada_cmd(scenario, host=None, users=1, rate=None, run_time="3s", csv_prefix=None, extra=()):
-    cmd = [str(CICADA), "-f", str(scenario), "--headless", "-u", str(users),
-           "-r", str(rate if rate is not None else users), "-t", run_time]
-    if host:
-        cmd += ["-H", host]
-    if csv_prefix:
-        cmd += ["--csv", str(csv_prefix)]
-    return cmd + [str(a) for a in extra]
-
-
 def finish(proc, timeout, start, csv_prefix):
     """Wait for a cicada process (killing it at the deadline) and collect a Run."""
     timed_out = False

@@ -7,7 +7,6 @@ the same way and compares the header lines byte for byte (line end included).
 """
 
 import subprocess
-import time
 
 import pytest
 

@@ -3,7 +3,8 @@
 Task weights 3:1 must give a 3:1 ratio of executed tasks within 5% over at
 least 10,000 tasks (at 10,000 tasks the standard error of the ratio is about
 1.4%, so 5% is more than 3 standard errors; real runs have many more).
-Class weights 3:1 with 8 users give exactly 6 and 2 users, as Locust does.
+Class weights 3:1 with 8 users give exactly 6 and 2 users, as Locust does,
+and a class named on the command line runs alone.
 """
 
 import pytest
