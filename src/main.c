@@ -57,5 +57,9 @@ int main(int argc, char **argv)
     }
     if (!o.headless && !o.autostart)
         log_info("the web UI is not available yet: running headless");
-    return runner_headless(&o);
+    runner_t *r = runner_new(&o);
+    if (r == NULL) return 1;
+    int code = runner_run(r);
+    runner_free(r);
+    return code;
 }

@@ -243,8 +243,8 @@ static void on_wake(loop_t *l, loop_io_t *io)
         engine_cmd_t *next = c->next;
         switch (c->kind) {
         case CMD_SPAWN:
-            if (!e->stopping_all)
-                for (long i = 0; i < c->count; i++)
+            e->stopping_all = false;
+            for (long i = 0; i < c->count; i++)
                     user_spawn(e, c->cls,
                                (uint64_t)e->index + 1 + (uint64_t)e->conf->nengines * e->spawned++);
             break;
@@ -262,7 +262,15 @@ static void on_wake(loop_t *l, loop_io_t *io)
         case CMD_QUIT:
             e->quit = true;
             break;
+        case CMD_HOST:
+            lua_getglobal(e->L, "cicada");
+            lua_getfield(e->L, -1, "_set_host");
+            lua_pushstring(e->L, c->text);
+            if (lua_pcall(e->L, 1, 0, 0) != 0) lua_pop(e->L, 1);
+            lua_pop(e->L, 1);
+            break;
         }
+        xfree(c->text);
         xfree(c);
         c = next;
     }

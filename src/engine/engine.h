@@ -76,13 +76,14 @@ enum engine_cmd_kind {
     CMD_STOP_ALL,
     CMD_FORCE, /* stop deadline passed: abandon what is still running */
     CMD_QUIT,  /* leave the loop (after CMD_STOP_ALL has finished) */
+    CMD_HOST,  /* new users use host `text` (owned by the command) */
 };
 
 typedef struct engine_cmd {
     enum engine_cmd_kind kind;
     int cls;
     long count;
-    uint64_t first_id;
+    char *text;
     struct engine_cmd *next;
 } engine_cmd_t;
 

@@ -2,6 +2,7 @@
 #include "engine/runner.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,13 +15,9 @@
 #include "engine/engine.h"
 #include "lua/vm.h"
 #include "report/csv.h"
-#include "stats/stats.h"
 
 #define TICK_NS 20000000LL /* 20 ms */
 #define SEC 1000000000LL
-
-enum state { ST_READY, ST_SPAWNING, ST_RUNNING, ST_STOPPING, ST_STOPPED };
-static const char *state_names[] = {"ready", "spawning", "running", "stopping", "stopped"};
 
 static volatile sig_atomic_t signals;
 
@@ -29,22 +26,30 @@ static void on_signal(int sig)
     signals++;
 }
 
-typedef struct csvfiles {
-    FILE *stats, *history, *failures, *exceptions;
-} csvfiles_t;
+enum cmd_kind { RC_SWARM, RC_STOP, RC_RESET, RC_QUIT };
 
-typedef struct runner {
+typedef struct rcmd {
+    enum cmd_kind kind;
+    long users;
+    double rate, run_time;
+    char *host;
+} rcmd_t;
+
+struct runner {
     const opts_t *o;
     engine_conf_t conf;
     engine_t **eng;
     int neng;
+    pthread_mutex_t lock; /* guards stats, history, state, host, commands */
     stats_t *stats;
     vm_class_t cls[VM_MAX_CLASSES];
+    runner_class_t ucls[VM_MAX_CLASSES];
     int ncls;
     bool chosen[VM_MAX_CLASSES];
-    enum state state;
+    enum runner_state state;
     long target;
     double rate;
+    char host[1024];
     /* the spawn sequence: class of the k-th user, for ramping down */
     int *seq;
     long nseq, capseq;
@@ -52,9 +57,26 @@ typedef struct runner {
     double swrr[VM_MAX_CLASSES];
     int64_t ramp_start;
     long ramp_base;
-    csvfiles_t csv;
+    int64_t run_end; /* monotonic ns, INT64_MAX for none */
+    double start_wall;
+    /* history */
+    runner_point_t *hist;
+    size_t nhist, caphist;
+    /* commands from other threads */
+    rcmd_t cmds[64];
+    int ncmds;
+    bool quit;
+    FILE *csv_stats, *csv_history, *csv_failures, *csv_exceptions;
     int name_width;
-} runner_t;
+    void (*tick_fn)(void *);
+    void *tick_ud;
+};
+
+const char *runner_state_name(enum runner_state s)
+{
+    static const char *names[] = {"ready", "spawning", "running", "stopping", "stopped"};
+    return names[s];
+}
 
 /* ---- the spawn plan ---- */
 
@@ -83,14 +105,15 @@ static void post(runner_t *r, int e, enum engine_cmd_kind kind, int cls, long co
     engine_post(r->eng[e], &c);
 }
 
-/* Add users up to n in all (dealt to engines in turn). */
+static void post_all(runner_t *r, enum engine_cmd_kind kind)
+{
+    for (int i = 0; i < r->neng; i++) post(r, i, kind, 0, 0);
+}
+
+/* Add users up to n in all, dealt to engines in turn. */
 static void grow_to(runner_t *r, long n)
 {
-    long start = r->nseq;
-    long per[64][VM_MAX_CLASSES];
-    int ne = r->neng < 64 ? r->neng : 64;
-    memset(per, 0, sizeof(long) * (size_t)ne * VM_MAX_CLASSES);
-    bool any = false;
+    long *per = xcalloc((size_t)r->neng * VM_MAX_CLASSES, sizeof *per);
     while (r->nseq < n) {
         int c = next_class(r);
         if (c < 0) break;
@@ -99,16 +122,14 @@ static void grow_to(runner_t *r, long n)
             r->seq = xrealloc(r->seq, (size_t)r->capseq * sizeof *r->seq);
         }
         r->seq[r->nseq] = c;
-        per[r->nseq % ne][c]++;
+        per[(r->nseq % r->neng) * VM_MAX_CLASSES + c]++;
         r->class_count[c]++;
         r->nseq++;
-        any = true;
     }
-    (void)start;
-    if (!any) return;
-    for (int e = 0; e < ne; e++)
+    for (int e = 0; e < r->neng; e++)
         for (int c = 0; c < r->ncls; c++)
-            if (per[e][c]) post(r, e, CMD_SPAWN, c, per[e][c]);
+            if (per[e * VM_MAX_CLASSES + c]) post(r, e, CMD_SPAWN, c, per[e * VM_MAX_CLASSES + c]);
+    xfree(per);
 }
 
 /* Remove users down to n, newest first. */
@@ -120,7 +141,6 @@ static void shrink_to(runner_t *r, long n)
         r->class_count[c]--;
         post(r, (int)(r->nseq % r->neng), CMD_STOP, c, 1);
     }
-    /* the round-robin state no longer matches: rebuild it from the counts */
     memset(r->swrr, 0, sizeof r->swrr);
 }
 
@@ -134,8 +154,7 @@ static long live_users(runner_t *r)
 static void log_spawned(runner_t *r)
 {
     char buf[2048];
-    size_t off = 0;
-    off += (size_t)snprintf(buf + off, sizeof buf - off, "{");
+    size_t off = (size_t)snprintf(buf, sizeof buf, "{");
     for (int i = 0, first = 1; i < r->ncls && off < sizeof buf; i++) {
         if (!r->chosen[i]) continue;
         off += (size_t)snprintf(buf + off, sizeof buf - off, "%s\"%s\": %ld", first ? "" : ", ",
@@ -150,12 +169,14 @@ static void log_spawned(runner_t *r)
 
 static void collect(runner_t *r)
 {
+    pthread_mutex_lock(&r->lock);
     for (int i = 0; i < r->neng; i++) {
         stats_shard_t *s = engine_take_shard(r->eng[i]);
         if (s == NULL) continue;
         stats_merge(r->stats, s);
         engine_give_shard(r->eng[i], s);
     }
+    pthread_mutex_unlock(&r->lock);
 }
 
 static FILE *open_csv(const char *prefix, const char *suffix)
@@ -179,34 +200,36 @@ static void rewrite(FILE *f, void (*write)(FILE *, stats_t *), stats_t *st)
 static void write_csvs(runner_t *r, bool history)
 {
     if (r->o->csv_prefix == NULL) return;
-    rewrite(r->csv.stats, csv_write_stats, r->stats);
-    rewrite(r->csv.failures, csv_write_failures, r->stats);
-    rewrite(r->csv.exceptions, csv_write_exceptions, r->stats);
-    if (history && r->csv.history) {
-        csv_write_history(r->csv.history, r->stats, (int64_t)clock_wall(), live_users(r),
+    pthread_mutex_lock(&r->lock);
+    rewrite(r->csv_stats, csv_write_stats, r->stats);
+    rewrite(r->csv_failures, csv_write_failures, r->stats);
+    rewrite(r->csv_exceptions, csv_write_exceptions, r->stats);
+    if (history && r->csv_history) {
+        csv_write_history(r->csv_history, r->stats, (int64_t)clock_wall(), live_users(r),
                           r->o->csv_full_history);
-        fflush(r->csv.history);
+        fflush(r->csv_history);
     }
+    pthread_mutex_unlock(&r->lock);
 }
 
 static void open_csvs(runner_t *r)
 {
     const char *p = r->o->csv_prefix;
     if (p == NULL) return;
-    r->csv.stats = open_csv(p, "_stats.csv");
-    r->csv.history = open_csv(p, "_stats_history.csv");
-    r->csv.failures = open_csv(p, "_failures.csv");
-    r->csv.exceptions = open_csv(p, "_exceptions.csv");
-    if (r->csv.history) {
-        csv_write_history_header(r->csv.history);
-        fflush(r->csv.history);
+    r->csv_stats = open_csv(p, "_stats.csv");
+    r->csv_history = open_csv(p, "_stats_history.csv");
+    r->csv_failures = open_csv(p, "_failures.csv");
+    r->csv_exceptions = open_csv(p, "_exceptions.csv");
+    if (r->csv_history) {
+        csv_write_history_header(r->csv_history);
+        fflush(r->csv_history);
     }
     write_csvs(r, false);
 }
 
 static void close_csvs(runner_t *r)
 {
-    FILE **fs[] = {&r->csv.stats, &r->csv.history, &r->csv.failures, &r->csv.exceptions};
+    FILE **fs[] = {&r->csv_stats, &r->csv_history, &r->csv_failures, &r->csv_exceptions};
     for (size_t i = 0; i < 4; i++)
         if (*fs[i]) {
             fclose(*fs[i]);
@@ -214,9 +237,34 @@ static void close_csvs(runner_t *r)
         }
 }
 
+/* A chart point for this second (only once requests were made, as
+ * Locust's charts do). */
+static void record_point(runner_t *r)
+{
+    pthread_mutex_lock(&r->lock);
+    stats_entry_t *t = stats_total(r->stats);
+    if (t->num_requests > 0 && (r->state == RUNNER_SPAWNING || r->state == RUNNER_RUNNING)) {
+        if (r->nhist == r->caphist) {
+            r->caphist = r->caphist ? r->caphist * 2 : 256;
+            r->hist = xrealloc(r->hist, r->caphist * sizeof *r->hist);
+        }
+        double now = clock_wall(), v;
+        runner_point_t *p = &r->hist[r->nhist++];
+        p->time = now;
+        p->rps = stats_current_rps(r->stats, t);
+        p->fail_per_sec = stats_current_fail_per_sec(r->stats, t);
+        p->p50 = stats_current_percentile(r->stats, t, 0.5, (int64_t)now, &v) ? v : -1;
+        p->p95 = stats_current_percentile(r->stats, t, 0.95, (int64_t)now, &v) ? v : -1;
+        p->users = live_users(r);
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
 static void print_table(runner_t *r, bool current)
 {
+    pthread_mutex_lock(&r->lock);
     console_stats(r->stats, r->name_width, current, console_to_file, stdout);
+    pthread_mutex_unlock(&r->lock);
     fputc('\n', stdout);
     fflush(stdout);
 }
@@ -224,40 +272,29 @@ static void print_table(runner_t *r, bool current)
 static void print_summary(runner_t *r)
 {
     print_table(r, false);
+    pthread_mutex_lock(&r->lock);
     console_percentiles(r->stats, r->name_width, console_to_file, stdout);
     fputc('\n', stdout);
     console_errors(r->stats, r->name_width, console_to_file, stdout);
+    pthread_mutex_unlock(&r->lock);
     fflush(stdout);
 }
 
 /* ---- set-up ---- */
 
-static int setup(runner_t *r, const opts_t *o)
+static vm_conf_t vm_conf(const opts_t *o)
 {
-    char err[4096];
-    r->o = o;
-    r->conf = (engine_conf_t){.locustfile = o->locustfile,
-                              .host = o->host,
-                              .tags = o->tags,
-                              .ntags = o->ntags,
-                              .exclude_tags = o->exclude_tags,
-                              .nexclude_tags = o->nexclude_tags,
-                              .stop_timeout = o->stop_timeout,
-                              .nengines = o->threads};
-    vm_conf_t vc = {.locustfile = o->locustfile,
-                    .host = o->host,
-                    .tags = o->tags,
-                    .ntags = o->ntags,
-                    .exclude_tags = o->exclude_tags,
-                    .nexclude_tags = o->nexclude_tags};
-    struct lua_State *L = vm_new(NULL, &vc, err, sizeof err);
-    if (L == NULL) {
-        fprintf(stderr, "cicada: %s\n", err);
-        return -1;
-    }
-    r->ncls = vm_classes(L, r->cls, VM_MAX_CLASSES);
-    vm_free(L);
-    /* user classes named on the command line, as Locust takes them */
+    return (vm_conf_t){.locustfile = o->locustfile,
+                       .host = o->host,
+                       .tags = o->tags,
+                       .ntags = o->ntags,
+                       .exclude_tags = o->exclude_tags,
+                       .nexclude_tags = o->nexclude_tags};
+}
+
+static int choose_classes(runner_t *r)
+{
+    const opts_t *o = r->o;
     for (int i = 0; i < r->ncls; i++) r->chosen[i] = o->nclasses == 0;
     for (size_t k = 0; k < o->nclasses; k++) {
         int found = -1;
@@ -272,23 +309,77 @@ static int setup(runner_t *r, const opts_t *o)
         }
         r->chosen[found] = true;
     }
+    return 0;
+}
+
+runner_t *runner_new(const opts_t *o)
+{
+    char err[4096];
+    runner_t *r = xcalloc(1, sizeof *r);
+    r->o = o;
+    pthread_mutex_init(&r->lock, NULL);
+    r->run_end = INT64_MAX;
+    snprintf(r->host, sizeof r->host, "%s", o->host ? o->host : "");
+    r->conf = (engine_conf_t){.locustfile = o->locustfile,
+                              .host = o->host,
+                              .tags = o->tags,
+                              .ntags = o->ntags,
+                              .exclude_tags = o->exclude_tags,
+                              .nexclude_tags = o->nexclude_tags,
+                              .stop_timeout = o->stop_timeout,
+                              .nengines = o->threads};
+    vm_conf_t vc = vm_conf(o);
+    struct lua_State *L = vm_new(NULL, &vc, err, sizeof err);
+    if (L == NULL) {
+        fprintf(stderr, "cicada: %s\n", err);
+        goto error;
+    }
+    r->ncls = vm_classes(L, r->cls, VM_MAX_CLASSES);
+    vm_free(L);
+    for (int i = 0; i < r->ncls; i++) {
+        r->ucls[i] = (runner_class_t){.name = r->cls[i].name,
+                                      .weight = r->cls[i].weight,
+                                      .fixed_count = r->cls[i].fixed_count,
+                                      .host = r->cls[i].host,
+                                      .ntasks = r->cls[i].ntasks};
+        if (!o->host && r->host[0] == '\0' && r->cls[i].host[0])
+            snprintf(r->host, sizeof r->host, "%s", r->cls[i].host);
+    }
+    if (choose_classes(r) != 0) goto error;
     r->stats = stats_new();
+    stats_reset(r->stats, clock_wall());
     r->neng = o->threads;
     r->eng = xcalloc((size_t)r->neng, sizeof *r->eng);
     for (int i = 0; i < r->neng; i++) {
         r->eng[i] = engine_new(i, &r->conf, err, sizeof err);
         if (r->eng[i] == NULL) {
             fprintf(stderr, "cicada: %s\n", err);
-            return -1;
+            goto error;
         }
     }
     for (int i = 0; i < r->neng; i++)
         if (engine_start(r->eng[i]) != 0) {
             fprintf(stderr, "cicada: cannot start engine thread %d\n", i);
-            return -1;
+            r->neng = i;
+            goto error;
         }
     r->name_width = console_name_width(STDOUT_FILENO);
-    return 0;
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    open_csvs(r);
+    return r;
+error:
+    runner_free(r);
+    return NULL;
+}
+
+void runner_on_tick(runner_t *r, void (*fn)(void *ud), void *ud)
+{
+    r->tick_fn = fn;
+    r->tick_ud = ud;
 }
 
 /* ---- the run ---- */
@@ -299,56 +390,104 @@ static void sleep_tick(void)
     nanosleep(&ts, NULL); /* a signal cuts it short, which is what we want */
 }
 
-static void start_spawning(runner_t *r, long users, double rate, int64_t now)
+static void set_state(runner_t *r, enum runner_state s)
 {
+    pthread_mutex_lock(&r->lock);
+    r->state = s;
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void start_swarm(runner_t *r, long users, double rate, const char *host, double run_time)
+{
+    int64_t now = clock_ns();
+    bool fresh = r->state == RUNNER_READY || r->state == RUNNER_STOPPED;
+    if (host && *host) {
+        pthread_mutex_lock(&r->lock);
+        snprintf(r->host, sizeof r->host, "%s", host);
+        pthread_mutex_unlock(&r->lock);
+        for (int i = 0; i < r->neng; i++) {
+            engine_cmd_t c = {.kind = CMD_HOST, .text = xstrdup(host)};
+            engine_post(r->eng[i], &c);
+        }
+    }
+    if (fresh) {
+        /* a new test: Locust's clear_all() */
+        pthread_mutex_lock(&r->lock);
+        stats_t *old = r->stats;
+        r->stats = stats_new();
+        stats_reset(r->stats, clock_wall());
+        for (size_t i = 0; old && i < 1; i++) {
+            /* exceptions survive a new test in Locust's UI until reset */
+            size_t n;
+            stats_exception_t **ex = stats_exceptions(old, &n);
+            for (size_t k = 0; k < n; k++)
+                stats_exception_add(r->stats, ex[k]->msg, ex[k]->traceback, ex[k]->nodes,
+                                    ex[k]->count);
+        }
+        stats_free(old);
+        r->nhist = 0;
+        r->start_wall = clock_wall();
+        pthread_mutex_unlock(&r->lock);
+        r->nseq = 0;
+        memset(r->class_count, 0, sizeof r->class_count);
+        memset(r->swrr, 0, sizeof r->swrr);
+    }
     r->target = users;
     r->rate = rate;
     r->ramp_start = now;
     r->ramp_base = r->nseq;
-    r->state = ST_SPAWNING;
+    r->run_end = run_time > 0 ? now + (int64_t)(run_time * 1e9) : (fresh ? INT64_MAX : r->run_end);
+    if (run_time > 0) log_info("Run time limit set to %g seconds", run_time);
     log_info("Ramping to %ld users at a rate of %.2f per second", users, rate);
     if (users < r->nseq) shrink_to(r, users);
+    set_state(r, RUNNER_SPAWNING);
 }
 
 static void spawn_step(runner_t *r, int64_t now)
 {
-    if (r->state != ST_SPAWNING) return;
+    if (r->state != RUNNER_SPAWNING) return;
     if (r->nseq < r->target) {
         double elapsed = (double)(now - r->ramp_start) / 1e9;
         long due = r->ramp_base + (long)(elapsed * r->rate) + 1;
         if (due > r->target) due = r->target;
         if (due > r->nseq) grow_to(r, due);
-        if (r->nseq < due) { /* no class can take users (all weights 0) */
-            r->target = r->nseq;
-        }
+        if (r->nseq < due) r->target = r->nseq; /* no class can take users */
     }
     if (r->nseq >= r->target) {
-        r->state = ST_RUNNING;
+        set_state(r, RUNNER_RUNNING);
         log_spawned(r);
+        if (r->o->reset_stats) {
+            collect(r);
+            pthread_mutex_lock(&r->lock);
+            stats_reset(r->stats, clock_wall());
+            pthread_mutex_unlock(&r->lock);
+            log_info("Resetting stats");
+        }
     }
 }
 
-/* Stop every user, wait for them until the deadline, force the rest, end
- * the engines and merge their last statistics. */
-static void stop_all(runner_t *r, int64_t now)
+/* Stop every user: wait for them until the deadline, then force the rest.
+ * Users in a request finish it (it is counted); at the deadline requests
+ * still in flight are counted as failures. */
+static void stop_users(runner_t *r)
 {
-    r->state = ST_STOPPING;
-    for (int i = 0; i < r->neng; i++) post(r, i, CMD_STOP_ALL, 0, 0);
+    if (r->state != RUNNER_SPAWNING && r->state != RUNNER_RUNNING) return;
+    set_state(r, RUNNER_STOPPING);
+    post_all(r, CMD_STOP_ALL);
     double grace = r->o->stop_timeout > 0 ? r->o->stop_timeout : 2.0;
-    int64_t deadline = now + (int64_t)(grace * 1e9);
+    int64_t now = clock_ns(), deadline = now + (int64_t)(grace * 1e9), last_collect = now;
     int seen = signals;
     bool forced = false;
-    int64_t last_collect = now;
     for (;;) {
         now = clock_ns();
         if (live_users(r) == 0) break;
         if (!forced && (now >= deadline || signals != seen)) {
             if (signals != seen) log_info("Second interrupt: stopping at once");
-            for (int i = 0; i < r->neng; i++) post(r, i, CMD_FORCE, 0, 0);
+            post_all(r, CMD_FORCE);
             forced = true;
             deadline = now + SEC;
         } else if (forced && now >= deadline) {
-            log_warn("users still running after the stop deadline; exiting without them");
+            log_warn("users still running after the stop deadline; going on without them");
             break;
         }
         if (now - last_collect >= SEC) {
@@ -357,18 +496,28 @@ static void stop_all(runner_t *r, int64_t now)
         }
         sleep_tick();
     }
-    for (int i = 0; i < r->neng; i++) post(r, i, CMD_QUIT, 0, 0);
+    r->nseq = 0;
+    memset(r->class_count, 0, sizeof r->class_count);
+    r->run_end = INT64_MAX;
+    set_state(r, RUNNER_STOPPED);
     collect(r);
+}
+
+/* End the engine threads and merge what they still hold. */
+static void shutdown_engines(runner_t *r)
+{
+    post_all(r, CMD_QUIT);
+    collect(r);
+    pthread_mutex_lock(&r->lock);
     for (int i = 0; i < r->neng; i++) {
-        stats_shard_t *s = engine_join(r->eng[i]);
-        stats_merge(r->stats, s);
+        stats_merge(r->stats, engine_join(r->eng[i]));
         stats_shard_t *o = engine_take_shard(r->eng[i]);
         if (o) {
             stats_merge(r->stats, o);
             engine_give_shard(r->eng[i], o);
         }
     }
-    r->state = ST_STOPPED;
+    pthread_mutex_unlock(&r->lock);
 }
 
 static int exit_code(runner_t *r)
@@ -379,79 +528,195 @@ static int exit_code(runner_t *r)
     return nerr || nexc ? r->o->exit_code_on_error : 0;
 }
 
-static void teardown(runner_t *r)
+static void run_commands(runner_t *r)
 {
+    rcmd_t cmds[64];
+    pthread_mutex_lock(&r->lock);
+    int n = r->ncmds;
+    memcpy(cmds, r->cmds, (size_t)n * sizeof *cmds);
+    r->ncmds = 0;
+    pthread_mutex_unlock(&r->lock);
+    for (int i = 0; i < n; i++) {
+        rcmd_t *c = &cmds[i];
+        switch (c->kind) {
+        case RC_SWARM:
+            start_swarm(r, c->users, c->rate, c->host, c->run_time);
+            break;
+        case RC_STOP:
+            stop_users(r);
+            break;
+        case RC_RESET:
+            collect(r);
+            pthread_mutex_lock(&r->lock);
+            stats_reset(r->stats, clock_wall());
+            stats_clear_exceptions(r->stats);
+            pthread_mutex_unlock(&r->lock);
+            break;
+        case RC_QUIT:
+            r->quit = true;
+            break;
+        }
+        xfree(c->host);
+    }
+}
+
+int runner_run(runner_t *r)
+{
+    const opts_t *o = r->o;
+    bool headless = o->headless;
+    if (headless || o->autostart)
+        start_swarm(r, o->users >= 0 ? o->users : 1, o->spawn_rate > 0 ? o->spawn_rate : 1, NULL,
+                    o->run_time);
+    int64_t now = clock_ns(), next_sec = now + SEC, next_print = now + 2 * SEC;
+    int64_t quit_at = INT64_MAX;
+    while (!r->quit && signals == 0) {
+        run_commands(r);
+        now = clock_ns();
+        if (now >= r->run_end) {
+            log_info("--run-time limit reached, stopping the users");
+            stop_users(r);
+            if (headless) break;
+            if (o->autoquit >= 0) quit_at = clock_ns() + (int64_t)(o->autoquit * 1e9);
+        }
+        if (now >= quit_at) break;
+        spawn_step(r, now);
+        if (now >= next_sec) {
+            collect(r);
+            write_csvs(r, true);
+            record_point(r);
+            if (r->tick_fn) r->tick_fn(r->tick_ud);
+            next_sec += SEC;
+            if (next_sec < now) next_sec = now + SEC;
+        }
+        if (now >= next_print) {
+            if ((headless || o->print_stats) && !o->only_summary) print_table(r, true);
+            next_print += 2 * SEC;
+            if (next_print < now) next_print = now + 2 * SEC;
+        }
+        sleep_tick();
+    }
+    if (signals) log_info("Interrupted: stopping the users (Ctrl-C again to stop at once)");
+    stop_users(r);
+    shutdown_engines(r);
+    write_csvs(r, true);
+    print_summary(r);
+    int code = exit_code(r);
+    log_info("Shutting down (exit code %d)", code);
+    return code;
+}
+
+void runner_free(runner_t *r)
+{
+    if (r == NULL) return;
     close_csvs(r);
     for (int i = 0; i < r->neng; i++)
         if (r->eng[i]) engine_free(r->eng[i]);
     xfree(r->eng);
     xfree(r->seq);
+    xfree(r->hist);
+    for (int i = 0; i < r->ncmds; i++) xfree(r->cmds[i].host);
     if (r->stats) stats_free(r->stats);
+    pthread_mutex_destroy(&r->lock);
+    xfree(r);
 }
 
-int runner_headless(const opts_t *o)
+/* ---- thread-safe commands ---- */
+
+static void queue(runner_t *r, rcmd_t c)
 {
-    runner_t r = {0};
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    if (setup(&r, o) != 0) {
-        teardown(&r);
-        return 1;
+    pthread_mutex_lock(&r->lock);
+    if (r->ncmds < 64) r->cmds[r->ncmds++] = c;
+    else xfree(c.host);
+    pthread_mutex_unlock(&r->lock);
+}
+
+void runner_swarm(runner_t *r, long users, double spawn_rate, const char *host, double run_time)
+{
+    queue(r, (rcmd_t){.kind = RC_SWARM,
+                      .users = users,
+                      .rate = spawn_rate,
+                      .run_time = run_time,
+                      .host = host && *host ? xstrdup(host) : NULL});
+}
+
+void runner_stop(runner_t *r)
+{
+    queue(r, (rcmd_t){.kind = RC_STOP});
+}
+
+void runner_reset(runner_t *r)
+{
+    queue(r, (rcmd_t){.kind = RC_RESET});
+}
+
+void runner_quit(runner_t *r)
+{
+    queue(r, (rcmd_t){.kind = RC_QUIT});
+}
+
+/* ---- reading ---- */
+
+void runner_lock(runner_t *r)
+{
+    pthread_mutex_lock(&r->lock);
+}
+
+void runner_unlock(runner_t *r)
+{
+    pthread_mutex_unlock(&r->lock);
+}
+
+stats_t *runner_stats(runner_t *r)
+{
+    return r->stats;
+}
+
+enum runner_state runner_state(runner_t *r)
+{
+    return r->state;
+}
+
+long runner_user_count(runner_t *r)
+{
+    return live_users(r);
+}
+
+const char *runner_host(runner_t *r)
+{
+    return r->host;
+}
+
+const runner_point_t *runner_history(runner_t *r, size_t *n)
+{
+    *n = r->nhist;
+    return r->hist;
+}
+
+const runner_class_t *runner_classes(runner_t *r, size_t *n)
+{
+    for (int i = 0; i < r->ncls; i++) {
+        long u = 0;
+        for (int e = 0; e < r->neng; e++) u += atomic_load(&r->eng[e]->class_users[i]);
+        r->ucls[i].users = u;
     }
-    open_csvs(&r);
-    int64_t now = clock_ns(), begin = now;
-    long users = o->users >= 0 ? o->users : 1;
-    double rate = o->spawn_rate > 0 ? o->spawn_rate : 1;
-    stats_reset(r.stats, clock_wall());
-    start_spawning(&r, users, rate, now);
-    int64_t next_sec = now + SEC, next_print = now + 2 * SEC;
-    int64_t end = o->run_time > 0 ? begin + (int64_t)(o->run_time * 1e9) : INT64_MAX;
-    if (o->run_time > 0) log_info("Run time limit set to %g seconds", o->run_time);
-    bool was_running = false;
-    while (signals == 0) {
-        now = clock_ns();
-        if (now >= end) {
-            log_info("--run-time limit reached, shutting down");
-            break;
-        }
-        spawn_step(&r, now);
-        if (r.state == ST_RUNNING && !was_running) {
-            was_running = true;
-            if (o->reset_stats) {
-                collect(&r);
-                stats_reset(r.stats, clock_wall());
-                log_info("Resetting stats");
-            }
-        }
-        if (now >= next_sec) {
-            collect(&r);
-            write_csvs(&r, true);
-            next_sec += SEC;
-        }
-        if (now >= next_print) {
-            if (!o->only_summary) print_table(&r, true);
-            next_print += 2 * SEC;
-        }
-        sleep_tick();
-    }
-    if (signals) log_info("Interrupted: stopping the users (Ctrl-C again to stop at once)");
-    stop_all(&r, clock_ns());
-    write_csvs(&r, true);
-    print_summary(&r);
-    int code = exit_code(&r);
-    log_info("Shutting down (exit code %d)", code);
-    teardown(&r);
-    (void)state_names;
-    return code;
+    *n = (size_t)r->ncls;
+    return r->ucls;
+}
+
+const opts_t *runner_opts(runner_t *r)
+{
+    return r->o;
+}
+
+double runner_start_time(runner_t *r)
+{
+    return r->start_wall;
 }
 
 int runner_list(const opts_t *o)
 {
     char err[4096];
-    vm_conf_t vc = {.locustfile = o->locustfile, .host = o->host};
+    vm_conf_t vc = vm_conf(o);
     struct lua_State *L = vm_new(NULL, &vc, err, sizeof err);
     if (L == NULL) {
         fprintf(stderr, "cicada: %s\n", err);

@@ -1,22 +1,86 @@
 /* runner: the main thread's side of a load test.
  *
  * It owns the engines and the merged statistics and runs Locust's state
- * machine: ready → spawning → running → stopping → stopped. Spawning walks
- * a weighted round-robin over the user classes (fixed_count classes first),
- * so that the class mix is right at every moment of a ramp, and deals users
- * to engines in turn. Once a second it collects the engines' stats shards;
- * every two seconds it prints Locust's console table; it rewrites the CSV
- * files every second and at the end. Stopping asks every user to stop, waits
- * for them until the stop deadline, then forces the rest (their requests in
- * flight count as failures), and always writes the final statistics. */
+ * machine: ready → spawning → running → stopping → stopped (and again, in
+ * the web UI). Spawning walks a weighted round-robin over the user classes
+ * (fixed_count classes first), so that the class mix is right at every
+ * moment of a ramp, and deals users to engines in turn. Once a second it
+ * collects the engines' stats shards, rewrites the CSV files and records a
+ * history point; every two seconds it prints Locust's console table in
+ * headless runs. Stopping asks every user to stop, waits for them until the
+ * stop deadline, then forces the rest (their requests in flight count as
+ * failures), and the final statistics are always written.
+ *
+ * Other threads (the web UI) drive it with runner_swarm/stop/reset/quit,
+ * which only queue a command, and read the statistics between
+ * runner_lock() and runner_unlock(). */
 #ifndef CICADA_RUNNER_H
 #define CICADA_RUNNER_H
 
-#include "cli/opts.h"
+#include <stdbool.h>
+#include <stddef.h>
 
-/* Run a headless test as the options say. Returns the process exit code
- * (0, --exit-code-on-error when anything failed, 1 on a set-up error). */
-int runner_headless(const opts_t *o);
+#include "cli/opts.h"
+#include "stats/stats.h"
+
+typedef struct runner runner_t;
+
+enum runner_state { RUNNER_READY, RUNNER_SPAWNING, RUNNER_RUNNING, RUNNER_STOPPING,
+                    RUNNER_STOPPED };
+
+/* One point of the charts' history, recorded every second of a run. */
+typedef struct runner_point {
+    double time; /* unix seconds */
+    double rps, fail_per_sec;
+    double p50, p95; /* current (10 s window) response-time percentiles, ms; -1 if none */
+    long users;
+} runner_point_t;
+
+/* A user class as the UI shows it. */
+typedef struct runner_class {
+    const char *name;
+    double weight;
+    long fixed_count;
+    const char *host;
+    int ntasks;
+    long users; /* live users now */
+} runner_class_t;
+
+/* Check the scenario, start the engine threads. Returns NULL after printing
+ * the reason (file:line for scenario errors). */
+runner_t *runner_new(const opts_t *o);
+
+/* Run on the main thread until the test ends (headless) or until quit (UI).
+ * Called after the optional web UI is up. Returns the process exit code. */
+int runner_run(runner_t *r);
+void runner_free(runner_t *r);
+
+/* Called on the main thread once a second after the statistics were
+ * merged (outside the lock): the web UI pushes its update from here. */
+void runner_on_tick(runner_t *r, void (*fn)(void *ud), void *ud);
+
+/* ---- thread-safe commands ---- */
+
+/* Start a swarm, or change the running one. host may be NULL (keep);
+ * run_time <= 0 means no limit. */
+void runner_swarm(runner_t *r, long users, double spawn_rate, const char *host, double run_time);
+void runner_stop(runner_t *r);
+void runner_reset(runner_t *r);
+void runner_quit(runner_t *r);
+
+/* ---- reading (between runner_lock and runner_unlock) ---- */
+void runner_lock(runner_t *r);
+void runner_unlock(runner_t *r);
+stats_t *runner_stats(runner_t *r);
+enum runner_state runner_state(runner_t *r);
+const char *runner_state_name(enum runner_state s);
+long runner_user_count(runner_t *r);
+const char *runner_host(runner_t *r); /* -H or the swarm's host; "" if none */
+const runner_point_t *runner_history(runner_t *r, size_t *n);
+/* The classes, sorted by name. Valid for the runner's life. */
+const runner_class_t *runner_classes(runner_t *r, size_t *n);
+const opts_t *runner_opts(runner_t *r);
+double runner_start_time(runner_t *r); /* unix seconds the last swarm started, 0 if none */
 
 /* Print the user classes of the scenario (-l). Returns an exit code. */
 int runner_list(const opts_t *o);

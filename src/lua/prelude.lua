@@ -151,6 +151,12 @@ function cicada._discover(conf)
   return names
 end
 
+-- A new host for every class (the web UI's host field); users spawned from
+-- now on use it.
+function cicada._set_host(host)
+  for _, c in ipairs(classes) do c.host = host end
+end
+
 -- Class facts for the main thread: weight, fixed_count, host, task count.
 function cicada._class_info(i)
   local c = classes[i]
