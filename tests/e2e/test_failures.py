@@ -5,8 +5,12 @@
 - A Lua error in a task is an exception (count, message, traceback naming
   the scenario's file and line) and the user carries on.
 - A dead target (a port nobody listens on) gives connection-refused
-  failures and exit code 1.
+  failures and exit code 1; a target that answers garbage gives failures,
+  one per request, and the run goes on.
 """
+
+import socket
+import threading
 
 import pytest
 
@@ -108,3 +112,55 @@ def test_dead_target_gives_connection_refused(tmp_path, run_cicada):
     for r in rows:
         err = r["Error"]
         assert "ConnectionRefusedError" in err or "Connection refused" in err, r
+
+
+class GarbageServer:
+    """Answers every request on 127.0.0.1 with bytes that are not HTTP, then closes."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.served = 0
+        self.stopping = False
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(1)
+                try:
+                    if conn.recv(65536):
+                        conn.sendall(b"this is not HTTP at all\r\n\r\n")
+                        self.served += 1
+                except OSError:
+                    pass
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
+@pytest.mark.time_limit(60)
+def test_garbage_response_is_a_failure(tmp_path, run_cicada):
+    server = GarbageServer()
+    try:
+        scenario = write_scenario(tmp_path, DEAD.replace('"dead"', '"garbage"'))
+        run = run_cicada(["-f", scenario, "--headless", "-u", 2, "-r", 2, "-t", "2s",
+                          "-H", f"http://127.0.0.1:{server.port}", "--only-summary"], timeout=30)
+    finally:
+        server.stop()
+    assert run.returncode == 1, run.output
+    assert_complete_csvs(run, ["garbage"])
+    n = run.count("garbage")
+    assert n > 2 and run.failures("garbage") == n, run.output
+    assert n == server.served, f"cicada counted {n}, the server answered {server.served}"
+    assert run.csv["failures"] and all(r["Error"] for r in run.csv["failures"])
