@@ -72,6 +72,8 @@ struct runner {
     void *tick_ud;
 };
 
+const double runner_pcts[RUNNER_NPCT] = {0.5, 0.66, 0.75, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999, 1.0};
+
 const char *runner_state_name(enum runner_state s)
 {
     static const char *names[] = {"ready", "spawning", "running", "stopping", "stopped"};
@@ -255,6 +257,9 @@ static void record_point(runner_t *r)
         p->fail_per_sec = stats_current_fail_per_sec(r->stats, t);
         p->p50 = stats_current_percentile(r->stats, t, 0.5, (int64_t)now, &v) ? v : -1;
         p->p95 = stats_current_percentile(r->stats, t, 0.95, (int64_t)now, &v) ? v : -1;
+        for (int i = 0; i < RUNNER_NPCT; i++)
+            p->pct[i] =
+                stats_current_percentile(r->stats, t, runner_pcts[i], (int64_t)now, &v) ? v : -1;
         p->users = live_users(r);
     }
     pthread_mutex_unlock(&r->lock);
@@ -342,6 +347,10 @@ runner_t *runner_new(const opts_t *o)
                                       .fixed_count = r->cls[i].fixed_count,
                                       .host = r->cls[i].host,
                                       .ntasks = r->cls[i].ntasks};
+        for (int k = 0; k < r->cls[i].ntasks && k < 64; k++) {
+            r->ucls[i].task_names[k] = r->cls[i].tasks[k].name;
+            r->ucls[i].task_weights[k] = r->cls[i].tasks[k].weight;
+        }
         if (!o->host && r->host[0] == '\0' && r->cls[i].host[0])
             snprintf(r->host, sizeof r->host, "%s", r->cls[i].host);
     }

@@ -28,11 +28,16 @@ typedef struct runner runner_t;
 enum runner_state { RUNNER_READY, RUNNER_SPAWNING, RUNNER_RUNNING, RUNNER_STOPPING,
                     RUNNER_STOPPED };
 
+/* The percentiles recorded in each history point (for the charts). */
+#define RUNNER_NPCT 10
+extern const double runner_pcts[RUNNER_NPCT];
+
 /* One point of the charts' history, recorded every second of a run. */
 typedef struct runner_point {
     double time; /* unix seconds */
     double rps, fail_per_sec;
     double p50, p95; /* current (10 s window) response-time percentiles, ms; -1 if none */
+    double pct[RUNNER_NPCT]; /* current percentiles runner_pcts[], ms; -1 if none */
     long users;
 } runner_point_t;
 
@@ -43,6 +48,8 @@ typedef struct runner_class {
     long fixed_count;
     const char *host;
     int ntasks;
+    const char *task_names[64]; /* the first 64 tasks */
+    double task_weights[64];
     long users; /* live users now */
 } runner_class_t;
 

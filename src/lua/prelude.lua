@@ -151,6 +151,13 @@ function cicada._discover(conf)
   return names
 end
 
+-- The tasks of class i that run: { {name=, weight=}, ... }
+function cicada._task_info(i)
+  local out = {}
+  for j, t in ipairs(classes[i]._run_tasks) do out[j] = { name = t.name, weight = t.weight } end
+  return out
+end
+
 -- A new host for every class (the web UI's host field); users spawned from
 -- now on use it.
 function cicada._set_host(host)

@@ -149,6 +149,24 @@ int vm_classes(lua_State *L, vm_class_t *out, int max)
         snprintf(c->host, sizeof c->host, "%s", lua_tostring(L, -2) ? lua_tostring(L, -2) : "");
         c->ntasks = (int)lua_tonumber(L, -1);
         lua_pop(L, 5);
+        lua_getglobal(L, "cicada");
+        lua_getfield(L, -1, "_task_info");
+        lua_remove(L, -2);
+        lua_pushinteger(L, i);
+        if (lua_pcall(L, 1, 1, 0) != 0) {
+            lua_pop(L, 1);
+            continue;
+        }
+        for (int k = 0; k < c->ntasks && k < VM_MAX_TASKS; k++) {
+            lua_rawgeti(L, -1, k + 1);
+            lua_getfield(L, -1, "name");
+            lua_getfield(L, -2, "weight");
+            snprintf(c->tasks[k].name, sizeof c->tasks[k].name, "%s",
+                     lua_tostring(L, -2) ? lua_tostring(L, -2) : "?");
+            c->tasks[k].weight = lua_tonumber(L, -1);
+            lua_pop(L, 3);
+        }
+        lua_pop(L, 1);
     }
     return n;
 }

@@ -14,12 +14,20 @@ struct engine;
 
 #define VM_MAX_CLASSES 64
 
+#define VM_MAX_TASKS 64
+
+typedef struct vm_task {
+    char name[96];
+    double weight;
+} vm_task_t;
+
 typedef struct vm_class {
     char name[128];
     double weight;
     long fixed_count;
     char host[256];
-    int ntasks;
+    int ntasks; /* tasks that run (after tag filtering) */
+    vm_task_t tasks[VM_MAX_TASKS]; /* the first VM_MAX_TASKS of them */
 } vm_class_t;
 
 typedef struct vm_conf {
