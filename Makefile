@@ -20,14 +20,16 @@ LIBS     = $(PKG_LIBS) -lpthread -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # Debian packages: to build, and to run the tests and benchmarks.
-BUILD_DEBS := gcc make pkg-config libluajit2-5.1-dev libcjson-dev
+BUILD_DEBS := gcc make pkg-config libluajit2-5.1-dev libcjson-dev libjs-chart.js
 TEST_DEBS  := nginx wrk python3-pytest python3-locust time procps iproute2
 DEPS_STAMP := build/.deps
 
 SRC      := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
 LUA_SRC  := $(shell find src -name '*.lua' | sort)
-OBJ      := $(SRC:%.c=build/rel/%.o) build/rel/prelude.o
-OBJ_SAN  := $(SRC:%.c=build/san/%.o) build/san/prelude.o
+OBJ      := $(SRC:%.c=build/rel/%.o) build/rel/prelude.o build/rel/assets.o
+OBJ_SAN  := $(SRC:%.c=build/san/%.o) build/san/prelude.o build/san/assets.o
+ASSETS   := $(shell find src/web/assets -type f ! -name '.*' | sort)
+CHARTJS  := /usr/share/javascript/chart.js/chart.min.js
 UNIT     := $(shell find tests/unit -name 'test_*.c' | sort)
 UNIT_BIN := $(UNIT:%.c=build/san/%)
 
@@ -69,6 +71,19 @@ build/rel/prelude.o: build/prelude.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 build/san/prelude.o: build/prelude.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -c -o $@ $<
+
+# The web UI's files and Chart.js (libjs-chart.js) are compiled into the binary.
+$(CHARTJS): | $(DEPS_STAMP)
+	@test -f $@ || { echo "missing $@: apt-get install libjs-chart.js"; exit 1; }
+build/assets.c: src/web/assets $(ASSETS) $(CHARTJS) tools/embed-assets.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed-assets.sh src/web/assets /chart.min.js=$(CHARTJS) > $@.tmp && mv $@.tmp $@
+build/rel/assets.o: build/assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+build/san/assets.o: build/assets.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN) -c -o $@ $<
 
