@@ -1,0 +1,559 @@
+/* cicada web UI.
+ *
+ * Plain JavaScript, no build step. The server pushes the /stats/requests
+ * JSON over the ./ws WebSocket once a second; every message updates the
+ * header, appends one point to the charts' history and re-renders the
+ * visible tab. The statistics table is rebuilt with one innerHTML per
+ * message (no per-cell DOM work), so 1,000 request names stay cheap, and
+ * the sort order survives the rebuild. Charts are Chart.js 3.9 line charts
+ * on a linear x-axis of unix seconds (no date adapter needed), with
+ * animation off and min-max decimation so an hour of points stays fast;
+ * zooming is drag-to-select with mouse events, shared by all three charts.
+ * While the WebSocket is down the page reconnects with back-off and, so
+ * that it never shows stale figures, fetches ./stats/requests once per
+ * attempt; there is no polling while the socket is up.
+ */
+(function () {
+  "use strict";
+
+  var PCTS = ["50", "66", "75", "80", "90", "95", "98", "99", "99.9", "100"];
+  var PCT_COLORS = {
+    "50": "#2fa36b", "66": "#7cb342", "75": "#c0ca33", "80": "#fdd835", "90": "#fb8c00",
+    "95": "#e53935", "98": "#8e24aa", "99": "#3949ab", "99.9": "#00897b", "100": "#455a64"
+  };
+  var MAX_POINTS = 86400; /* one day of 1 s points */
+  var EXCEPTIONS_EVERY_MS = 5000;
+
+  var $ = function (id) { return document.getElementById(id); };
+
+  /* ---- escaping ---- */
+  var ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+  function esc(s) {
+    return s == null ? "" : String(s).replace(/[&<>"']/g, function (c) { return ESC[c]; });
+  }
+  /* The API HTML-escapes error texts and exception messages (as Locust
+   * does); decode the usual entities and escape again, so the text shows
+   * as the server meant it whether or not it was escaped. */
+  function unesc(s) {
+    return s == null ? "" : String(s)
+      .replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"')
+      .replace(/&#x27;|&#39;/g, "'").replace(/&amp;/g, "&");
+  }
+  function reesc(s) { return esc(unesc(s)); }
+
+  /* ---- number formatting ---- */
+  function fmtInt(v) { return v == null ? "" : String(Math.round(v)); }
+  function fmt1(v) { return v == null ? "" : (Math.round(v * 10) / 10).toFixed(1); }
+  function fmtMs(v) {
+    if (v == null) return "";
+    return v >= 100 || v === Math.round(v) ? String(Math.round(v)) : (Math.round(v * 100) / 100).toString();
+  }
+  function two(n) { return n < 10 ? "0" + n : "" + n; }
+  function hms(t) {
+    var d = new Date(t * 1000);
+    return two(d.getHours()) + ":" + two(d.getMinutes()) + ":" + two(d.getSeconds());
+  }
+
+  /* ---- state ---- */
+  var last = null;              /* the last stats message */
+  var activeTab = "stats";
+  var sort = { key: null, dir: 1 }; /* null: server order */
+  var lastExceptionsFetch = 0;
+  var formTouched = false;      /* the start form was edited: don't overwrite it */
+
+  /* ---- requests ---- */
+  function post(url, fields) {
+    var body = new URLSearchParams();
+    Object.keys(fields).forEach(function (k) { if (fields[k] !== "" && fields[k] != null) body.append(k, fields[k]); });
+    return fetch(url, { method: "POST", body: body, credentials: "same-origin" }).then(function (r) {
+      return r.text().then(function (t) {
+        try { return JSON.parse(t); } catch (e) { return { success: r.ok, message: t || r.statusText }; }
+      });
+    });
+  }
+  function getJSON(url) {
+    return fetch(url, { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+      if (!r.ok) throw new Error(url + ": " + r.status);
+      return r.json();
+    });
+  }
+
+  /* ---- header and buttons ---- */
+  function renderHeader(d) {
+    var st = d.state || "ready";
+    var el = $("state");
+    el.textContent = st;
+    el.className = "state " + st;
+    $("users").textContent = d.user_count != null ? d.user_count : 0;
+    $("rps").textContent = fmt1(d.total_rps || 0);
+    $("fail-ratio").textContent = Math.round((d.fail_ratio || 0) * 100) + "%";
+    if (d.host != null) setHost(d.host);
+    var workers = d.workers || [];
+    $("workers-figure").hidden = workers.length === 0;
+    $("worker-count").textContent = workers.length;
+
+    var active = st === "spawning" || st === "running";
+    $("stop-button").hidden = !active;
+    $("edit-button").hidden = !active;
+    $("new-test-button").hidden = active || st === "stopping";
+    if (!active && $("edit-overlay").hidden === false) $("edit-overlay").hidden = true;
+    if (st === "ready" && !startShownOnce) showStart(false);
+  }
+  var startShownOnce = false;
+  function setHost(h) {
+    $("host-label").textContent = h || "–";
+    $("host-label").title = h || "";
+    if (!formTouched && h && !$("host").value) $("host").value = h;
+  }
+
+  /* ---- statistics table ---- */
+  function cmp(a, b) {
+    var x = a[sort.key], y = b[sort.key];
+    if (x == null) x = typeof y === "string" ? "" : -Infinity;
+    if (y == null) y = typeof x === "string" ? "" : -Infinity;
+    if (typeof x === "string" || typeof y === "string") {
+      x = String(x).toLowerCase(); y = String(y).toLowerCase();
+    }
+    return x < y ? -sort.dir : x > y ? sort.dir : 0;
+  }
+  function statsRow(s, total) {
+    return "<tr" + (total ? ' class="total"' : "") + ' data-name="' + esc(s.name) + '" data-method="' + esc(s.method || "") + '">' +
+      "<td>" + esc(s.method || "") + '</td><td class="name">' + esc(s.name) + "</td>" +
+      '<td class="num">' + fmtInt(s.num_requests) + '</td><td class="num' + (s.num_failures ? " fail" : "") + '">' + fmtInt(s.num_failures) + "</td>" +
+      '<td class="num">' + fmtMs(s.median_response_time) + '</td><td class="num">' + fmtMs(s.ninetieth_response_time) + "</td>" +
+      '<td class="num">' + fmtMs(s.ninety_ninth_response_time) + '</td><td class="num">' + fmtInt(s.avg_response_time) + "</td>" +
+      '<td class="num">' + fmtMs(s.min_response_time) + '</td><td class="num">' + fmtMs(s.max_response_time) + "</td>" +
+      '<td class="num">' + fmtInt(s.avg_content_length) + '</td><td class="num">' + fmt1(s.current_rps) + "</td>" +
+      '<td class="num">' + fmt1(s.current_fail_per_sec) + "</td></tr>";
+  }
+  function renderStats(d) {
+    var rows = d.stats || [];
+    var total = rows.length ? rows[rows.length - 1] : null;
+    var list = rows.slice(0, -1);
+    if (sort.key) list.sort(cmp);
+    var html = new Array(list.length + 1);
+    for (var i = 0; i < list.length; i++) html[i] = statsRow(list[i], false);
+    html[list.length] = total && (list.length || total.num_requests) ? statsRow(total, true) : "";
+    $("stats-table").tBodies[0].innerHTML = html.join("");
+    $("stats-empty").hidden = list.length > 0;
+  }
+  function initSort() {
+    var ths = $("stats-table").tHead.rows[0].cells;
+    Array.prototype.forEach.call(ths, function (th) {
+      th.addEventListener("click", function () {
+        var key = th.getAttribute("data-key");
+        if (sort.key === key) sort.dir = -sort.dir;
+        else { sort.key = key; sort.dir = key === "name" || key === "method" ? 1 : -1; }
+        Array.prototype.forEach.call(ths, function (o) { o.classList.remove("asc", "desc"); });
+        th.classList.add(sort.dir > 0 ? "asc" : "desc");
+        if (last) renderStats(last);
+      });
+    });
+  }
+
+  /* ---- failures, exceptions, workers, ratio ---- */
+  function renderFailures(d) {
+    var errs = (d.errors || []).slice().sort(function (a, b) { return b.occurrences - a.occurrences; });
+    var html = errs.map(function (e) {
+      return '<tr data-name="' + reesc(e.name) + '"><td class="num">' + fmtInt(e.occurrences) + "</td><td>" + esc(e.method) +
+        '</td><td class="name">' + reesc(e.name) + "</td><td>" + reesc(e.error) + "</td></tr>";
+    });
+    $("failures-table").tBodies[0].innerHTML = html.join("");
+    $("failures-empty").hidden = errs.length > 0;
+  }
+  function renderFailureBadge(d) {
+    var n = (d.errors || []).length, b = $("failures-count");
+    b.hidden = n === 0;
+    b.textContent = n;
+  }
+  function renderExceptions(list) {
+    var html = list.map(function (x) {
+      return '<tr><td class="num">' + fmtInt(x.count) + "</td><td>" + reesc(x.msg) + "</td><td><pre>" + reesc(x.traceback) +
+        "</pre></td><td>" + reesc(x.nodes) + "</td></tr>";
+    });
+    $("exceptions-table").tBodies[0].innerHTML = html.join("");
+    $("exceptions-empty").hidden = list.length > 0;
+    var b = $("exceptions-count");
+    b.hidden = list.length === 0;
+    b.textContent = list.length;
+  }
+  function fetchExceptions() {
+    lastExceptionsFetch = Date.now();
+    getJSON("./exceptions").then(function (j) { renderExceptions(j.exceptions || []); }).catch(function () {});
+  }
+  function renderWorkers(d) {
+    var ws = d.workers || [];
+    $("workers-table").tBodies[0].innerHTML = ws.map(function (w) {
+      return '<tr data-name="' + esc(w.id) + '"><td>' + esc(w.id) + "</td><td>" + esc(w.state) + '</td><td class="num">' +
+        fmtInt(w.user_count) + '</td><td class="num">' + (w.cpu_usage != null ? fmt1(w.cpu_usage) + "%" : "") +
+        '</td><td class="num">' + (w.memory_usage != null ? (w.memory_usage / 1048576).toFixed(0) + " MB" : "") + "</td></tr>";
+    }).join("");
+    $("workers-empty").hidden = ws.length > 0;
+  }
+  function ratioTree(tasks) {
+    var names = Object.keys(tasks || {}).sort(function (a, b) { return tasks[b].ratio - tasks[a].ratio; });
+    if (!names.length) return "";
+    return "<ul>" + names.map(function (n) {
+      var t = tasks[n];
+      return '<li><span class="pct">' + (t.ratio * 100).toFixed(1) + "%</span>" + esc(n) + ratioTree(t.tasks) + "</li>";
+    }).join("") + "</ul>";
+  }
+  function fetchRatio() {
+    getJSON("./tasks").then(function (j) {
+      var html = "";
+      [["per_class", "Ratio per user class"], ["total", "Total ratio"]].forEach(function (p) {
+        html += '<section data-testid="ratio-' + p[0] + '"><h3>' + p[1] + "</h3>" + (ratioTree(j[p[0]]) || '<p class="empty">No user classes.</p>') + "</section>";
+      });
+      $("ratio").innerHTML = html;
+    }).catch(function (e) { $("ratio").innerHTML = '<p class="empty">Could not load the ratio: ' + esc(e.message) + "</p>"; });
+  }
+
+  /* ---- charts ---- */
+  var hist = { t: [], rps: [], fail: [], users: [], pct: {} };
+  PCTS.forEach(function (p) { hist.pct[p] = []; });
+  var charts = [];
+  var zoom = null; /* {min, max} in unix seconds, or null for all */
+  var gapPending = false;
+
+  function pushPoint(time, rps, fail, users, pcts) {
+    var n = hist.t.length;
+    if (n && time <= hist.t[n - 1]) return false;
+    hist.t.push(time);
+    hist.rps.push({ x: time, y: rps });
+    hist.fail.push({ x: time, y: fail });
+    hist.users.push({ x: time, y: users });
+    PCTS.forEach(function (p) {
+      var v = pcts ? pcts[p] : null;
+      hist.pct[p].push({ x: time, y: v == null || v < 0 ? null : v });
+    });
+    if (hist.t.length > MAX_POINTS) {
+      var drop = hist.t.length - MAX_POINTS;
+      hist.t.splice(0, drop);
+      [hist.rps, hist.fail, hist.users].concat(PCTS.map(function (p) { return hist.pct[p]; }))
+        .forEach(function (a) { a.splice(0, drop); });
+    }
+    return true;
+  }
+  /* A point of nulls, so that lines break between test runs. */
+  function pushGap(time) {
+    pushPoint(time, null, null, null, null);
+  }
+  function percentilesOf(d) {
+    if (d.percentiles) return d.percentiles;
+    return { "50": d.current_response_time_percentile_50, "95": d.current_response_time_percentile_95 };
+  }
+  function addMessagePoint(d) {
+    var t = d.time != null ? Math.floor(d.time) : Math.floor(Date.now() / 1000);
+    var st = d.state;
+    if (st === "spawning" || st === "running") {
+      var total = (d.stats || [])[(d.stats || []).length - 1] || {};
+      pushPoint(t, d.total_rps || 0, total.current_fail_per_sec || 0, d.user_count || 0, percentilesOf(d));
+      gapPending = true;
+    } else if (gapPending) {
+      pushGap(t);
+      gapPending = false;
+    } else return;
+    updateCharts();
+  }
+
+  function niceStep(span, px) {
+    var want = span / Math.max(2, px / 90);
+    var steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
+    for (var i = 0; i < steps.length; i++) if (steps[i] >= want) return steps[i];
+    return steps[steps.length - 1];
+  }
+  var selPlugin = {
+    id: "cicadaSelection",
+    afterDraw: function (chart) {
+      var s = chart.$sel;
+      if (!s) return;
+      var a = chart.chartArea, ctx = chart.ctx;
+      ctx.save();
+      ctx.fillStyle = "rgba(47,163,107,.15)";
+      ctx.strokeStyle = "rgba(47,163,107,.8)";
+      var x0 = Math.max(a.left, Math.min(s.x0, s.x1)), x1 = Math.min(a.right, Math.max(s.x0, s.x1));
+      ctx.fillRect(x0, a.top, x1 - x0, a.bottom - a.top);
+      ctx.strokeRect(x0, a.top, x1 - x0, a.bottom - a.top);
+      ctx.restore();
+    }
+  };
+  function makeChart(canvas, datasets, yTitle) {
+    var chart = new Chart(canvas, {
+      type: "line",
+      data: { datasets: datasets },
+      plugins: [selPlugin],
+      options: {
+        animation: false,
+        parsing: false,
+        normalized: true,
+        spanGaps: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        interaction: { mode: "nearest", axis: "x", intersect: false },
+        elements: { point: { radius: 0, hitRadius: 4, hoverRadius: 3 }, line: { borderWidth: 1.6, tension: 0 } },
+        plugins: {
+          decimation: { enabled: true, algorithm: "min-max" },
+          legend: { position: "bottom", labels: { boxWidth: 12, filter: function (item, data) { return !data.datasets[item.datasetIndex].hidden; } } },
+          tooltip: {
+            callbacks: {
+              title: function (items) { return items.length ? hms(items[0].parsed.x) : ""; },
+              label: function (it) { return it.dataset.label + ": " + (it.parsed.y == null ? "–" : fmtMs(it.parsed.y)); }
+            }
+          }
+        },
+        scales: {
+          x: {
+            type: "linear",
+            bounds: "data",
+            ticks: { maxRotation: 0, autoSkip: false, callback: function (v) { return hms(v); } },
+            afterBuildTicks: function (axis) {
+              var min = axis.min, max = axis.max;
+              if (!(max > min)) return;
+              var step = niceStep(max - min, axis.width || 600), ticks = [];
+              for (var v = Math.ceil(min / step) * step; v <= max; v += step) ticks.push({ value: v });
+              axis.ticks = ticks;
+            },
+            grid: { color: "#eef1f4" }
+          },
+          y: { beginAtZero: true, title: { display: !!yTitle, text: yTitle }, grid: { color: "#eef1f4" } }
+        }
+      }
+    });
+    attachZoom(chart);
+    charts.push(chart);
+    return chart;
+  }
+  function attachZoom(chart) {
+    var c = chart.canvas;
+    c.addEventListener("mousedown", function (e) {
+      if (e.button !== 0 || hist.t.length < 2) return;
+      var a = chart.chartArea;
+      if (e.offsetX < a.left || e.offsetX > a.right) return;
+      chart.$sel = { x0: e.offsetX, x1: e.offsetX };
+      e.preventDefault();
+    });
+    c.addEventListener("mousemove", function (e) {
+      if (!chart.$sel) return;
+      chart.$sel.x1 = e.offsetX;
+      chart.draw();
+    });
+    function finish(e) {
+      var s = chart.$sel;
+      if (!s) return;
+      chart.$sel = null;
+      if (e && e.type === "mouseup") s.x1 = e.offsetX;
+      var lo = Math.min(s.x0, s.x1), hi = Math.max(s.x0, s.x1);
+      if (hi - lo >= 5) {
+        var sc = chart.scales.x;
+        var min = sc.getValueForPixel(lo), max = sc.getValueForPixel(hi);
+        if (max - min >= 2) { setZoom({ min: min, max: max }); return; }
+      }
+      chart.draw();
+    }
+    c.addEventListener("mouseup", finish);
+    c.addEventListener("mouseleave", finish);
+    c.addEventListener("dblclick", function () { setZoom(null); });
+  }
+  function setZoom(z) {
+    zoom = z;
+    $("reset-zoom").disabled = !z;
+    updateCharts();
+  }
+  function updateCharts() {
+    if (!charts.length || activeTab !== "charts") return;
+    var n = hist.t.length;
+    var min = zoom ? zoom.min : n ? hist.t[0] : undefined;
+    var max = zoom ? zoom.max : n ? hist.t[n - 1] : undefined;
+    if (min === max && min !== undefined) { min -= 30; }
+    charts.forEach(function (c) {
+      c.options.scales.x.min = min;
+      c.options.scales.x.max = max;
+      c.update("none");
+    });
+  }
+  function initCharts() {
+    if (typeof Chart === "undefined") return;
+    Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+    Chart.defaults.font.size = 11.5;
+    Chart.defaults.color = "#6b7686";
+    function ds(label, data, color, hidden) {
+      return { label: label, data: data, borderColor: color, backgroundColor: color, hidden: !!hidden, fill: false };
+    }
+    makeChart($("chart-rps"), [ds("RPS", hist.rps, "#2fa36b"), ds("Failures/s", hist.fail, "#d64545")], "");
+    var picked = { "50": true, "95": true };
+    try { picked = JSON.parse(localStorage.getItem("cicada.pcts")) || picked; } catch (e) { /* default */ }
+    makeChart($("chart-response"), PCTS.map(function (p) {
+      return ds(p === "50" ? "Median (50%)" : p + "%", hist.pct[p], PCT_COLORS[p], !picked[p]);
+    }), "ms");
+    makeChart($("chart-users"), [ds("Users", hist.users, "#3949ab")], "");
+
+    var box = $("pct-picker");
+    box.innerHTML = PCTS.map(function (p) {
+      return '<label><input type="checkbox" id="pct-' + p.replace(".", "_") + '" data-pct="' + p + '"' + (picked[p] ? " checked" : "") +
+        '><span class="swatch" style="background:' + PCT_COLORS[p] + '"></span>' + p + "%</label>";
+    }).join("");
+    box.addEventListener("change", function (e) {
+      var p = e.target.getAttribute("data-pct");
+      if (!p) return;
+      var rc = charts[1], i = PCTS.indexOf(p);
+      rc.data.datasets[i].hidden = !e.target.checked;
+      var sel = {};
+      PCTS.forEach(function (q, j) { if (!rc.data.datasets[j].hidden) sel[q] = true; });
+      try { localStorage.setItem("cicada.pcts", JSON.stringify(sel)); } catch (err) { /* private mode */ }
+      rc.update("none");
+    });
+    $("reset-zoom").addEventListener("click", function () { setZoom(null); });
+  }
+  function seedHistory() {
+    return getJSON("./stats/history").then(function (points) {
+      (points || []).forEach(function (p) {
+        pushPoint(Math.floor(p.time), p.rps, p.fail_per_sec, p.users, p.percentiles ||
+          { "50": p.p50 != null ? p.p50 : p.current_response_time_percentile_50, "95": p.p95 != null ? p.p95 : p.current_response_time_percentile_95 });
+      });
+      gapPending = hist.t.length > 0;
+      updateCharts();
+    }).catch(function () {});
+  }
+
+  /* ---- one stats message ---- */
+  function onStats(d) {
+    last = d;
+    renderHeader(d);
+    renderFailureBadge(d);
+    addMessagePoint(d);
+    renderTab(false);
+  }
+  function renderTab(shown) {
+    if (activeTab === "stats" && last) renderStats(last);
+    else if (activeTab === "failures" && last) renderFailures(last);
+    else if (activeTab === "workers" && last) renderWorkers(last);
+    else if (activeTab === "charts" && shown) updateCharts();
+    else if (activeTab === "ratio" && shown) fetchRatio();
+    if (activeTab === "exceptions" && (shown || Date.now() - lastExceptionsFetch >= EXCEPTIONS_EVERY_MS)) fetchExceptions();
+  }
+
+  /* ---- tabs ---- */
+  function showTab(name) {
+    activeTab = name;
+    Array.prototype.forEach.call(document.querySelectorAll(".tabs button"), function (b) {
+      var on = b.getAttribute("data-tab") === name;
+      b.classList.toggle("active", on);
+      b.setAttribute("aria-selected", on ? "true" : "false");
+    });
+    Array.prototype.forEach.call(document.querySelectorAll(".panel"), function (p) {
+      p.classList.toggle("active", p.getAttribute("data-panel") === name);
+    });
+    if (history.replaceState) history.replaceState(null, "", "#" + name);
+    renderTab(true);
+  }
+
+  /* ---- live connection ---- */
+  var ws = null, retry = 0;
+  function setConn(cls, title) { var c = $("conn"); c.className = "conn " + cls; c.title = title; }
+  function fetchStats() {
+    return getJSON("./stats/requests").then(onStats).catch(function () {});
+  }
+  function connect() {
+    var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host +
+      location.pathname.replace(/[^/]*$/, "") + "ws";
+    try { ws = new WebSocket(url); } catch (e) { scheduleReconnect(); return; }
+    ws.onopen = function () { retry = 0; setConn("live", "Live updates"); };
+    ws.onmessage = function (ev) {
+      var d;
+      try { d = JSON.parse(ev.data); } catch (e) { return; }
+      onStats(d);
+    };
+    ws.onclose = function () { ws = null; setConn("down", "Disconnected: reconnecting"); scheduleReconnect(); };
+    ws.onerror = function () { /* onclose follows */ };
+  }
+  function scheduleReconnect() {
+    retry++;
+    var delay = Math.min(5000, 500 * retry);
+    setTimeout(function () { fetchStats(); connect(); }, delay);
+  }
+
+  /* ---- forms and buttons ---- */
+  function showStart(cancelable) {
+    startShownOnce = true;
+    $("start-overlay").hidden = false;
+    $("start-cancel").hidden = !cancelable;
+    $("start-message").hidden = true;
+    $("user_count").focus();
+  }
+  function formMessage(id, msg) { var m = $(id); m.textContent = msg; m.hidden = !msg; }
+  function initForms() {
+    ["user_count", "spawn_rate", "host", "run_time"].forEach(function (id) {
+      $(id).addEventListener("input", function () { formTouched = true; });
+    });
+    $("start-form").addEventListener("submit", function (e) {
+      e.preventDefault();
+      var btn = $("start-button");
+      btn.disabled = true;
+      post("./swarm", {
+        user_count: $("user_count").value, spawn_rate: $("spawn_rate").value,
+        host: $("host").value.trim(), run_time: $("run_time").value.trim()
+      }).then(function (j) {
+        if (j.success === false) { formMessage("start-message", j.message || "Could not start"); return; }
+        $("start-overlay").hidden = true;
+        if (j.host != null) setHost(j.host);
+        /* a new run: break the chart lines, start from the stats tab */
+        if (hist.t.length) pushGap(Math.floor(Date.now() / 1000));
+        showTab(activeTab === "charts" ? "charts" : "stats");
+        if (!ws) fetchStats();
+      }).catch(function (err) { formMessage("start-message", String(err)); })
+        .then(function () { btn.disabled = false; });
+    });
+    $("start-cancel").addEventListener("click", function () { $("start-overlay").hidden = true; });
+    $("new-test-button").addEventListener("click", function () { showStart(true); });
+
+    $("edit-button").addEventListener("click", function () {
+      $("edit_user_count").value = last && last.user_count != null ? last.user_count : $("user_count").value;
+      $("edit_spawn_rate").value = $("spawn_rate").value;
+      formMessage("edit-message", "");
+      $("edit-overlay").hidden = false;
+      $("edit_user_count").focus();
+    });
+    $("edit-cancel").addEventListener("click", function () { $("edit-overlay").hidden = true; });
+    $("edit-form").addEventListener("submit", function (e) {
+      e.preventDefault();
+      var u = $("edit_user_count").value, r = $("edit_spawn_rate").value;
+      post("./swarm", { user_count: u, spawn_rate: r }).then(function (j) {
+        if (j.success === false) { formMessage("edit-message", j.message || "Could not change the test"); return; }
+        $("user_count").value = u;
+        $("spawn_rate").value = r;
+        $("edit-overlay").hidden = true;
+      }).catch(function (err) { formMessage("edit-message", String(err)); });
+    });
+
+    $("stop-button").addEventListener("click", function () {
+      fetch("./stop", { credentials: "same-origin" }).then(function () { if (!ws) fetchStats(); });
+    });
+    $("reset-button").addEventListener("click", function () {
+      fetch("./stats/reset", { credentials: "same-origin" }).then(function () {
+        renderExceptions([]);
+        fetchStats();
+      });
+    });
+    document.addEventListener("keydown", function (e) {
+      if (e.key !== "Escape") return;
+      if (!$("edit-overlay").hidden) $("edit-overlay").hidden = true;
+      else if (!$("start-overlay").hidden && !$("start-cancel").hidden) $("start-overlay").hidden = true;
+    });
+  }
+
+  /* ---- start ---- */
+  function init() {
+    initSort();
+    initForms();
+    initCharts();
+    Array.prototype.forEach.call(document.querySelectorAll(".tabs button"), function (b) {
+      b.addEventListener("click", function () { showTab(b.getAttribute("data-tab")); });
+    });
+    var h = location.hash.replace("#", "");
+    if (document.querySelector('.tabs button[data-tab="' + h + '"]')) showTab(h);
+    setConn("", "Connecting");
+    seedHistory().then(function () { return fetchStats(); }).then(connect);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
