@@ -106,3 +106,29 @@ def test_requests_in_flight_at_stop_are_counted(tmp_path, nginx, cicada, run_cic
         assert run.returncode == 1, run.output
         assert set(lines) == {499}, f"requests were not cut off at --stop-timeout 0: {lines}"
         assert run.duration < 4, f"--stop-timeout 0 took {run.duration:.1f} s"
+
+
+BODIES = """\
+Bodies = cicada.user { wait_time = cicada.constant(0) }
+Bodies:task(1, function(self)
+  local r = self.client:get("/big", { name = "big" })
+  if #r.text ~= 1048576 then error("short body: " .. #r.text) end
+end)
+Bodies:task(1, function(self) self.client:get("/", { name = "root" }) end)
+"""
+
+
+@pytest.mark.time_limit(60)
+def test_content_size_of_large_and_small_bodies(tmp_path, nginx, run_cicada):
+    """A 1 MiB static file and a 17-byte body: every byte arrives, and the
+    Average Content Size is exact."""
+    scenario = write_scenario(tmp_path, BODIES)
+    run = run_cicada(["-f", scenario, "--headless", "-u", 4, "-r", 4, "-t", "2s",
+                      "-H", nginx.url, "--only-summary"], timeout=30)
+    assert run.returncode == 0, run.output
+    served = nginx.counts_by_path()
+    assert run.count("big") == served["/big"] > 0
+    assert run.count("root") == served["/"] > 0
+    assert float(run.stats_row("big")["Average Content Size"]) == 1048576.0
+    assert float(run.stats_row("root")["Average Content Size"]) == 17.0
+    assert not run.csv["exceptions"], run.csv["exceptions"]
