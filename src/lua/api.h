@@ -5,6 +5,8 @@
 #ifndef CICADA_API_H
 #define CICADA_API_H
 
+#include <stddef.h>
+
 struct lua_State;
 struct engine;
 
@@ -19,5 +21,19 @@ void api_bind(struct engine *e);
 
 /* Push the sentinel that stops a user (the value blocking calls raise). */
 void api_push_stop(struct lua_State *L);
+
+/* ---- shared with the other bindings (engine thread) ---- */
+struct user;
+
+/* The running user, or a Lua error naming `what` outside a user. */
+struct user *api_current(struct lua_State *L, const char *what);
+/* Would a blocking call now stop the user instead (the run is stopping)? */
+_Bool api_must_stop(const struct user *u);
+/* tostring() of any value, pushed on the stack; returns its text. */
+const char *api_tostr(struct lua_State *L, int idx, size_t *len);
+/* Record one request in the engine's statistics (and fire the request
+ * event). err is NULL for a success. */
+void api_record(struct user *u, const char *method, const char *name, long long rt_us,
+                long long len, const char *err);
 
 #endif
