@@ -1,6 +1,8 @@
 /* main: parse the command line and hand over to the right part: the demo
- * site, a class listing, or a load test (headless for now; the web UI and
- * master/worker modes come in later parts). */
+ * site, a class listing, or a load test, headless or with the web UI up
+ * beside the runner (master/worker modes come in a later part). The --html
+ * report is written here once the run is over. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -9,6 +11,8 @@
 #include "cli/opts.h"
 #include "demo/demo.h"
 #include "engine/runner.h"
+#include "report/html.h"
+#include "web/server.h"
 
 #define CICADA_VERSION "0.1.0"
 
@@ -20,6 +24,24 @@ static void raise_fd_limit(void)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+}
+
+/* The --html report of the finished run. Returns 0, or -1 after saying why. */
+static int write_html(runner_t *r, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        log_error("cannot write the HTML report %s: %s", path, strerror(errno));
+        return -1;
+    }
+    runner_lock(r);
+    html_report(f, r, false);
+    runner_unlock(r);
+    if (fclose(f) != 0) {
+        log_error("cannot write the HTML report %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -51,15 +73,24 @@ int main(int argc, char **argv)
         fprintf(stderr, "cicada: --master/--worker are not available yet\n");
         return 2;
     }
-    if (o.html_file || o.json_file) {
-        fprintf(stderr, "cicada: --html and --json reports are not available yet\n");
+    if (o.json_file) {
+        fprintf(stderr, "cicada: --json reports are not available yet\n");
         return 2;
     }
-    if (!o.headless && !o.autostart)
-        log_info("the web UI is not available yet: running headless");
     runner_t *r = runner_new(&o);
     if (r == NULL) return 1;
+    web_t *web = NULL;
+    if (!o.headless) {
+        web = web_start(&o, r, err, sizeof err);
+        if (web == NULL) {
+            fprintf(stderr, "cicada: %s\n", err);
+            runner_free(r);
+            return 1;
+        }
+    }
     int code = runner_run(r);
+    web_stop(web);
+    if (o.html_file && write_html(r, o.html_file) != 0 && code == 0) code = 1;
     runner_free(r);
     return code;
 }

@@ -1,0 +1,369 @@
+/* routes: Locust's HTTP API and the page's files.
+ *
+ * Every route is a function from a request to one whole response (no
+ * chunked streaming except the history file, which may be large). Handlers
+ * that read statistics hold runner_lock() only while building a cJSON
+ * tree or a CSV in memory, and print and send it after unlocking, so the
+ * runner's once-a-second merge waits for a copy, never for the network.
+ * Commands (/swarm, /stop, /stats/reset) are queued to the runner and
+ * answered at once, as Locust answers before its greenlet has run.
+ *
+ * Behaviour and messages follow Locust 2.12.1's web.py, with one choice of
+ * cicada's: a missing or invalid user_count or spawn_rate is a 400 with
+ * {"success": false, "message": ...} where Locust fails with a 500. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "base/alloc.h"
+#include "report/csv.h"
+#include "report/html.h"
+#include "report/json.h"
+#include "web/assets.h"
+#include "web/routes.h"
+
+#define MAX_BODY 65536
+#define JSON_TYPE "application/json"
+
+void web_reply(struct mg_connection *c, int status, const char *type, const char *headers,
+               const void *body, size_t len)
+{
+    mg_printf(c,
+              "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+              "Cache-Control: no-store\r\n%s\r\n",
+              status, mg_get_response_code_text(c, status), type, len, headers ? headers : "");
+    if (len) mg_write(c, body, len);
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int send_text(struct mg_connection *c, int status, const char *text)
+{
+    web_reply(c, status, "text/html; charset=utf-8", NULL, text, strlen(text));
+    return status;
+}
+
+/* Print j (sorted, indented like Flask's jsonify) and send it. */
+static int send_json(struct mg_connection *c, int status, cJSON *j)
+{
+    char *s = json_print(j, true);
+    web_reply(c, status, JSON_TYPE, NULL, s, strlen(s));
+    free(s);
+    return status;
+}
+
+/* Send a memstream's contents as a download named PREFIX_<time.time()>.EXT. */
+static int send_download(struct mg_connection *c, const char *type, const char *prefix,
+                         const char *ext, char *data, size_t len)
+{
+    char ts[40], hdr[160];
+    csv_pyfloat(ts, sizeof ts, wall_now());
+    snprintf(hdr, sizeof hdr, "Content-Disposition: attachment;filename=%s_%s.%s\r\n", prefix, ts,
+             ext);
+    web_reply(c, 200, type, hdr, data, len);
+    return 200;
+}
+
+/* ---- the page ---- */
+
+static int send_asset(struct mg_connection *c, const char *path)
+{
+    const asset_t *a = asset_find(path);
+    if (a == NULL) return send_text(c, 404, "Not Found");
+    mg_printf(c,
+              "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+              "Cache-Control: no-cache\r\n\r\n",
+              a->mime, a->len);
+    mg_write(c, a->data, a->len);
+    return 200;
+}
+
+static int r_index(struct mg_connection *c, struct web *w)
+{
+    return send_asset(c, "/index.html");
+}
+
+/* ---- commands ---- */
+
+/* The form's value of key into buf; false if absent (or absurdly long). */
+static bool form_get(const char *body, size_t len, const char *key, char *buf, size_t n)
+{
+    return mg_get_var(body, len, key, buf, n) >= 0;
+}
+
+static bool parse_long(const char *s, long *out)
+{
+    char *end;
+    while (*s == ' ' || *s == '\t') s++;
+    if (*s == '\0') return false;
+    long v = strtol(s, &end, 10);
+    while (*end == ' ' || *end == '\t') end++;
+    if (*end != '\0' || v < 0) return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_rate(const char *s, double *out)
+{
+    char *end;
+    while (*s == ' ' || *s == '\t') s++;
+    if (*s == '\0') return false;
+    double v = strtod(s, &end);
+    while (*end == ' ' || *end == '\t') end++;
+    if (*end != '\0' || !isfinite(v) || v <= 0) return false;
+    *out = v;
+    return true;
+}
+
+static int swarm_result(struct mg_connection *c, int status, bool ok, const char *msg,
+                        const char *host, double run_time)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddBoolToObject(j, "success", ok);
+    cJSON_AddStringToObject(j, "message", msg);
+    cJSON_AddStringToObject(j, "host", host);
+    if (run_time > 0) cJSON_AddNumberToObject(j, "run_time", floor(run_time));
+    return send_json(c, status, j);
+}
+
+static int r_swarm(struct mg_connection *c, struct web *w)
+{
+    const struct mg_request_info *ri = mg_get_request_info(c);
+    if (ri->content_length > MAX_BODY) return send_text(c, 413, "Payload Too Large");
+    char *body = xmalloc(MAX_BODY + 1);
+    size_t len = 0;
+    int k;
+    while (len < MAX_BODY && (k = mg_read(c, body + len, MAX_BODY - len)) > 0) len += (size_t)k;
+    body[len] = '\0';
+
+    char users_s[64], rate_s[64], run_s[64], host[1024] = "";
+    bool has_host = form_get(body, len, "host", host, sizeof host);
+    if (has_host) {
+        /* like Locust: drop < and > to keep the host harmless in pages */
+        char *d = host;
+        for (const char *s = host; *s; s++)
+            if (*s != '<' && *s != '>') *d++ = *s;
+        *d = '\0';
+    }
+    char cur_host[1024];
+    runner_lock(w->r);
+    snprintf(cur_host, sizeof cur_host, "%s", runner_host(w->r));
+    runner_unlock(w->r);
+    const char *shown = has_host && *host ? host : cur_host;
+
+    long users;
+    double rate, run_time = 0;
+    int status;
+    if (!form_get(body, len, "user_count", users_s, sizeof users_s) || !parse_long(users_s, &users))
+        status = swarm_result(c, 400, false, "user_count must be a whole number of users (0 or more)",
+                              shown, 0);
+    else if (!form_get(body, len, "spawn_rate", rate_s, sizeof rate_s) ||
+             !parse_rate(rate_s, &rate))
+        status = swarm_result(c, 400, false, "spawn_rate must be a number above 0", shown, 0);
+    else if (form_get(body, len, "run_time", run_s, sizeof run_s) && *run_s &&
+             opts_timespan(run_s, &run_time) != 0)
+        /* Locust's message, and its 200 */
+        status = swarm_result(c, 200, false,
+                              "Valid run_time formats are : 20, 20s, 3m, 2h, 1h20m, 3h30m10s, etc.",
+                              shown, 0);
+    else {
+        runner_swarm(w->r, users, rate, has_host ? host : NULL, run_time);
+        status = swarm_result(c, 200, true, "Swarming started", shown, run_time);
+    }
+    xfree(body);
+    return status;
+}
+
+static int r_stop(struct mg_connection *c, struct web *w)
+{
+    runner_stop(w->r);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddBoolToObject(j, "success", true);
+    cJSON_AddStringToObject(j, "message", "Test stopped");
+    return send_json(c, 200, j);
+}
+
+static int r_reset(struct mg_connection *c, struct web *w)
+{
+    runner_reset(w->r); /* stats and exceptions, like Locust's route */
+    return send_text(c, 200, "ok");
+}
+
+/* ---- JSON documents ---- */
+
+static int r_requests(struct mg_connection *c, struct web *w)
+{
+    runner_lock(w->r);
+    cJSON *j = json_stats_requests(w->r);
+    runner_unlock(w->r);
+    return send_json(c, 200, j);
+}
+
+static int r_exceptions(struct mg_connection *c, struct web *w)
+{
+    runner_lock(w->r);
+    cJSON *j = json_exceptions(runner_stats(w->r));
+    runner_unlock(w->r);
+    return send_json(c, 200, j);
+}
+
+static int r_tasks(struct mg_connection *c, struct web *w)
+{
+    runner_lock(w->r);
+    cJSON *j = json_tasks(w->r);
+    runner_unlock(w->r);
+    return send_json(c, 200, j);
+}
+
+static int r_history(struct mg_connection *c, struct web *w)
+{
+    runner_lock(w->r);
+    cJSON *j = json_history(w->r);
+    runner_unlock(w->r);
+    /* compact: an hour of history is 3,600 points */
+    char *s = json_print(j, false);
+    web_reply(c, 200, JSON_TYPE, NULL, s, strlen(s));
+    free(s);
+    return 200;
+}
+
+/* ---- downloads ---- */
+
+static int send_csv(struct mg_connection *c, struct web *w, void (*write)(FILE *, stats_t *),
+                    const char *prefix)
+{
+    char *data = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&data, &len);
+    if (f == NULL) return send_text(c, 500, "Internal Server Error");
+    runner_lock(w->r);
+    write(f, runner_stats(w->r));
+    runner_unlock(w->r);
+    fclose(f);
+    int status = send_download(c, "text/csv", prefix, "csv", data, len);
+    free(data); /* open_memstream's buffer is plain malloc */
+    return status;
+}
+
+static int r_requests_csv(struct mg_connection *c, struct web *w)
+{
+    return send_csv(c, w, csv_write_stats, "requests");
+}
+
+static int r_failures_csv(struct mg_connection *c, struct web *w)
+{
+    return send_csv(c, w, csv_write_failures, "failures");
+}
+
+static int r_exceptions_csv(struct mg_connection *c, struct web *w)
+{
+    return send_csv(c, w, csv_write_exceptions, "exceptions");
+}
+
+/* The runner appends to the history file every second; serve the bytes
+ * it holds when the request arrives (whole rows: the runner flushes after
+ * each batch). */
+static int r_history_csv(struct mg_connection *c, struct web *w)
+{
+    FILE *f = w->history_path ? fopen(w->history_path, "rb") : NULL;
+    struct stat sb;
+    if (f == NULL || fstat(fileno(f), &sb) != 0) {
+        if (f) fclose(f);
+        return send_text(c, 404,
+                         "Error: Server was not started with option to generate full history.");
+    }
+    char ts[40];
+    csv_pyfloat(ts, sizeof ts, wall_now());
+    long long size = (long long)sb.st_size;
+    mg_printf(c,
+              "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Length: %lld\r\n"
+              "Cache-Control: no-store\r\n"
+              "Content-Disposition: attachment;filename=requests_full_history_%s.csv\r\n\r\n",
+              size, ts);
+    /* on the heap: civetweb's worker threads have small stacks */
+    enum { CHUNK = 65536 };
+    char *buf = xmalloc(CHUNK);
+    long long left = size;
+    while (left > 0) {
+        size_t want = left < CHUNK ? (size_t)left : CHUNK;
+        size_t got = fread(buf, 1, want, f);
+        if (got == 0) { /* truncated meanwhile: pad to the length announced */
+            memset(buf, '\n', want);
+            got = want;
+        }
+        if (mg_write(c, buf, got) <= 0) break;
+        left -= (long long)got;
+    }
+    xfree(buf);
+    fclose(f);
+    return 200;
+}
+
+static int r_report(struct mg_connection *c, struct web *w)
+{
+    const char *q = mg_get_request_info(c)->query_string;
+    char v[16];
+    bool download = q && mg_get_var(q, strlen(q), "download", v, sizeof v) > 0;
+    char *data = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&data, &len);
+    if (f == NULL) return send_text(c, 500, "Internal Server Error");
+    runner_lock(w->r);
+    html_report(f, w->r, !download);
+    runner_unlock(w->r);
+    fclose(f);
+    int status;
+    if (download) {
+        status = send_download(c, "text/html; charset=utf-8", "report", "html", data, len);
+    } else {
+        web_reply(c, 200, "text/html; charset=utf-8", NULL, data, len);
+        status = 200;
+    }
+    free(data);
+    return status;
+}
+
+/* ---- dispatch ---- */
+
+static const struct route {
+    const char *method, *path;
+    int (*fn)(struct mg_connection *, struct web *);
+} routes[] = {
+    {"GET", "/", r_index},
+    {"POST", "/swarm", r_swarm},
+    {"GET", "/stop", r_stop},
+    {"GET", "/stats/reset", r_reset},
+    {"GET", "/stats/requests", r_requests},
+    {"GET", "/stats/requests/csv", r_requests_csv},
+    {"GET", "/stats/requests_full_history/csv", r_history_csv},
+    {"GET", "/stats/failures/csv", r_failures_csv},
+    {"GET", "/stats/history", r_history},
+    {"GET", "/stats/report", r_report},
+    {"GET", "/exceptions", r_exceptions},
+    {"GET", "/exceptions/csv", r_exceptions_csv},
+    {"GET", "/tasks", r_tasks},
+};
+
+int routes_handle(struct mg_connection *c, struct web *w)
+{
+    const struct mg_request_info *ri = mg_get_request_info(c);
+    const char *uri = ri->local_uri ? ri->local_uri : "/";
+    for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
+        if (strcmp(uri, routes[i].path) != 0) continue;
+        if (strcmp(ri->request_method, routes[i].method) == 0) return routes[i].fn(c, w);
+        char allow[64];
+        snprintf(allow, sizeof allow, "Allow: %s\r\n", routes[i].method);
+        web_reply(c, 405, "text/plain; charset=utf-8", allow, "Method Not Allowed", 18);
+        return 405;
+    }
+    if (strcmp(ri->request_method, "GET") == 0) return send_asset(c, uri);
+    return send_text(c, 404, "Not Found");
+}

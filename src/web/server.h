@@ -1,0 +1,35 @@
+/* server: the web UI's HTTP server, on civetweb's own threads.
+ *
+ * It serves the embedded page (web/assets.h), Locust's HTTP API with the
+ * same routes and JSON field names (/swarm, /stop, /stats/reset,
+ * /stats/requests, the CSV downloads, /exceptions, /tasks, /stats/report;
+ * see routes.c) and a WebSocket at /ws that pushes the /stats/requests
+ * document once a second. Handlers never touch the engines: they queue
+ * runner commands and read the merged statistics under runner_lock(), so a
+ * slow browser can only slow the web threads, never the load.
+ *
+ * --web-auth user:password puts every route, the WebSocket included,
+ * behind HTTP Basic auth; --tls-cert/--tls-key serve HTTPS and WSS. It
+ * listens on IPv4 only (Debian's civetweb is built without IPv6). */
+#ifndef CICADA_WEB_SERVER_H
+#define CICADA_WEB_SERVER_H
+
+#include <stddef.h>
+
+#include "cli/opts.h"
+#include "engine/runner.h"
+
+typedef struct web web_t;
+
+/* Start listening on o->web_host:o->web_port ("" or "*" = every
+ * interface) and register the runner's tick to push WebSocket updates.
+ * Logs "Starting web interface at ...". Returns NULL with the reason in
+ * err (size n) if the port cannot be bound or the TLS files are bad. o and
+ * r must outlive the server; call web_stop() before runner_free(). */
+web_t *web_start(const opts_t *o, runner_t *r, char *err, size_t n);
+
+/* Close every connection, stop the server's threads, and free w (NULL is
+ * fine). Call it on the main thread, after runner_run() returned. */
+void web_stop(web_t *w);
+
+#endif
