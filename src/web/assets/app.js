@@ -121,7 +121,7 @@
       "<td>" + esc(s.method || "") + '</td><td class="name">' + esc(s.name) + "</td>" +
       '<td class="num">' + fmtInt(s.num_requests) + '</td><td class="num' + (s.num_failures ? " fail" : "") + '">' + fmtInt(s.num_failures) + "</td>" +
       '<td class="num">' + fmtMs(s.median_response_time) + '</td><td class="num">' + fmtMs(s.ninetieth_response_time) + "</td>" +
-      '<td class="num">' + fmtMs(s.ninety_ninth_response_time) + '</td><td class="num">' + fmtInt(s.avg_response_time) + "</td>" +
+      '<td class="num">' + fmtMs(s.ninety_ninth_response_time) + '</td><td class="num">' + fmtMs(s.avg_response_time) + "</td>" +
       '<td class="num">' + fmtMs(s.min_response_time) + '</td><td class="num">' + fmtMs(s.max_response_time) + "</td>" +
       '<td class="num">' + fmtInt(s.avg_content_length) + '</td><td class="num">' + fmt1(s.current_rps) + "</td>" +
       '<td class="num">' + fmt1(s.current_fail_per_sec) + "</td></tr>";
@@ -155,8 +155,8 @@
   function renderFailures(d) {
     var errs = (d.errors || []).slice().sort(function (a, b) { return b.occurrences - a.occurrences; });
     var html = errs.map(function (e) {
-      return '<tr data-name="' + reesc(e.name) + '"><td class="num">' + fmtInt(e.occurrences) + "</td><td>" + esc(e.method) +
-        '</td><td class="name">' + reesc(e.name) + "</td><td>" + reesc(e.error) + "</td></tr>";
+      return '<tr data-name="' + reesc(e.name) + '"><td>' + esc(e.method) + '</td><td class="name">' + reesc(e.name) +
+        "</td><td>" + reesc(e.error) + '</td><td class="num">' + fmtInt(e.occurrences) + "</td></tr>";
     });
     $("failures-table").tBodies[0].innerHTML = html.join("");
     $("failures-empty").hidden = errs.length > 0;
@@ -264,6 +264,8 @@
   }
   var selPlugin = {
     id: "cicadaSelection",
+    /* no tooltips or hover while a zoom range is being dragged */
+    beforeEvent: function (chart) { return !chart.$sel; },
     afterDraw: function (chart) {
       var s = chart.$sel;
       if (!s) return;
