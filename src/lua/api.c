@@ -11,6 +11,7 @@
  * The HTTP client's methods live in lua/http.c. */
 #include "lua/api.h"
 #include "lua/http.h"
+#include "lua/data.h"
 
 #include <ctype.h>
 #include <lauxlib.h>
@@ -168,5 +169,6 @@ void api_open(lua_State *L, engine_t *e)
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");
     http_open(L);
+    data_open(L); /* cicada.data (lua/data.c) */
     lua_setglobal(L, "cicada");
 }
