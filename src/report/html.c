@@ -25,7 +25,8 @@ static const char style[] =
     "h1{margin:0 0 12px;font-size:24px}h2{margin:30px 0 10px;font-size:17px}\n"
     ".info{background:#16202c;color:#e8edf3;border-radius:8px;padding:14px 20px;display:flex;"
     "flex-wrap:wrap;gap:10px 40px}\n"
-    ".info div{display:flex;flex-direction:column}.info b{font-size:10.5px;text-transform:uppercase;"
+    ".info div{display:flex;flex-direction:column}.info "
+    "b{font-size:10.5px;text-transform:uppercase;"
     "letter-spacing:1px;color:#8d9bab;font-weight:600}.info span{font-size:15px;margin-top:2px;"
     "word-break:break-all}\n"
     ".info a{color:#7fe0a9}\n"
@@ -38,7 +39,8 @@ static const char style[] =
     "pre{margin:0;font-size:12px;white-space:pre-wrap}\n"
     ".empty{color:#6b7686;padding:14px 18px;margin:0}\n"
     ".chart{background:#fff;border:1px solid #e3e7ec;border-radius:8px;padding:12px 16px;"
-    "margin-bottom:14px}.chart h3{margin:0 0 6px;font-size:14px}.cbox{position:relative;height:260px}\n"
+    "margin-bottom:14px}.chart h3{margin:0 0 "
+    "6px;font-size:14px}.cbox{position:relative;height:260px}\n"
     ".ratio{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:14px}\n"
     ".ratio section{background:#fff;border:1px solid #e3e7ec;border-radius:8px;padding:10px 18px}\n"
     ".ratio h3{font-size:14px;margin:6px 0}.ratio ul{list-style:none;margin:0;padding-left:16px}\n"
@@ -51,18 +53,21 @@ static const char script[] =
     "function two(n){return n<10?'0'+n:''+n}\n"
     "function hms(t){var d=new Date(t*1000);return two(d.getUTCHours())+':'+two(d.getUTCMinutes())"
     "+':'+two(d.getUTCSeconds())}\n"
-    "function esc(s){return String(s).replace(/[&<>\"']/g,function(c){return{'&':'&amp;','<':'&lt;',"
+    "function esc(s){return "
+    "String(s).replace(/[&<>\"']/g,function(c){return{'&':'&amp;','<':'&lt;',"
     "'>':'&gt;','\"':'&quot;',\"'\":'&#39;'}[c]})}\n"
     "var H=window.cicadaHistory||[],T=window.cicadaTasks||{};\n"
     "function tree(t){var k=Object.keys(t||{}).sort(function(a,b){return t[b].ratio-t[a].ratio});"
     "if(!k.length)return'';return'<ul>'+k.map(function(n){return'<li><span class=\"p\">'+"
     "(t[n].ratio*100).toFixed(1)+'%</span>'+esc(n)+tree(t[n].tasks)+'</li>'}).join('')+'</ul>'}\n"
     "var r=document.getElementById('ratio');\n"
-    "if(r)r.innerHTML=[['per_class','Ratio per user class'],['total','Total ratio']].map(function(p){"
+    "if(r)r.innerHTML=[['per_class','Ratio per user class'],['total','Total "
+    "ratio']].map(function(p){"
     "return'<section><h3>'+p[1]+'</h3>'+(tree(T[p[0]])||'<p class=\"empty\">No user classes.</p>')"
     "+'</section>'}).join('');\n"
     "if(!H.length||typeof Chart==='undefined')return;\n"
-    "function pts(f){return H.map(function(p){var v=f(p);return{x:p.time,y:v==null||v<0?null:v}})}\n"
+    "function pts(f){return H.map(function(p){var "
+    "v=f(p);return{x:p.time,y:v==null||v<0?null:v}})}\n"
     "function pc(k){return function(p){return p.percentiles?p.percentiles[k]:null}}\n"
     "var steps=[1,2,5,10,15,30,60,120,300,600,900,1800,3600,7200,10800,21600,43200,86400];\n"
     "function chart(id,sets){var c=document.getElementById(id);new Chart(c,{type:'line',"
@@ -90,12 +95,23 @@ static void put_esc(FILE *f, const char *s)
     if (s == NULL) return;
     for (; *s; s++) {
         switch (*s) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default: fputc(*s, f);
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&#39;", f);
+            break;
+        default:
+            fputc(*s, f);
         }
     }
 }
@@ -106,8 +122,10 @@ static void put_json(FILE *f, cJSON *j)
 {
     char *s = json_print(j, false);
     for (const char *p = s; *p; p++) {
-        if (*p == '<') fputs("\\u003c", f);
-        else fputc(*p, f);
+        if (*p == '<')
+            fputs("\\u003c", f);
+        else
+            fputc(*p, f);
     }
     free(s); /* cJSON's allocation, see json_print */
 }
@@ -122,10 +140,23 @@ static void put_utc(FILE *f, double t)
     fputs(b, f);
 }
 
-/* Times as whole milliseconds (Locust's report prints int()/rounded ms). */
+/* A time in ms. Locust's report prints whole ms (int() or rounded); cicada
+ * measures in microseconds and targets answer in less than 1 ms, so below
+ * 100 ms up to two decimals are kept ("0.04", "12.5", "100"). */
 static void td_ms(FILE *f, double v)
 {
-    fprintf(f, "<td class=\"n\">%.0f</td>", isfinite(v) ? floor(v + 0.5) : 0.0);
+    char b[32];
+    if (!isfinite(v)) v = 0;
+    if (v >= 100 || v == floor(v))
+        snprintf(b, sizeof b, "%.0f", floor(v + 0.5));
+    else {
+        snprintf(b, sizeof b, "%.2f", v);
+        char *e = b + strlen(b) - 1;
+        while (*e == '0')
+            *e-- = '\0';
+        if (*e == '.') *e = '\0';
+    }
+    fprintf(f, "<td class=\"n\">%s</td>", b);
 }
 
 static void request_row(FILE *f, stats_t *st, const stats_entry_t *e, bool total)
@@ -136,12 +167,12 @@ static void request_row(FILE *f, stats_t *st, const stats_entry_t *e, bool total
     put_esc(f, e->name);
     fprintf(f, "</td><td class=\"n\">%llu</td><td class=\"n\">%llu</td>",
             (unsigned long long)e->num_requests, (unsigned long long)e->num_failures);
-    fprintf(f, "<td class=\"n\">%lld</td>", (long long)stats_avg(e)); /* int() */
+    td_ms(f, stats_avg(e));
     td_ms(f, stats_min(e));
     td_ms(f, e->num_requests > e->num_none_requests ? e->max_response_time_ms : 0);
     fprintf(f, "<td class=\"n\">%lld</td>", (long long)stats_avg_content(e));
-    fprintf(f, "<td class=\"n\">%.1f</td><td class=\"n\">%.1f</td></tr>\n",
-            stats_total_rps(st, e), stats_total_fail_per_sec(st, e));
+    fprintf(f, "<td class=\"n\">%.1f</td><td class=\"n\">%.1f</td></tr>\n", stats_total_rps(st, e),
+            stats_total_fail_per_sec(st, e));
 }
 
 static void percentile_row(FILE *f, const stats_entry_t *e, bool total)
@@ -152,7 +183,7 @@ static void percentile_row(FILE *f, const stats_entry_t *e, bool total)
     put_esc(f, e->name);
     fputs("</td>", f);
     for (size_t i = 0; i < sizeof pcts / sizeof pcts[0]; i++)
-        fprintf(f, "<td class=\"n\">%lld</td>", (long long)stats_percentile(e, pcts[i]));
+        td_ms(f, stats_percentile(e, pcts[i]));
     fputs("</tr>\n", f);
 }
 
@@ -162,13 +193,15 @@ static void requests_tables(FILE *f, stats_t *st)
     stats_entry_t **es = stats_entries(st, &n);
     stats_entry_t *t = stats_total(st);
 
-    fputs("<h2>Request Statistics</h2>\n<div class=\"box\"><table id=\"request-stats\">\n"
-          "<thead><tr><th>Method</th><th>Name</th><th class=\"n\"># Requests</th>"
-          "<th class=\"n\"># Fails</th><th class=\"n\">Average (ms)</th><th class=\"n\">Min (ms)</th>"
-          "<th class=\"n\">Max (ms)</th><th class=\"n\">Average size (bytes)</th>"
-          "<th class=\"n\">RPS</th><th class=\"n\">Failures/s</th></tr></thead>\n<tbody>\n",
-          f);
-    for (size_t i = 0; i < n; i++) request_row(f, st, es[i], false);
+    fputs(
+        "<h2>Request Statistics</h2>\n<div class=\"box\"><table id=\"request-stats\">\n"
+        "<thead><tr><th>Method</th><th>Name</th><th class=\"n\"># Requests</th>"
+        "<th class=\"n\"># Fails</th><th class=\"n\">Average (ms)</th><th class=\"n\">Min (ms)</th>"
+        "<th class=\"n\">Max (ms)</th><th class=\"n\">Average size (bytes)</th>"
+        "<th class=\"n\">RPS</th><th class=\"n\">Failures/s</th></tr></thead>\n<tbody>\n",
+        f);
+    for (size_t i = 0; i < n; i++)
+        request_row(f, st, es[i], false);
     request_row(f, st, t, true);
     fputs("</tbody></table></div>\n", f);
 
@@ -178,7 +211,8 @@ static void requests_tables(FILE *f, stats_t *st)
     for (size_t i = 0; i < sizeof pct_names / sizeof pct_names[0]; i++)
         fprintf(f, "<th class=\"n\">%s (ms)</th>", pct_names[i]);
     fputs("</tr></thead>\n<tbody>\n", f);
-    for (size_t i = 0; i < n; i++) percentile_row(f, es[i], false);
+    for (size_t i = 0; i < n; i++)
+        percentile_row(f, es[i], false);
     percentile_row(f, t, true);
     fputs("</tbody></table></div>\n", f);
 }
@@ -270,7 +304,8 @@ void html_report_of(FILE *f, const html_info_t *in)
     put_esc(f, in->script);
     fputs("</span></div>\n", f);
     if (in->download_link)
-        fputs("<div><b>&nbsp;</b><span><a href=\"?download=1\">Download the Report</a></span></div>\n",
+        fputs("<div><b>&nbsp;</b><span><a href=\"?download=1\">Download the "
+              "Report</a></span></div>\n",
               f);
     fputs("</div>\n", f);
 

@@ -30,9 +30,9 @@ void html_report(FILE *f, runner_t *r, bool download_link);
 
 /* What a report is made of, for callers (and tests) without a runner. */
 typedef struct html_info {
-    stats_t *st;          /* read; non-const because its sorted views are built lazily */
-    const char *host;     /* target host, "" or NULL if none */
-    const char *script;   /* the scenario path */
+    stats_t *st;                /* read; non-const because its sorted views are built lazily */
+    const char *host;           /* target host, "" or NULL if none */
+    const char *script;         /* the scenario path */
     const runner_point_t *hist; /* per-second history, oldest first */
     size_t nhist;
     const runner_class_t *cls; /* user classes, for the final ratio */

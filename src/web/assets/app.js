@@ -362,7 +362,7 @@
     updateCharts();
   }
   function updateCharts() {
-    if (!charts.length || activeTab !== "charts") return;
+    if (!charts.length || activeTab !== "charts" || document.hidden) return;
     var n = hist.t.length;
     var min = zoom ? zoom.min : n ? hist.t[0] : undefined;
     var max = zoom ? zoom.max : n ? hist.t[n - 1] : undefined;
@@ -426,6 +426,7 @@
     renderTab(false);
   }
   function renderTab(shown) {
+    if (document.hidden) return; /* catch up on visibilitychange */
     if (activeTab === "stats" && last) renderStats(last);
     else if (activeTab === "failures" && last) renderFailures(last);
     else if (activeTab === "workers" && last) renderWorkers(last);
@@ -543,6 +544,9 @@
     });
   }
 
+  /* For tests and debugging: feed a message as if it came from ./ws. */
+  window.cicadaUI = { onStats: function (d) { onStats(d); }, points: function () { return hist.t.length; } };
+
   /* ---- start ---- */
   function init() {
     initSort();
@@ -551,6 +555,7 @@
     Array.prototype.forEach.call(document.querySelectorAll(".tabs button"), function (b) {
       b.addEventListener("click", function () { showTab(b.getAttribute("data-tab")); });
     });
+    document.addEventListener("visibilitychange", function () { if (!document.hidden) renderTab(true); });
     var h = location.hash.replace("#", "");
     if (document.querySelector('.tabs button[data-tab="' + h + '"]')) showTab(h);
     setConn("", "Connecting");

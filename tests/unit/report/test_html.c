@@ -17,7 +17,8 @@ static size_t outlen;
 static size_t count(const char *hay, const char *needle)
 {
     size_t n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
     return n;
 }
 
@@ -54,15 +55,29 @@ static void test_pieces(void)
 
     runner_point_t hist[3];
     for (int i = 0; i < 3; i++) {
-        hist[i] = (runner_point_t){.time = 1700000008.0 + i, .rps = 50 + i, .fail_per_sec = i,
-                                   .p50 = 20, .p95 = 80, .users = 10};
-        for (int k = 0; k < RUNNER_NPCT; k++) hist[i].pct[k] = 10 + k;
+        hist[i] = (runner_point_t){.time = 1700000008.0 + i,
+                                   .rps = 50 + i,
+                                   .fail_per_sec = i,
+                                   .p50 = 20,
+                                   .p95 = 80,
+                                   .users = 10};
+        for (int k = 0; k < RUNNER_NPCT; k++)
+            hist[i].pct[k] = 10 + k;
     }
-    runner_class_t cls = {.name = "WebUser<x>", .weight = 1, .host = "", .ntasks = 2,
-                          .task_names = {"a", "b"}, .task_weights = {3, 1}};
+    runner_class_t cls = {.name = "WebUser<x>",
+                          .weight = 1,
+                          .host = "",
+                          .ntasks = 2,
+                          .task_names = {"a", "b"},
+                          .task_weights = {3, 1}};
 
-    html_info_t in = {.st = st, .host = "http://target:8080/?a=<b>", .script = "t&t.lua",
-                      .hist = hist, .nhist = 3, .cls = &cls, .ncls = 1};
+    html_info_t in = {.st = st,
+                      .host = "http://target:8080/?a=<b>",
+                      .script = "t&t.lua",
+                      .hist = hist,
+                      .nhist = 3,
+                      .cls = &cls,
+                      .ncls = 1};
     free(out);
     FILE *f = open_memstream(&out, &outlen);
     html_report_of(f, &in);
@@ -76,6 +91,9 @@ static void test_pieces(void)
     HAS("<th class=\"n\">60%ile (ms)</th>");
     HAS("<th class=\"n\">Average size (bytes)</th>");
     HAS("<td>GET</td><td class=\"name\">/fast</td><td class=\"n\">100</td><td class=\"n\">0</td>");
+    /* average, min, max (ms, decimals kept below 100), average size */
+    HAS("<td class=\"n\">50.5</td><td class=\"n\">1</td><td class=\"n\">100</td>"
+        "<td class=\"n\">512</td>");
     HAS("<tr class=\"total\"><td></td><td class=\"name\">Aggregated</td><td class=\"n\">101</td>"
         "<td class=\"n\">1</td>");
     HAS("2023-11-14 22:13:20 – 2023-11-14 22:13:31 (UTC)");
