@@ -262,6 +262,17 @@ static void on_wake(loop_t *l, loop_io_t *io)
         case CMD_QUIT:
             e->quit = true;
             break;
+        case CMD_EVENT:
+            lua_getglobal(e->L, "cicada");
+            lua_getfield(e->L, -1, "_fire");
+            lua_pushstring(e->L, c->text);
+            lua_pushnumber(e->L, (double)c->count);
+            if (lua_pcall(e->L, 2, 0, 0) != 0) {
+                log_error("event %s: %s", c->text, lua_tostring(e->L, -1));
+                lua_pop(e->L, 1);
+            }
+            lua_pop(e->L, 1);
+            break;
         case CMD_HOST:
             lua_getglobal(e->L, "cicada");
             lua_getfield(e->L, -1, "_set_host");
@@ -318,6 +329,12 @@ static void *thread_main(void *arg)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     api_bind(e);
+    /* listeners were added while the scenario loaded, before this thread
+     * was bound: ask the VM whether it listens to requests */
+    if (luaL_dostring(e->L, "return #cicada.events.request._listeners > 0") == 0) {
+        e->request_events = lua_toboolean(e->L, -1);
+        lua_pop(e->L, 1);
+    }
     loop_timer_at(e->loop, &e->tick, clock_ns() + 1000000000LL);
     while (!e->quit) {
         int wait = e->ready_head ? 0 : 1000;
@@ -353,6 +370,8 @@ engine_t *engine_new(int index, const engine_conf_t *conf, char *err, size_t n)
     lua_getfield(e->L, -1, "_run");
     e->run_ref = luaL_ref(e->L, LUA_REGISTRYINDEX);
     lua_pop(e->L, 1);
+    e->Lcb = lua_newthread(e->L);
+    e->cb_ref = luaL_ref(e->L, LUA_REGISTRYINDEX);
     e->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     e->wake.fn = on_wake_io;
     if (e->wake.fd < 0 || loop_add_read(e->loop, &e->wake) != 0) {
@@ -408,6 +427,7 @@ void engine_free(engine_t *e)
         c = next;
     }
     buf_free(&e->scratch);
+    buf_free(&e->event_err);
     vm_free(e->L);
     close(e->wake.fd);
     loop_free(e->loop);

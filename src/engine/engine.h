@@ -77,6 +77,7 @@ enum engine_cmd_kind {
     CMD_FORCE, /* stop deadline passed: abandon what is still running */
     CMD_QUIT,  /* leave the loop (after CMD_STOP_ALL has finished) */
     CMD_HOST,  /* new users use host `text` (owned by the command) */
+    CMD_EVENT, /* fire event `text` in the VM, with count as its argument */
 };
 
 typedef struct engine_cmd {
@@ -121,6 +122,11 @@ typedef struct engine {
     bool graceful; /* --stop-timeout > 0: tasks may finish */
     int run_ref;   /* cicada._run */
     uint64_t spawned; /* users ever spawned here, for ids */
+    struct lua_State *Lcb; /* a VM thread for event listeners (anchored by cb_ref) */
+    int cb_ref;
+    bool request_events; /* the scenario listens to the request event */
+    bool in_event;       /* inside a request listener */
+    buf_t event_err;
 
     /* statistics */
     stats_shard_t *shard;

@@ -16,6 +16,9 @@
 #include "lua/vm.h"
 #include "report/csv.h"
 
+#include <lauxlib.h>
+#include <lua.h>
+
 #define TICK_NS 20000000LL /* 20 ms */
 #define SEC 1000000000LL
 
@@ -70,6 +73,10 @@ struct runner {
     int name_width;
     void (*tick_fn)(void *);
     void *tick_ud;
+    /* a load shape (cicada.shape) runs in the main thread's own VM */
+    struct lua_State *shape_L;
+    bool shape_active;
+    int64_t shape_start;
 };
 
 const double runner_pcts[RUNNER_NPCT] = {0.5, 0.66, 0.75, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999, 1.0};
@@ -110,6 +117,15 @@ static void post(runner_t *r, int e, enum engine_cmd_kind kind, int cls, long co
 static void post_all(runner_t *r, enum engine_cmd_kind kind)
 {
     for (int i = 0; i < r->neng; i++) post(r, i, kind, 0, 0);
+}
+
+/* Fire a scenario event in every engine's VM. */
+static void fire(runner_t *r, const char *event, long arg)
+{
+    for (int i = 0; i < r->neng; i++) {
+        engine_cmd_t c = {.kind = CMD_EVENT, .count = arg, .text = xstrdup(event)};
+        engine_post(r->eng[i], &c);
+    }
 }
 
 /* Add users up to n in all, dealt to engines in turn. */
@@ -340,7 +356,24 @@ runner_t *runner_new(const opts_t *o)
         goto error;
     }
     r->ncls = vm_classes(L, r->cls, VM_MAX_CLASSES);
-    vm_free(L);
+    lua_getglobal(L, "cicada");
+    lua_getfield(L, -1, "_has_shape");
+    lua_call(L, 0, 1);
+    bool shape = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    if (shape) {
+        r->shape_L = L;
+        if (o->users >= 0 || o->spawn_rate > 0 || o->run_time > 0) {
+            fprintf(stderr,
+                    "cicada: %s defines a load shape (cicada.shape): it sets the users, spawn "
+                    "rate and run time, so -u/--users, -r/--spawn-rate and -t/--run-time cannot "
+                    "be used with it\n",
+                    o->locustfile);
+            goto error;
+        }
+    } else {
+        vm_free(L);
+    }
     for (int i = 0; i < r->ncls; i++) {
         r->ucls[i] = (runner_class_t){.name = r->cls[i].name,
                                       .weight = r->cls[i].weight,
@@ -440,6 +473,7 @@ static void start_swarm(runner_t *r, long users, double rate, const char *host, 
         r->nseq = 0;
         memset(r->class_count, 0, sizeof r->class_count);
         memset(r->swrr, 0, sizeof r->swrr);
+        fire(r, "test_start", 0);
     }
     r->target = users;
     r->rate = rate;
@@ -450,6 +484,61 @@ static void start_swarm(runner_t *r, long users, double rate, const char *host, 
     log_info("Ramping to %ld users at a rate of %.2f per second", users, rate);
     if (users < r->nseq) shrink_to(r, users);
     set_state(r, RUNNER_SPAWNING);
+}
+
+/* A host change on its own (a shape run started from the UI with a host). */
+static void start_swarm_host(runner_t *r, const char *host)
+{
+    pthread_mutex_lock(&r->lock);
+    snprintf(r->host, sizeof r->host, "%s", host);
+    pthread_mutex_unlock(&r->lock);
+    for (int i = 0; i < r->neng; i++) {
+        engine_cmd_t c = {.kind = CMD_HOST, .text = xstrdup(host)};
+        engine_post(r->eng[i], &c);
+    }
+}
+
+/* One tick of the load shape: ask it for (users, rate[, classes]) at the
+ * current run time and follow it; nil ends the test. Returns false when the
+ * shape has ended. */
+static bool shape_step(runner_t *r)
+{
+    lua_State *L = r->shape_L;
+    double t = (double)(clock_ns() - r->shape_start) / 1e9;
+    lua_getglobal(L, "cicada");
+    lua_getfield(L, -1, "_shape_tick");
+    lua_pushnumber(L, t);
+    if (lua_pcall(L, 1, 3, 0) != 0) {
+        log_error("load shape: %s", lua_tostring(L, -1));
+        lua_settop(L, 0);
+        return true;
+    }
+    if (lua_isnil(L, -3)) {
+        lua_settop(L, 0);
+        log_info("Shape test stopping");
+        return false;
+    }
+    long users = (long)lua_tonumber(L, -3);
+    double rate = lua_tonumber(L, -2);
+    if (lua_istable(L, -1)) {
+        bool any = false;
+        for (int i = 0; i < r->ncls; i++) r->chosen[i] = false;
+        for (int k = 1;; k++) {
+            lua_rawgeti(L, -1, k);
+            const char *name = lua_tostring(L, -1);
+            lua_pop(L, 1);
+            if (name == NULL) break;
+            for (int i = 0; i < r->ncls; i++)
+                if (strcmp(r->cls[i].name, name) == 0) r->chosen[i] = any = true;
+        }
+        if (!any) choose_classes(r);
+    }
+    lua_settop(L, 0);
+    if (users < 0) users = 0;
+    if (!(rate > 0)) rate = 1;
+    bool running = r->state == RUNNER_SPAWNING || r->state == RUNNER_RUNNING;
+    if (!running || users != r->target || rate != r->rate) start_swarm(r, users, rate, NULL, 0);
+    return true;
 }
 
 static void spawn_step(runner_t *r, int64_t now)
@@ -465,6 +554,7 @@ static void spawn_step(runner_t *r, int64_t now)
     if (r->nseq >= r->target) {
         set_state(r, RUNNER_RUNNING);
         log_spawned(r);
+        fire(r, "spawning_complete", r->nseq);
         if (r->o->reset_stats) {
             collect(r);
             pthread_mutex_lock(&r->lock);
@@ -508,6 +598,8 @@ static void stop_users(runner_t *r)
     r->nseq = 0;
     memset(r->class_count, 0, sizeof r->class_count);
     r->run_end = INT64_MAX;
+    r->shape_active = false;
+    fire(r, "test_stop", 0);
     set_state(r, RUNNER_STOPPED);
     collect(r);
 }
@@ -515,6 +607,7 @@ static void stop_users(runner_t *r)
 /* End the engine threads and merge what they still hold. */
 static void shutdown_engines(runner_t *r)
 {
+    fire(r, "quitting", 0);
     post_all(r, CMD_QUIT);
     collect(r);
     pthread_mutex_lock(&r->lock);
@@ -549,7 +642,14 @@ static void run_commands(runner_t *r)
         rcmd_t *c = &cmds[i];
         switch (c->kind) {
         case RC_SWARM:
-            start_swarm(r, c->users, c->rate, c->host, c->run_time);
+            if (r->shape_L && r->state != RUNNER_SPAWNING && r->state != RUNNER_RUNNING) {
+                if (c->host) start_swarm_host(r, c->host);
+                r->shape_active = true;
+                r->shape_start = clock_ns();
+                shape_step(r);
+            } else if (!r->shape_L) {
+                start_swarm(r, c->users, c->rate, c->host, c->run_time);
+            }
             break;
         case RC_STOP:
             stop_users(r);
@@ -560,6 +660,7 @@ static void run_commands(runner_t *r)
             stats_reset(r->stats, clock_wall());
             stats_clear_exceptions(r->stats);
             pthread_mutex_unlock(&r->lock);
+            fire(r, "reset_stats", 0);
             break;
         case RC_QUIT:
             r->quit = true;
@@ -573,9 +674,14 @@ int runner_run(runner_t *r)
 {
     const opts_t *o = r->o;
     bool headless = o->headless;
-    if (headless || o->autostart)
+    if ((headless || o->autostart) && r->shape_L) {
+        r->shape_active = true;
+        r->shape_start = clock_ns();
+        shape_step(r);
+    } else if (headless || o->autostart) {
         start_swarm(r, o->users >= 0 ? o->users : 1, o->spawn_rate > 0 ? o->spawn_rate : 1, NULL,
                     o->run_time);
+    }
     int64_t now = clock_ns(), next_sec = now + SEC, next_print = now + 2 * SEC;
     int64_t quit_at = INT64_MAX;
     while (!r->quit && signals == 0) {
@@ -589,6 +695,11 @@ int runner_run(runner_t *r)
         }
         if (now >= quit_at) break;
         spawn_step(r, now);
+        if (now >= next_sec && r->shape_active && !shape_step(r)) {
+            stop_users(r);
+            if (headless) break;
+            if (o->autoquit >= 0) quit_at = clock_ns() + (int64_t)(o->autoquit * 1e9);
+        }
         if (now >= next_sec) {
             collect(r);
             write_csvs(r, true);
@@ -625,6 +736,7 @@ void runner_free(runner_t *r)
     xfree(r->hist);
     for (int i = 0; i < r->ncmds; i++) xfree(r->cmds[i].host);
     if (r->stats) stats_free(r->stats);
+    if (r->shape_L) vm_free(r->shape_L);
     pthread_mutex_destroy(&r->lock);
     xfree(r);
 }
@@ -715,6 +827,11 @@ const runner_class_t *runner_classes(runner_t *r, size_t *n)
 const opts_t *runner_opts(runner_t *r)
 {
     return r->o;
+}
+
+bool runner_has_shape(runner_t *r)
+{
+    return r->shape_L != NULL;
 }
 
 double runner_start_time(runner_t *r)

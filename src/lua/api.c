@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "engine/engine.h"
 
 static _Thread_local engine_t *eng;
@@ -55,9 +56,43 @@ bool api_must_stop(const user_t *u)
     return u->stopping && !u->in_on_stop && !u->eng->graceful;
 }
 
+/* The request event: hand the request to the scenario's listeners, which
+ * may turn it into a failure. Runs on the engine's callback thread, never
+ * on a user's coroutine (which may be suspended). */
+static const char *fire_request(engine_t *e, const char *method, const char *name,
+                                long long rt_us, long long len, const char *err)
+{
+    lua_State *L = e->Lcb;
+    lua_getglobal(L, "cicada");
+    lua_getfield(L, -1, "_fire_request");
+    lua_pushstring(L, method);
+    lua_pushstring(L, name);
+    if (rt_us >= 0) lua_pushnumber(L, (double)rt_us / 1000.0);
+    else lua_pushnil(L);
+    lua_pushnumber(L, (double)len);
+    if (err) lua_pushstring(L, err);
+    else lua_pushnil(L);
+    const char *out = err;
+    e->in_event = true;
+    int rc = lua_pcall(L, 5, 1, 0);
+    e->in_event = false;
+    if (rc == 0) {
+        if (lua_isstring(L, -1)) {
+            buf_t *b = &e->event_err;
+            buf_set(b, lua_tostring(L, -1), lua_objlen(L, -1));
+            out = b->p;
+        } else {
+            out = NULL;
+        }
+    }
+    lua_settop(L, 0);
+    return out;
+}
+
 void api_record(user_t *u, const char *method, const char *name, long long rt_us, long long len,
                 const char *err)
 {
+    if (u->eng->request_events) err = fire_request(u->eng, method, name, rt_us, len, err);
     stats_shard_request(u->eng->shard, method, name, rt_us, len, err, engine_wall(u->eng));
 }
 
@@ -123,6 +158,18 @@ static int l_on_stop_begin(lua_State *L)
     return 0;
 }
 
+static int l_want_request_events(lua_State *L)
+{
+    if (eng) eng->request_events = lua_toboolean(L, 1);
+    return 0;
+}
+
+static int l_log_error(lua_State *L)
+{
+    log_error("%s", luaL_checkstring(L, 1));
+    return 0;
+}
+
 static int l_report(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -138,8 +185,9 @@ static int l_report(lua_State *L)
     int64_t len = (int64_t)luaL_optnumber(L, 5, 0);
     const char *err = lua_isnil(L, 6) || lua_isboolean(L, 6) ? NULL : api_tostr(L, 6, NULL);
     if (lua_isboolean(L, 6) && lua_toboolean(L, 6)) err = "failed";
-    stats_shard_request(eng->shard, type, name, ms < 0 ? -1 : (int64_t)llround(ms * 1000.0), len,
-                        err, engine_wall(eng));
+    int64_t rt = ms < 0 ? -1 : (int64_t)llround(ms * 1000.0);
+    if (eng->request_events && !eng->in_event) err = fire_request(eng, type, name, rt, len, err);
+    stats_shard_request(eng->shard, type, name, rt, len, err, engine_wall(eng));
     return 0;
 }
 
@@ -159,6 +207,8 @@ void api_open(lua_State *L, engine_t *e)
                                    {"_flush", l_flush},
                                    {"_stopping", l_stopping},
                                    {"_on_stop_begin", l_on_stop_begin},
+                                   {"_want_request_events", l_want_request_events},
+                                   {"_log_error", l_log_error},
                                    {NULL, NULL}};
     for (const luaL_Reg *f = fns; f->name; f++) {
         lua_pushcfunction(L, f->func);

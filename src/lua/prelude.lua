@@ -55,45 +55,81 @@ function cicada.sleep(seconds)
   if _sleep(seconds) == STOP then error(STOP, 0) end
 end
 
--- ---- user classes ----
+-- ---- user classes and task sets ----
 
-local Class = {}   -- methods of every user class (task, ...)
+local Class = {}   -- methods of user classes and task sets (task, ...)
 Class.__index = Class
 
--- cicada.user { host = , weight = , wait_time = , fixed_count = , abstract = }
+local function check_wait(def, level)
+  if def.wait_time ~= nil and type(def.wait_time) ~= "function" then
+    error("wait_time must be a function such as cicada.between(1, 2)", level + 1)
+  end
+end
+
+-- cicada.user { host = , weight = , wait_time = , fixed_count = , abstract = , tags = }
 function cicada.user(def)
   def = def or {}
   assert(type(def) == "table", "cicada.user{...} takes a table")
   local cls = { _cicada_class = true, _tasks = {}, weight = 1, fixed_count = 0 }
   for k, v in pairs(def) do cls[k] = v end
-  if cls.wait_time ~= nil and type(cls.wait_time) ~= "function" then
-    error("wait_time must be a function such as cicada.between(1, 2)", 2)
-  end
+  check_wait(cls, 2)
   if type(cls.weight) ~= "number" or cls.weight < 0 then
     error("weight must be a non-negative number", 2)
+  end
+  if type(cls.fixed_count) ~= "number" or cls.fixed_count < 0 then
+    error("fixed_count must be a non-negative number", 2)
   end
   cls._instance = { __index = cls }
   return setmetatable(cls, Class)
 end
 
--- Class:task(weight, fn) or Class:task(fn); options as a table:
--- Class:task{ weight = 2, name = "checkout", tags = {"shop"}, fn }
+-- cicada.taskset { wait_time = , tags = , name = }: a group of tasks that a
+-- user runs until a task calls self:interrupt(). Add it to a user class (or
+-- another task set) like a task: User:task(3, MyTaskSet).
+function cicada.taskset(def)
+  def = def or {}
+  local ts = { _cicada_taskset = true, _tasks = {} }
+  for k, v in pairs(def) do ts[k] = v end
+  check_wait(ts, 2)
+  ts._instance = { __index = ts }
+  return setmetatable(ts, Class)
+end
+
+-- cicada.sequential_taskset{...}: its tasks run in the order they were
+-- added, over and over, until interrupted.
+function cicada.sequential_taskset(def)
+  local ts = cicada.taskset(def)
+  ts._sequential = true
+  return ts
+end
+
+local function is_set(x)
+  return type(x) == "table" and rawget(x, "_cicada_taskset") == true
+end
+
+-- Class:task(weight, fn | taskset), Class:task(fn | taskset), or
+-- Class:task{ fn | taskset, weight = 2, name = "checkout", tags = {"shop"} }
 function Class:task(a, b)
   local t
-  if type(a) == "function" then
+  local function runnable(x) return type(x) == "function" or is_set(x) end
+  if runnable(a) then
     t = { fn = a, weight = 1 }
-  elseif type(a) == "number" and type(b) == "function" then
+  elseif type(a) == "number" and runnable(b) then
     t = { fn = b, weight = a }
-  elseif type(a) == "table" then
+  elseif type(a) == "table" and not is_set(a) then
     t = { fn = a.fn or a[1], weight = a.weight or 1, name = a.name, tags = a.tags }
   end
-  if t == nil or type(t.fn) ~= "function" then
-    error("task takes (weight, function) or (function)", 2)
+  if t == nil or not runnable(t.fn) then
+    error("task takes (weight, function or task set) or (function or task set)", 2)
   end
   if type(t.weight) ~= "number" or t.weight < 0 or t.weight ~= floor(t.weight) then
     error("a task's weight must be a non-negative integer", 2)
   end
-  if not t.name then
+  if is_set(t.fn) then
+    t.set = t.fn
+    t.name = t.name or rawget(t.set, "name")
+    t.tags = t.tags or rawget(t.set, "tags")
+  elseif not t.name then
     local info = debug.getinfo(t.fn, "S")
     t.name = ("%s:%d"):format(info.short_src, info.linedefined)
   end
@@ -102,26 +138,56 @@ function Class:task(a, b)
   return t.fn
 end
 
+-- Locust's @tag as a function: cicada.tag("a", "b", fn) returns a task
+-- table usable with Class:task.
+function cicada.tag(...)
+  local n = select("#", ...)
+  local fn = select(n, ...)
+  local tags = { ... }
+  tags[n] = nil
+  return { fn = fn, tags = tags }
+end
+
 -- ---- discovery (called by C after the scenario ran) ----
 
 local classes = {}
 
-local function tag_filter(tasks, tags, exclude)
+local function has_any(list, set)
+  for _, x in ipairs(list or {}) do if set[x] then return true end end
+  return false
+end
+
+-- Filter tasks by tags, recursively into task sets. A task is kept with
+-- --tags if it or an enclosing task set carries one of them; --exclude-tags
+-- drops it likewise. Task sets with nothing left are dropped. Each task set
+-- gets its own _run_tasks and cumulative weights.
+local function prepare(owner, want, avoid, inherited, seen)
   local out = {}
-  for _, t in ipairs(tasks) do
-    local keep = true
-    if tags and #tags > 0 then
-      keep = false
-      for _, tg in ipairs(t.tags or {}) do
-        for _, want in ipairs(tags) do if tg == want then keep = true end end
+  for _, t in ipairs(rawget(owner, "_tasks")) do
+    local tagged = inherited or has_any(t.tags, want)
+    local excluded = has_any(t.tags, avoid)
+    if t.weight > 0 and not excluded then
+      if t.set then
+        if not seen[t.set] then
+          seen[t.set] = true
+          prepare(t.set, want, avoid, tagged or (next(want) == nil), seen)
+          seen[t.set] = nil
+        end
+        if #t.set._run_tasks > 0 then out[#out + 1] = t end
+      elseif next(want) == nil or tagged then
+        out[#out + 1] = t
       end
     end
-    for _, tg in ipairs(t.tags or {}) do
-      for _, no in ipairs(exclude or {}) do if tg == no then keep = false end end
-    end
-    if keep and t.weight > 0 then out[#out + 1] = t end
   end
-  return out
+  local cum, total = {}, 0
+  for j, t in ipairs(out) do total = total + t.weight; cum[j] = total end
+  owner._run_tasks, owner._cum, owner._total = out, cum, total
+end
+
+local function set_of(list)
+  local s = {}
+  for _, x in ipairs(list or {}) do s[x] = true end
+  return s
 end
 
 -- Returns the sorted class names; raises a clear error for a class with no
@@ -132,23 +198,34 @@ function cicada._discover(conf)
     if type(v) == "table" and rawget(v, "_cicada_class") and not rawget(v, "abstract") then
       names[#names + 1] = name
     end
+    if is_set(v) and not rawget(v, "name") then v.name = name end
   end
   table.sort(names)
+  local want, avoid = set_of(conf.tags), set_of(conf.exclude_tags)
   for i, name in ipairs(names) do
     local cls = _G[name]
     cls._name = name
     if conf.host and conf.host ~= "" then cls.host = conf.host end
-    local tasks = tag_filter(cls._tasks, conf.tags, conf.exclude_tags)
     if #cls._tasks == 0 then
       error(("user class '%s' has no tasks: add one with %s:task(function(self) ... end)")
             :format(name, name), 0)
     end
-    local cum, total = {}, 0
-    for j, t in ipairs(tasks) do total = total + t.weight; cum[j] = total end
-    cls._run_tasks, cls._cum, cls._total = tasks, cum, total
+    prepare(cls, want, avoid, has_any(cls.tags, want), {})
     classes[i] = cls
   end
+  for _, t in ipairs(classes) do
+    for _, task in ipairs(t._run_tasks) do
+      if task.set and not task.name then task.name = "TaskSet" end
+    end
+  end
+  if cicada.events then cicada.events.init:fire() end
   return names
+end
+
+-- Class facts for the main thread: weight, fixed_count, host, task count.
+function cicada._class_info(i)
+  local c = classes[i]
+  return c._name, c.weight, c.fixed_count or 0, c.host or "", #c._run_tasks
 end
 
 -- The tasks of class i that run: { {name=, weight=}, ... }
@@ -164,18 +241,13 @@ function cicada._set_host(host)
   for _, c in ipairs(classes) do c.host = host end
 end
 
--- Class facts for the main thread: weight, fixed_count, host, task count.
-function cicada._class_info(i)
-  local c = classes[i]
-  return c._name, c.weight, c.fixed_count or 0, c.host or "", #c._run_tasks
-end
-
--- ---- the user loop ----
+-- ---- running users and task sets ----
 
 local client_mt = { __index = cicada._client_methods }
+local INTERRUPT = {}   -- raised by interrupt(); caught by the task set loop
 
 local function on_error(err)
-  if err == STOP then return STOP end
+  if err == STOP or (type(err) == "table" and err.interrupt == INTERRUPT) then return err end
   local msg = tostring(err)
   -- the user's frames only: cut where the prelude's own frames begin
   local tb = traceback(msg, 2)
@@ -184,23 +256,73 @@ local function on_error(err)
   return { msg = msg, tb = tb }
 end
 
--- Run fn(self) catching errors. Returns true if the user must stop.
+-- Run fn(self) catching errors. Returns STOP, an interrupt (a table with
+-- .reschedule), or nil when fn ended (or failed: the error is counted).
 local function protected(fn, self)
   local ok, err = xpcall(fn, on_error, self)
-  if ok then return false end
-  if err == STOP then return true end
+  if ok then return nil end
+  if err == STOP or err.interrupt == INTERRUPT then return err end
   _exception(err.msg, err.tb)
-  return false
+  return nil
 end
 
-local function pick(cls)
-  local cum, total = cls._cum, cls._total
-  if total <= 0 then return nil end
+local function pick(owner, state)
+  local tasks = owner._run_tasks
+  if owner._sequential then
+    state.i = (state.i or 0) % #tasks + 1
+    return tasks[state.i]
+  end
+  local cum, total = owner._cum, owner._total
   local r = random() * total
   for i = 1, #cum do
-    if r < cum[i] then return cls._run_tasks[i] end
+    if r < cum[i] then return tasks[i] end
   end
-  return cls._run_tasks[#cum]
+  return tasks[#cum]
+end
+
+local run_set
+
+-- Run one task of owner for self; returns STOP, an interrupt, or nil.
+local function run_task(t, self, user)
+  if t.set then return run_set(t.set, self, user) end
+  return protected(t.fn, self)
+end
+
+-- The wait after a task: the owner's wait_time, else the user's.
+local function wait(owner, self, user)
+  local wt = rawget(owner, "wait_time") or user.wait_time
+  local w = wt and wt(self) or 0
+  return _sleep(w, true) == STOP
+end
+
+-- Run task set class ts inside parent until interrupted. Returns STOP, or
+-- nil after an interrupt (with reschedule=false the parent waits first:
+-- Locust's semantics are kept by returning the interrupt itself).
+function run_set(ts, parent, user)
+  local self = setmetatable({ user = user, parent = parent, client = user.client }, ts._instance)
+  local state = {}
+  local res
+  if ts.on_start then res = protected(ts.on_start, self) end
+  while res == nil do
+    local t = pick(ts, state)
+    res = run_task(t, self, user)
+    _flush()
+    if res == nil and wait(ts, self, user) then res = STOP end
+  end
+  if res ~= STOP and ts.on_stop then
+    local r2 = protected(ts.on_stop, self)
+    if r2 == STOP then res = STOP end
+  end
+  if res == STOP then return STOP end
+  -- an interrupt ends this set; the parent carries on
+  if res.reschedule == false then return nil end
+  return "reschedule"
+end
+
+-- self:interrupt(reschedule): leave the task set for its parent. With
+-- reschedule = false the parent waits before picking its next task.
+function Class:interrupt(reschedule)
+  error({ interrupt = INTERRUPT, reschedule = reschedule ~= false }, 0)
 end
 
 -- The body of every virtual user's coroutine.
@@ -209,18 +331,19 @@ function cicada._run(index, id)
   local self = setmetatable({ id = id, host = cls.host }, cls._instance)
   self.client = setmetatable({ base_url = cls.host }, client_mt)
   local stop = false
-  if cls.on_start then stop = protected(cls.on_start, self) end
-  local wait_time = cls.wait_time
+  if cls.on_start then stop = protected(cls.on_start, self) == STOP end
+  local state = {}
   while not stop do
-    local t = pick(cls)
+    local t = pick(cls, state)
     if t == nil then
       stop = _sleep(3600, true) == STOP   -- all tasks filtered out by tags: idle
     else
-      stop = protected(t.fn, self)
+      local res = run_task(t, self, self)
       _flush()
-      if not stop then
-        local w = wait_time and wait_time(self) or 0
-        stop = _sleep(w, true) == STOP
+      if res == STOP then
+        stop = true
+      elseif res ~= "reschedule" then
+        stop = wait(cls, self, self)
       end
     end
   end

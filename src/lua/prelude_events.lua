@@ -1,0 +1,72 @@
+-- prelude_events: Locust-style event hooks.
+--
+--   cicada.events.test_start:add_listener(function() ... end)
+--   cicada.events.request:add_listener(function(ev)
+--     -- ev.request_type, ev.name, ev.response_time (ms), ev.response_length,
+--     -- ev.exception (nil for a success). Set ev.exception = "..." to fail
+--     -- the request, or call cicada.report{...} to add one of your own.
+--   end)
+--
+-- Every engine thread has its own Lua VM with its own listeners (the
+-- scenario file runs once per VM), so init, test_start, test_stop,
+-- spawning_complete and quitting fire once in each VM; request fires in the
+-- VM of the user that made the request. Listeners run outside any user:
+-- they must not block (no requests or sleeps; cicada.report is fine). An
+-- error in a listener is logged and the others still run.
+
+local cicada = cicada
+local names = { "init", "test_start", "test_stop", "spawning_complete", "request",
+                "quitting", "reset_stats" }
+
+local Event = {}
+Event.__index = Event
+
+function Event:add_listener(fn)
+  assert(type(fn) == "function", "add_listener takes a function")
+  self._listeners[#self._listeners + 1] = fn
+  if self._name == "request" then cicada._want_request_events(true) end
+  return fn
+end
+
+function Event:remove_listener(fn)
+  for i, f in ipairs(self._listeners) do
+    if f == fn then table.remove(self._listeners, i) break end
+  end
+  if self._name == "request" and #self._listeners == 0 then
+    cicada._want_request_events(false)
+  end
+end
+
+function Event:fire(...)
+  for _, f in ipairs(self._listeners) do
+    local ok, err = pcall(f, ...)
+    if not ok then cicada._log_error(("error in %s listener: %s"):format(self._name, tostring(err))) end
+  end
+end
+
+cicada.events = {}
+for _, n in ipairs(names) do
+  cicada.events[n] = setmetatable({ _name = n, _listeners = {} }, Event)
+end
+
+-- Shorthand: cicada.on("test_start", fn)
+function cicada.on(name, fn)
+  local ev = cicada.events[name]
+  if not ev then error("unknown event '" .. tostring(name) .. "'", 2) end
+  return ev:add_listener(fn)
+end
+
+-- Called by C for each request when request listeners exist: returns the
+-- (possibly changed) error text.
+function cicada._fire_request(request_type, name, response_time, response_length, exception)
+  local ev = { request_type = request_type, name = name, response_time = response_time,
+               response_length = response_length, exception = exception }
+  cicada.events.request:fire(ev)
+  if ev.exception ~= nil and ev.exception ~= false then return tostring(ev.exception) end
+  return nil
+end
+
+-- Called by C on engine commands.
+function cicada._fire(name, ...)
+  cicada.events[name]:fire(...)
+end
