@@ -1,7 +1,7 @@
 #!/bin/sh
-# run-demo.sh: what `make run` runs. Starts the built-in demo site, runs
-# examples/demo.lua against it headless, stops the site, and exits with
-# cicada's exit code.
+# run-demo.sh: what `make run` runs. Starts the built-in demo site and
+# cicada's web UI for examples/demo.lua against it (or, with HEADLESS=1, a
+# headless run), stops the site, and exits with cicada's exit code.
 #
 #   sh tools/run-demo.sh [extra cicada arguments...]
 #
@@ -11,6 +11,8 @@
 #   CICADA=./cicada        the binary
 #   SCENARIO=examples/demo.lua  USERS=50  SPAWN_RATE=10  RUN_TIME=30s
 #   CSV=out/demo           --csv prefix ("" for no CSV files)
+#   HEADLESS=0             1: run headless for RUN_TIME and print the tables;
+#                          0: serve the web UI on WEB_PORT (default 8089)
 # Extra arguments go to cicada after the defaults (e.g. --html out/demo.html).
 set -u
 
@@ -23,6 +25,8 @@ USERS=${USERS:-50}
 SPAWN_RATE=${SPAWN_RATE:-10}
 RUN_TIME=${RUN_TIME:-30s}
 CSV=${CSV-out/demo}
+HEADLESS=${HEADLESS:-0}
+WEB_PORT=${WEB_PORT:-8089}
 
 say() { echo "run-demo: $*" >&2; }
 
@@ -90,8 +94,16 @@ if [ -n "$CSV" ]; then
     mkdir -p "$(dirname "$CSV")"
     set -- --csv "$CSV" "$@"
 fi
-"$CICADA" -f "$SCENARIO" -H "http://127.0.0.1:$PORT" --headless \
-    -u "$USERS" -r "$SPAWN_RATE" -t "$RUN_TIME" "$@"
-rc=$?
+if [ "$HEADLESS" = 1 ]; then
+    "$CICADA" -f "$SCENARIO" -H "http://127.0.0.1:$PORT" --headless \
+        -u "$USERS" -r "$SPAWN_RATE" -t "$RUN_TIME" "$@"
+    rc=$?
+else
+    say "demo site on http://127.0.0.1:$PORT"
+    say "Open http://127.0.0.1:$WEB_PORT in your browser to start the test (Ctrl-C here to quit)"
+    "$CICADA" -f "$SCENARIO" -H "http://127.0.0.1:$PORT" --web-port "$WEB_PORT" \
+        -u "$USERS" -r "$SPAWN_RATE" "$@"
+    rc=$?
+fi
 cleanup
 exit "$rc"

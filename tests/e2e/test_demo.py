@@ -81,7 +81,7 @@ def test_make_run_script(tmp_path, cicada):
     script = REPO / "tools" / "run-demo.sh"
     assert script.is_file(), f"{script} is missing"
     port = free_port()
-    env = dict(os.environ, DEMO_PORT=str(port), RUN_TIME="3s", USERS="20", SPAWN_RATE="20",
+    env = dict(os.environ, HEADLESS="1", DEMO_PORT=str(port), RUN_TIME="3s", USERS="20", SPAWN_RATE="20",
                CSV=str(tmp_path / "demo"), CICADA=str(cicada))
     try:
         p = subprocess.run(["sh", str(script)], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
