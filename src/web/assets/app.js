@@ -208,6 +208,16 @@
     }).catch(function (e) { $("ratio").innerHTML = '<p class="empty">Could not load the ratio: ' + esc(e.message) + "</p>"; });
   }
 
+  /* The full-history CSV exists only with --csv-full-history (else 404).
+   * GET, not HEAD (the server routes GET only); the body is not read. */
+  function checkHistoryCsv() {
+    var ctl = window.AbortController ? new AbortController() : null;
+    fetch("./stats/requests_full_history/csv", { credentials: "same-origin", signal: ctl && ctl.signal }).then(function (r) {
+      $("history-csv-item").hidden = r.status === 404;
+      if (ctl) ctl.abort();
+    }).catch(function () {});
+  }
+
   /* ---- charts ---- */
   var hist = { t: [], rps: [], fail: [], users: [], pct: {} };
   PCTS.forEach(function (p) { hist.pct[p] = []; });
@@ -432,6 +442,7 @@
     else if (activeTab === "workers" && last) renderWorkers(last);
     else if (activeTab === "charts" && shown) updateCharts();
     else if (activeTab === "ratio" && shown) fetchRatio();
+    else if (activeTab === "download" && shown) checkHistoryCsv();
     if (activeTab === "exceptions" && (shown || Date.now() - lastExceptionsFetch >= EXCEPTIONS_EVERY_MS)) fetchExceptions();
   }
 
