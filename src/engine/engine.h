@@ -68,6 +68,7 @@ typedef struct user {
     struct user *next_ready;
     uint64_t req_seq;
     pending_t pending;
+    struct cookie_jar *jar; /* the user's cookies (http/cookie.h), NULL until one is set */
 } user_t;
 
 enum engine_cmd_kind {
@@ -96,6 +97,8 @@ typedef struct engine_conf {
     size_t ntags, nexclude_tags;
     double stop_timeout;
     int nengines; /* user ids are dealt as index + 1 + nengines * k */
+    bool insecure;       /* --insecure: HTTPS without certificate verification */
+    const char *ca_file; /* --ca-file: CA bundle instead of the system's; may be NULL */
 } engine_conf_t;
 
 typedef struct engine {
@@ -125,6 +128,7 @@ typedef struct engine {
     struct lua_State *Lcb; /* a VM thread for event listeners (anchored by cb_ref) */
     int cb_ref;
     bool request_events; /* the scenario listens to the request event */
+    atomic_bool quit_requested; /* the scenario called cicada.quit() */
     bool in_event;       /* inside a request listener */
     buf_t event_err;
 

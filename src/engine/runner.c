@@ -169,6 +169,13 @@ static long live_users(runner_t *r)
     return n;
 }
 
+static bool quit_requested(runner_t *r)
+{
+    for (int i = 0; i < r->neng; i++)
+        if (atomic_load(&r->eng[i]->quit_requested)) return true;
+    return false;
+}
+
 static void log_spawned(runner_t *r)
 {
     char buf[2048];
@@ -348,7 +355,9 @@ runner_t *runner_new(const opts_t *o)
                               .exclude_tags = o->exclude_tags,
                               .nexclude_tags = o->nexclude_tags,
                               .stop_timeout = o->stop_timeout,
-                              .nengines = o->threads};
+                              .nengines = o->threads,
+                              .insecure = o->insecure,
+                              .ca_file = o->ca_file};
     vm_conf_t vc = vm_conf(o);
     struct lua_State *L = vm_new(NULL, &vc, err, sizeof err);
     if (L == NULL) {
@@ -694,6 +703,10 @@ int runner_run(runner_t *r)
             if (o->autoquit >= 0) quit_at = clock_ns() + (int64_t)(o->autoquit * 1e9);
         }
         if (now >= quit_at) break;
+        if (quit_requested(r)) {
+            log_info("The scenario called cicada.quit(): stopping");
+            break;
+        }
         spawn_step(r, now);
         if (now >= next_sec && r->shape_active && !shape_step(r)) {
             stop_users(r);

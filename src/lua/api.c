@@ -158,6 +158,13 @@ static int l_on_stop_begin(lua_State *L)
     return 0;
 }
 
+/* cicada.quit(): end the whole test (like Locust's runner.quit()). */
+static int l_quit(lua_State *L)
+{
+    if (eng) atomic_store(&eng->quit_requested, true);
+    return 0;
+}
+
 static int l_want_request_events(lua_State *L)
 {
     if (eng) eng->request_events = lua_toboolean(L, 1);
@@ -209,6 +216,7 @@ void api_open(lua_State *L, engine_t *e)
                                    {"_on_stop_begin", l_on_stop_begin},
                                    {"_want_request_events", l_want_request_events},
                                    {"_log_error", l_log_error},
+                                   {"quit", l_quit},
                                    {NULL, NULL}};
     for (const luaL_Reg *f = fns; f->name; f++) {
         lua_pushcfunction(L, f->func);

@@ -244,6 +244,14 @@ end
 -- ---- running users and task sets ----
 
 local client_mt = { __index = cicada._client_methods }
+
+-- Another HTTP client for the running user, on another base URL (Locust's
+-- extra HttpSession): self.api = cicada.client("http://127.0.0.1:9000").
+-- It shares the user's connections, cookies and statistics.
+function cicada.client(base_url, headers)
+  return setmetatable({ base_url = base_url, headers = headers }, client_mt)
+end
+
 local INTERRUPT = {}   -- raised by interrupt(); caught by the task set loop
 
 local function on_error(err)
