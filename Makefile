@@ -16,11 +16,12 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) -Isrc $(PKG_CFLAGS) -MMD -MP
-LIBS     = $(PKG_LIBS) -lcivetweb -lpthread -lm
+LIBS     = $(PKG_LIBS) -lcivetweb -lssl -lcrypto -lz -lpthread -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # Debian packages: to build, and to run the tests and benchmarks.
-BUILD_DEBS := gcc make pkg-config libluajit2-5.1-dev libcjson-dev libjs-chart.js libcivetweb-dev
+BUILD_DEBS := gcc make pkg-config libluajit2-5.1-dev libcjson-dev libjs-chart.js libcivetweb-dev \
+              libssl-dev zlib1g-dev openssl
 TEST_DEBS  := nginx wrk python3-pytest python3-locust time procps iproute2
 DEPS_STAMP := build/.deps
 

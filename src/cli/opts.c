@@ -108,6 +108,8 @@ static const struct flag main_flags[] = {
     {"-s/--stop-timeout", 's', "stop-timeout", "LOCUST_STOP_TIMEOUT", K_STOP, AT(stop_timeout),
      .min = 0, .max = HUGE_VAL},
     {"--threads", 0, "threads", NULL, K_INT, AT(threads), .min = 1, .max = 1024},
+    {"--insecure", 0, "insecure", NULL, K_BOOL, AT(insecure)},
+    {"--ca-file", 0, "ca-file", NULL, K_STR, AT(ca_file)},
 };
 
 static const struct flag demo_flags[] = {

@@ -43,6 +43,8 @@ typedef struct opts {
     int exit_code_on_error;  /* --exit-code-on-error, default 1 */
     double stop_timeout;     /* -s/--stop-timeout seconds, default 0 */
     int threads;             /* --threads, default: number of online CPUs */
+    bool insecure;           /* --insecure: no TLS certificate verification */
+    const char *ca_file;     /* --ca-file: CA bundle (PEM) instead of the system's */
     bool list_classes;       /* -l/--list */
     bool show_version;       /* -V/--version */
     bool master, worker;     /* --master, --worker */

@@ -20,6 +20,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "http/client.h"
+#include "http/cookie.h"
 #include "lua/api.h"
 #include "lua/vm.h"
 
@@ -145,6 +146,7 @@ static void user_free(user_t *u)
     buf_free(&u->pending.method);
     buf_free(&u->pending.name);
     buf_free(&u->pending.error);
+    cookie_jar_free(u->jar);
     xfree(u);
 }
 
