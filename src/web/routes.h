@@ -31,6 +31,7 @@ struct web {
     bool quit;
     bool pusher_started;
     bool lib; /* mg_init_library() was called */
+    struct tls_front *tls; /* the HTTPS front, or NULL for plain HTTP */
     pthread_t pusher;
 };
 

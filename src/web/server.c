@@ -14,25 +14,24 @@
  * client list (held while writing, which keeps each connection alive
  * until its close handler can take the lock and drop it).
  *
- * TLS: this civetweb (1.15) reads the key and the certificate from one
- * PEM file (ssl_certificate). When they are separate files, both are
- * copied into a private temporary file that is deleted as soon as civetweb
- * has loaded it. */
+ * TLS: Debian's civetweb crashes on HTTPS connections with OpenSSL 3
+ * (tls.h says why), so with --tls-cert/--tls-key civetweb listens on
+ * 127.0.0.1 on a port of the kernel's choosing, and tls.c terminates TLS
+ * on the user's address and relays to it. */
 #include "web/server.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/log.h"
 #include "report/json.h"
 #include "web/routes.h"
+#include "web/tls.h"
 
 static pthread_mutex_t tick_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -195,96 +194,34 @@ static void *push_loop(void *ud)
 
 /* ---- start and stop ---- */
 
-/* civetweb's listening_ports entry for host:port ("8089s" style). */
-static int listen_spec(const char *host, int port, bool tls, char *out, size_t n, char *err,
-                       size_t errn)
+/* The IPv4 address to listen on: "0.0.0.0" for ""/"*", names resolved
+ * (civetweb wants an address). */
+static int resolve(const char *host, char *ip, size_t n, char *err, size_t errn)
 {
-    const char *s = tls ? "s" : "";
     if (host == NULL || *host == '\0' || strcmp(host, "*") == 0) {
-        snprintf(out, n, "%d%s", port, s);
-        return 0;
-    }
-    struct in_addr a4;
-    if (inet_pton(AF_INET, host, &a4) == 1) {
-        snprintf(out, n, "%s:%d%s", host, port, s);
+        snprintf(ip, n, "0.0.0.0");
         return 0;
     }
     if (strchr(host, ':')) {
-        if (!mg_check_feature(8)) {
-            snprintf(err, errn, "--web-host %s: this build of civetweb has no IPv6", host);
-            return -1;
-        }
-        snprintf(out, n, "[%s]:%d%s", host, port, s);
-        return 0;
+        snprintf(err, errn, "--web-host %s: IPv6 is not supported (Debian's civetweb is built "
+                 "without it)", host);
+        return -1;
     }
-    /* civetweb wants an address: resolve a name such as "localhost" */
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
     int rc = getaddrinfo(host, NULL, &hints, &res);
     if (rc != 0 || res == NULL) {
         snprintf(err, errn, "--web-host %s: %s", host, gai_strerror(rc));
         return -1;
     }
-    char ip[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, ip, sizeof ip);
+    inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, ip, (socklen_t)n);
     freeaddrinfo(res);
-    snprintf(out, n, "%s:%d%s", ip, port, s);
-    return 0;
-}
-
-static int append_file(FILE *to, const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return -1;
-    char buf[8192];
-    size_t k;
-    while ((k = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, k, to);
-    int bad = ferror(f);
-    fclose(f);
-    fputc('\n', to);
-    return bad ? -1 : 0;
-}
-
-/* Key and certificate in one PEM, as civetweb wants them. Writes the path
- * to use into pem (a temporary file when *tmp is set). */
-static int tls_pem(const opts_t *o, char *pem, size_t n, bool *tmp, char *err, size_t errn)
-{
-    *tmp = false;
-    if (o->tls_key == NULL || *o->tls_key == '\0' || strcmp(o->tls_key, o->tls_cert) == 0) {
-        snprintf(pem, n, "%s", o->tls_cert); /* one file holding both */
-        return 0;
-    }
-    const char *dir = getenv("TMPDIR");
-    snprintf(pem, n, "%s/cicada-tls-XXXXXX", dir && *dir ? dir : "/tmp");
-    int fd = mkstemp(pem); /* mode 0600: it holds the private key */
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (f == NULL) {
-        snprintf(err, errn, "cannot create a temporary file for TLS: %s", strerror(errno));
-        if (fd >= 0) close(fd), unlink(pem);
-        return -1;
-    }
-    *tmp = true;
-    if (append_file(f, o->tls_key) != 0 || append_file(f, o->tls_cert) != 0) {
-        snprintf(err, errn, "cannot read --tls-key %s or --tls-cert %s: %s", o->tls_key,
-                 o->tls_cert, strerror(errno));
-        fclose(f);
-        unlink(pem);
-        return -1;
-    }
-    if (fclose(f) != 0) {
-        snprintf(err, errn, "cannot write %s: %s", pem, strerror(errno));
-        unlink(pem);
-        return -1;
-    }
     return 0;
 }
 
 web_t *web_start(const opts_t *o, runner_t *r, char *err, size_t n)
 {
-    bool tls = o->tls_cert && *o->tls_cert;
-    if (!tls && o->tls_key && *o->tls_key) {
-        snprintf(err, n, "--tls-key needs --tls-cert");
-        return NULL;
-    }
+    /* like Locust: HTTPS when both are given (opts refuses one alone) */
+    bool tls = o->tls_cert && *o->tls_cert && o->tls_key && *o->tls_key;
     struct web *w = xcalloc(1, sizeof *w);
     w->r = r;
     w->o = o;
@@ -297,29 +234,36 @@ web_t *web_start(const opts_t *o, runner_t *r, char *err, size_t n)
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->wake, NULL);
 
-    char ports[300], pem[4096] = "", ebuf[256] = "";
-    bool tmp = false;
-    if (listen_spec(o->web_host, o->web_port, tls, ports, sizeof ports, err, n) != 0) goto error;
-    if (tls && tls_pem(o, pem, sizeof pem, &tmp, err, n) != 0) goto error;
+    char ip[INET_ADDRSTRLEN], ports[64], ebuf[256] = "";
+    if (resolve(o->web_host, ip, sizeof ip, err, n) != 0) goto error;
+    if (tls) /* civetweb serves plain HTTP to the TLS front only (tls.h) */
+        snprintf(ports, sizeof ports, "127.0.0.1:0");
+    else
+        snprintf(ports, sizeof ports, "%s:%d", ip, o->web_port);
     const char *conf[] = {"listening_ports", ports,
                           "num_threads", "32",
                           "enable_keep_alive", "yes",
                           "request_timeout_ms", "10000",
                           "websocket_timeout_ms", "30000",
                           "enable_websocket_ping_pong", "yes",
-                          tls ? "ssl_certificate" : NULL, pem,
                           NULL};
     struct mg_callbacks cb = {.begin_request = begin_request, .log_message = log_message};
     struct mg_init_data init = {.callbacks = &cb, .user_data = w, .configuration_options = conf};
     struct mg_error_data ed = {.text = ebuf, .text_buffer_size = sizeof ebuf};
-    mg_init_library(tls ? 2 : 0);
+    mg_init_library(0);
     w->lib = true;
     w->ctx = mg_start2(&init, &ed);
-    if (tmp) unlink(pem); /* loaded (or failed): the key copy goes */
     if (w->ctx == NULL) {
         snprintf(err, n, "cannot start the web interface on %s: %s", ports,
                  *ebuf ? ebuf : "unknown error");
         goto error;
+    }
+    struct mg_server_port sp;
+    int port = mg_get_server_ports(w->ctx, 1, &sp) == 1 ? sp.port : o->web_port;
+    if (tls) {
+        w->tls = tls_front_start(ip, o->web_port, o->tls_cert, o->tls_key, port, err, n);
+        if (w->tls == NULL) goto error;
+        port = tls_front_port(w->tls);
     }
     mg_set_websocket_handler(w->ctx, "/ws", NULL, ws_ready, ws_data, ws_close, w);
     if (pthread_create(&w->pusher, NULL, push_loop, w) != 0) {
@@ -329,15 +273,11 @@ web_t *web_start(const opts_t *o, runner_t *r, char *err, size_t n)
     w->pusher_started = true;
     runner_on_tick(r, on_tick, w);
 
-    struct mg_server_port sp;
-    int port = mg_get_server_ports(w->ctx, 1, &sp) == 1 ? sp.port : o->web_port;
     const char *scheme = tls ? "https" : "http";
     if (o->web_host == NULL || *o->web_host == '\0' || strcmp(o->web_host, "*") == 0)
         log_info("Starting web interface at %s://0.0.0.0:%d (accepting connections from all "
                  "network interfaces)",
                  scheme, port);
-    else if (strchr(o->web_host, ':'))
-        log_info("Starting web interface at %s://[%s]:%d", scheme, o->web_host, port);
     else
         log_info("Starting web interface at %s://%s:%d", scheme, o->web_host, port);
     return w;
@@ -357,6 +297,7 @@ void web_stop(web_t *w)
         pthread_mutex_unlock(&tick_lock);
         pthread_join(w->pusher, NULL);
     }
+    tls_front_stop(w->tls);
     if (w->ctx) mg_stop(w->ctx); /* closes the WebSockets: ws_close runs for each */
     if (w->lib) mg_exit_library();
     pthread_cond_destroy(&w->wake);
