@@ -22,6 +22,7 @@
 #include "http/client.h"
 #include "http/cookie.h"
 #include "lua/api.h"
+#include "lua/cosocket.h"
 #include "lua/vm.h"
 
 static void user_free(user_t *u);
@@ -137,6 +138,7 @@ static void user_free(user_t *u)
     engine_flush_pending(u);
     loop_timer_stop(e->loop, &u->timer);
     client_close_all(u);
+    cosocket_release(u);
     if (u->prev) u->prev->next = u->next;
     else e->users = u->next;
     if (u->next) u->next->prev = u->prev;

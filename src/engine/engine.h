@@ -28,6 +28,7 @@
 
 struct lua_State;
 struct conn;
+struct cosock;
 struct engine;
 
 #define ENGINE_MAX_CLASSES 64
@@ -64,6 +65,7 @@ typedef struct user {
     loop_timer_t timer;
     struct conn *conns;      /* keep-alive connections, one per host */
     struct conn *waiting_on; /* the connection of the request in flight */
+    struct cosock *cosocks;  /* its cosockets (lua/cosocket.c), closed by user_free */
     struct user *prev, *next; /* engine's list of live users */
     struct user *next_ready;
     uint64_t req_seq;

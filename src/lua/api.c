@@ -10,7 +10,9 @@
  *
  * The HTTP client's methods live in lua/http.c. */
 #include "lua/api.h"
+#include "lua/cosocket.h"
 #include "lua/http.h"
+#include "lua/ngx.h"
 #include "lua/data.h"
 
 #include <ctype.h>
@@ -228,5 +230,7 @@ void api_open(lua_State *L, engine_t *e)
     lua_setfield(L, -2, "null");
     http_open(L);
     data_open(L); /* cicada.data (lua/data.c) */
+    cosocket_open(L); /* cicada.tcp, cicada.udp (lua/cosocket.c) */
     lua_setglobal(L, "cicada");
+    ngx_open(L); /* the global ngx for OpenResty drivers (lua/ngx.c) */
 }
