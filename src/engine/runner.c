@@ -75,6 +75,7 @@ struct runner {
     void *tick_ud;
     /* a load shape (cicada.shape) runs in the main thread's own VM */
     struct lua_State *shape_L;
+    int nstarted; /* engine threads started and not yet joined */
     bool shape_active;
     int64_t shape_start;
 };
@@ -409,7 +410,9 @@ runner_t *runner_new(const opts_t *o)
         }
     }
     for (int i = 0; i < r->neng; i++)
-        if (engine_start(r->eng[i]) != 0) {
+        if (engine_start(r->eng[i]) == 0) {
+            r->nstarted = i + 1;
+        } else {
             fprintf(stderr, "cicada: cannot start engine thread %d\n", i);
             r->neng = i;
             goto error;
@@ -622,6 +625,7 @@ static void shutdown_engines(runner_t *r)
     pthread_mutex_lock(&r->lock);
     for (int i = 0; i < r->neng; i++) {
         stats_merge(r->stats, engine_join(r->eng[i]));
+        r->nstarted = 0;
         stats_shard_t *o = engine_take_shard(r->eng[i]);
         if (o) {
             stats_merge(r->stats, o);
@@ -741,6 +745,11 @@ int runner_run(runner_t *r)
 void runner_free(runner_t *r)
 {
     if (r == NULL) return;
+    /* freed without a run (a set-up error after the engines started):
+     * end their threads first */
+    for (int i = 0; i < r->nstarted; i++) post(r, i, CMD_QUIT, 0, 0);
+    for (int i = 0; i < r->nstarted; i++) engine_join(r->eng[i]);
+    r->nstarted = 0;
     close_csvs(r);
     for (int i = 0; i < r->neng; i++)
         if (r->eng[i]) engine_free(r->eng[i]);
