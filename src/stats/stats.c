@@ -783,3 +783,53 @@ bool stats_current_percentile(const stats_t *st, const stats_entry_t *e, double 
     *out = 0.0;
     return true;
 }
+
+/* ---- deltas from other nodes ---- */
+
+void stats_merge_delta(stats_t *st, const stats_delta_t *d, bool aggregated)
+{
+    stats_entry_t *e = aggregated ? &st->total : main_entry(st, d->method, d->name);
+    uint64_t timed_n = d->num_requests >= d->num_none_requests
+                           ? d->num_requests - d->num_none_requests
+                           : 0;
+    if (timed_n) {
+        if (timed(e) == 0 || d->min_response_time_ms < e->min_response_time_ms)
+            e->min_response_time_ms = d->min_response_time_ms;
+        if (d->max_response_time_ms > e->max_response_time_ms)
+            e->max_response_time_ms = d->max_response_time_ms;
+    }
+    e->total_response_time_ms += d->total_response_time_ms;
+    if (d->hist) {
+        hist_merge(e->hist, d->hist);
+        /* a report covers a few seconds: its times go to the second of its
+         * last request, as a shard's do */
+        double ts = d->last_request_ts > 0 ? d->last_request_ts : wall_now();
+        window_add(e->window, (int64_t)ts, d->hist);
+    }
+    e->num_requests += d->num_requests;
+    e->num_none_requests += d->num_none_requests;
+    e->num_failures += d->num_failures;
+    e->total_content_length += d->total_content_length;
+    if (d->last_request_ts > e->last_request_ts) e->last_request_ts = d->last_request_ts;
+    for (size_t i = 0; i < d->nsecs; i++)
+        ring_add(e->sec_key, e->sec_reqs, e->sec_fails, d->secs[i],
+                 d->sec_reqs ? d->sec_reqs[i] : 0, d->sec_fails ? d->sec_fails[i] : 0);
+}
+
+void stats_error_add(stats_t *st, const char *method, const char *name, const char *error,
+                     uint64_t n)
+{
+    uint64_t h = hash3(method, name, error);
+    stats_error_t *e = table_get(&st->errs, h, error_eq, method, name, error);
+    if (!e) {
+        e = xcalloc(1, sizeof *e);
+        e->method = xstrdup(method);
+        e->name = xstrdup(name);
+        e->error = xstrdup(error);
+        table_put(&st->errs, h, e);
+        st->errlist = xrealloc(st->errlist, (st->nerr + 1) * sizeof *st->errlist);
+        st->errlist[st->nerr++] = e;
+        st->errs_unsorted = true;
+    }
+    e->occurrences += n;
+}

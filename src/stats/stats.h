@@ -97,6 +97,35 @@ void stats_clear_exceptions(stats_t *st);
 void stats_exception_add(stats_t *st, const char *msg, const char *traceback, const char *node,
                          uint64_t count);
 
+/* ---- deltas from other nodes (a master merging its workers) ---- */
+
+/* One (method, name) row of a worker's report: what it measured since its
+ * previous report. Times in ms; min is read only when some request was
+ * timed (num_requests > num_none_requests). hist (may be NULL) holds the
+ * timed requests' response times; secs/sec_reqs/sec_fails (nsecs of each,
+ * may be 0) are the per-unix-second request and failure counts. Nothing
+ * is kept: the caller still owns every pointer after the call. */
+typedef struct stats_delta {
+    const char *method, *name;
+    uint64_t num_requests, num_none_requests, num_failures;
+    double total_response_time_ms, min_response_time_ms, max_response_time_ms;
+    uint64_t total_content_length;
+    double last_request_ts; /* unix seconds, 0 if none */
+    const hist_t *hist;
+    const int64_t *secs;
+    const uint32_t *sec_reqs, *sec_fails;
+    size_t nsecs;
+} stats_delta_t;
+
+/* Add d into its (method, name) row (created if new), or into the
+ * Aggregated row when aggregated is true (a worker reports its total
+ * separately, as Locust's stats_total). */
+void stats_merge_delta(stats_t *st, const stats_delta_t *d, bool aggregated);
+
+/* Count n occurrences of a failure (method, name, error); strings are copied. */
+void stats_error_add(stats_t *st, const char *method, const char *name, const char *error,
+                     uint64_t n);
+
 /* Time of the last reset (unix seconds, fractional) and of the last request. */
 double stats_start_time(const stats_t *st);
 
