@@ -8,7 +8,7 @@
 #   make fmt      clang-format every source file
 
 CC      ?= cc
-PKGS    := luajit libcjson
+PKGS    := luajit libcjson libzmq msgpack
 WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-unused-parameter -Wformat=2
 CSTD    := -std=c11 -D_GNU_SOURCE
@@ -21,7 +21,7 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 
 # Debian packages: to build, and to run the tests and benchmarks.
 BUILD_DEBS := gcc make pkg-config libluajit2-5.1-dev libcjson-dev libjs-chart.js libcivetweb-dev \
-              libssl-dev zlib1g-dev openssl
+              libssl-dev zlib1g-dev openssl libzmq3-dev libmsgpack-dev
 TEST_DEBS  := nginx wrk python3-pytest python3-locust time procps iproute2
 DEPS_STAMP := build/.deps
 
