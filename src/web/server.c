@@ -106,9 +106,14 @@ static int begin_request(struct mg_connection *c)
     return routes_handle(c, w);
 }
 
+/* civetweb's last message on this thread: mg_start2() reports "Failed to
+ * setup server ports" but logs the reason (the bind error) just before. */
+static _Thread_local char last_msg[256];
+
 static int log_message(const struct mg_connection *c, const char *msg)
 {
     log_debug("civetweb: %s", msg);
+    snprintf(last_msg, sizeof last_msg, "%s", msg);
     return 1; /* handled: civetweb prints nothing itself */
 }
 
@@ -252,10 +257,14 @@ web_t *web_start(const opts_t *o, runner_t *r, char *err, size_t n)
     struct mg_error_data ed = {.text = ebuf, .text_buffer_size = sizeof ebuf};
     mg_init_library(0);
     w->lib = true;
+    last_msg[0] = '\0';
     w->ctx = mg_start2(&init, &ed);
     if (w->ctx == NULL) {
-        snprintf(err, n, "cannot start the web interface on %s: %s", ports,
-                 *ebuf ? ebuf : "unknown error");
+        bool same_msg = strcmp(last_msg, ebuf) == 0;
+        snprintf(err, n, "cannot start the web interface on %s: %s%s%s%s", ports,
+                 *ebuf ? ebuf : "unknown error", *last_msg && !same_msg ? ": " : "",
+                 same_msg ? "" : last_msg,
+                 strstr(ebuf, "ports") ? " (is the port in use, or the address not local?)" : "");
         goto error;
     }
     struct mg_server_port sp;
