@@ -102,10 +102,12 @@ static bool form_get(const char *body, size_t len, const char *key, char *buf, s
 static bool parse_long(const char *s, long *out)
 {
     char *end;
-    while (*s == ' ' || *s == '\t') s++;
+    while (*s == ' ' || *s == '\t')
+        s++;
     if (*s == '\0') return false;
     long v = strtol(s, &end, 10);
-    while (*end == ' ' || *end == '\t') end++;
+    while (*end == ' ' || *end == '\t')
+        end++;
     if (*end != '\0' || v < 0) return false;
     *out = v;
     return true;
@@ -114,10 +116,12 @@ static bool parse_long(const char *s, long *out)
 static bool parse_rate(const char *s, double *out)
 {
     char *end;
-    while (*s == ' ' || *s == '\t') s++;
+    while (*s == ' ' || *s == '\t')
+        s++;
     if (*s == '\0') return false;
     double v = strtod(s, &end);
-    while (*end == ' ' || *end == '\t') end++;
+    while (*end == ' ' || *end == '\t')
+        end++;
     if (*end != '\0' || !isfinite(v) || v <= 0) return false;
     *out = v;
     return true;
@@ -141,7 +145,8 @@ static int r_swarm(struct mg_connection *c, struct web *w)
     char *body = xmalloc(MAX_BODY + 1);
     size_t len = 0;
     int k;
-    while (len < MAX_BODY && (k = mg_read(c, body + len, MAX_BODY - len)) > 0) len += (size_t)k;
+    while (len < MAX_BODY && (k = mg_read(c, body + len, MAX_BODY - len)) > 0)
+        len += (size_t)k;
     body[len] = '\0';
 
     char users_s[64], rate_s[64], run_s[64], host[1024] = "";
@@ -163,8 +168,8 @@ static int r_swarm(struct mg_connection *c, struct web *w)
     double rate, run_time = 0;
     int status;
     if (!form_get(body, len, "user_count", users_s, sizeof users_s) || !parse_long(users_s, &users))
-        status = swarm_result(c, 400, false, "user_count must be a whole number of users (0 or more)",
-                              shown, 0);
+        status = swarm_result(c, 400, false,
+                              "user_count must be a whole number of users (0 or more)", shown, 0);
     else if (!form_get(body, len, "spawn_rate", rate_s, sizeof rate_s) ||
              !parse_rate(rate_s, &rate))
         status = swarm_result(c, 400, false, "spawn_rate must be a number above 0", shown, 0);

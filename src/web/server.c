@@ -84,7 +84,8 @@ static bool authorized(struct web *w, struct mg_connection *c)
     const char *h = mg_get_header(c, "Authorization");
     if (h == NULL || strncasecmp(h, "Basic ", 6) != 0) return false;
     h += 6;
-    while (*h == ' ') h++;
+    while (*h == ' ')
+        h++;
     unsigned char dec[1024];
     long n = b64decode(h, dec, sizeof dec);
     return n >= 0 && same(dec, (size_t)n, w->auth);
@@ -175,7 +176,8 @@ static void *push_loop(void *ud)
     struct web *w = ud;
     for (;;) {
         pthread_mutex_lock(&tick_lock);
-        while (!w->quit && w->ticks == 0) pthread_cond_wait(&w->wake, &tick_lock);
+        while (!w->quit && w->ticks == 0)
+            pthread_cond_wait(&w->wake, &tick_lock);
         bool quit = w->quit;
         w->ticks = 0;
         pthread_mutex_unlock(&tick_lock);
@@ -208,8 +210,10 @@ static int resolve(const char *host, char *ip, size_t n, char *err, size_t errn)
         return 0;
     }
     if (strchr(host, ':')) {
-        snprintf(err, errn, "--web-host %s: IPv6 is not supported (Debian's civetweb is built "
-                 "without it)", host);
+        snprintf(err, errn,
+                 "--web-host %s: IPv6 is not supported (Debian's civetweb is built "
+                 "without it)",
+                 host);
         return -1;
     }
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
@@ -245,6 +249,7 @@ web_t *web_start(const opts_t *o, runner_t *r, char *err, size_t n)
         snprintf(ports, sizeof ports, "127.0.0.1:0");
     else
         snprintf(ports, sizeof ports, "%s:%d", ip, o->web_port);
+    /* clang-format off */
     const char *conf[] = {"listening_ports", ports,
                           "num_threads", "32",
                           "enable_keep_alive", "yes",
@@ -252,6 +257,7 @@ web_t *web_start(const opts_t *o, runner_t *r, char *err, size_t n)
                           "websocket_timeout_ms", "30000",
                           "enable_websocket_ping_pong", "yes",
                           NULL};
+    /* clang-format on */
     struct mg_callbacks cb = {.begin_request = begin_request, .log_message = log_message};
     struct mg_init_data init = {.callbacks = &cb, .user_data = w, .configuration_options = conf};
     struct mg_error_data ed = {.text = ebuf, .text_buffer_size = sizeof ebuf};
