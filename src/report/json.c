@@ -57,16 +57,27 @@ char *json_html_escape(const char *s, bool quote)
 {
     if (s == NULL) s = "";
     size_t n = 0;
-    for (const char *p = s; *p; p++) n += 6; /* the longest entity is "&quot;" */
+    for (const char *p = s; *p; p++)
+        n += 6; /* the longest entity is "&quot;" */
     char *out = xmalloc(n + 1), *d = out;
     for (const char *p = s; *p; p++) {
         const char *e = NULL;
         switch (*p) {
-        case '&': e = "&amp;"; break;
-        case '<': e = "&lt;"; break;
-        case '>': e = "&gt;"; break;
-        case '"': e = quote ? "&quot;" : NULL; break;
-        case '\'': e = quote ? "&#x27;" : NULL; break;
+        case '&':
+            e = "&amp;";
+            break;
+        case '<':
+            e = "&lt;";
+            break;
+        case '>':
+            e = "&gt;";
+            break;
+        case '"':
+            e = quote ? "&quot;" : NULL;
+            break;
+        case '\'':
+            e = quote ? "&#x27;" : NULL;
+            break;
         }
         if (e) {
             size_t l = strlen(e);
@@ -115,7 +126,8 @@ cJSON *json_stats_requests_of(stats_t *st, const char *state, long user_count, d
     cJSON_AddItemToObject(root, "stats", rows);
     size_t n;
     stats_entry_t **es = stats_entries(st, &n);
-    for (size_t i = 0; i < n && i < MAX_ROWS; i++) cJSON_AddItemToArray(rows, stats_row(st, es[i]));
+    for (size_t i = 0; i < n && i < MAX_ROWS; i++)
+        cJSON_AddItemToArray(rows, stats_row(st, es[i]));
     stats_entry_t *t = stats_total(st);
     cJSON_AddItemToArray(rows, stats_row(st, t));
 
@@ -165,8 +177,12 @@ static double wall_now(void)
 
 cJSON *json_stats_requests(runner_t *r)
 {
-    return json_stats_requests_of(runner_stats(r), runner_state_name(runner_state(r)),
-                                  runner_user_count(r), wall_now());
+    cJSON *j = json_stats_requests_of(runner_stats(r), runner_state_name(runner_state(r)),
+                                      runner_user_count(r), wall_now());
+    /* the page's header and start form show the host; Locust writes it
+     * into its HTML template instead */
+    add_str(j, "host", runner_host(r));
+    return j;
 }
 
 /* ---- /exceptions ---- */
@@ -198,7 +214,8 @@ static cJSON *task_ratios(const runner_class_t *c, double scale)
     cJSON *o = check(cJSON_CreateObject());
     int nt = c->ntasks < 64 ? c->ntasks : 64;
     double sum = 0;
-    for (int k = 0; k < nt; k++) sum += c->task_weights[k];
+    for (int k = 0; k < nt; k++)
+        sum += c->task_weights[k];
     for (int k = 0; k < nt; k++) {
         double r = sum > 0 ? c->task_weights[k] / sum * scale : 0;
         const char *name = c->task_names[k] ? c->task_names[k] : "?";
@@ -226,7 +243,7 @@ static cJSON *class_ratios(const runner_class_t *cls, size_t n, bool total)
     for (size_t i = 0; i < n; i++) {
         /* Locust reports 0 for every class before a test; cicada shows the
          * mix the weights will give, which is what a user wants to see. */
-        double r = users > 0    ? (double)cls[i].users / users
+        double r = users > 0     ? (double)cls[i].users / users
                    : weights > 0 ? cls[i].weight / weights
                                  : 0;
         cJSON *c = check(cJSON_CreateObject());
@@ -302,7 +319,8 @@ static void sort_keys(cJSON *j)
     if (!cJSON_IsObject(j) || n < 2) return;
     cJSON **v = xmalloc(n * sizeof *v);
     size_t i = 0;
-    for (cJSON *c = j->child; c; c = c->next) v[i++] = c;
+    for (cJSON *c = j->child; c; c = c->next)
+        v[i++] = c;
     qsort(v, n, sizeof *v, by_key);
     for (i = 0; i < n; i++) {
         v[i]->next = i + 1 < n ? v[i + 1] : NULL;

@@ -7,7 +7,7 @@
  * keys, the same HTML escaping of names and errors, the same 500-row
  * truncation with Aggregated kept last. cicada adds fields, never renames:
  * /stats/requests also carries "percentiles" (the Aggregated row's current
- * percentiles keyed "50" ... "100") and "time" (unix seconds).
+ * percentiles keyed "50" ... "100"), "time" (unix seconds) and "host".
  *
  * The builders only read; they return a fresh cJSON tree that the caller
  * owns (cJSON_Delete, or hand it to json_print). Those taking a runner_t
@@ -28,7 +28,8 @@
 /* GET /stats/requests: {"stats": [...], "errors": [...], "total_rps",
  * "fail_ratio", "current_response_time_percentile_50/95" (null when there
  * is no request in the last ~10 s), "state", "user_count", "workers": [],
- * "percentiles": {"50": ms|null, ...}, "time"}. now is unix seconds. */
+ * "percentiles": {"50": ms|null, ...}, "time"}; json_stats_requests also
+ * adds "host" (runner_host: "" if none). now is unix seconds. */
 cJSON *json_stats_requests(runner_t *r);
 cJSON *json_stats_requests_of(stats_t *st, const char *state, long user_count, double now);
 

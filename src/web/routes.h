@@ -30,7 +30,7 @@ struct web {
     unsigned long ticks; /* runner ticks not yet pushed */
     bool quit;
     bool pusher_started;
-    bool lib; /* mg_init_library() was called */
+    bool lib;              /* mg_init_library() was called */
     struct tls_front *tls; /* the HTTPS front, or NULL for plain HTTP */
     pthread_t pusher;
 };

@@ -155,7 +155,8 @@ static void *accept_main(void *ud)
 {
     tls_front_t *t = ud;
     for (;;) {
-        struct pollfd p[2] = {{.fd = t->lfd, .events = POLLIN}, {.fd = t->stop[0], .events = POLLIN}};
+        struct pollfd p[2] = {{.fd = t->lfd, .events = POLLIN},
+                              {.fd = t->stop[0], .events = POLLIN}};
         if (poll(p, 2, -1) < 0 && errno != EINTR) break;
         if (p[1].revents) break;
         if (!p[0].revents) continue;
@@ -201,7 +202,8 @@ tls_front_t *tls_front_start(const char *ip, int port, const char *cert, const c
     tls_front_t *t = xcalloc(1, sizeof *t);
     t->lfd = t->stop[0] = t->stop[1] = -1;
     t->backend_port = backend_port;
-    for (int i = 0; i < MAX_CONNS; i++) t->fds[i] = -1;
+    for (int i = 0; i < MAX_CONNS; i++)
+        t->fds[i] = -1;
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->idle, NULL);
 
@@ -268,7 +270,8 @@ void tls_front_stop(tls_front_t *t)
     pthread_mutex_unlock(&t->lock);
     if (t->acceptor_started) pthread_join(t->acceptor, NULL);
     pthread_mutex_lock(&t->lock);
-    while (t->nconns > 0) pthread_cond_wait(&t->idle, &t->lock);
+    while (t->nconns > 0)
+        pthread_cond_wait(&t->idle, &t->lock);
     pthread_mutex_unlock(&t->lock);
     if (t->lfd >= 0) close(t->lfd);
     for (int i = 0; i < 2; i++)

@@ -34,8 +34,10 @@ static stats_t *sample(void)
     stats_t *st = stats_new();
     stats_reset(st, 1000.5);
     stats_shard_t *s = stats_shard_new();
-    for (int i = 0; i < 30; i++) stats_shard_request(s, "GET", "/fake", 10000, 5, NULL, 1001.2);
-    for (int i = 0; i < 18; i++) stats_shard_request(s, "GET", "/fake", 20000, 5, NULL, 1002.3);
+    for (int i = 0; i < 30; i++)
+        stats_shard_request(s, "GET", "/fake", 10000, 5, NULL, 1001.2);
+    for (int i = 0; i < 18; i++)
+        stats_shard_request(s, "GET", "/fake", 20000, 5, NULL, 1002.3);
     for (int i = 0; i < 12; i++)
         stats_shard_request(s, "GET", "/fake", 150400, 5, "HTTPError('500 <b>')", 1003.1);
     stats_merge(st, s);
@@ -53,10 +55,17 @@ static void test_stats_requests(void)
     cJSON *j = cJSON_Parse(text);
     CHECK(j != NULL);
     /* Locust's top-level keys are all there */
-    static const char *keys[] = {"stats", "errors", "total_rps", "fail_ratio",
+    static const char *keys[] = {"stats",
+                                 "errors",
+                                 "total_rps",
+                                 "fail_ratio",
                                  "current_response_time_percentile_95",
-                                 "current_response_time_percentile_50", "state", "user_count",
-                                 "workers", "percentiles", "time"};
+                                 "current_response_time_percentile_50",
+                                 "state",
+                                 "user_count",
+                                 "workers",
+                                 "percentiles",
+                                 "time"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         CHECK_MSG(cJSON_HasObjectItem(j, keys[i]), "missing %s", keys[i]);
     CHECK(strcmp(str(j, "state"), "running") == 0);
@@ -75,11 +84,20 @@ static void test_stats_requests(void)
     CHECK(strcmp(str(fake, "name"), "/fake") == 0);
     CHECK(strcmp(str(agg, "name"), "Aggregated") == 0);
     CHECK(strcmp(str(agg, "method"), "") == 0);
-    static const char *row_keys[] = {
-        "method", "name", "safe_name", "num_requests", "num_failures", "avg_response_time",
-        "min_response_time", "max_response_time", "current_rps", "current_fail_per_sec",
-        "median_response_time", "ninetieth_response_time", "ninety_ninth_response_time",
-        "avg_content_length"};
+    static const char *row_keys[] = {"method",
+                                     "name",
+                                     "safe_name",
+                                     "num_requests",
+                                     "num_failures",
+                                     "avg_response_time",
+                                     "min_response_time",
+                                     "max_response_time",
+                                     "current_rps",
+                                     "current_fail_per_sec",
+                                     "median_response_time",
+                                     "ninetieth_response_time",
+                                     "ninety_ninth_response_time",
+                                     "avg_content_length"};
     for (size_t i = 0; i < sizeof row_keys / sizeof *row_keys; i++)
         CHECK_MSG(cJSON_HasObjectItem(agg, row_keys[i]), "row misses %s", row_keys[i]);
 
@@ -92,7 +110,8 @@ static void test_stats_requests(void)
     CHECK(num(post, "max_response_time") == 51); /* 50.5 rounds half up */
     CHECK(num(post, "min_response_time") == 51);
     /* Locust's example: median 10 but p50 20 for {10:30, 20:18, 150:12} */
-    CHECK_MSG(fabs(num(fake, "median_response_time") - 10) < 0.1, "%g", num(fake, "median_response_time"));
+    CHECK_MSG(fabs(num(fake, "median_response_time") - 10) < 0.1, "%g",
+              num(fake, "median_response_time"));
     CHECK(fabs(num(fake, "ninetieth_response_time") - 150) < 2);
     CHECK(num(agg, "num_requests") == 61);
     CHECK(num(agg, "num_failures") == 12);
@@ -176,9 +195,17 @@ static void test_exceptions(void)
 static void test_tasks(void)
 {
     runner_class_t cls[2] = {
-        {.name = "A", .weight = 3, .ntasks = 3, .task_names = {"x", "y", "x"},
-         .task_weights = {1, 2, 1}, .users = 0},
-        {.name = "B", .weight = 1, .ntasks = 1, .task_names = {"z"}, .task_weights = {5},
+        {.name = "A",
+         .weight = 3,
+         .ntasks = 3,
+         .task_names = {"x", "y", "x"},
+         .task_weights = {1, 2, 1},
+         .users = 0},
+        {.name = "B",
+         .weight = 1,
+         .ntasks = 1,
+         .task_names = {"z"},
+         .task_weights = {5},
          .users = 0},
     };
     /* no user yet: the mix the weights give */
