@@ -429,8 +429,8 @@ static void on_io(loop_t *l, loop_io_t *io, uint32_t events)
     cosock_t *s = (cosock_t *)io;
     if (s->io.fd < 0) return;
     if (s->user == NULL) { /* pooled: the server closed it or spoke out of turn */
-        retire(s);
-        return;
+        if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) retire(s);
+        return; /* EPOLLOUT alone: ACKs of what was sent free buffer space */
     }
     lua_State *co = s->user->co;
     int n;
