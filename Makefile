@@ -22,7 +22,7 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 # Debian packages: to build, and to run the tests and benchmarks.
 BUILD_DEBS := gcc make pkg-config libluajit2-5.1-dev libcjson-dev libjs-chart.js libcivetweb-dev \
               libssl-dev zlib1g-dev openssl libzmq3-dev libmsgpack-dev
-TEST_DEBS  := nginx wrk python3-pytest python3-locust time procps iproute2 \
+TEST_DEBS  := nginx wrk python3-pytest python3-locust python3-yaml time procps iproute2 \
               redis-server lua-nginx-redis lua-nginx-websocket python3-websockets
 DEPS_STAMP := build/.deps
 
