@@ -268,6 +268,32 @@ static void wake(cosock_t *s, int nres)
     engine_resume(u, nres);
 }
 
+/* Resume the user with nil, err; a connection in a state of no further use
+ * is closed first. */
+static void wake_fail(cosock_t *s, const char *err, bool close)
+{
+    user_t *u = s->user;
+    s->op = OP_NONE;
+    loop_timer_stop(u->eng->loop, &s->timer);
+    fail(u->co, err);
+    if (close) retire(s);
+    engine_resume(u, 2);
+}
+
+static int ok1(lua_State *L)
+{
+    lua_pushinteger(L, 1);
+    return 1;
+}
+
+/* nil, err for a call that closes the connection. */
+static int fail_close(lua_State *L, cosock_t *s, const char *err)
+{
+    fail(L, err);
+    retire(s);
+    return 2;
+}
+
 /* ---- receiving ---- */
 
 /* Push what the current read asks for if the buffer holds it: returns the
@@ -443,45 +469,30 @@ static void on_io(loop_t *l, loop_io_t *io, uint32_t events)
         if (getsockopt(s->io.fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0) e = errno;
         if (e == 0 && !(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
         if (e) {
-            cosock_t *dead = s;
-            user_t *u = s->user;
-            s->op = OP_NONE;
-            loop_timer_stop(l, &s->timer);
-            retire(dead);
-            fail(u->co, errstr(e));
-            engine_resume(u, 2);
+            wake_fail(s, errstr(e), true);
             return;
         }
         lua_pushinteger(co, 1);
-        wake(s, 1);
-        return;
+        break;
     }
     case OP_HANDSHAKE:
         n = handshake_step(s);
         if (n == 0) return;
         if (n < 0) {
-            fail(co, "handshake failed");
-            wake(s, 2);
+            wake_fail(s, "handshake failed", true);
             return;
         }
         lua_pushboolean(co, 1);
-        wake(s, 1);
-        return;
+        break;
     case OP_SEND:
         n = send_step(s);
         if (n == 0) return;
         if (n < 0) {
-            user_t *u = s->user;
-            const char *err = errstr(s->err);
-            s->op = OP_NONE;
-            retire(s);
-            fail(u->co, err);
-            engine_resume(u, 2);
+            wake_fail(s, errstr(s->err), true);
             return;
         }
         lua_pushinteger(co, (lua_Integer)s->sent);
-        wake(s, 1);
-        return;
+        break;
     case OP_RECV: {
         user_t *u = s->user;
         s->op = OP_NONE; /* recv_fail may retire s: u is resumed below */
@@ -495,6 +506,7 @@ static void on_io(loop_t *l, loop_io_t *io, uint32_t events)
         return;
     }
     }
+    wake(s, 1);
 }
 
 static void on_timer(loop_t *l, loop_timer_t *t)
@@ -505,20 +517,11 @@ static void on_timer(loop_t *l, loop_timer_t *t)
         return;
     }
     user_t *u = s->user;
-    enum op op = s->op;
-    s->op = OP_NONE;
-    switch (op) {
-    case OP_RECV:
-        engine_resume(u, s->rmode == R_DGRAM ? fail(u->co, "timeout")
-                                             : recv_fail(s, u->co, "timeout"));
-        return;
-    case OP_CONNECT:
-    case OP_HANDSHAKE:
-        retire(s); /* a half-open connection is of no use */
-        /* fall through */
-    default:
-        engine_resume(u, fail(u->co, "timeout"));
-        return;
+    if (s->op == OP_RECV && s->rmode != R_DGRAM) {
+        s->op = OP_NONE;
+        engine_resume(u, recv_fail(s, u->co, "timeout"));
+    } else { /* a half-open connection is of no use */
+        wake_fail(s, "timeout", s->op == OP_CONNECT || s->op == OP_HANDSHAKE);
     }
 }
 
@@ -614,25 +617,7 @@ static cosock_t *open_sock(lua_State *L, box_t *b, const char *what, user_t **u)
     return b->s;
 }
 
-static cosock_t *new_sock(pool_t *p, int fd, const char *key, bool udp, user_t *u, box_t *b)
-{
-    cosock_t *s = xcalloc(1, sizeof *s);
-    s->pool = p;
-    p->refs++;
-    s->io.fd = fd;
-    s->io.fn = on_io;
-    s->timer.fn = on_timer;
-    s->udp = udp;
-    s->key = xstrdup(key);
-    s->user = u;
-    s->next = u->cosocks;
-    if (u->cosocks) u->cosocks->prev = s;
-    u->cosocks = s;
-    s->box = b;
-    b->s = s;
-    return s;
-}
-
+/* u owns s from now on, used through b. */
 static void own(cosock_t *s, user_t *u, box_t *b)
 {
     s->user = u;
@@ -642,6 +627,24 @@ static void own(cosock_t *s, user_t *u, box_t *b)
     u->cosocks = s;
     s->box = b;
     b->s = s;
+}
+
+/* A new connection on fd, registered with the loop: NULL (nil, err pushed)
+ * if the loop refuses it. */
+static cosock_t *new_sock(lua_State *L, int fd, const char *key, user_t *u, box_t *b)
+{
+    cosock_t *s = xcalloc(1, sizeof *s);
+    s->pool = b->pool;
+    b->pool->refs++;
+    s->io.fd = fd;
+    s->io.fn = on_io;
+    s->timer.fn = on_timer;
+    s->udp = b->udp;
+    s->key = xstrdup(key);
+    own(s, u, b);
+    if (loop_add(u->eng->loop, &s->io) == 0) return s;
+    fail_close(L, s, errstr(errno));
+    return NULL;
 }
 
 /* Resolve and start connecting: returns the fd (*done if already
@@ -714,22 +717,12 @@ static int l_tcp_connect(lua_State *L)
     if (s) {
         s->reused++;
         own(s, u, b);
-        lua_pushinteger(L, 1);
-        return 1;
+        return ok1(L);
     }
     bool done;
     int fd = dial(L, host, port, SOCK_STREAM, &done);
-    if (fd < 0) return 2;
-    s = new_sock(p, fd, key, false, u, b);
-    if (loop_add(u->eng->loop, &s->io) != 0) {
-        const char *err = errstr(errno);
-        retire(s);
-        return fail(L, err);
-    }
-    if (done) {
-        lua_pushinteger(L, 1);
-        return 1;
-    }
+    if (fd < 0 || (s = new_sock(L, fd, key, u, b)) == NULL) return 2;
+    if (done) return ok1(L);
     return park(L, s, OP_CONNECT, b->tmo[T_CONNECT]);
 }
 
@@ -775,8 +768,7 @@ static int l_tcp_sslhandshake(lua_State *L)
         if (v != X509_V_OK)
             snprintf(errbuf, sizeof errbuf, "%ld: %s", v, X509_verify_cert_error_string(v));
         else snprintf(errbuf, sizeof errbuf, "handshake failed");
-        retire(s);
-        return fail(L, errbuf);
+        return fail_close(L, s, errbuf);
     }
     return park(L, s, OP_HANDSHAKE, b->tmo[T_CONNECT]);
 }
@@ -839,11 +831,7 @@ static int l_tcp_send(lua_State *L)
         lua_pushinteger(L, (lua_Integer)s->sent);
         return 1;
     }
-    if (r < 0) {
-        const char *err = errstr(s->err);
-        retire(s);
-        return fail(L, err);
-    }
+    if (r < 0) return fail_close(L, s, errstr(s->err));
     return park(L, s, OP_SEND, b->tmo[T_SEND]);
 }
 
@@ -917,11 +905,18 @@ static int l_tcp_receiveuntil(lua_State *L)
     return 1;
 }
 
+/* A TCP or a UDP object at index 1. */
 static box_t *any_box(lua_State *L)
 {
     box_t *b = lua_touserdata(L, 1);
-    if (b == NULL || !lua_getmetatable(L, 1)) luaL_argerror(L, 1, "socket expected");
-    lua_pop(L, 1);
+    bool ok = b && lua_getmetatable(L, 1);
+    if (ok) {
+        luaL_getmetatable(L, TCP_MT);
+        luaL_getmetatable(L, UDP_MT);
+        ok = lua_rawequal(L, -1, -3) || lua_rawequal(L, -2, -3);
+        lua_pop(L, 3);
+    }
+    if (!ok) luaL_argerror(L, 1, "socket expected");
     return b;
 }
 
@@ -956,14 +951,11 @@ static int l_setkeepalive(lua_State *L)
     if (size < 1) return luaL_argerror(L, 3, "bad \"pool_size\" argument");
     if (s->eof || s->err || s->roff < s->rbuf.len) {
         /* not reusable: whoever takes it would read stale bytes */
-        const char *err = s->roff < s->rbuf.len ? "unread data in buffer" : "closed";
-        retire(s);
-        return fail(L, err);
+        return fail_close(L, s, s->roff < s->rbuf.len ? "unread data in buffer" : "closed");
     }
     s->rbuf.len = s->roff = 0;
     pool_put(b->pool, s, idle, size);
-    lua_pushinteger(L, 1);
-    return 1;
+    return ok1(L);
 }
 
 static int l_getreusedtimes(lua_State *L)
@@ -979,14 +971,12 @@ static int l_close(lua_State *L)
     box_t *b = any_box(L);
     if (b->s == NULL) return fail(L, "closed");
     retire(b->s);
-    lua_pushinteger(L, 1);
-    return 1;
+    return ok1(L);
 }
 
 static int l_setoption(lua_State *L)
 {
-    lua_pushinteger(L, 1);
-    return 1;
+    return ok1(L);
 }
 
 static int l_box_gc(lua_State *L)
@@ -1009,14 +999,8 @@ static int l_udp_setpeername(lua_State *L)
     bool done;
     int fd = dial(L, host, port, SOCK_DGRAM, &done);
     if (fd < 0) return 2;
-    cosock_t *s = new_sock(b->pool, fd, "", true, u, b);
-    if (loop_add(u->eng->loop, &s->io) != 0) {
-        const char *err = errstr(errno);
-        retire(s);
-        return fail(L, err);
-    }
-    lua_pushinteger(L, 1);
-    return 1;
+    if (new_sock(L, fd, "", u, b) == NULL) return 2;
+    return ok1(L);
 }
 
 static int l_udp_send(lua_State *L)
@@ -1028,8 +1012,7 @@ static int l_udp_send(lua_State *L)
     stage(L, s);
     if (send(s->io.fd, s->wbuf.p ? s->wbuf.p : "", s->wbuf.len, MSG_NOSIGNAL) < 0)
         return fail(L, errstr(errno));
-    lua_pushinteger(L, 1);
-    return 1;
+    return ok1(L);
 }
 
 static int l_udp_receive(lua_State *L)
