@@ -1,0 +1,59 @@
+/* mp: small helpers over msgpack-c (Debian's libmsgpack-dev) for the
+ * master/worker protocol.
+ *
+ * Writing: an mp_out_t is a growable buffer with a packer on it; the
+ * mp_* writers pack a string, or a "key": value pair of a map whose
+ * header the caller packed. Strings are msgpack str (never bin) and
+ * doubles float64, as Python's msgpack 1.0 writes them.
+ *
+ * Reading: decoded objects are msgpack_object trees owned by the
+ * msgpack_unpacked (zone) that produced them. The getters never trust the
+ * input: a wrong type answers "absent", so a malformed message can be
+ * dropped without crashing. Map keys may be str, int or float (Locust's
+ * stats dicts use number keys). */
+#ifndef CICADA_MP_H
+#define CICADA_MP_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mp_out {
+    msgpack_sbuffer buf;
+    msgpack_packer pk;
+} mp_out_t;
+
+/* An empty buffer with its packer; free with mp_out_free. */
+void mp_out_init(mp_out_t *o);
+void mp_out_free(mp_out_t *o);
+/* Empty the buffer, keeping its memory. */
+void mp_out_clear(mp_out_t *o);
+
+/* Pack s as a msgpack str; NULL packs nil. */
+void mp_str(msgpack_packer *pk, const char *s);
+/* Pack the pair key: value into a map being written. */
+void mp_kv_str(msgpack_packer *pk, const char *key, const char *val); /* NULL → nil */
+void mp_kv_double(msgpack_packer *pk, const char *key, double val);
+void mp_kv_int(msgpack_packer *pk, const char *key, int64_t val);
+void mp_kv_nil(msgpack_packer *pk, const char *key);
+/* Pack the key only: the caller packs the value next. */
+void mp_key(msgpack_packer *pk, const char *key);
+
+/* The value of key in map o (key compared as a str); NULL if o is not a
+ * map or has no such key. */
+const msgpack_object *mp_get(const msgpack_object *o, const char *key);
+/* o is a str equal to s. */
+bool mp_is_str(const msgpack_object *o, const char *s);
+/* A number (int or float) as a double; false if o is NULL or not one. */
+bool mp_num(const msgpack_object *o, double *out);
+/* An integer; floats with an integral value are accepted (Python may send
+ * 120.0). False otherwise. */
+bool mp_int(const msgpack_object *o, int64_t *out);
+/* Copy a str into buf (size n, NUL-terminated, truncated); false if o is
+ * NULL or not a str. */
+bool mp_copy_str(const msgpack_object *o, char *buf, size_t n);
+/* A new NUL-terminated copy (xmalloc) of a str, or NULL if not a str. */
+char *mp_dup_str(const msgpack_object *o);
+
+#endif

@@ -1,0 +1,477 @@
+/* proto: Locust's messages, encoded and decoded with msgpack-c.
+ *
+ * Encoding writes the maps in the key order Locust's own worker uses, so a
+ * capture of a cicada worker reads like one of a Locust worker. Decoding
+ * a report walks its maps once and feeds every entry to
+ * stats_merge_delta(); the per-second maps and histograms are copied into
+ * small arrays first, so nothing of the message outlives the call. Every
+ * field is type-checked: an entry with a missing or mistyped required key
+ * is skipped, never trusted. */
+#include "dist/proto.h"
+
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+
+/* ---- envelope ---- */
+
+int proto_decode(proto_msg_t *m, const void *buf, size_t len)
+{
+    memset(m, 0, sizeof *m);
+    msgpack_unpacked_init(&m->up);
+    size_t off = 0;
+    if (msgpack_unpack_next(&m->up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS) return -1;
+    if (off != len) return -1; /* trailing bytes: Locust's ExtraData */
+    const msgpack_object *o = &m->up.data;
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 3) return -1;
+    const msgpack_object *a = o->via.array.ptr;
+    if (!mp_copy_str(&a[0], m->type, sizeof m->type)) return -1;
+    if (a[0].via.str.size >= sizeof m->type) return -1;
+    if (a[2].type == MSGPACK_OBJECT_NIL)
+        m->node_id[0] = '\0';
+    else if (!mp_copy_str(&a[2], m->node_id, sizeof m->node_id) ||
+             !proto_utf8(a[2].via.str.ptr, a[2].via.str.size))
+        return -1;
+    m->data = &a[1];
+    return 0;
+}
+
+void proto_msg_free(proto_msg_t *m)
+{
+    msgpack_unpacked_destroy(&m->up);
+}
+
+bool proto_utf8(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        unsigned c = *p++;
+        int more;
+        if (c == 0) return false;
+        if (c < 0x80) continue;
+        if (c >= 0xc2 && c <= 0xdf) more = 1;
+        else if (c >= 0xe0 && c <= 0xef) more = 2;
+        else if (c >= 0xf0 && c <= 0xf4) more = 3;
+        else return false;
+        if (end - p < more) return false;
+        for (int i = 0; i < more; i++)
+            if ((p[i] & 0xc0) != 0x80) return false;
+        p += more;
+    }
+    return true;
+}
+
+/* ---- encoders ---- */
+
+static void begin(mp_out_t *o, const char *type)
+{
+    msgpack_pack_array(&o->pk, 3);
+    mp_str(&o->pk, type);
+}
+
+void proto_simple(mp_out_t *o, const char *type, const char *node_id)
+{
+    begin(o, type);
+    msgpack_pack_nil(&o->pk);
+    mp_str(&o->pk, node_id);
+}
+
+void proto_client_ready(mp_out_t *o, const char *node_id, const char *version)
+{
+    begin(o, "client_ready");
+    mp_str(&o->pk, version);
+    mp_str(&o->pk, node_id);
+}
+
+void proto_ack(mp_out_t *o, const char *node_id, int index)
+{
+    begin(o, "ack");
+    msgpack_pack_map(&o->pk, 1);
+    mp_kv_int(&o->pk, "index", index);
+    mp_str(&o->pk, node_id);
+}
+
+void proto_heartbeat(mp_out_t *o, const char *node_id, const char *state, double cpu, int64_t rss)
+{
+    begin(o, "heartbeat");
+    msgpack_pack_map(&o->pk, 3);
+    mp_kv_str(&o->pk, "state", state);
+    mp_kv_double(&o->pk, "current_cpu_usage", cpu);
+    mp_kv_int(&o->pk, "current_memory_usage", rss);
+    mp_str(&o->pk, node_id);
+}
+
+static void pack_counts(msgpack_packer *pk, const char *const *classes, const long *counts, int n)
+{
+    msgpack_pack_map(pk, (size_t)n);
+    for (int i = 0; i < n; i++) {
+        mp_str(pk, classes[i]);
+        msgpack_pack_int64(pk, counts[i]);
+    }
+}
+
+void proto_spawn(mp_out_t *o, const char *node_id, double timestamp, const char *const *classes,
+                 const long *counts, int n, const char *host, double stop_timeout)
+{
+    begin(o, "spawn");
+    msgpack_pack_map(&o->pk, 5);
+    mp_kv_double(&o->pk, "timestamp", timestamp);
+    mp_key(&o->pk, "user_classes_count");
+    pack_counts(&o->pk, classes, counts, n);
+    mp_kv_str(&o->pk, "host", host && *host ? host : NULL);
+    if (stop_timeout > 0)
+        mp_kv_double(&o->pk, "stop_timeout", stop_timeout);
+    else
+        mp_kv_nil(&o->pk, "stop_timeout");
+    mp_key(&o->pk, "parsed_options");
+    msgpack_pack_map(&o->pk, 0);
+    mp_str(&o->pk, node_id);
+}
+
+static long sum(const long *counts, int n)
+{
+    long s = 0;
+    for (int i = 0; i < n; i++) s += counts[i];
+    return s;
+}
+
+void proto_spawning_complete(mp_out_t *o, const char *node_id, const char *const *classes,
+                             const long *counts, int n)
+{
+    begin(o, "spawning_complete");
+    msgpack_pack_map(&o->pk, 2);
+    mp_key(&o->pk, "user_classes_count");
+    pack_counts(&o->pk, classes, counts, n);
+    mp_kv_int(&o->pk, "user_count", sum(counts, n));
+    mp_str(&o->pk, node_id);
+}
+
+void proto_exception(mp_out_t *o, const char *node_id, const char *msg, const char *traceback)
+{
+    begin(o, "exception");
+    msgpack_pack_map(&o->pk, 2);
+    mp_kv_str(&o->pk, "msg", msg);
+    mp_kv_str(&o->pk, "traceback", traceback);
+    mp_str(&o->pk, node_id);
+}
+
+double proto_locust_bucket(double ms)
+{
+    /* nearbyint rounds half to even in the default mode, like Python */
+    if (ms < 100) return nearbyint(ms);
+    if (ms < 1000) return nearbyint(ms / 10) * 10;
+    if (ms < 10000) return nearbyint(ms / 100) * 100;
+    return nearbyint(ms / 1000) * 1000;
+}
+
+static double bucket_ms(int i)
+{
+    return (double)hist_bucket_value(i) / 1000.0;
+}
+
+/* Locust's rounded buckets from our histogram: the rounding is monotonic,
+ * so equal keys are neighbours and two passes (count, then write) do. */
+static void pack_locust_buckets(msgpack_packer *pk, const hist_t *h)
+{
+    size_t nkeys = 0;
+    double last = -1;
+    for (int i = hist_next(h, -1); i >= 0; i = hist_next(h, i)) {
+        double k = proto_locust_bucket(bucket_ms(i));
+        if (k != last) nkeys++;
+        last = k;
+    }
+    msgpack_pack_map(pk, nkeys);
+    last = -1;
+    uint64_t acc = 0;
+    for (int i = hist_next(h, -1); i >= 0; i = hist_next(h, i)) {
+        double k = proto_locust_bucket(bucket_ms(i));
+        if (k != last && last >= 0) {
+            msgpack_pack_int64(pk, (int64_t)last);
+            msgpack_pack_uint64(pk, acc);
+            acc = 0;
+        }
+        last = k;
+        acc += hist_bucket_count(h, i);
+    }
+    if (last >= 0) {
+        msgpack_pack_int64(pk, (int64_t)last);
+        msgpack_pack_uint64(pk, acc);
+    }
+}
+
+static void pack_hist(msgpack_packer *pk, const hist_t *h)
+{
+    size_t n = 0;
+    for (int i = hist_next(h, -1); i >= 0; i = hist_next(h, i)) n++;
+    msgpack_pack_map(pk, n);
+    for (int i = hist_next(h, -1); i >= 0; i = hist_next(h, i)) {
+        msgpack_pack_int64(pk, i);
+        msgpack_pack_uint64(pk, hist_bucket_count(h, i));
+    }
+}
+
+static void pack_secs(msgpack_packer *pk, const stats_entry_t *e, bool fails)
+{
+    const uint32_t *v = fails ? e->sec_fails : e->sec_reqs;
+    size_t n = 0, slots = sizeof e->sec_key / sizeof e->sec_key[0];
+    for (size_t i = 0; i < slots; i++) n += v[i] > 0;
+    msgpack_pack_map(pk, n);
+    for (size_t i = 0; i < slots; i++)
+        if (v[i] > 0) {
+            msgpack_pack_int64(pk, e->sec_key[i]);
+            msgpack_pack_uint32(pk, v[i]);
+        }
+}
+
+static void pack_entry(msgpack_packer *pk, const stats_entry_t *e, bool total, double start)
+{
+    uint64_t timed = e->num_requests - e->num_none_requests;
+    msgpack_pack_map(pk, 15);
+    mp_kv_str(pk, "name", e->name);
+    mp_kv_str(pk, "method", total ? NULL : e->method);
+    if (e->last_request_ts > 0)
+        mp_kv_double(pk, "last_request_timestamp", e->last_request_ts);
+    else
+        mp_kv_nil(pk, "last_request_timestamp");
+    mp_kv_double(pk, "start_time", start);
+    mp_kv_int(pk, "num_requests", (int64_t)e->num_requests);
+    mp_kv_int(pk, "num_none_requests", (int64_t)e->num_none_requests);
+    mp_kv_int(pk, "num_failures", (int64_t)e->num_failures);
+    mp_kv_double(pk, "total_response_time", e->total_response_time_ms);
+    mp_kv_double(pk, "max_response_time", e->max_response_time_ms);
+    if (timed)
+        mp_kv_double(pk, "min_response_time", e->min_response_time_ms);
+    else
+        mp_kv_nil(pk, "min_response_time");
+    mp_kv_int(pk, "total_content_length", (int64_t)e->total_content_length);
+    mp_key(pk, "response_times");
+    pack_locust_buckets(pk, e->hist);
+    mp_key(pk, "num_reqs_per_sec");
+    pack_secs(pk, e, false);
+    mp_key(pk, "num_fail_per_sec");
+    pack_secs(pk, e, true);
+    mp_key(pk, "cicada_hist");
+    pack_hist(pk, e->hist);
+}
+
+void proto_error_key(const char *method, const char *name, const char *error, char out[65])
+{
+    size_t a = strlen(method), b = strlen(name), c = strlen(error);
+    char *s = xmalloc(a + b + c + 3);
+    memcpy(s, method, a);
+    s[a] = '.';
+    memcpy(s + a + 1, name, b);
+    s[a + 1 + b] = '.';
+    memcpy(s + a + b + 2, error, c + 1);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(s, a + b + c + 2, md, &n, EVP_sha256(), NULL);
+    xfree(s);
+    for (unsigned int i = 0; i < 32 && i < n; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
+    out[64] = '\0';
+}
+
+void proto_stats(mp_out_t *o, const char *node_id, stats_t *st, const char *const *classes,
+                 const long *counts, int n)
+{
+    msgpack_packer *pk = &o->pk;
+    double start = stats_start_time(st);
+    begin(o, "stats");
+    msgpack_pack_map(pk, 5);
+
+    size_t ne, live = 0;
+    stats_entry_t **es = stats_entries(st, &ne);
+    for (size_t i = 0; i < ne; i++) live += es[i]->num_requests || es[i]->num_failures;
+    mp_key(pk, "stats");
+    msgpack_pack_array(pk, live);
+    for (size_t i = 0; i < ne; i++)
+        if (es[i]->num_requests || es[i]->num_failures) pack_entry(pk, es[i], false, start);
+    mp_key(pk, "stats_total");
+    pack_entry(pk, stats_total(st), true, start);
+
+    size_t nerr;
+    stats_error_t **errs = stats_errors(st, &nerr);
+    mp_key(pk, "errors");
+    msgpack_pack_map(pk, nerr);
+    for (size_t i = 0; i < nerr; i++) {
+        char key[65];
+        proto_error_key(errs[i]->method, errs[i]->name, errs[i]->error, key);
+        mp_str(pk, key);
+        msgpack_pack_map(pk, 4);
+        mp_kv_str(pk, "name", errs[i]->name);
+        mp_kv_str(pk, "method", errs[i]->method);
+        mp_kv_str(pk, "error", errs[i]->error);
+        mp_kv_int(pk, "occurrences", (int64_t)errs[i]->occurrences);
+    }
+    mp_key(pk, "user_classes_count");
+    pack_counts(pk, classes, counts, n);
+    mp_kv_int(pk, "user_count", sum(counts, n));
+    mp_str(pk, node_id);
+}
+
+/* ---- decoding ---- */
+
+int proto_class_counts(const msgpack_object *m, const char *const *classes, int n, long *counts)
+{
+    for (int i = 0; i < n; i++) counts[i] = 0;
+    if (m == NULL || m->type != MSGPACK_OBJECT_MAP) return -1;
+    int unknown = 0;
+    for (uint32_t k = 0; k < m->via.map.size; k++) {
+        const msgpack_object *key = &m->via.map.ptr[k].key;
+        int64_t v;
+        bool found = false;
+        for (int i = 0; i < n && !found; i++)
+            if (mp_is_str(key, classes[i])) {
+                found = true;
+                if (mp_int(&m->via.map.ptr[k].val, &v) && v >= 0) counts[i] = (long)v;
+            }
+        unknown += !found;
+    }
+    return unknown;
+}
+
+static bool get_u64(const msgpack_object *e, const char *key, uint64_t *out)
+{
+    int64_t v;
+    if (!mp_int(mp_get(e, key), &v) || v < 0) return false;
+    *out = (uint64_t)v;
+    return true;
+}
+
+/* Fill h from "cicada_hist" if present and sound, else from Locust's
+ * "response_times" (a key of k ms counts as k*1000 µs). */
+static void read_hist(const msgpack_object *e, hist_t *h)
+{
+    hist_reset(h);
+    const msgpack_object *ch = mp_get(e, "cicada_hist");
+    if (ch && ch->type == MSGPACK_OBJECT_MAP) {
+        for (uint32_t k = 0; k < ch->via.map.size; k++) {
+            int64_t idx, c;
+            if (mp_int(&ch->via.map.ptr[k].key, &idx) && mp_int(&ch->via.map.ptr[k].val, &c) &&
+                idx >= 0 && idx < HIST_NBUCKETS && c > 0)
+                hist_add(h, (int)idx, (uint64_t)c);
+        }
+        return;
+    }
+    const msgpack_object *rt = mp_get(e, "response_times");
+    if (rt == NULL || rt->type != MSGPACK_OBJECT_MAP) return;
+    for (uint32_t k = 0; k < rt->via.map.size; k++) {
+        double ms;
+        int64_t c;
+        if (!mp_num(&rt->via.map.ptr[k].key, &ms) || !mp_int(&rt->via.map.ptr[k].val, &c) ||
+            ms < 0 || c <= 0)
+            continue;
+        double us = ms * 1000.0;
+        if (us > (double)HIST_MAX_VALUE) us = (double)HIST_MAX_VALUE;
+        hist_add(h, hist_index((uint64_t)llround(us)), (uint64_t)c);
+    }
+}
+
+/* The per-second maps of an entry as parallel arrays (owned by the caller). */
+typedef struct secs {
+    int64_t *sec;
+    uint32_t *reqs, *fails;
+    size_t n;
+} secs_t;
+
+static void secs_add(secs_t *s, int64_t sec, uint32_t v, bool fail)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->sec[i] == sec) {
+            (fail ? s->fails : s->reqs)[i] += v;
+            return;
+        }
+    s->sec[s->n] = sec;
+    s->reqs[s->n] = fail ? 0 : v;
+    s->fails[s->n] = fail ? v : 0;
+    s->n++;
+}
+
+static void read_secs(const msgpack_object *e, secs_t *s)
+{
+    const msgpack_object *r = mp_get(e, "num_reqs_per_sec"), *f = mp_get(e, "num_fail_per_sec");
+    size_t cap = (r && r->type == MSGPACK_OBJECT_MAP ? r->via.map.size : 0) +
+                 (f && f->type == MSGPACK_OBJECT_MAP ? f->via.map.size : 0);
+    s->n = 0;
+    s->sec = xmalloc((cap ? cap : 1) * sizeof *s->sec);
+    s->reqs = xmalloc((cap ? cap : 1) * sizeof *s->reqs);
+    s->fails = xmalloc((cap ? cap : 1) * sizeof *s->fails);
+    const msgpack_object *maps[2] = {r, f};
+    for (int m = 0; m < 2; m++) {
+        if (maps[m] == NULL || maps[m]->type != MSGPACK_OBJECT_MAP) continue;
+        for (uint32_t k = 0; k < maps[m]->via.map.size; k++) {
+            int64_t sec, v;
+            if (mp_int(&maps[m]->via.map.ptr[k].key, &sec) &&
+                mp_int(&maps[m]->via.map.ptr[k].val, &v) && v > 0 && v <= UINT32_MAX)
+                secs_add(s, sec, (uint32_t)v, m == 1);
+        }
+    }
+}
+
+static void secs_free(secs_t *s)
+{
+    xfree(s->sec);
+    xfree(s->reqs);
+    xfree(s->fails);
+}
+
+/* Merge one serialized entry. Returns false if it is malformed. */
+static bool merge_entry(stats_t *st, const msgpack_object *e, bool total, hist_t *scratch)
+{
+    if (e == NULL || e->type != MSGPACK_OBJECT_MAP) return false;
+    char name[1024], method[64] = "";
+    stats_delta_t d = {0};
+    if (!mp_copy_str(mp_get(e, "name"), name, sizeof name)) return false;
+    mp_copy_str(mp_get(e, "method"), method, sizeof method); /* nil for the total */
+    if (!get_u64(e, "num_requests", &d.num_requests)) return false;
+    if (!get_u64(e, "num_none_requests", &d.num_none_requests)) d.num_none_requests = 0;
+    if (!get_u64(e, "num_failures", &d.num_failures)) d.num_failures = 0;
+    if (!get_u64(e, "total_content_length", &d.total_content_length)) d.total_content_length = 0;
+    mp_num(mp_get(e, "total_response_time"), &d.total_response_time_ms);
+    mp_num(mp_get(e, "max_response_time"), &d.max_response_time_ms);
+    if (!mp_num(mp_get(e, "min_response_time"), &d.min_response_time_ms))
+        d.min_response_time_ms = d.max_response_time_ms;
+    mp_num(mp_get(e, "last_request_timestamp"), &d.last_request_ts);
+    if (d.num_none_requests > d.num_requests) d.num_none_requests = d.num_requests;
+    d.method = method;
+    d.name = name;
+    read_hist(e, scratch);
+    d.hist = scratch;
+    secs_t s;
+    read_secs(e, &s);
+    d.secs = s.sec;
+    d.sec_reqs = s.reqs;
+    d.sec_fails = s.fails;
+    d.nsecs = s.n;
+    stats_merge_delta(st, &d, total);
+    secs_free(&s);
+    return true;
+}
+
+int proto_merge_stats(stats_t *st, const msgpack_object *data, hist_t *scratch)
+{
+    if (data == NULL || data->type != MSGPACK_OBJECT_MAP) return -1;
+    int merged = 0;
+    const msgpack_object *list = mp_get(data, "stats");
+    if (list && list->type == MSGPACK_OBJECT_ARRAY)
+        for (uint32_t i = 0; i < list->via.array.size; i++)
+            merged += merge_entry(st, &list->via.array.ptr[i], false, scratch);
+    merge_entry(st, mp_get(data, "stats_total"), true, scratch);
+    const msgpack_object *errs = mp_get(data, "errors");
+    if (errs && errs->type == MSGPACK_OBJECT_MAP)
+        for (uint32_t i = 0; i < errs->via.map.size; i++) {
+            const msgpack_object *v = &errs->via.map.ptr[i].val;
+            char *name = mp_dup_str(mp_get(v, "name")), *method = mp_dup_str(mp_get(v, "method"));
+            char *error = mp_dup_str(mp_get(v, "error"));
+            int64_t n;
+            if (name && error && mp_int(mp_get(v, "occurrences"), &n) && n > 0)
+                stats_error_add(st, method ? method : "", name, error, (uint64_t)n);
+            xfree(name);
+            xfree(method);
+            xfree(error);
+        }
+    return merged;
+}
