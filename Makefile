@@ -1,7 +1,8 @@
 # cicada — plain Makefile with pkg-config.
 #   make          install missing Debian packages (as root), build ./cicada
 #   make run      build, start the demo site, run examples/demo.lua headless
-#   make test     unit tests under ASan/UBSan, then end-to-end tests (pytest)
+#   make test     unit tests under ASan/UBSan, end-to-end tests (pytest), then browser
+#                 tests (node --test, playwright-core driving Debian's chromium)
 #   make bench    benchmarks against wrk (bench/vs-wrk)
 #   make asan     ./cicada-asan, the whole binary under sanitizers
 #   make fuzz     libFuzzer target for the HTTP response parser
@@ -23,7 +24,7 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 BUILD_DEBS := gcc make pkg-config libluajit2-5.1-dev libcjson-dev libjs-chart.js libcivetweb-dev \
               libssl-dev zlib1g-dev openssl libzmq3-dev libmsgpack-dev
 TEST_DEBS  := nginx wrk python3-pytest python3-locust python3-yaml time procps iproute2 \
-              redis-server lua-nginx-redis lua-nginx-websocket python3-websockets
+              redis-server lua-nginx-redis lua-nginx-websocket python3-websockets chromium
 DEPS_STAMP := build/.deps
 
 SRC      := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
@@ -35,7 +36,7 @@ CHARTJS  := /usr/share/javascript/chart.js/chart.min.js
 UNIT     := $(shell find tests/unit -name 'test_*.c' | sort)
 UNIT_BIN := $(UNIT:%.c=build/san/%)
 
-.PHONY: all deps run test unit e2e bench asan fuzz fmt clean
+.PHONY: all deps run test unit e2e web bench asan fuzz fmt clean
 all: deps cicada
 
 # Install what is missing: as root with apt-get, otherwise print the line to run.
@@ -107,7 +108,17 @@ unit: deps $(UNIT_BIN)
 e2e: all
 	cd tests/e2e && /usr/bin/python3 -m pytest -q -p no:cacheprovider .
 
-test: unit e2e
+# Browser tests: Node.js >= 20 (node and npm on PATH; Debian 12's nodejs 18 is too
+# old for playwright-core, so it is not in TEST_DEBS) with playwright-core
+# from the committed lockfile, driving /usr/bin/chromium (never a
+# downloaded browser). Screenshots go to tests/web/artifacts/.
+web: all
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+	  { echo "web: node and npm are needed for the browser tests (Node.js >= 20, e.g. from NodeSource)"; exit 1; }
+	cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --prefer-offline \
+	  --loglevel=error && node --test
+
+test: unit e2e web
 
 bench: all
 	sh bench/vs-wrk
