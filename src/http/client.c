@@ -13,10 +13,13 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "http/session.h"
+#include "http/tls.h"
 
 #define RBUF_MIN 4096
 #define MAX_HEADER_BYTES (64 * 1024)
@@ -25,6 +28,7 @@ enum { DONE = 0, MORE = 1, BAD = 2 };
 
 static _Thread_local http_response_t parsed;
 static _Thread_local char errtext[512];
+static _Thread_local char urltext[2048];
 
 /* ---- names and errors ---- */
 
@@ -62,23 +66,27 @@ static const char *errno_error(int e)
         return "OSError(101, 'Network is unreachable')";
     case EHOSTUNREACH:
         return "OSError(113, 'No route to host')";
+    case EPROTO: /* set by the TLS transport, which wrote the text */
+        return tls_error();
     default:
         snprintf(errtext, sizeof errtext, "OSError(%d, '%s')", e, strerror(e));
         return errtext;
     }
 }
 
-/* The request's URL for error messages, rebuilt from the request line. */
-static void request_url(const conn_t *c, char *out, size_t n)
+/* The request's URL, rebuilt from the connection's origin and the request
+ * line into out (size n > 0, NUL-terminated). Returns its length. */
+static size_t request_url(const conn_t *c, char *out, size_t n)
 {
     const char *p = c->wbuf.p, *sp = p ? memchr(p, ' ', c->wbuf.len) : NULL;
     const char *end = sp ? memchr(sp + 1, ' ', c->wbuf.len - (size_t)(sp + 1 - p)) : NULL;
-    int plen = end ? (int)(end - sp - 1) : 0;
-    bool v6 = strchr(c->host, ':') != NULL;
-    char port[16] = "";
-    if (c->port != 80) snprintf(port, sizeof port, ":%d", c->port);
-    snprintf(out, n, "http://%s%s%s%s%.*s", v6 ? "[" : "", c->host, v6 ? "]" : "", port, plen,
-             sp ? sp + 1 : "");
+    size_t ol = strlen(c->origin), tl = end ? (size_t)(end - sp - 1) : 0;
+    if (ol > n - 1) ol = n - 1;
+    if (tl > n - 1 - ol) tl = n - 1 - ol;
+    memcpy(out, c->origin, ol);
+    if (tl) memcpy(out + ol, sp + 1, tl);
+    out[ol + tl] = '\0';
+    return ol + tl;
 }
 
 static const char *status_error(const conn_t *c, const char *reason, size_t reason_len)
@@ -95,8 +103,13 @@ static const char *status_error(const conn_t *c, const char *reason, size_t reas
 static void on_io(loop_t *l, loop_io_t *io, uint32_t events);
 static void on_timeout(loop_t *l, loop_timer_t *t);
 
-static void close_socket(conn_t *c)
+/* clean: the last exchange ended well (the TLS session stays resumable). */
+static void close_socket_as(conn_t *c, bool clean)
 {
+    if (c->ssl) {
+        tls_free(c->ssl, clean);
+        c->ssl = NULL;
+    }
     if (c->io.fd >= 0) {
         loop_del(c->user->eng->loop, &c->io);
         close(c->io.fd);
@@ -105,20 +118,33 @@ static void close_socket(conn_t *c)
     c->state = CONN_CLOSED;
 }
 
-conn_t *client_conn(user_t *u, const char *host, size_t host_len, int port, char *err,
+static void close_socket(conn_t *c)
+{
+    close_socket_as(c, false);
+}
+
+conn_t *client_conn(user_t *u, const char *host, size_t host_len, int port, bool tls, char *err,
                     size_t n)
 {
     for (conn_t *c = u->conns; c; c = c->next)
-        if (c->port == port && strlen(c->host) == host_len && memcmp(c->host, host, host_len) == 0)
+        if (c->port == port && c->tls == tls && strlen(c->host) == host_len &&
+            memcmp(c->host, host, host_len) == 0)
             return c;
     conn_t *c = xcalloc(1, sizeof *c);
     c->host = xstrndup(host, host_len);
     c->port = port;
+    c->tls = tls;
     if (resolve(c, c->host, port, err, n) != 0) {
         xfree(c->host);
         xfree(c);
         return NULL;
     }
+    bool v6 = strchr(c->host, ':') != NULL;
+    char origin[600], portstr[16] = "";
+    if (port != (tls ? 443 : 80)) snprintf(portstr, sizeof portstr, ":%d", port);
+    snprintf(origin, sizeof origin, "%s://%s%s%s%s", tls ? "https" : "http", v6 ? "[" : "", c->host,
+             v6 ? "]" : "", portstr);
+    c->origin = xstrdup(origin);
     c->user = u;
     c->io.fd = -1;
     c->io.fn = on_io;
@@ -126,6 +152,17 @@ conn_t *client_conn(user_t *u, const char *host, size_t host_len, int port, char
     c->next = u->conns;
     u->conns = c;
     return c;
+}
+
+/* The socket is connected: start TLS, or go on to writing. */
+static void connected(conn_t *c)
+{
+    if (c->tls) {
+        c->ssl = tls_new(c->ctx, c->io.fd, c->host, c->verify, &c->session);
+        c->state = CONN_HANDSHAKE;
+    } else {
+        c->state = CONN_WRITING;
+    }
 }
 
 /* Start connecting. Returns 0 (connected or in progress) or an errno. */
@@ -145,7 +182,7 @@ static int open_socket(conn_t *c)
     }
     c->state = CONN_CONNECTING;
     if (connect(fd, (struct sockaddr *)sa, c->addrlen[c->addr_idx]) == 0) {
-        c->state = CONN_WRITING;
+        connected(c);
         return 0;
     }
     if (errno == EINPROGRESS) return 0;
@@ -171,7 +208,14 @@ static int open_any(conn_t *c)
 static void finish(conn_t *c, const char *error, bool sync, client_result_t *out)
 {
     loop_timer_stop(c->user->eng->loop, &c->timer);
-    client_result_t r = {.error = error, .elapsed_ns = clock_ns() - c->start_ns};
+    client_result_t r = {.error = error,
+                         .elapsed_ns = clock_ns() - c->t0_ns,
+                         .history = c->history,
+                         .nhistory = c->nredirects};
+    if (c->wbuf.len) {
+        r.url = urltext;
+        r.url_len = request_url(c, urltext, sizeof urltext);
+    }
     if (error == NULL) {
         r.status = c->status;
         r.headers = c->rbuf.p;
@@ -181,13 +225,19 @@ static void finish(conn_t *c, const char *error, bool sync, client_result_t *out
         else if (c->mode == HTTP_BODY_LENGTH) r.body_len = (size_t)c->content_length;
         else if (c->mode == HTTP_BODY_NONE) r.body_len = 0;
         else r.body_len = c->rbuf.len - (size_t)c->hdr_len;
-        if (c->status >= 400) {
+        if (c->keep_alive) c->state = CONN_IDLE;
+        else close_socket_as(c, true);
+        if (c->set_cookie) session_store_cookies(c);
+        if (c->req.follow && c->loc_len && session_is_redirect(c->status) &&
+            session_redirect(c, &r))
+            return; /* the next hop is under way */
+        if (r.error == NULL && c->req.decode && c->encoding && r.body_len)
+            session_decode(c, &r);
+        if (r.error == NULL && c->status >= 400) {
             /* reparse for the reason phrase: cheap, and only on errors */
             http_parse_response(c->rbuf.p, (size_t)c->hdr_len, &parsed);
             r.error = status_error(c, parsed.reason, parsed.reason_len);
         }
-        if (c->keep_alive) c->state = CONN_IDLE;
-        else close_socket(c);
     } else {
         close_socket(c);
     }
@@ -196,6 +246,16 @@ static void finish(conn_t *c, const char *error, bool sync, client_result_t *out
 }
 
 static bool flush(conn_t *c, bool sync, client_result_t *out);
+static bool handshake(conn_t *c, bool sync, client_result_t *out);
+
+/* The socket is connected or connecting: do what its state asks. Returns
+ * false if the request ended (failed) inside. */
+static bool proceed(conn_t *c, bool sync, client_result_t *out)
+{
+    if (c->state == CONN_HANDSHAKE) return handshake(c, sync, out);
+    if (c->state == CONN_WRITING) return flush(c, sync, out);
+    return true;
+}
 
 /* A request failed. On a reused connection with nothing received yet the
  * server most likely closed it while idle: send it again on a fresh socket,
@@ -209,13 +269,42 @@ static bool fail(conn_t *c, const char *error, int e, bool sync, client_result_t
         int oe = open_socket(c);
         if (oe == 0) {
             c->woff = 0;
-            return c->state == CONN_WRITING ? flush(c, sync, out) : true;
+            return proceed(c, sync, out);
         }
         e = oe;
         error = NULL;
     }
     finish(c, error ? error : errno_error(e), sync, out);
     return false;
+}
+
+/* ---- the transport seam: plain socket or TLS ---- */
+
+static inline ssize_t tx(conn_t *c, const char *p, size_t n)
+{
+    if (c->ssl) return tls_write(c->ssl, p, n);
+    return send(c->io.fd, p, n, MSG_NOSIGNAL);
+}
+
+static inline ssize_t rx(conn_t *c, char *p, size_t n)
+{
+    if (c->ssl) return tls_read(c->ssl, p, n);
+    return recv(c->io.fd, p, n, 0);
+}
+
+static bool handshake(conn_t *c, bool sync, client_result_t *out)
+{
+    switch (tls_handshake(c->ssl)) {
+    case 0:
+        c->state = CONN_WRITING;
+        return flush(c, sync, out);
+    case 1:
+        return true; /* the socket's next edge calls us again */
+    default:
+        /* a certificate problem will not go away on a fresh socket */
+        c->retried = true;
+        return fail(c, tls_error(), 0, sync, out);
+    }
 }
 
 /* ---- writing ---- */
@@ -225,7 +314,7 @@ static bool fail(conn_t *c, const char *error, int e, bool sync, client_result_t
 static bool flush(conn_t *c, bool sync, client_result_t *out)
 {
     while (c->woff < c->wbuf.len) {
-        ssize_t n = send(c->io.fd, c->wbuf.p + c->woff, c->wbuf.len - c->woff, MSG_NOSIGNAL);
+        ssize_t n = tx(c, c->wbuf.p + c->woff, c->wbuf.len - c->woff);
         if (n > 0) {
             c->woff += (size_t)n;
             continue;
@@ -243,6 +332,32 @@ static bool flush(conn_t *c, bool sync, client_result_t *out)
 
 /* ---- reading ---- */
 
+/* Note the headers the session layer needs: a scan of the parsed names. */
+static void note_headers(conn_t *c)
+{
+    c->encoding = 0;
+    c->set_cookie = false;
+    c->loc_len = 0;
+    for (size_t i = 0; i < parsed.num_headers; i++) {
+        const http_header_t *h = &parsed.headers[i];
+        switch (h->name_len) {
+        case 8:
+            if (strncasecmp(h->name, "location", 8) == 0) {
+                c->loc_off = (size_t)(h->value - c->rbuf.p);
+                c->loc_len = h->value_len;
+            }
+            break;
+        case 10:
+            if (strncasecmp(h->name, "set-cookie", 10) == 0) c->set_cookie = true;
+            break;
+        case 16:
+            if (strncasecmp(h->name, "content-encoding", 16) == 0)
+                c->encoding = (unsigned char)session_encoding(h->value, h->value_len);
+            break;
+        }
+    }
+}
+
 static int parse_headers(conn_t *c)
 {
     for (;;) {
@@ -259,8 +374,9 @@ static int parse_headers(conn_t *c)
         c->status = parsed.status;
         c->keep_alive = parsed.keep_alive;
         c->content_length = parsed.content_length;
-        c->mode = http_body_mode(&parsed, c->head ? "HEAD" : "GET");
+        c->mode = http_body_mode(&parsed, c->req.head ? "HEAD" : "GET");
         c->body_end = (size_t)r;
+        note_headers(c);
         return DONE;
     }
 }
@@ -291,7 +407,7 @@ static void read_response(conn_t *c)
     for (;;) {
         if (c->rbuf.cap - c->rbuf.len < RBUF_MIN / 2) buf_reserve(&c->rbuf, c->rbuf.cap);
         size_t room = c->rbuf.cap - c->rbuf.len - 1;
-        ssize_t n = recv(c->io.fd, c->rbuf.p + c->rbuf.len, room, 0);
+        ssize_t n = rx(c, c->rbuf.p + c->rbuf.len, room);
         if (n > 0) {
             c->rbuf.len += (size_t)n;
             int r = c->hdr_len ? DONE : parse_headers(c);
@@ -305,8 +421,10 @@ static void read_response(conn_t *c)
                 return;
             }
             /* A short read drained the socket: the next bytes bring a new
-             * edge, so there is no need to read again until EAGAIN. */
-            if ((size_t)n < room) return;
+             * edge, so there is no need to read again until EAGAIN. Not so
+             * over TLS, where a read returns one record at most and OpenSSL
+             * may hold more: read until it wants the socket. */
+            if ((size_t)n < room && c->ssl == NULL) return;
             continue;
         }
         if (n == 0) {
@@ -341,19 +459,20 @@ static void on_io(loop_t *l, loop_io_t *io, uint32_t ev)
             close_socket(c);
             c->addr_idx++;
             e = open_any(c);
-            if (e == 0) return; /* connecting to the next address */
+            if (e == 0 && c->state == CONN_CONNECTING) return; /* the next address */
         }
         if (e != 0) {
             finish(c, errno_error(e), false, NULL);
             return;
         }
-        c->state = CONN_WRITING;
+        if (c->state == CONN_CONNECTING) connected(c);
     }
-    if (c->state == CONN_WRITING) {
-        if (!flush(c, false, NULL)) return;
+    if (c->state == CONN_HANDSHAKE || c->state == CONN_WRITING) {
+        if (!proceed(c, false, NULL)) return;
     }
     if (c->state == CONN_READING) {
         if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_response(c);
+        else if (c->ssl) read_response(c); /* OpenSSL may have wanted writability */
     } else if (c->state == CONN_IDLE && (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
         /* the server closed (or spoke out of turn on) an idle connection */
         close_socket(c);
@@ -364,7 +483,7 @@ static void on_timeout(loop_t *l, loop_timer_t *t)
 {
     conn_t *c = (conn_t *)((char *)t - offsetof(conn_t, timer));
     double s = (double)c->timeout_ns / 1e9;
-    if (c->state == CONN_CONNECTING)
+    if (c->state == CONN_CONNECTING || c->state == CONN_HANDSHAKE)
         snprintf(errtext, sizeof errtext, "ConnectTimeout('connect timed out (timeout=%g)')", s);
     else
         snprintf(errtext, sizeof errtext, "ReadTimeout('read timed out (read timeout=%g)')", s);
@@ -373,9 +492,41 @@ static void on_timeout(loop_t *l, loop_timer_t *t)
 
 /* ---- sending ---- */
 
-int client_send(conn_t *c, bool head, double timeout_s, client_result_t *res)
+/* HTTPS: pick the context and verification for this request; an open
+ * connection made with other settings is closed, and a session from
+ * other settings is not offered. Returns 0, or -1 with err filled. */
+static int tls_settings(conn_t *c, const client_req_t *req, char *err, size_t n)
 {
-    c->head = head;
+    const engine_conf_t *conf = c->user->eng->conf;
+    struct ssl_ctx_st *ctx = req->ctx;
+    if (ctx == NULL && (ctx = tls_ctx(conf ? conf->ca_file : NULL, err, n)) == NULL) return -1;
+    if (ctx != c->ctx || req->verify != c->verify) {
+        if (c->state != CONN_CLOSED) close_socket(c);
+        tls_session_free(c->session);
+        c->session = NULL;
+        c->ctx = ctx;
+        c->verify = req->verify;
+    }
+    return 0;
+}
+
+int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_result_t *res)
+{
+    static _Thread_local char err[512];
+    int64_t now = clock_ns();
+    if (from) { /* a redirect: the logical request goes on */
+        int k = from->nredirects;
+        short hist[CLIENT_MAX_REDIRECTS];
+        memcpy(hist, from->history, (size_t)k * sizeof *hist);
+        hist[k] = (short)from->status;
+        memcpy(c->history, hist, (size_t)(k + 1) * sizeof *hist);
+        c->t0_ns = from->t0_ns;
+        c->nredirects = k + 1;
+    } else {
+        c->t0_ns = now;
+        c->nredirects = 0;
+    }
+    c->req = *req;
     c->hdr_len = 0;
     c->status = 0;
     c->woff = 0;
@@ -383,8 +534,12 @@ int client_send(conn_t *c, bool head, double timeout_s, client_result_t *res)
     c->rbuf.len = 0;
     c->chunk = (http_chunked_t){0};
     if (c->rbuf.cap == 0) buf_reserve(&c->rbuf, RBUF_MIN);
-    c->start_ns = clock_ns();
-    c->timeout_ns = timeout_s > 0 ? (int64_t)(timeout_s * 1e9) : 0;
+    c->start_ns = now;
+    c->timeout_ns = req->timeout_s > 0 ? (int64_t)(req->timeout_s * 1e9) : 0;
+    if (c->tls && tls_settings(c, req, err, sizeof err) != 0) {
+        finish(c, err, true, res);
+        return 0;
+    }
     c->reused = c->state == CONN_IDLE;
     if (c->state == CONN_CLOSED) {
         c->addr_idx = 0;
@@ -395,7 +550,7 @@ int client_send(conn_t *c, bool head, double timeout_s, client_result_t *res)
         }
     }
     if (c->state == CONN_IDLE) c->state = CONN_WRITING;
-    if (c->state == CONN_WRITING && !flush(c, true, res)) return 0;
+    if (!proceed(c, true, res)) return 0;
     if (c->timeout_ns) loop_timer_at(c->user->eng->loop, &c->timer, c->start_ns + c->timeout_ns);
     return 1;
 }
@@ -425,8 +580,10 @@ void client_bury(engine_t *e)
     while (e->graveyard) {
         conn_t *c = e->graveyard;
         e->graveyard = c->next;
+        tls_session_free(c->session);
         buf_free(&c->wbuf);
         buf_free(&c->rbuf);
+        xfree(c->origin);
         xfree(c->host);
         xfree(c);
     }

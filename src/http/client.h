@@ -1,13 +1,21 @@
-/* client: HTTP/1.1 keep-alive connections of one user.
+/* client: HTTP/1.1 keep-alive connections of one user, plain or TLS.
  *
- * Each user has at most one connection per (host, port), kept open between
- * requests and reopened when the server closes it. A request is serialized
- * by the caller straight into the connection's write buffer; client_send()
- * writes it at once (one send() in steady state) and only waits for
- * writability when the kernel buffer is full. The socket is registered once
- * with the loop, edge-triggered for both directions, so steady state costs
- * one send() and one recv() per request: reading stops as soon as the
- * parser says the response is complete.
+ * Each user has at most one connection per (scheme, host, port), kept open
+ * between requests and reopened when the server closes it. A request is
+ * serialized by the caller straight into the connection's write buffer;
+ * client_send() writes it at once (one send() in steady state) and only
+ * waits for writability when the kernel buffer is full. The socket is
+ * registered once with the loop, edge-triggered for both directions, so
+ * steady state costs one send() and one recv() per request: reading stops
+ * as soon as the parser says the response is complete.
+ *
+ * HTTPS goes through the transport seam in tls.h: after connect() the
+ * connection does a non-blocking handshake (resuming the session of its
+ * previous socket), then the same state machine reads and writes through
+ * OpenSSL. What requests' Session adds on top of a connection (cookies,
+ * redirects, gzip/deflate bodies) is in session.h, called from here when a
+ * response is complete; a redirect goes out without resuming the user, so
+ * the caller sees one result per logical request.
  *
  * A request that fails on a reused connection before any byte of the
  * response arrived (the server closed an idle connection) is sent again on
@@ -29,10 +37,27 @@
 enum conn_state {
     CONN_CLOSED,     /* no socket */
     CONN_CONNECTING, /* connect() in progress, request waiting in wbuf */
+    CONN_HANDSHAKE,  /* TLS handshake in progress, request waiting in wbuf */
     CONN_WRITING,    /* part of the request still in wbuf */
     CONN_READING,    /* request sent, response being read */
     CONN_IDLE,       /* open, no request */
 };
+
+#define CLIENT_MAX_REDIRECTS 10
+
+struct ssl_st;
+struct ssl_ctx_st;
+struct ssl_session_st;
+
+/* How one logical request is carried out (kept across its redirects). */
+typedef struct client_req {
+    bool head;    /* HEAD: the response has no body */
+    bool follow;  /* follow redirects (requests' allow_redirects) */
+    bool decode;  /* decode gzip/deflate bodies (the request sent Accept-Encoding) */
+    bool verify;  /* HTTPS: verify the certificate chain and the host */
+    struct ssl_ctx_st *ctx; /* HTTPS: CA bundle context, NULL for the engine's default */
+    double timeout_s;       /* per hop; <= 0: none */
+} client_req_t;
 
 typedef struct conn {
     loop_io_t io;
@@ -41,6 +66,8 @@ typedef struct conn {
     struct conn *next; /* user's list, or the engine's graveyard */
     char *host;        /* owned */
     int port;
+    bool tls;          /* https */
+    char *origin;      /* "http://host:port" as URLs show it; owned */
     struct sockaddr_storage addr[4]; /* every address of the host, tried in turn */
     socklen_t addrlen[4];
     int naddr, addr_idx;
@@ -61,9 +88,23 @@ typedef struct conn {
     size_t body_end; /* chunked: end of decoded body inside rbuf */
     http_chunked_t chunk;
 
+    /* facts about the response's headers, noted while parsing them */
+    unsigned char encoding; /* SESSION_GZIP, SESSION_DEFLATE or 0 */
+    bool set_cookie;
+    size_t loc_off, loc_len; /* Location header value in rbuf, len 0 if none */
+
+    /* TLS: the transport seam (NULL: plain) and what it was made with */
+    struct ssl_st *ssl;
+    struct ssl_session_st *session; /* for resumption on the next socket; owned */
+    struct ssl_ctx_st *ctx;
+    bool verify;
+
     /* the request in flight */
-    bool head;
+    client_req_t req;
     int64_t start_ns, timeout_ns;
+    int64_t t0_ns; /* start of the logical request (its first hop) */
+    int nredirects;
+    short history[CLIENT_MAX_REDIRECTS]; /* statuses of the redirects followed */
 } conn_t;
 
 /* The outcome of one request, handed to the completion callback. Pointers
@@ -73,21 +114,27 @@ typedef struct client_result {
     const char *error; /* NULL, or a Locust-style error ("ConnectionRefusedError(...)") */
     const char *headers; /* raw header block (status line included) */
     size_t headers_len;
-    const char *body;
+    const char *body; /* decoded when the request asked for gzip/deflate */
     size_t body_len;
-    int64_t elapsed_ns;
+    int64_t elapsed_ns; /* of the whole logical request, redirects included */
+    const char *url;    /* the final URL (after redirects), NULL if no request went out */
+    size_t url_len;
+    const short *history; /* statuses of the redirects followed, oldest first */
+    int nhistory;
 } client_result_t;
 
-/* Find or create u's connection to host:port (host is copied). Returns NULL
- * and fills err when the name does not resolve. */
-conn_t *client_conn(user_t *u, const char *host, size_t host_len, int port, char *err,
+/* Find or create u's connection to host:port over TLS or not (host is
+ * copied). Returns NULL and fills err when the name does not resolve. */
+conn_t *client_conn(user_t *u, const char *host, size_t host_len, int port, bool tls, char *err,
                     size_t n);
 
-/* Send the request in c->wbuf (method HEAD if head). timeout_s <= 0 means
- * no timeout. Returns 1 if the request is under way (the result comes
+/* Send the request in c->wbuf as req says (req is copied). from is NULL
+ * for a new logical request, or the connection whose response redirected
+ * here (it may be c itself): the hop then continues from's clock, count
+ * and history. Returns 1 if the request is under way (the result comes
  * through client_on_result later), or 0 if it failed at once and *res holds
  * the failure. */
-int client_send(conn_t *c, bool head, double timeout_s, client_result_t *res);
+int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_result_t *res);
 
 /* Called by the client when a request completes (defined by the Lua
  * bindings): must consume res before returning. */

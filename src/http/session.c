@@ -1,0 +1,349 @@
+/* session: see session.h.
+ *
+ * Redirects follow requests' Session.resolve_redirects: 303 (and 302 for
+ * any method but HEAD, as browsers do) become GET, 301 turns POST into GET;
+ * unless the status is 307 or 308 the body and its Content-Length,
+ * Content-Type and Transfer-Encoding headers are dropped; Authorization is
+ * dropped when the host changes (except http -> https on default ports);
+ * Cookie is recomputed from the jar for the new URL. The Location is
+ * resolved against the URL of the request it answers (absolute,
+ * scheme-relative, absolute path, relative path, query only), with dot
+ * segments removed and unsafe bytes percent-encoded.
+ *
+ * Decoding keeps one zlib stream per engine thread (reset per response,
+ * never reallocated), freed with the thread by a pthread key destructor. */
+#include "http/session.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <zlib.h>
+
+#include "http/cookie.h"
+#include "http/parse.h"
+#include "http/url.h"
+
+#define MAX_DECODED (512u << 20) /* a decompression bomb stops here */
+
+/* ---- small helpers ---- */
+
+int session_encoding(const char *v, size_t n)
+{
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
+    if ((n == 4 && strncasecmp(v, "gzip", 4) == 0) || (n == 6 && strncasecmp(v, "x-gzip", 6) == 0))
+        return SESSION_GZIP;
+    if (n == 7 && strncasecmp(v, "deflate", 7) == 0) return SESSION_DEFLATE;
+    return 0;
+}
+
+/* The request line of the request in c->wbuf: method and target. */
+static void request_line(const conn_t *c, const char **m, size_t *ml, const char **t, size_t *tl)
+{
+    const char *p = c->wbuf.p, *sp = memchr(p, ' ', c->wbuf.len);
+    const char *end = sp ? memchr(sp + 1, ' ', c->wbuf.len - (size_t)(sp + 1 - p)) : NULL;
+    *m = p, *ml = sp ? (size_t)(sp - p) : 0;
+    *t = sp ? sp + 1 : "/", *tl = end ? (size_t)(end - sp - 1) : 1;
+}
+
+/* Append p with the bytes a request target must not carry raw
+ * percent-encoded (requests' requote_uri: '%' and reserved characters
+ * stay as they are). */
+static void append_quoted(buf_t *w, const char *p, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch <= 0x20 || ch >= 0x7f || strchr("\"<>\\^`{|}", ch)) {
+            char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+            buf_append(w, e, 3);
+        } else {
+            buf_append(w, p + i, 1);
+        }
+    }
+}
+
+/* RFC 3986 5.2.4: remove "." and ".." segments from the path at
+ * w->p[from..) up to its query, in place. */
+static void remove_dots(buf_t *w, size_t from)
+{
+    char *p = w->p + from, *q = memchr(p, '?', w->len - from);
+    size_t plen = q ? (size_t)(q - p) : w->len - from, out = 0;
+    if (plen == 0 || p[0] != '/') return;
+    char *tmp = p; /* output never outruns input: write in place */
+    size_t i = 0;
+    while (i < plen) {
+        /* p[i] == '/': look at the segment after it */
+        size_t j = i + 1;
+        while (j < plen && p[j] != '/') j++;
+        size_t sl = j - i - 1;
+        const char *seg = p + i + 1;
+        if (sl == 1 && seg[0] == '.') {
+            if (j == plen) tmp[out++] = '/';
+        } else if (sl == 2 && seg[0] == '.' && seg[1] == '.') {
+            while (out > 0 && tmp[--out] != '/') {
+            }
+            if (j == plen) tmp[out++] = '/';
+        } else {
+            memmove(tmp + out, p + i, j - i);
+            out += j - i;
+        }
+        i = j;
+    }
+    if (out == 0) tmp[out++] = '/';
+    size_t rest = w->len - from - plen;
+    memmove(tmp + out, p + plen, rest);
+    w->len = from + out + rest;
+    w->p[w->len] = '\0';
+}
+
+/* ---- cookies ---- */
+
+void session_store_cookies(conn_t *c)
+{
+    static _Thread_local http_response_t res;
+    if (http_parse_response(c->rbuf.p, (size_t)c->hdr_len, &res) < 0) return;
+    user_t *u = c->user;
+    const char *m, *t;
+    size_t ml, tl;
+    request_line(c, &m, &ml, &t, &tl);
+    int64_t now = (int64_t)time(NULL);
+    for (size_t i = 0; i < res.num_headers; i++) {
+        const http_header_t *h = &res.headers[i];
+        if (h->name_len != 10 || strncasecmp(h->name, "set-cookie", 10) != 0) continue;
+        if (u->jar == NULL) u->jar = cookie_jar_new();
+        cookie_jar_set(u->jar, h->value, h->value_len, c->host, strlen(c->host), t, tl, c->tls, now);
+    }
+}
+
+void session_cookie_header(user_t *u, buf_t *w, const char *host, size_t hlen, const char *path,
+                           size_t plen, bool tls)
+{
+    if (u->jar == NULL || u->jar->n == 0) return;
+    size_t mark = w->len;
+    buf_puts(w, "Cookie: ");
+    if (cookie_jar_header(u->jar, w, host, hlen, path, plen, tls, (int64_t)time(NULL)) == 0) {
+        w->len = mark;
+        w->p[mark] = '\0';
+        return;
+    }
+    buf_puts(w, "\r\n");
+}
+
+/* ---- redirects ---- */
+
+/* Resolve the Location of c's response into an absolute URL in out. */
+static void resolve_location(const conn_t *c, buf_t *out)
+{
+    const char *l = c->rbuf.p + c->loc_off, *hash;
+    size_t ll = c->loc_len;
+    if ((hash = memchr(l, '#', ll)) != NULL) ll = (size_t)(hash - l);
+    size_t sl = 0;
+    while (sl < ll && (isalnum((unsigned char)l[sl]) || l[sl] == '+' || l[sl] == '-' || l[sl] == '.'))
+        sl++;
+    buf_reset(out);
+    size_t path_from;
+    if (sl > 0 && sl + 2 < ll && memcmp(l + sl, "://", 3) == 0) { /* absolute */
+        const char *slash = memchr(l + sl + 3, '/', ll - sl - 3);
+        path_from = slash ? (size_t)(slash - l) : ll;
+        buf_append(out, l, path_from);
+        append_quoted(out, l + path_from, ll - path_from);
+        remove_dots(out, path_from);
+        return;
+    }
+    if (ll >= 2 && l[0] == '/' && l[1] == '/') { /* scheme-relative */
+        buf_puts(out, c->tls ? "https:" : "http:");
+        const char *slash = memchr(l + 2, '/', ll - 2);
+        size_t hl = slash ? (size_t)(slash - l) : ll;
+        buf_append(out, l, hl);
+        path_from = out->len;
+        append_quoted(out, l + hl, ll - hl);
+        remove_dots(out, path_from);
+        return;
+    }
+    const char *m, *t;
+    size_t ml, tl;
+    request_line(c, &m, &ml, &t, &tl);
+    const char *q = memchr(t, '?', tl);
+    size_t base = q ? (size_t)(q - t) : tl; /* the current path without its query */
+    buf_puts(out, c->origin);
+    path_from = out->len;
+    if (ll == 0) {
+        buf_append(out, t, tl);
+    } else if (l[0] == '/') {
+        append_quoted(out, l, ll);
+    } else if (l[0] == '?') {
+        buf_append(out, t, base);
+        append_quoted(out, l, ll);
+    } else { /* relative to the current path's directory */
+        size_t dir = base;
+        while (dir > 0 && t[dir - 1] != '/') dir--;
+        if (dir == 0) buf_puts(out, "/");
+        else buf_append(out, t, dir);
+        append_quoted(out, l, ll);
+    }
+    remove_dots(out, path_from);
+}
+
+bool session_redirect(conn_t *c, client_result_t *r)
+{
+    static _Thread_local buf_t next, loc;
+    static _Thread_local char err[700];
+    if (c->nredirects >= CLIENT_MAX_REDIRECTS) {
+        snprintf(err, sizeof err, "TooManyRedirects('Exceeded %d redirects.')",
+                 CLIENT_MAX_REDIRECTS);
+        r->error = err;
+        return false;
+    }
+    resolve_location(c, &loc);
+    url_t u;
+    const char *why = NULL;
+    if (url_parse(loc.p, &u, &why) != 0 || !u.absolute) {
+        snprintf(err, sizeof err, "InvalidURL(\"cannot follow the redirect to '%.500s': %s\")",
+                 loc.p, why ? why : "not a URL");
+        r->error = err;
+        return false;
+    }
+    conn_t *n = client_conn(c->user, u.host, u.host_len, u.port, u.tls, err, sizeof err);
+    if (n == NULL) {
+        r->error = err;
+        return false;
+    }
+
+    /* the method and body rules */
+    const char *m, *t;
+    size_t ml, tl;
+    request_line(c, &m, &ml, &t, &tl);
+    bool head = ml == 4 && memcmp(m, "HEAD", 4) == 0;
+    bool post = ml == 4 && memcmp(m, "POST", 4) == 0;
+    int st = c->status;
+    if ((st == 303 && !head) || (st == 302 && !head) || (st == 301 && post)) m = "GET", ml = 3;
+    bool keep_body = st == 307 || st == 308;
+    bool same_host = strlen(c->host) == u.host_len && strncasecmp(c->host, u.host, u.host_len) == 0;
+    bool keep_auth = same_host && ((c->port == u.port && c->tls == u.tls) ||
+                                   (!c->tls && u.tls && c->port == 80 && u.port == 443));
+
+    buf_reset(&next);
+    buf_append(&next, m, ml);
+    buf_append(&next, " ", 1);
+    buf_append(&next, u.path, u.path_len);
+    buf_puts(&next, " HTTP/1.1\r\n");
+    bool v6 = memchr(u.host, ':', u.host_len) != NULL;
+    buf_printf(&next, "Host: %s%.*s%s", v6 ? "[" : "", (int)u.host_len, u.host, v6 ? "]" : "");
+    if (u.port != (u.tls ? 443 : 80)) buf_printf(&next, ":%d", u.port);
+    buf_puts(&next, "\r\n");
+    /* the previous request's other headers, filtered */
+    const char *w = c->wbuf.p, *wend = w + c->wbuf.len;
+    const char *line = memchr(w, '\n', c->wbuf.len);
+    line = line ? line + 1 : wend;
+    const char *body = wend;
+    while (line < wend) {
+        const char *eol = memchr(line, '\n', (size_t)(wend - line));
+        if (eol == NULL) break;
+        size_t len = (size_t)(eol + 1 - line);
+        if (len <= 2) { /* the empty line: the body follows */
+            body = eol + 1;
+            break;
+        }
+        const char *colon = memchr(line, ':', len);
+        size_t nl = colon ? (size_t)(colon - line) : 0;
+#define IS(name) (nl == sizeof name - 1 && strncasecmp(line, name, nl) == 0)
+        bool drop = IS("host") || IS("cookie") ||
+                    (!keep_body && (IS("content-length") || IS("content-type") ||
+                                    IS("transfer-encoding"))) ||
+                    (!keep_auth && IS("authorization"));
+#undef IS
+        if (!drop) buf_append(&next, line, len);
+        line = eol + 1;
+    }
+    session_cookie_header(c->user, &next, u.host, u.host_len, u.path, u.path_len, u.tls);
+    buf_puts(&next, "\r\n");
+    if (keep_body && body < wend) buf_append(&next, body, (size_t)(wend - body));
+
+    /* the new request takes the connection's write buffer; the old one
+     * becomes the next build space (no copy, no allocation) */
+    buf_t tmp = n->wbuf;
+    n->wbuf = next;
+    next = tmp;
+    client_req_t req = c->req;
+    req.head = ml == 4 && memcmp(m, "HEAD", 4) == 0;
+    c->user->waiting_on = n;
+    client_result_t res;
+    if (client_send(n, &req, c, &res) == 0) client_on_result(n, &res);
+    return true;
+}
+
+/* ---- content decoding ---- */
+
+static pthread_key_t z_key;
+static pthread_once_t z_once = PTHREAD_ONCE_INIT;
+static _Thread_local z_stream z;
+static _Thread_local bool z_ready;
+static _Thread_local buf_t decoded;
+
+static void z_free(void *unused)
+{
+    inflateEnd(&z);
+    buf_free(&decoded);
+    z_ready = false;
+}
+
+static void z_make_key(void)
+{
+    pthread_key_create(&z_key, z_free);
+}
+
+/* Inflate in[0..n) with window bits wbits into `decoded`. Returns NULL or
+ * zlib's complaint. */
+static const char *inflate_all(const char *in, size_t n, int wbits)
+{
+    if (inflateReset2(&z, wbits) != Z_OK) return "cannot reset the decoder";
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)n;
+    buf_reset(&decoded);
+    for (;;) {
+        if (decoded.cap - decoded.len < 4096) buf_reserve(&decoded, decoded.cap ? decoded.cap : n * 4);
+        z.next_out = (Bytef *)decoded.p + decoded.len;
+        z.avail_out = (uInt)(decoded.cap - decoded.len - 1);
+        uInt before = z.avail_out;
+        int rc = inflate(&z, Z_NO_FLUSH);
+        decoded.len += before - z.avail_out;
+        decoded.p[decoded.len] = '\0';
+        if (rc == Z_STREAM_END) return NULL;
+        if (rc == Z_NEED_DICT) return "a preset dictionary is needed";
+        if (rc != Z_OK && rc != Z_BUF_ERROR) return z.msg ? z.msg : "corrupt data";
+        if (z.avail_in == 0 && z.avail_out != 0) return "incomplete compressed data";
+        if (decoded.len > MAX_DECODED) return "decoded body over 512 MiB";
+    }
+}
+
+void session_decode(const conn_t *c, client_result_t *r)
+{
+    static _Thread_local char err[300];
+    if (!z_ready) {
+        memset(&z, 0, sizeof z);
+        if (inflateInit2(&z, 15 + 32) != Z_OK) {
+            r->error = "ContentDecodingError('cannot start zlib')";
+            return;
+        }
+        z_ready = true;
+        pthread_once(&z_once, z_make_key);
+        pthread_setspecific(z_key, &z);
+    }
+    const char *why = inflate_all(r->body, r->body_len, 15 + 32); /* gzip or zlib */
+    if (why && c->encoding == SESSION_DEFLATE) { /* some servers send raw deflate */
+        if (inflate_all(r->body, r->body_len, -15) == NULL) why = NULL;
+    }
+    if (why) {
+        snprintf(err, sizeof err,
+                 "ContentDecodingError('Received response with content-encoding: %s, but failed "
+                 "to decode it: %s')",
+                 c->encoding == SESSION_GZIP ? "gzip" : "deflate", why);
+        r->error = err;
+        return;
+    }
+    r->body = decoded.p;
+    r->body_len = decoded.len;
+}

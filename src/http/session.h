@@ -1,0 +1,55 @@
+/* session: what requests' Session adds on top of a connection — cookies,
+ * redirects and content decoding — for the HTTP client.
+ *
+ * The client calls these when a response is complete, before it delivers
+ * the result: the Set-Cookie headers go to the user's jar, a redirect is
+ * followed by rebuilding the next request from the previous one (kept in
+ * the connection's write buffer: method, target, the user's headers,
+ * body) under requests' method rules, and a gzip or deflate body is
+ * inflated into a buffer of the engine thread. None of it runs for a plain
+ * 2xx response without Set-Cookie or Content-Encoding: the hot path only
+ * pays for noting three headers while parsing. */
+#ifndef CICADA_SESSION_H
+#define CICADA_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/buf.h"
+#include "http/client.h"
+
+#define SESSION_GZIP 1
+#define SESSION_DEFLATE 2
+
+/* SESSION_GZIP, SESSION_DEFLATE or 0 for a Content-Encoding value. */
+int session_encoding(const char *v, size_t n);
+
+/* Is this status a redirect requests follows (301, 302, 303, 307, 308)? */
+static inline bool session_is_redirect(int status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/* Store the Set-Cookie headers of the complete response on c in its
+ * user's jar (created on first use). */
+void session_store_cookies(conn_t *c);
+
+/* Append a "Cookie: ...\r\n" line to w with u's cookies for a request to
+ * host and path (path may carry a query) over TLS or not; nothing if none
+ * match. */
+void session_cookie_header(user_t *u, buf_t *w, const char *host, size_t hlen, const char *path,
+                           size_t plen, bool tls);
+
+/* The response on c (result r so far, status a redirect, a Location
+ * present, c->req.follow) redirects: send the next hop. Returns true if
+ * the request went on (its result will be delivered later, or already
+ * was); false if r must be delivered as it is, with r->error set when the
+ * redirect cannot be followed (TooManyRedirects, a bad Location). */
+bool session_redirect(conn_t *c, client_result_t *r);
+
+/* Inflate r's body (Content-Encoding c->encoding) into the thread's
+ * decode buffer and point r at it; on corrupt data set r->error to a
+ * ContentDecodingError. The buffer is valid until the next call. */
+void session_decode(const conn_t *c, client_result_t *r);
+
+#endif
