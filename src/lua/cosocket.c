@@ -448,6 +448,17 @@ static int handshake_step(cosock_t *s)
     return -1;
 }
 
+/* Why a handshake failed: the certificate check ("18: self-signed
+ * certificate", as OpenResty says it), or a plain "handshake failed". */
+static const char *handshake_error(cosock_t *s)
+{
+    long v = SSL_get_verify_result(s->ssl);
+    if (v != X509_V_OK)
+        snprintf(errbuf, sizeof errbuf, "%ld: %s", v, X509_verify_cert_error_string(v));
+    else snprintf(errbuf, sizeof errbuf, "handshake failed");
+    return errbuf;
+}
+
 /* ---- the loop's side ---- */
 
 static void on_io(loop_t *l, loop_io_t *io, uint32_t events)
@@ -479,7 +490,7 @@ static void on_io(loop_t *l, loop_io_t *io, uint32_t events)
         n = handshake_step(s);
         if (n == 0) return;
         if (n < 0) {
-            wake_fail(s, "handshake failed", true);
+            wake_fail(s, handshake_error(s), true);
             return;
         }
         lua_pushboolean(co, 1);
@@ -763,13 +774,7 @@ static int l_tcp_sslhandshake(lua_State *L)
         lua_pushboolean(L, 1);
         return 1;
     }
-    if (r < 0) {
-        long v = SSL_get_verify_result(s->ssl);
-        if (v != X509_V_OK)
-            snprintf(errbuf, sizeof errbuf, "%ld: %s", v, X509_verify_cert_error_string(v));
-        else snprintf(errbuf, sizeof errbuf, "handshake failed");
-        return fail_close(L, s, errbuf);
-    }
+    if (r < 0) return fail_close(L, s, handshake_error(s));
     return park(L, s, OP_HANDSHAKE, b->tmo[T_CONNECT]);
 }
 

@@ -367,3 +367,72 @@ def test_stop_closes_parked_sockets(run_cicada, tmp_path, echo):
     while echo.open and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not echo.open, f"{len(echo.open)} connections left open"
+
+
+TLS = r"""
+local PORT = tonumber(os.getenv("TLS_PORT"))
+local function check(name, ok, msg)
+  cicada.report { type = "CHECK", name = name, response_time = 0,
+                  exception = (not ok) and (msg or "failed") or nil }
+end
+Checker = cicada.user { wait_time = cicada.constant(0.05) }
+Checker:task(1, function(self)
+  if self.done then return end
+  self.done = true
+  local s = ngx.socket.tcp()
+  s:settimeout(3000)
+  assert(s:connect("127.0.0.1", PORT))
+  local ok, err = s:sslhandshake(false, "localhost", false)
+  check("handshake", ok, err)
+  check("send over tls", s:send("secret\n") == 7)
+  local line, rerr = s:receive()
+  check("echo over tls", line == "secret", tostring(line) .. " " .. tostring(rerr))
+  s:close()
+  s = ngx.socket.tcp()
+  s:settimeout(3000)
+  assert(s:connect("127.0.0.1", PORT))
+  ok, err = s:sslhandshake(false, "localhost", true)
+  check("verify fails on a self-signed certificate", not ok and err and err:find("certificate"),
+        tostring(err))
+end)
+"""
+
+
+@pytest.mark.time_limit(60)
+def test_sslhandshake(run_cicada, tmp_path):
+    import ssl
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
+                    "/CN=localhost", "-keyout", key, "-out", cert, "-days", "1"],
+                   check=True, capture_output=True, timeout=30)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(8)
+    port = lsock.getsockname()[1]
+
+    def serve():
+        while True:
+            try:
+                c, _ = lsock.accept()
+            except OSError:
+                return
+            try:
+                with ctx.wrap_socket(c, server_side=True) as t:
+                    while data := t.recv(4096):
+                        t.sendall(data)
+            except (OSError, ssl.SSLError):
+                pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        env = dict(os.environ, TLS_PORT=str(port))
+        run = run_cicada(["-f", write_scenario(tmp_path, TLS), "--headless", "-u", "1",
+                          "-r", "1", "-t", "2s"], env=env)
+    finally:
+        lsock.close()
+    rows = {r["Name"]: r for r in run.csv.get("stats", []) if r["Type"] == "CHECK"}
+    assert len(rows) == 4, run.output
+    bad = [(e["Name"], e["Error"]) for e in run.csv["failures"]]
+    assert not bad, bad
