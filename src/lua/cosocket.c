@@ -56,9 +56,9 @@ typedef struct cosock {
     loop_io_t io;
     loop_timer_t timer; /* the wait's timeout, or the idle timeout when pooled */
     pool_t *pool;
-    user_t *user;  /* the owner; NULL when pooled */
-    box_t *box;    /* the Lua object using it; NULL when pooled */
-    bucket_t *bucket; /* when pooled */
+    user_t *user;               /* the owner; NULL when pooled */
+    box_t *box;                 /* the Lua object using it; NULL when pooled */
+    bucket_t *bucket;           /* when pooled */
     struct cosock *prev, *next; /* owner's list, pool bucket, or graveyard */
     SSL *ssl;
     bool udp, eof;
@@ -144,8 +144,10 @@ static void on_bury(loop_t *l, loop_timer_t *t)
 static void unlink_user(cosock_t *s)
 {
     if (s->user == NULL) return;
-    if (s->prev) s->prev->next = s->next;
-    else s->user->cosocks = s->next;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        s->user->cosocks = s->next;
     if (s->next) s->next->prev = s->prev;
     s->prev = s->next = NULL;
     s->user = NULL;
@@ -155,8 +157,10 @@ static void unlink_bucket(cosock_t *s)
 {
     bucket_t *b = s->bucket;
     if (b == NULL) return;
-    if (s->prev) s->prev->next = s->next;
-    else b->head = s->next;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        b->head = s->next;
     if (s->next) s->next->prev = s->prev;
     s->prev = s->next = NULL;
     s->bucket = NULL;
@@ -201,7 +205,8 @@ static void pool_unref(pool_t *p)
 
 void cosocket_release(user_t *u)
 {
-    while (u->cosocks) retire(u->cosocks);
+    while (u->cosocks)
+        retire(u->cosocks);
 }
 
 /* ---- the transport: plain or TLS. >0 bytes, 0 closed, -1 wait, -2 error
@@ -390,7 +395,8 @@ static int recv_step(cosock_t *s, lua_State *L)
         buf_t *b = &s->rbuf;
         if (s->roff == b->len) b->len = s->roff = 0;
         size_t need = s->rmode == R_SIZE && s->want > b->len - s->roff
-                          ? s->want - (b->len - s->roff) : READ_CHUNK;
+                          ? s->want - (b->len - s->roff)
+                          : READ_CHUNK;
         if (need < READ_CHUNK) need = READ_CHUNK;
         if (s->roff && b->cap - b->len < need + 1) { /* slide the unread part down */
             memmove(b->p, b->p + s->roff, b->len - s->roff);
@@ -400,8 +406,10 @@ static int recv_step(cosock_t *s, lua_State *L)
         buf_reserve(b, need + 1);
         ssize_t r = t_read(s, b->p + b->len, b->cap - b->len - 1);
         if (r == -1) return -1;
-        if (r == 0) s->eof = true;
-        else if (r > 0) b->len += (size_t)r;
+        if (r == 0)
+            s->eof = true;
+        else if (r > 0)
+            b->len += (size_t)r;
     }
 }
 
@@ -455,7 +463,8 @@ static const char *handshake_error(cosock_t *s)
     long v = SSL_get_verify_result(s->ssl);
     if (v != X509_V_OK)
         snprintf(errbuf, sizeof errbuf, "%ld: %s", v, X509_verify_cert_error_string(v));
-    else snprintf(errbuf, sizeof errbuf, "handshake failed");
+    else
+        snprintf(errbuf, sizeof errbuf, "handshake failed");
     return errbuf;
 }
 
@@ -572,10 +581,12 @@ static void pool_put(pool_t *p, cosock_t *s, int idle_ms, int size)
     b->head = s;
     s->bucket = b;
     b->n++;
-    if (idle_ms > 0) loop_timer_at(p->eng->loop, &s->timer, clock_ns() + (int64_t)idle_ms * 1000000);
+    if (idle_ms > 0)
+        loop_timer_at(p->eng->loop, &s->timer, clock_ns() + (int64_t)idle_ms * 1000000);
     if (b->n > size) { /* over the pool size: the oldest goes */
         cosock_t *old = b->head;
-        while (old->next) old = old->next;
+        while (old->next)
+            old = old->next;
         retire(old);
     }
 }
@@ -588,7 +599,8 @@ static int pool_gc(lua_State *L)
     if (p->eng) loop_timer_stop(p->eng->loop, &p->bury);
     while (p->buckets) {
         bucket_t *b = p->buckets;
-        while (b->head) retire(b->head);
+        while (b->head)
+            retire(b->head);
         p->buckets = b->next;
         xfree(b->key);
         xfree(b);
@@ -722,8 +734,10 @@ static int l_tcp_connect(lua_State *L)
     pool_t *p = b->pool;
     if (p->eng == NULL) p->eng = u->eng;
     char key[320];
-    if (name) snprintf(key, sizeof key, "%s", name);
-    else snprintf(key, sizeof key, "%s:%d", host, port);
+    if (name)
+        snprintf(key, sizeof key, "%s", name);
+    else
+        snprintf(key, sizeof key, "%s:%d", host, port);
     cosock_t *s = pool_take(p, key);
     if (s) {
         s->reused++;
@@ -865,9 +879,12 @@ static int l_tcp_receive(lua_State *L)
         s->want = (size_t)n;
     } else {
         const char *pat = luaL_optstring(L, 2, "*l");
-        if (strcmp(pat, "*l") == 0) s->rmode = R_LINE;
-        else if (strcmp(pat, "*a") == 0) s->rmode = R_ALL;
-        else return luaL_argerror(L, 2, "bad pattern argument");
+        if (strcmp(pat, "*l") == 0)
+            s->rmode = R_LINE;
+        else if (strcmp(pat, "*a") == 0)
+            s->rmode = R_ALL;
+        else
+            return luaL_argerror(L, 2, "bad pattern argument");
     }
     lua_settop(L, 1);
     return do_receive(L, b, s);
@@ -941,7 +958,8 @@ static int l_settimeout(lua_State *L)
 static int l_settimeouts(lua_State *L)
 {
     box_t *b = any_box(L);
-    for (int i = 0; i < 3; i++) b->tmo[i] = ms_arg(L, i + 2);
+    for (int i = 0; i < 3; i++)
+        b->tmo[i] = ms_arg(L, i + 2);
     return 0;
 }
 
@@ -1057,13 +1075,18 @@ static int l_udp(lua_State *L)
     return new_box(L, true);
 }
 
-static const luaL_Reg tcp_methods[] = {
-    {"connect", l_tcp_connect},   {"sslhandshake", l_tcp_sslhandshake},
-    {"send", l_tcp_send},         {"receive", l_tcp_receive},
-    {"receiveuntil", l_tcp_receiveuntil}, {"settimeout", l_settimeout},
-    {"settimeouts", l_settimeouts}, {"setkeepalive", l_setkeepalive},
-    {"getreusedtimes", l_getreusedtimes}, {"close", l_close},
-    {"setoption", l_setoption},   {NULL, NULL}};
+static const luaL_Reg tcp_methods[] = {{"connect", l_tcp_connect},
+                                       {"sslhandshake", l_tcp_sslhandshake},
+                                       {"send", l_tcp_send},
+                                       {"receive", l_tcp_receive},
+                                       {"receiveuntil", l_tcp_receiveuntil},
+                                       {"settimeout", l_settimeout},
+                                       {"settimeouts", l_settimeouts},
+                                       {"setkeepalive", l_setkeepalive},
+                                       {"getreusedtimes", l_getreusedtimes},
+                                       {"close", l_close},
+                                       {"setoption", l_setoption},
+                                       {NULL, NULL}};
 
 static const luaL_Reg udp_methods[] = {
     {"setpeername", l_udp_setpeername}, {"send", l_udp_send}, {"receive", l_udp_receive},

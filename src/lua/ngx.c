@@ -45,10 +45,14 @@ static int l_encode_base64(lua_State *L)
         if (i + 2 < n) v |= s[i + 2];
         luaL_addchar(&b, b64[v >> 18 & 63]);
         luaL_addchar(&b, b64[v >> 12 & 63]);
-        if (i + 1 < n) luaL_addchar(&b, b64[v >> 6 & 63]);
-        else if (pad) luaL_addchar(&b, '=');
-        if (i + 2 < n) luaL_addchar(&b, b64[v & 63]);
-        else if (pad) luaL_addchar(&b, '=');
+        if (i + 1 < n)
+            luaL_addchar(&b, b64[v >> 6 & 63]);
+        else if (pad)
+            luaL_addchar(&b, '=');
+        if (i + 2 < n)
+            luaL_addchar(&b, b64[v & 63]);
+        else if (pad)
+            luaL_addchar(&b, '=');
     }
     luaL_pushresult(&b);
     return 1;
@@ -65,7 +69,8 @@ static int l_decode_base64(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
-    while (n && s[n - 1] == '=') n--;
+    while (n && s[n - 1] == '=')
+        n--;
     if (n % 4 == 1) {
         lua_pushnil(L);
         return 1;
@@ -105,7 +110,8 @@ static int digest(lua_State *L, const EVP_MD *md, bool hex)
         return 1;
     }
     char h[2 * EVP_MAX_MD_SIZE];
-    for (unsigned i = 0; i < len; i++) snprintf(h + 2 * i, 3, "%02x", out[i]);
+    for (unsigned i = 0; i < len; i++)
+        snprintf(h + 2 * i, 3, "%02x", out[i]);
     lua_pushlstring(L, h, 2 * len);
     return 1;
 }
@@ -172,8 +178,10 @@ static int l_log(lua_State *L)
         luaL_addvalue(&b);
     }
     luaL_pushresult(&b);
-    enum log_level lv = level <= 4 ? LOG_ERROR : level == 5 ? LOG_WARNING
-                      : level <= 7 ? LOG_INFO : LOG_DEBUG;
+    enum log_level lv = level <= 4   ? LOG_ERROR
+                        : level == 5 ? LOG_WARNING
+                        : level <= 7 ? LOG_INFO
+                                     : LOG_DEBUG;
     log_msg(lv, "ngx", "%s", lua_tostring(L, -1));
     return 0;
 }
@@ -182,8 +190,8 @@ static int l_log(lua_State *L)
 
 typedef struct re {
     regex_t rx;
-    int ngroups;         /* groups in the POSIX pattern */
-    int map[RE_GROUPS];  /* POSIX group (1-based) -> PCRE capture, 0 = dropped */
+    int ngroups;        /* groups in the POSIX pattern */
+    int map[RE_GROUPS]; /* POSIX group (1-based) -> PCRE capture, 0 = dropped */
     int ncaptures;
     bool ok;
 } re_t;
@@ -191,13 +199,20 @@ typedef struct re {
 static const char *class_of(char c, bool in_bracket)
 {
     switch (c) {
-    case 'd': return in_bracket ? "0-9" : "[0-9]";
-    case 'D': return in_bracket ? NULL : "[^0-9]";
-    case 's': return in_bracket ? "[:space:]" : "[[:space:]]";
-    case 'S': return in_bracket ? NULL : "[^[:space:]]";
-    case 'w': return in_bracket ? "[:alnum:]_" : "[[:alnum:]_]";
-    case 'W': return in_bracket ? NULL : "[^[:alnum:]_]";
-    default: return NULL;
+    case 'd':
+        return in_bracket ? "0-9" : "[0-9]";
+    case 'D':
+        return in_bracket ? NULL : "[^0-9]";
+    case 's':
+        return in_bracket ? "[:space:]" : "[[:space:]]";
+    case 'S':
+        return in_bracket ? NULL : "[^[:space:]]";
+    case 'w':
+        return in_bracket ? "[:alnum:]_" : "[[:alnum:]_]";
+    case 'W':
+        return in_bracket ? NULL : "[^[:alnum:]_]";
+    default:
+        return NULL;
     }
 }
 
@@ -212,11 +227,14 @@ static const char *translate(const char *p, size_t n, buf_t *out, re_t *re)
             char e = p[++i];
             const char *cls = class_of(e, bracket);
             char lit = e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : 0;
-            if (cls) buf_puts(out, cls);
-            else if (lit) buf_append(out, &lit, 1);
+            if (cls)
+                buf_puts(out, cls);
+            else if (lit)
+                buf_append(out, &lit, 1);
             else if ((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') || (e >= '0' && e <= '9'))
                 return "unsupported escape in regex";
-            else if (bracket) buf_append(out, &e, 1); /* POSIX brackets have no escapes */
+            else if (bracket)
+                buf_append(out, &e, 1); /* POSIX brackets have no escapes */
             else {
                 buf_append(out, "\\", 1);
                 buf_append(out, &e, 1);
@@ -244,7 +262,8 @@ static const char *translate(const char *p, size_t n, buf_t *out, re_t *re)
             } else {
                 re->map[group] = ++capture;
             }
-        } else if ((c == '?' || c == '+' || c == '*') && i + 1 < n && (p[i + 1] == '?' || p[i + 1] == '+')) {
+        } else if ((c == '?' || c == '+' || c == '*') && i + 1 < n &&
+                   (p[i + 1] == '?' || p[i + 1] == '+')) {
             return "lazy and possessive quantifiers are not supported";
         }
         buf_append(out, &c, 1);
@@ -368,8 +387,10 @@ static int l_re_match(lua_State *L)
     lua_rawseti(L, -2, 0);
     for (int g = 1; g <= re->ngroups; g++) {
         if (re->map[g] == 0) continue;
-        if (m[g].rm_so < 0) lua_pushboolean(L, 0);
-        else lua_pushlstring(L, s + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
+        if (m[g].rm_so < 0)
+            lua_pushboolean(L, 0);
+        else
+            lua_pushlstring(L, s + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
         lua_rawseti(L, -2, re->map[g]);
     }
     return 1;
@@ -406,16 +427,22 @@ static int l_re_find(lua_State *L)
 
 void ngx_open(lua_State *L)
 {
-    static const luaL_Reg fns[] = {
-        {"encode_base64", l_encode_base64}, {"decode_base64", l_decode_base64},
-        {"sha1_bin", l_sha1_bin},           {"md5", l_md5},
-        {"md5_bin", l_md5_bin},             {"hmac_sha1", l_hmac_sha1},
-        {"now", l_now},                     {"time", l_time},
-        {"update_time", l_noop},            {"log", l_log},
-        {NULL, NULL}};
-    static const struct { const char *name; int level; } levels[] = {
-        {"STDERR", 0}, {"EMERG", 1}, {"ALERT", 2}, {"CRIT", 3}, {"ERR", 4},
-        {"WARN", 5},   {"NOTICE", 6}, {"INFO", 7}, {"DEBUG", 8}};
+    static const luaL_Reg fns[] = {{"encode_base64", l_encode_base64},
+                                   {"decode_base64", l_decode_base64},
+                                   {"sha1_bin", l_sha1_bin},
+                                   {"md5", l_md5},
+                                   {"md5_bin", l_md5_bin},
+                                   {"hmac_sha1", l_hmac_sha1},
+                                   {"now", l_now},
+                                   {"time", l_time},
+                                   {"update_time", l_noop},
+                                   {"log", l_log},
+                                   {NULL, NULL}};
+    static const struct {
+        const char *name;
+        int level;
+    } levels[] = {{"STDERR", 0}, {"EMERG", 1},  {"ALERT", 2}, {"CRIT", 3}, {"ERR", 4},
+                  {"WARN", 5},   {"NOTICE", 6}, {"INFO", 7},  {"DEBUG", 8}};
     lua_pushlightuserdata(L, &cache_key);
     lua_newtable(L);
     lua_rawset(L, LUA_REGISTRYINDEX);
