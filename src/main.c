@@ -1,7 +1,9 @@
 /* main: parse the command line and hand over to the right part: the demo
  * site, a class listing, or a load test, headless or with the web UI up
- * beside the runner (master/worker modes come in a later part). The --html
- * report is written here once the run is over. */
+ * beside the runner. A master (--master) runs the same way with its users on
+ * its workers (dist/master.h); a worker (--worker) runs the runner with no
+ * UI under its master's orders (dist/worker.h). The --html report is
+ * written here once the run is over. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +12,8 @@
 #include "base/log.h"
 #include "cli/opts.h"
 #include "demo/demo.h"
+#include "dist/master.h"
+#include "dist/worker.h"
 #include "engine/runner.h"
 #include "report/html.h"
 #include "web/server.h"
@@ -69,21 +73,39 @@ int main(int argc, char **argv)
         return demo_run(o.demo_host, o.demo_port, o.demo_slow, o.demo_fail_ratio);
     raise_fd_limit();
     if (o.list_classes) return runner_list(&o);
-    if (o.master || o.worker) {
-        fprintf(stderr, "cicada: --master/--worker are not available yet\n");
-        return 2;
-    }
     if (o.json_file) {
         fprintf(stderr, "cicada: --json reports are not available yet\n");
         return 2;
     }
     runner_t *r = runner_new(&o);
     if (r == NULL) return 1;
+    if (o.worker) {
+        worker_t *w = worker_start(r, &o, err, sizeof err);
+        if (w == NULL) {
+            fprintf(stderr, "cicada: %s\n", err);
+            runner_free(r);
+            return 1;
+        }
+        runner_run(r);
+        int code = worker_finish(w);
+        runner_free(r);
+        return code;
+    }
+    master_t *master = NULL;
+    if (o.master) {
+        master = master_start(r, &o, err, sizeof err);
+        if (master == NULL) {
+            fprintf(stderr, "cicada: %s\n", err);
+            runner_free(r);
+            return 1;
+        }
+    }
     web_t *web = NULL;
     if (!o.headless) {
         web = web_start(&o, r, err, sizeof err);
         if (web == NULL) {
             fprintf(stderr, "cicada: %s\n", err);
+            master_free(master);
             runner_free(r);
             return 1;
         }
@@ -91,6 +113,7 @@ int main(int argc, char **argv)
     int code = runner_run(r);
     web_stop(web);
     if (o.html_file && write_html(r, o.html_file) != 0 && code == 0) code = 1;
+    master_free(master);
     runner_free(r);
     return code;
 }

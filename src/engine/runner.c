@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,13 +30,14 @@ static void on_signal(int sig)
     signals++;
 }
 
-enum cmd_kind { RC_SWARM, RC_STOP, RC_RESET, RC_QUIT };
+enum cmd_kind { RC_SWARM, RC_STOP, RC_RESET, RC_QUIT, RC_COUNTS };
 
 typedef struct rcmd {
     enum cmd_kind kind;
     long users;
     double rate, run_time;
     char *host;
+    long *counts; /* RC_COUNTS: per class, owned by the command */
 } rcmd_t;
 
 struct runner {
@@ -78,7 +80,21 @@ struct runner {
     int nstarted; /* engine threads started and not yet joined */
     bool shape_active;
     int64_t shape_start;
+    /* master/worker link (src/dist) */
+    runner_remote_t remote;
+    bool has_remote;
+    long *plan; /* worker: users per engine and class, [e * VM_MAX_CLASSES + c] */
 };
+
+static bool is_master(const runner_t *r)
+{
+    return r->has_remote && r->remote.master;
+}
+
+static bool is_worker(const runner_t *r)
+{
+    return r->has_remote && !r->remote.master;
+}
 
 const double runner_pcts[RUNNER_NPCT] = {0.5, 0.66, 0.75, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999, 1.0};
 
@@ -165,6 +181,7 @@ static void shrink_to(runner_t *r, long n)
 
 static long live_users(runner_t *r)
 {
+    if (is_master(r)) return r->remote.user_count(r->remote.ud);
     long n = 0;
     for (int i = 0; i < r->neng; i++) n += atomic_load(&r->eng[i]->live_users);
     return n;
@@ -400,8 +417,10 @@ runner_t *runner_new(const opts_t *o)
     if (choose_classes(r) != 0) goto error;
     r->stats = stats_new();
     stats_reset(r->stats, clock_wall());
-    r->neng = o->threads;
+    /* a master runs no users itself: its workers do */
+    r->neng = o->master ? 0 : o->threads;
     r->eng = xcalloc((size_t)r->neng, sizeof *r->eng);
+    r->plan = xcalloc((size_t)r->neng * VM_MAX_CLASSES, sizeof *r->plan);
     for (int i = 0; i < r->neng; i++) {
         r->eng[i] = engine_new(i, &r->conf, err, sizeof err);
         if (r->eng[i] == NULL) {
@@ -423,7 +442,7 @@ runner_t *runner_new(const opts_t *o)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    open_csvs(r);
+    if (!o->worker) open_csvs(r); /* a worker's statistics are deltas for its master */
     return r;
 error:
     runner_free(r);
@@ -451,6 +470,31 @@ static void set_state(runner_t *r, enum runner_state s)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* A new test: Locust's clear_all() (exceptions are kept until a reset). */
+static void clear_for_test(runner_t *r)
+{
+    pthread_mutex_lock(&r->lock);
+    stats_t *old = r->stats;
+    r->stats = stats_new();
+    stats_reset(r->stats, clock_wall());
+    for (size_t i = 0; old && i < 1; i++) {
+        /* exceptions survive a new test in Locust's UI until reset */
+        size_t n;
+        stats_exception_t **ex = stats_exceptions(old, &n);
+        for (size_t k = 0; k < n; k++)
+            stats_exception_add(r->stats, ex[k]->msg, ex[k]->traceback, ex[k]->nodes,
+                                ex[k]->count);
+    }
+    stats_free(old);
+    r->nhist = 0;
+    r->start_wall = clock_wall();
+    pthread_mutex_unlock(&r->lock);
+    r->nseq = 0;
+    memset(r->class_count, 0, sizeof r->class_count);
+    memset(r->swrr, 0, sizeof r->swrr);
+    fire(r, "test_start", 0);
+}
+
 static void start_swarm(runner_t *r, long users, double rate, const char *host, double run_time)
 {
     int64_t now = clock_ns();
@@ -464,29 +508,7 @@ static void start_swarm(runner_t *r, long users, double rate, const char *host, 
             engine_post(r->eng[i], &c);
         }
     }
-    if (fresh) {
-        /* a new test: Locust's clear_all() */
-        pthread_mutex_lock(&r->lock);
-        stats_t *old = r->stats;
-        r->stats = stats_new();
-        stats_reset(r->stats, clock_wall());
-        for (size_t i = 0; old && i < 1; i++) {
-            /* exceptions survive a new test in Locust's UI until reset */
-            size_t n;
-            stats_exception_t **ex = stats_exceptions(old, &n);
-            for (size_t k = 0; k < n; k++)
-                stats_exception_add(r->stats, ex[k]->msg, ex[k]->traceback, ex[k]->nodes,
-                                    ex[k]->count);
-        }
-        stats_free(old);
-        r->nhist = 0;
-        r->start_wall = clock_wall();
-        pthread_mutex_unlock(&r->lock);
-        r->nseq = 0;
-        memset(r->class_count, 0, sizeof r->class_count);
-        memset(r->swrr, 0, sizeof r->swrr);
-        fire(r, "test_start", 0);
-    }
+    if (fresh) clear_for_test(r);
     r->target = users;
     r->rate = rate;
     r->ramp_start = now;
@@ -494,7 +516,10 @@ static void start_swarm(runner_t *r, long users, double rate, const char *host, 
     r->run_end = run_time > 0 ? now + (int64_t)(run_time * 1e9) : (fresh ? INT64_MAX : r->run_end);
     if (run_time > 0) log_info("Run time limit set to %g seconds", run_time);
     log_info("Ramping to %ld users at a rate of %.2f per second", users, rate);
-    if (users < r->nseq) shrink_to(r, users);
+    if (is_master(r))
+        r->remote.swarm(r->remote.ud, users, rate, r->host); /* the host: -H, or the last swarm's */
+    else if (users < r->nseq)
+        shrink_to(r, users);
     set_state(r, RUNNER_SPAWNING);
 }
 
@@ -556,7 +581,16 @@ static bool shape_step(runner_t *r)
 static void spawn_step(runner_t *r, int64_t now)
 {
     if (r->state != RUNNER_SPAWNING) return;
-    if (r->nseq < r->target) {
+    if (is_master(r)) {
+        /* the master's dispatcher paces the ramp over the workers */
+        if (!r->remote.spawned(r->remote.ud)) return;
+        r->nseq = 0;
+        for (int i = 0; i < r->ncls; i++) {
+            r->class_count[i] = r->remote.class_users(r->remote.ud, i);
+            r->nseq += r->class_count[i];
+        }
+        r->target = r->nseq;
+    } else if (r->nseq < r->target) {
         double elapsed = (double)(now - r->ramp_start) / 1e9;
         long due = r->ramp_base + (long)(elapsed * r->rate) + 1;
         if (due > r->target) due = r->target;
@@ -586,6 +620,10 @@ static void stop_users(runner_t *r)
     set_state(r, RUNNER_STOPPING);
     post_all(r, CMD_STOP_ALL);
     double grace = r->o->stop_timeout > 0 ? r->o->stop_timeout : 2.0;
+    if (is_master(r)) {
+        r->remote.stop(r->remote.ud);
+        grace += 3; /* the workers' own grace, and their client_stopped on the way */
+    }
     int64_t now = clock_ns(), deadline = now + (int64_t)(grace * 1e9), last_collect = now;
     int seen = signals;
     bool forced = false;
@@ -609,11 +647,58 @@ static void stop_users(runner_t *r)
     }
     r->nseq = 0;
     memset(r->class_count, 0, sizeof r->class_count);
+    memset(r->plan, 0, (size_t)r->neng * VM_MAX_CLASSES * sizeof *r->plan);
     r->run_end = INT64_MAX;
     r->shape_active = false;
     fire(r, "test_stop", 0);
     set_state(r, RUNNER_STOPPED);
     collect(r);
+}
+
+/* Worker: run exactly counts[c] users of each class, now. New users go to
+ * the engines with the fewest planned users; stopped ones come from the
+ * engines with the most users of their class. */
+static void apply_counts(runner_t *r, const long *counts, const char *host)
+{
+    if (host && *host) start_swarm_host(r, host);
+    if (r->state == RUNNER_READY || r->state == RUNNER_STOPPED) {
+        clear_for_test(r);
+        memset(r->plan, 0, (size_t)r->neng * VM_MAX_CLASSES * sizeof *r->plan);
+    }
+    set_state(r, RUNNER_SPAWNING);
+    long *delta = xcalloc((size_t)r->neng + 1, sizeof *delta);
+    r->nseq = 0;
+    for (int c = 0; c < r->ncls; c++) {
+        long want = counts[c] < 0 ? 0 : counts[c];
+        memset(delta, 0, (size_t)r->neng * sizeof *delta);
+        for (; r->class_count[c] < want; r->class_count[c]++) {
+            int best = 0;
+            long best_n = -1;
+            for (int e = 0; e < r->neng; e++) {
+                long n = 0;
+                for (int k = 0; k < r->ncls; k++) n += r->plan[e * VM_MAX_CLASSES + k];
+                if (best_n < 0 || n < best_n) best = e, best_n = n;
+            }
+            r->plan[best * VM_MAX_CLASSES + c]++;
+            delta[best]++;
+        }
+        for (; r->class_count[c] > want; r->class_count[c]--) {
+            int best = 0;
+            for (int e = 1; e < r->neng; e++)
+                if (r->plan[e * VM_MAX_CLASSES + c] > r->plan[best * VM_MAX_CLASSES + c]) best = e;
+            r->plan[best * VM_MAX_CLASSES + c]--;
+            delta[best]--;
+        }
+        for (int e = 0; e < r->neng; e++)
+            if (delta[e]) post(r, e, delta[e] > 0 ? CMD_SPAWN : CMD_STOP, c, labs(delta[e]));
+        r->nseq += r->class_count[c];
+    }
+    xfree(delta);
+    r->target = r->nseq;
+    set_state(r, RUNNER_RUNNING);
+    log_spawned(r);
+    fire(r, "spawning_complete", r->nseq);
+    if (r->remote.spawned_counts) r->remote.spawned_counts(r->remote.ud, r->class_count, r->ncls);
 }
 
 /* End the engine threads and merge what they still hold. */
@@ -666,6 +751,8 @@ static void run_commands(runner_t *r)
             break;
         case RC_STOP:
             stop_users(r);
+            /* a worker answers its master's stop even with no users running */
+            if (is_worker(r) && r->remote.stopped) r->remote.stopped(r->remote.ud);
             break;
         case RC_RESET:
             collect(r);
@@ -678,20 +765,57 @@ static void run_commands(runner_t *r)
         case RC_QUIT:
             r->quit = true;
             break;
+        case RC_COUNTS:
+            apply_counts(r, c->counts, c->host);
+            break;
         }
         xfree(c->host);
+        xfree(c->counts);
+    }
+}
+
+/* Master, before an automatic start: wait for --expect-workers ready
+ * workers, as Locust does. Returns false if it gave up (or was
+ * interrupted). */
+static bool wait_for_workers(runner_t *r)
+{
+    const opts_t *o = r->o;
+    int64_t start = clock_ns(), next_log = start;
+    for (;;) {
+        int ready = r->remote.ready_workers(r->remote.ud);
+        if (ready >= o->expect_workers) return true;
+        int64_t now = clock_ns();
+        if (o->expect_workers_max_wait > 0 &&
+            (double)(now - start) / 1e9 > o->expect_workers_max_wait) {
+            log_error("Gave up waiting for workers to connect");
+            return false;
+        }
+        if (signals) return false;
+        if (now >= next_log) {
+            log_info("Waiting for workers to be ready, %d of %d connected", ready,
+                     o->expect_workers);
+            next_log = now + SEC;
+        }
+        run_commands(r);
+        if (r->quit) return false;
+        sleep_tick();
     }
 }
 
 int runner_run(runner_t *r)
 {
     const opts_t *o = r->o;
-    bool headless = o->headless;
-    if ((headless || o->autostart) && r->shape_L) {
+    /* a worker waits for its master's commands, like the UI mode */
+    bool headless = o->headless && !is_worker(r), autostart = o->autostart && !is_worker(r);
+    if (is_master(r) && (headless || autostart) && !wait_for_workers(r)) {
+        r->remote.quit(r->remote.ud);
+        return 1;
+    }
+    if ((headless || autostart) && r->shape_L) {
         r->shape_active = true;
         r->shape_start = clock_ns();
         shape_step(r);
-    } else if (headless || o->autostart) {
+    } else if (headless || autostart) {
         start_swarm(r, o->users >= 0 ? o->users : 1, o->spawn_rate > 0 ? o->spawn_rate : 1, NULL,
                     o->run_time);
     }
@@ -702,6 +826,7 @@ int runner_run(runner_t *r)
         now = clock_ns();
         if (now >= r->run_end) {
             log_info("--run-time limit reached, stopping the users");
+            if (headless && is_master(r)) break; /* Locust's quit: no stop message first */
             stop_users(r);
             if (headless) break;
             if (o->autoquit >= 0) quit_at = clock_ns() + (int64_t)(o->autoquit * 1e9);
@@ -733,8 +858,16 @@ int runner_run(runner_t *r)
         sleep_tick();
     }
     if (signals) log_info("Interrupted: stopping the users (Ctrl-C again to stop at once)");
-    stop_users(r);
+    if (is_master(r)) {
+        /* quit every worker; their final reports arrive before their quit */
+        set_state(r, RUNNER_STOPPING);
+        r->remote.quit(r->remote.ud);
+        set_state(r, RUNNER_STOPPED);
+    } else {
+        stop_users(r);
+    }
     shutdown_engines(r);
+    if (is_worker(r)) return 0; /* its last report is the dist worker's to send */
     write_csvs(r, true);
     print_summary(r);
     int code = exit_code(r);
@@ -756,7 +889,11 @@ void runner_free(runner_t *r)
     xfree(r->eng);
     xfree(r->seq);
     xfree(r->hist);
-    for (int i = 0; i < r->ncmds; i++) xfree(r->cmds[i].host);
+    for (int i = 0; i < r->ncmds; i++) {
+        xfree(r->cmds[i].host);
+        xfree(r->cmds[i].counts);
+    }
+    xfree(r->plan);
     if (r->stats) stats_free(r->stats);
     if (r->shape_L) vm_free(r->shape_L);
     pthread_mutex_destroy(&r->lock);
@@ -768,8 +905,12 @@ void runner_free(runner_t *r)
 static void queue(runner_t *r, rcmd_t c)
 {
     pthread_mutex_lock(&r->lock);
-    if (r->ncmds < 64) r->cmds[r->ncmds++] = c;
-    else xfree(c.host);
+    if (r->ncmds < 64) {
+        r->cmds[r->ncmds++] = c;
+    } else {
+        xfree(c.host);
+        xfree(c.counts);
+    }
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -840,6 +981,7 @@ const runner_class_t *runner_classes(runner_t *r, size_t *n)
     for (int i = 0; i < r->ncls; i++) {
         long u = 0;
         for (int e = 0; e < r->neng; e++) u += atomic_load(&r->eng[e]->class_users[i]);
+        if (is_master(r)) u = r->remote.class_users(r->remote.ud, i);
         r->ucls[i].users = u;
     }
     *n = (size_t)r->ncls;
@@ -876,4 +1018,25 @@ int runner_list(const opts_t *o)
     printf("Available Users:\n");
     for (int i = 0; i < n; i++) printf("    %s\n", cls[i].name);
     return 0;
+}
+
+/* ---- master/worker ---- */
+
+void runner_set_remote(runner_t *r, const runner_remote_t *rm)
+{
+    r->remote = *rm;
+    r->has_remote = true;
+}
+
+void runner_spawn_counts(runner_t *r, const long *counts, int n, const char *host)
+{
+    long *copy = xcalloc(VM_MAX_CLASSES, sizeof *copy);
+    for (int i = 0; i < n && i < VM_MAX_CLASSES; i++) copy[i] = counts[i];
+    queue(r, (rcmd_t){.kind = RC_COUNTS, .counts = copy, .host = host && *host ? xstrdup(host) : NULL});
+}
+
+size_t runner_workers(runner_t *r, runner_worker_t *out, size_t max)
+{
+    if (!is_master(r) || r->remote.workers == NULL) return 0;
+    return r->remote.workers(r->remote.ud, out, max);
 }

@@ -92,6 +92,51 @@ double runner_start_time(runner_t *r);
  * the shape's). */
 bool runner_has_shape(runner_t *r); /* unix seconds the last swarm started, 0 if none */
 
+/* ---- master/worker (src/dist) ---- */
+
+/* A worker as a master sees it (/stats/requests "workers", the Workers tab). */
+typedef struct runner_worker {
+    char id[256];
+    char state[16]; /* ready, spawning, running, stopping, missing */
+    long user_count;
+    double cpu_usage;       /* percent of one core */
+    long long memory_usage; /* RSS bytes */
+} runner_worker_t;
+
+/* The link to the other nodes, installed by src/dist before runner_run.
+ * The hooks run on the runner's thread; user_count, class_users and
+ * workers may run with the runner lock held, so no hook may take it.
+ * Hooks a role does not use may be NULL. */
+typedef struct runner_remote {
+    bool master; /* true: users run on workers (no engines here); false: a worker */
+    void *ud;
+    /* master: a swarm started or changed (host may be NULL: keep) */
+    void (*swarm)(void *ud, long users, double rate, const char *host);
+    void (*stop)(void *ud);       /* send stop to every worker */
+    bool (*spawned)(void *ud);    /* the last swarm's ramp is complete */
+    int (*ready_workers)(void *ud);
+    long (*user_count)(void *ud); /* users on all workers */
+    long (*class_users)(void *ud, int cls);
+    size_t (*workers)(void *ud, runner_worker_t *out, size_t max);
+    void (*quit)(void *ud); /* send quit, wait (~2 s) for the final reports */
+    /* worker */
+    void (*spawned_counts)(void *ud, const long *counts, int n); /* after runner_spawn_counts */
+    void (*stopped)(void *ud); /* after a stop: every user has ended */
+} runner_remote_t;
+
+/* Install the link (copied). Call before runner_run. In master mode
+ * (opts->master) runner_new starts no engines. */
+void runner_set_remote(runner_t *r, const runner_remote_t *rm);
+
+/* Worker: run exactly counts[i] users of class i (runner_classes order) at
+ * once, starting or stopping the difference; host NULL keeps the current
+ * one. Thread-safe (queued like the commands above); counts is copied. */
+void runner_spawn_counts(runner_t *r, const long *counts, int n, const char *host);
+
+/* Master: copy up to max workers into out; returns how many there are (0
+ * when not a master). Call between runner_lock and runner_unlock. */
+size_t runner_workers(runner_t *r, runner_worker_t *out, size_t max);
+
 /* Print the user classes of the scenario (-l). Returns an exit code. */
 int runner_list(const opts_t *o);
 

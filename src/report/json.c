@@ -182,6 +182,21 @@ cJSON *json_stats_requests(runner_t *r)
     /* the page's header and start form show the host; Locust writes it
      * into its HTML template instead */
     add_str(j, "host", runner_host(r));
+    /* a master's workers, as Locust lists its clients */
+    runner_worker_t *ws = xmalloc(256 * sizeof *ws);
+    size_t n = runner_workers(r, ws, 256);
+    cJSON *list = check(cJSON_CreateArray());
+    for (size_t i = 0; i < n && i < 256; i++) {
+        cJSON *w = check(cJSON_CreateObject());
+        add_str(w, "id", ws[i].id);
+        add_str(w, "state", ws[i].state);
+        add_num(w, "user_count", (double)ws[i].user_count);
+        add_num(w, "cpu_usage", ws[i].cpu_usage);
+        add_num(w, "memory_usage", (double)ws[i].memory_usage);
+        cJSON_AddItemToArray(list, w);
+    }
+    xfree(ws);
+    cJSON_ReplaceItemInObject(j, "workers", list);
     return j;
 }
 
