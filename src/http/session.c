@@ -28,6 +28,37 @@
 
 #define MAX_DECODED (512u << 20) /* a decompression bomb stops here */
 
+/* ---- the thread's buffers, freed when the engine thread ends ---- */
+
+static pthread_key_t state_key;
+static pthread_once_t state_once = PTHREAD_ONCE_INIT;
+static _Thread_local bool state_set;
+static _Thread_local buf_t next, loc, decoded; /* redirect build, Location, inflated body */
+static _Thread_local z_stream z;
+static _Thread_local bool z_ready;
+
+static void state_free(void *unused)
+{
+    if (z_ready) inflateEnd(&z);
+    z_ready = false;
+    buf_free(&next);
+    buf_free(&loc);
+    buf_free(&decoded);
+}
+
+static void make_key(void)
+{
+    pthread_key_create(&state_key, state_free);
+}
+
+static void thread_state(void)
+{
+    if (state_set) return;
+    pthread_once(&state_once, make_key);
+    pthread_setspecific(state_key, &state_set);
+    state_set = true;
+}
+
 /* ---- small helpers ---- */
 
 int session_encoding(const char *v, size_t n)
@@ -189,8 +220,8 @@ static void resolve_location(const conn_t *c, buf_t *out)
 
 bool session_redirect(conn_t *c, client_result_t *r)
 {
-    static _Thread_local buf_t next, loc;
     static _Thread_local char err[700];
+    thread_state();
     if (c->nredirects >= CLIENT_MAX_REDIRECTS) {
         snprintf(err, sizeof err, "TooManyRedirects('Exceeded %d redirects.')",
                  CLIENT_MAX_REDIRECTS);
@@ -277,24 +308,6 @@ bool session_redirect(conn_t *c, client_result_t *r)
 
 /* ---- content decoding ---- */
 
-static pthread_key_t z_key;
-static pthread_once_t z_once = PTHREAD_ONCE_INIT;
-static _Thread_local z_stream z;
-static _Thread_local bool z_ready;
-static _Thread_local buf_t decoded;
-
-static void z_free(void *unused)
-{
-    inflateEnd(&z);
-    buf_free(&decoded);
-    z_ready = false;
-}
-
-static void z_make_key(void)
-{
-    pthread_key_create(&z_key, z_free);
-}
-
 /* Inflate in[0..n) with window bits wbits into `decoded`. Returns NULL or
  * zlib's complaint. */
 static const char *inflate_all(const char *in, size_t n, int wbits)
@@ -322,6 +335,7 @@ static const char *inflate_all(const char *in, size_t n, int wbits)
 void session_decode(const conn_t *c, client_result_t *r)
 {
     static _Thread_local char err[300];
+    thread_state();
     if (!z_ready) {
         memset(&z, 0, sizeof z);
         if (inflateInit2(&z, 15 + 32) != Z_OK) {
@@ -329,8 +343,6 @@ void session_decode(const conn_t *c, client_result_t *r)
             return;
         }
         z_ready = true;
-        pthread_once(&z_once, z_make_key);
-        pthread_setspecific(z_key, &z);
     }
     const char *why = inflate_all(r->body, r->body_len, 15 + 32); /* gzip or zlib */
     if (why && c->encoding == SESSION_DEFLATE) { /* some servers send raw deflate */

@@ -487,7 +487,7 @@ static int do_request(lua_State *L, bool head_call)
     int a = lua_istable(L, OPT(O_AUTH)) ? OPT(O_AUTH) : lua_istable(L, C_AUTH) ? C_AUTH : 0;
     if (a && !(have & H_AUTH)) basic_auth(L, a, w, &e->scratch);
     if (!(have & H_COOKIE))
-        session_cookie_header(u, w, url.host, url.host_len, path_start, path_len, url.tls);
+        session_cookie_header(u, w, url.host, url.host_len, url.path, url.path_len, url.tls);
 
     /* the body: json=, files= (multipart, with data= fields), or data= (a
      * string, or a table sent as a form) */
