@@ -258,6 +258,15 @@ static enum action on_control(master_t *m, const char *id, const proto_msg_t *ms
                  live_count(m));
         return ACT_NONE;
     }
+    static const char *const known[] = {"heartbeat", "stats", "spawning", "spawning_complete",
+                                        "client_stopped", "quit", "exception"};
+    bool is_known = false;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) is_known |= strcmp(t, known[i]) == 0;
+    if (!is_known) {
+        log_warn("Unknown message type received from worker %s (index %d): %s", id,
+                 n ? n->index : -1, t);
+        return ACT_NONE;
+    }
     if (n == NULL) {
         /* heartbeats of unknown workers are ignored, as Locust does */
         if (strcmp(t, "heartbeat") != 0 && strcmp(t, "stats") != 0)
@@ -307,8 +316,6 @@ static enum action on_control(master_t *m, const char *id, const proto_msg_t *ms
             log_info("The last worker quit, stopping test.");
             return m->o->headless ? ACT_STOP_QUIT : ACT_STOP;
         }
-    } else if (strcmp(t, "exception") != 0) {
-        log_warn("Unknown message type received from worker %s (index %d): %s", id, n->index, t);
     }
     return ACT_NONE;
 }
@@ -437,7 +444,7 @@ static void hook_swarm(void *ud, long users, double rate, const char *host)
     m->rate = rate > 0 ? rate : 1;
     m->next_iter = 0;
     m->reached = m->spawned = false;
-    snprintf(m->host, sizeof m->host, "%s", host ? host : "");
+    if (host && *host) snprintf(m->host, sizeof m->host, "%s", host); /* else keep: -H or the UI's */
     if (m->current == m->target) {
         m->rebalance = true; /* Locust sends the unchanged map once */
         m->reached = true;

@@ -517,7 +517,7 @@ static void start_swarm(runner_t *r, long users, double rate, const char *host, 
     if (run_time > 0) log_info("Run time limit set to %g seconds", run_time);
     log_info("Ramping to %ld users at a rate of %.2f per second", users, rate);
     if (is_master(r))
-        r->remote.swarm(r->remote.ud, users, rate, r->host); /* the host: -H, or the last swarm's */
+        r->remote.swarm(r->remote.ud, users, rate, host && *host ? host : r->o->host);
     else if (users < r->nseq)
         shrink_to(r, users);
     set_state(r, RUNNER_SPAWNING);

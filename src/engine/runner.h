@@ -110,7 +110,7 @@ typedef struct runner_worker {
 typedef struct runner_remote {
     bool master; /* true: users run on workers (no engines here); false: a worker */
     void *ud;
-    /* master: a swarm started or changed (host may be NULL: keep) */
+    /* master: a swarm started or changed; host is -H or the swarm's, NULL to keep the last */
     void (*swarm)(void *ud, long users, double rate, const char *host);
     void (*stop)(void *ud);       /* send stop to every worker */
     bool (*spawned)(void *ud);    /* the last swarm's ramp is complete */
