@@ -265,7 +265,7 @@ static bool fail(conn_t *c, const char *error, int e, bool sync, client_result_t
     if (c->reused && !c->retried && c->rbuf.len == 0) {
         c->retried = true;
         c->reused = false;
-        close_socket(c);
+        close_socket_as(c, true); /* the server's idle close: the session is still good */
         int oe = open_socket(c);
         if (oe == 0) {
             c->woff = 0;
@@ -475,7 +475,7 @@ static void on_io(loop_t *l, loop_io_t *io, uint32_t ev)
         else if (c->ssl) read_response(c); /* OpenSSL may have wanted writability */
     } else if (c->state == CONN_IDLE && (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
         /* the server closed (or spoke out of turn on) an idle connection */
-        close_socket(c);
+        close_socket_as(c, true);
     }
 }
 
@@ -567,7 +567,7 @@ void client_close_all(user_t *u)
     while (c) {
         conn_t *next = c->next;
         loop_timer_stop(e->loop, &c->timer);
-        close_socket(c);
+        close_socket_as(c, true);
         c->next = e->graveyard;
         e->graveyard = c;
         c = next;

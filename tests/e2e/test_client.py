@@ -194,9 +194,9 @@ def capture():
     s.close()
 
 
-def run_once(run_cicada, tmp_path, body, host, *flags, timeout=30):
+def run_once(run_cicada, tmp_path, body, host, *flags, timeout=30, run_time="2s"):
     """Run `body` (Lua, with `self`) once in on_start of one user, then stop
-    after 2 s. Returns the Run."""
+    after run_time. Returns the Run."""
     scenario = write_scenario(tmp_path, f"""\
 Once = cicada.user {{ wait_time = cicada.constant(100) }}
 function Once:on_start()
@@ -204,7 +204,7 @@ function Once:on_start()
 end
 Once:task(1, function(self) cicada.sleep(100) end)
 """, "once.lua")
-    return run_cicada(["-f", scenario, "--headless", "-u", 1, "-r", 1, "-t", "2s", "-H", host,
+    return run_cicada(["-f", scenario, "--headless", "-u", 1, "-r", 1, "-t", run_time, "-H", host,
                        "--only-summary", *flags], timeout=timeout)
 
 

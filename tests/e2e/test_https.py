@@ -114,6 +114,23 @@ def test_session_resumption(tmp_path, conf_nginx, run_cicada, protocol):
 
 
 @pytest.mark.time_limit(60)
+def test_resumption_after_idle_close(tmp_path, conf_nginx, run_cicada):
+    """nginx closes idle keep-alive connections after 1 s: the reconnects
+    resume the session."""
+    cert, key = make_cert(tmp_path / "pki")
+    extra = (f"ssl_certificate {cert}; ssl_certificate_key {key}; keepalive_timeout 1s;")
+    n = conf_nginx(SERVER, http_extra=extra, listen_extra=" ssl")
+    run = run_once(run_cicada, tmp_path, """
+  for i = 1, 3 do
+    self.client:get("/", { verify = false })
+    cicada.sleep(1.4)
+  end
+""", n.url, timeout=30, run_time="6s")
+    assert run.returncode == 0, run.output
+    assert [e["reused"] for e in n.entries()] == [".", "r", "r"]
+
+
+@pytest.mark.time_limit(60)
 def test_keepalive_and_big_bodies(tmp_path, conf_nginx, run_cicada):
     cert, key = make_cert(tmp_path / "pki")
     n = tls_nginx(conf_nginx, cert, key)
