@@ -5,7 +5,15 @@
  * end a request the same way: finish() with a result, which is handed to
  * client_on_result() — except when client_send() fails before anything was
  * under way, where the caller gets the failure back directly (a coroutine
- * cannot be resumed from inside itself): that is the `sync` flag. */
+ * cannot be resumed from inside itself): that is the `sync` flag.
+ *
+ * States: CLOSED -> CONNECTING -> (HANDSHAKE, for TLS) -> WRITING ->
+ * READING -> IDLE (kept alive) or CLOSED. proceed() runs whatever the
+ * state asks for after any socket event; tx()/rx() are the transport seam,
+ * one pointer test between send()/recv() and OpenSSL. A complete response
+ * goes through the session layer (session.h) in finish(): cookies stored,
+ * a redirect sent on as the next hop of the same logical request (the
+ * caller is not resumed), a compressed body inflated. */
 #include "http/client.h"
 
 #include <errno.h>
