@@ -10,7 +10,8 @@
   $ssl_session_reused = "r"), over TLS 1.3 and TLS 1.2, when nginx closes
   after every request (keepalive_requests 1).
 - Keep-alive over TLS: many requests on one connection, bodies from a few
-  bytes to 1 MiB (several TLS records) arrive whole.
+  bytes to 1 MiB (several TLS records) arrive whole; a 3 MiB upload goes
+  out whole through partial TLS writes.
 """
 
 import subprocess
@@ -22,6 +23,7 @@ from test_client import run_once  # noqa: F401  (fixtures below)
 from test_client import conf_nginx  # noqa: F401
 
 SERVER = """
+        client_max_body_size 10m;
         location = /     {{ return 200 "hello tls\\n"; }}
         location = /big  {{ }}
 """
@@ -142,6 +144,8 @@ def test_keepalive_and_big_bodies(tmp_path, conf_nginx, run_cicada):
     f:write(r.status_code, " ", #r.text, " ", r.url, "\\n")
   end
   f:close()
+  local up = self.client:post("/", {{ data = string.rep("x", 3 * 1024 * 1024), verify = false }})
+  assert(up.status_code == 200, up.status_code)
 """, n.url)
     assert run.returncode == 0, run.output
     lines = out.read_text().splitlines()
@@ -152,6 +156,7 @@ def test_keepalive_and_big_bodies(tmp_path, conf_nginx, run_cicada):
         assert int(size) == (1 << 20 if i % 2 == 0 else len("hello tls\n"))
         assert url == n.url + ("/big" if i % 2 == 0 else "/")
     log = n.entries()
-    assert len(log) == 20 and sum(e["reused"] == "r" for e in log) == 0
+    assert len(log) == 21 and sum(e["reused"] == "r" for e in log) == 0
+    assert log[-1]["method"] == "POST" and log[-1]["content_length"] == str(3 << 20)
     assert run.count("/big") == 10 and run.failures("/big") == 0
     assert float(run.stats_row("/big")["Average Content Size"]) == 1 << 20
