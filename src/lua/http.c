@@ -447,7 +447,13 @@ static int do_request(lua_State *L, bool head_call)
     buf_append(w, " ", 1);
     buf_append(w, url.path, url.path_len);
     char sep = memchr(url.path, '?', url.path_len) ? '&' : '?';
-    if (lua_istable(L, OPT(O_PARAMS))) form_pairs(L, OPT(O_PARAMS), w, &sep);
+    if (lua_istable(L, OPT(O_PARAMS))) {
+        form_pairs(L, OPT(O_PARAMS), w, &sep);
+    } else if (lua_type(L, OPT(O_PARAMS)) == LUA_TSTRING) { /* already encoded, as in requests */
+        size_t n;
+        const char *q = lua_tolstring(L, OPT(O_PARAMS), &n);
+        if (n) buf_append(w, &sep, 1), buf_append(w, q, n);
+    }
     const char *path_start = w->p + p->method.len + 1;
     size_t path_len = w->len - p->method.len - 1;
     if (lua_isstring(L, OPT(O_NAME))) {

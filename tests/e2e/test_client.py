@@ -230,10 +230,11 @@ def test_auth_headers_multipart_params(tmp_path, capture, run_cicada):
   })
   c:get("/params?x=1", { params = { q = "a b&c=d/é", list = { "1", "2" }, long = string.rep("z", 3000) } })
   c:post("/form", { data = { ["k y"] = "v+w", n = 5 } })
+  c:get("/raw", { params = "a=1&b=%20" })
 """, capture.url)
     assert run.returncode == 0, run.output
     reqs = [capture.headers(i) for i in range(len(capture.requests))]
-    assert len(reqs) == 5, reqs
+    assert len(reqs) == 6, reqs
 
     line, h, _ = reqs[0]
     assert line == "GET /auth HTTP/1.1"
@@ -280,6 +281,8 @@ def test_auth_headers_multipart_params(tmp_path, capture, run_cicada):
     assert h["content-type"] == "application/x-www-form-urlencoded"
     assert sorted(body.split(b"&")) == [b"k+y=v%2Bw", b"n=5"]
     assert int(h["content-length"]) == len(body)
+
+    assert reqs[5][0] == "GET /raw?a=1&b=%20 HTTP/1.1"
 
 
 @pytest.mark.time_limit(60)
