@@ -46,7 +46,7 @@ struct worker {
     bool acked;
     int retries;
     double ready_sent, last_spawn_ts, next_beat, next_report, down_since;
-    bool connected;
+    bool connected, lost;
     unsigned long cpu_ticks;
     double cpu_wall, cpu;
     atomic_int exit_code;
@@ -166,8 +166,13 @@ static int open_socket(worker_t *w, char *err, size_t n)
 {
     w->sock = zmq_socket(w->ctx, ZMQ_DEALER);
     if (w->sock == NULL) goto error;
-    int one = 1, idle = 30, linger = 3000;
+    int one = 1, idle = 30, linger = 3000, ivl = 1000, timeout = 5000;
     zmq_setsockopt(w->sock, ZMQ_ROUTING_ID, w->id, strlen(w->id));
+    /* ZMTP pings (answered by any libzmq >= 4.2 peer, Locust's included,
+     * below its Python code): a master that vanished without closing its
+     * TCP connection is seen as disconnected after 5 s of silence */
+    zmq_setsockopt(w->sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt(w->sock, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout);
     zmq_setsockopt(w->sock, ZMQ_TCP_KEEPALIVE, &one, sizeof one);
     zmq_setsockopt(w->sock, ZMQ_TCP_KEEPALIVE_IDLE, &idle, sizeof idle);
     zmq_setsockopt(w->sock, ZMQ_LINGER, &linger, sizeof linger);
@@ -219,11 +224,19 @@ static void read_monitor(worker_t *w)
             zmq_msg_close(&m);
         }
         if (ev == ZMQ_EVENT_CONNECTED) {
+            /* back after a loss: announce ourselves again, so that a master
+             * that restarted (and does not know us) acks and uses us */
+            if (w->acked && w->lost) {
+                log_info("Reconnected to the master at %s: sending client_ready", w->endpoint);
+                send_ready(w);
+            }
             w->connected = true;
+            w->lost = false;
             w->down_since = 0;
         } else if (ev == ZMQ_EVENT_DISCONNECTED) {
             if (w->acked) log_warn("Lost the connection to the master at %s", w->endpoint);
             w->connected = false;
+            w->lost = true;
             w->down_since = mono();
         }
     }
@@ -328,7 +341,12 @@ static void *run(void *arg)
     bool gave_up = false;
     for (;;) {
         zmq_pollitem_t items[2] = {{w->sock, 0, ZMQ_POLLIN, 0}, {w->mon, 0, ZMQ_POLLIN, 0}};
-        zmq_poll(items, 2, 20);
+        if (w->sock && w->mon) {
+            zmq_poll(items, 2, 20);
+        } else { /* the socket could not be reopened: keep the clock going */
+            struct timespec ts = {0, 20000000};
+            nanosleep(&ts, NULL);
+        }
         if (w->sock) read_socket(w);
         if (w->mon) read_monitor(w);
         double now = mono();

@@ -13,11 +13,14 @@
  * final report and `quit` go out in worker_finish(), after every engine
  * has handed over its last statistics.
  *
- * The master is considered gone when the TCP connection (seen through
+ * The master is considered gone when the connection (seen through
  * zmq_socket_monitor) has been down for 10 s after the ack: Locust 2.12
- * masters send nothing periodic, so silence alone proves nothing. The
- * worker then stops its users and exits non-zero. Malformed or unknown
- * messages are logged and dropped. */
+ * masters send nothing periodic, so silence in the protocol proves
+ * nothing; instead the socket sends ZMTP pings every second, which any
+ * libzmq peer answers below the application, and drops the connection
+ * after 5 s without an answer, so a master whose host vanished without a
+ * TCP FIN is noticed too. The worker then stops its users and exits
+ * non-zero. Malformed or unknown messages are logged and dropped. */
 #ifndef CICADA_WORKER_H
 #define CICADA_WORKER_H
 
