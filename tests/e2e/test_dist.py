@@ -409,3 +409,113 @@ def test_ctrl_c_on_master_keeps_final_reports(tmp_path, nginx, procs, scenario):
     assert w1.wait(10) == 0 and w2.wait(10) == 0
     _, csvs = read_csvs(tmp_path / "m")
     assert agg_count(csvs) == nginx.count() > 0
+
+
+def http_json(port, route, data=None):
+    import json
+    import urllib.parse
+    import urllib.request
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{route}", data=body)
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return json.loads(r.read())
+
+
+@pytest.mark.time_limit(60)
+def test_web_ui_master_lists_workers(tmp_path, nginx, procs, scenario):
+    """A master with the web UI: /swarm spreads users over the workers, and
+    /stats/requests lists each worker (id, state, users, CPU, memory) as
+    Locust's does; /stop brings them back to ready with no users."""
+    port, web = free_port(), free_port()
+    master = procs("master", master_cmd(scenario, port, "--web-host", "127.0.0.1",
+                                        "--web-port", web))
+    w1 = procs("w1", worker_cmd(scenario, port))
+    w2 = procs("w2", worker_cmd(scenario, port))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if len(http_json(web, "/stats/requests")["workers"]) == 2:
+                break
+        except OSError:
+            pass
+        time.sleep(0.1)
+    r = http_json(web, "/swarm", {"user_count": 6, "spawn_rate": 100, "host": nginx.url})
+    assert r.get("success") is True, r
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        d = http_json(web, "/stats/requests")
+        ws = d["workers"]
+        if (d["state"] == "running" and [w["user_count"] for w in ws] == [3, 3]
+                and all(w["memory_usage"] > 0 for w in ws)):
+            break
+        time.sleep(0.2)
+    assert d["state"] == "running" and d["user_count"] == 6, d
+    assert sorted(w["state"] for w in ws) == ["running", "running"], ws
+    assert all(set(w) >= {"id", "state", "user_count", "cpu_usage", "memory_usage"} for w in ws)
+    assert all(re.match(r".+_[0-9a-f]{32}$", w["id"]) for w in ws), ws
+    assert [w["user_count"] for w in ws] == [3, 3] and all(w["memory_usage"] > 0 for w in ws), ws
+    time.sleep(3.5)  # a report from each worker
+    assert http_json(web, "/stats/requests")["stats"], "no merged statistics"
+    http_json(web, "/stop")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        d = http_json(web, "/stats/requests")
+        if d["state"] == "stopped" and d["user_count"] == 0 and all(
+                w["state"] == "ready" for w in d["workers"]) and len(d["workers"]) == 2:
+            break
+        time.sleep(0.2)
+    assert d["state"] == "stopped" and d["user_count"] == 0, d
+    assert [w["state"] for w in d["workers"]] == ["ready", "ready"], d["workers"]
+    os.kill(master.pid, signal.SIGTERM)
+    master.wait(15)
+    assert w1.wait(10) == 0 and w2.wait(10) == 0
+
+
+@pytest.mark.time_limit(60)
+def test_worker_exceptions_reach_master(tmp_path, nginx, procs):
+    """A Lua error in a worker's task reaches the master's exceptions with
+    the worker's id in Nodes, and the master's exit code says so."""
+    scenario = tmp_path / "boom.lua"
+    scenario.write_text("""
+U = cicada.user { wait_time = cicada.constant(0.2) }
+U:task(1, function(self)
+  self.client:get("/fast")
+  error("boom from a worker")
+end)
+""")
+    port = free_port()
+    master = procs("master", master_cmd(scenario, port, "--headless", "-u", 2, "-r", 2, "-t", 4,
+                                        "--expect-workers", 1, "-H", nginx.url,
+                                        "--csv", tmp_path / "m"))
+    worker = procs("w", worker_cmd(scenario, port))
+    assert master.wait(30) == 1, master.text()
+    assert worker.wait(10) == 0
+    wid = re.search(r"Starting worker (\S+),", worker.text()).group(1)
+    _, csvs = read_csvs(tmp_path / "m")
+    rows = csvs["exceptions"]
+    assert len(rows) == 1 and "boom from a worker" in rows[0]["Message"], rows
+    assert rows[0]["Nodes"] == wid
+    assert int(rows[0]["Count"]) == nginx.count("/fast")
+
+
+@pytest.mark.time_limit(60)
+def test_worker_joins_a_restarted_master(tmp_path, nginx, procs, scenario):
+    """The master dies and a new one binds the same port within 10 s: the
+    worker announces itself again and runs the new master's test."""
+    port = free_port()
+    first = procs("master1", master_cmd(scenario, port, "--headless", "-u", 2, "-r", 2,
+                                        "--expect-workers", 1, "-H", nginx.url))
+    worker = procs("w", worker_cmd(scenario, port))
+    first.wait_for(r"All users spawned", 15)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(5)
+    time.sleep(1)
+    second = procs("master2", master_cmd(scenario, port, "--headless", "-u", 4, "-r", 4, "-t", 3,
+                                         "--expect-workers", 1, "-H", nginx.url,
+                                         "--csv", tmp_path / "m2"))
+    assert second.wait(30) == 0, second.text() + worker.text()
+    assert worker.wait(10) == 0, worker.text()
+    assert "Reconnected to the master" in worker.text()
+    assert spawned(second.text())[1] == 4
+    _, csvs = read_csvs(tmp_path / "m2")
+    assert agg_count(csvs) > 0
