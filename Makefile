@@ -116,7 +116,7 @@ web: all
 	@command -v node >/dev/null && command -v npm >/dev/null || \
 	  { echo "web: node and npm are needed for the browser tests (Node.js >= 20, e.g. from NodeSource)"; exit 1; }
 	cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --prefer-offline \
-	  --loglevel=error && node --test
+	  --loglevel=error && node --test --test-reporter=spec
 
 test: unit e2e web
 
