@@ -1,21 +1,21 @@
 /* stats: shards on the engine threads, Locust's figures on the main thread.
  *
- * Both sides find rows in open-addressing tables (linear probing, FNV-1a
- * over the key strings, grown at half load). A shard row holds the sums of
- * the requests since the last merge, a histogram allocated when the
- * (method, name) is first seen, and a 32-slot ring of per-second counts;
- * recording touches only these, so the hot path neither locks nor
- * allocates. Failures and exceptions are counted in the same way under
- * their copied keys, which stay in the shard after a merge so a recurring
- * error costs no allocation either.
+ * Both sides find rows in open-addressing tables (table.h: linear
+ * probing, FNV-1a over the key strings, grown at half load). A shard row
+ * holds the sums of the requests since the last merge, a histogram
+ * allocated when the (method, name) is first seen, and a 32-slot ring of
+ * per-second counts; recording touches only these, so the hot path
+ * neither locks nor allocates. Failures and exceptions are counted in the
+ * same way under their copied keys, which stay in the shard after a merge
+ * so a recurring error costs no allocation either.
  *
  * stats_merge() adds every touched shard row into its main row and into
  * the Aggregated row, then zeroes it. The histogram a shard hands over is
  * exactly the requests of about one second, so it also feeds the row's
- * "window": 20 slots, one per unix second (that of the shard row's last
- * request), each a sparse list of (bucket, count) pairs. The current
- * percentiles of the last ~10 s are computed from those lists, not from
- * full histogram copies as Locust does.
+ * "window" (window.h): 20 slots, one per unix second (that of the shard
+ * row's last request), each a sparse list of (bucket, count) pairs. The
+ * current percentiles of the last ~10 s are computed from those lists, not
+ * from full histogram copies as Locust does.
  *
  * Deliberate differences from Locust: failures are sorted by (name,
  * method, error) rather than by the sha256 of their key (a stable,
@@ -29,84 +29,15 @@
 #include <time.h>
 
 #include "base/alloc.h"
+#include "stats/table.h"
+#include "stats/window.h"
 
 #define RING 32
-#define WIN_SLOTS 20
-#define WIN_SECONDS 10
 
 const double stats_pcts[STATS_NPCT] = {0.50, 0.66, 0.75,  0.80,   0.90, 0.95,
                                        0.98, 0.99, 0.999, 0.9999, 1.0};
 const char *const stats_pct_names[STATS_NPCT] = {"50%", "66%", "75%",   "80%",    "90%", "95%",
                                                  "98%", "99%", "99.9%", "99.99%", "100%"};
-
-/* ---- a small open-addressing table of pointers ---- */
-
-typedef struct table {
-    uint64_t *hashes;
-    void **items; /* NULL = free slot */
-    size_t cap, n;
-} table_t;
-
-static uint64_t fnv(uint64_t h, const char *s)
-{
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    return (h ^ 0xff) * 0x100000001b3ull; /* separator: ("a","bc") != ("ab","c") */
-}
-
-static uint64_t hash3(const char *a, const char *b, const char *c)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    h = fnv(h, a);
-    if (b) h = fnv(h, b);
-    if (c) h = fnv(h, c);
-    return h;
-}
-
-static void table_free(table_t *t)
-{
-    xfree(t->hashes);
-    xfree(t->items);
-    memset(t, 0, sizeof *t);
-}
-
-/* Slot where the item with this hash is, or the free slot where it goes:
- * eq() decides among items of equal hash. */
-typedef bool (*eq_fn)(const void *item, const char *a, const char *b, const char *c);
-static size_t table_slot(const table_t *t, uint64_t h, eq_fn eq, const char *a, const char *b,
-                         const char *c)
-{
-    size_t mask = t->cap - 1, i = (size_t)h & mask;
-    while (t->items[i] && !(t->hashes[i] == h && eq(t->items[i], a, b, c)))
-        i = (i + 1) & mask;
-    return i;
-}
-
-static void table_put(table_t *t, uint64_t h, void *item)
-{
-    if (2 * (t->n + 1) > t->cap) {
-        table_t old = *t;
-        t->cap = old.cap ? 2 * old.cap : 16;
-        t->hashes = xcalloc(t->cap, sizeof *t->hashes);
-        t->items = xcalloc(t->cap, sizeof *t->items);
-        t->n = 0;
-        for (size_t i = 0; i < old.cap; i++)
-            if (old.items[i]) table_put(t, old.hashes[i], old.items[i]);
-        table_free(&old);
-    }
-    size_t i = (size_t)h & (t->cap - 1);
-    while (t->items[i])
-        i = (i + 1) & (t->cap - 1);
-    t->hashes[i] = h;
-    t->items[i] = item;
-    t->n++;
-}
-
-static void *table_get(const table_t *t, uint64_t h, eq_fn eq, const char *a, const char *b,
-                       const char *c)
-{
-    return t->cap ? t->items[table_slot(t, h, eq, a, b, c)] : NULL;
-}
 
 static bool str_eq(const char *x, const char *y)
 {
@@ -211,7 +142,7 @@ static void ring_add(int64_t *key, uint32_t *reqs, uint32_t *fails, int64_t sec,
 void stats_shard_request(stats_shard_t *s, const char *method, const char *name, int64_t rt_us,
                          int64_t length, const char *err, double now)
 {
-    uint64_t h = hash3(method, name, NULL);
+    uint64_t h = table_hash(method, name, NULL);
     shard_row_t *r = table_get(&s->rows, h, row_eq, method, name, NULL);
     if (!r) {
         r = xcalloc(1, sizeof *r);
@@ -238,7 +169,7 @@ void stats_shard_request(stats_shard_t *s, const char *method, const char *name,
     if (!err) return;
 
     r->num_failures++;
-    h = hash3(method, name, err);
+    h = table_hash(method, name, err);
     shard_err_t *e = table_get(&s->errs, h, err_eq, method, name, err);
     if (!e) {
         e = xcalloc(1, sizeof *e);
@@ -252,7 +183,7 @@ void stats_shard_request(stats_shard_t *s, const char *method, const char *name,
 
 void stats_shard_exception(stats_shard_t *s, const char *msg, const char *traceback)
 {
-    uint64_t h = hash3(traceback, NULL, NULL);
+    uint64_t h = table_hash(traceback, NULL, NULL);
     shard_exc_t *x = table_get(&s->excs, h, exc_eq, traceback, NULL, NULL);
     if (!x) {
         x = xcalloc(1, sizeof *x);
@@ -267,105 +198,6 @@ void stats_shard_exception(stats_shard_t *s, const char *msg, const char *traceb
 bool stats_shard_empty(const stats_shard_t *s)
 {
     return s->pending == 0;
-}
-
-/* ---- the window of recent per-second histograms ---- */
-
-typedef struct pair {
-    uint32_t idx, count;
-} pair_t;
-
-typedef struct win_slot {
-    int64_t sec;
-    uint32_t n, cap;
-    pair_t *pairs;
-} win_slot_t;
-
-typedef struct window {
-    win_slot_t slot[WIN_SLOTS];
-    uint64_t version; /* bumped on every change, for the cache below */
-    /* the merged, sorted pairs of the last query */
-    pair_t *merged;
-    uint32_t nmerged, capmerged;
-    uint64_t merged_total, merged_version;
-    int64_t merged_now;
-} window_t;
-
-static void window_free(window_t *w)
-{
-    if (!w) return;
-    for (int i = 0; i < WIN_SLOTS; i++)
-        xfree(w->slot[i].pairs);
-    xfree(w->merged);
-    xfree(w);
-}
-
-static void window_clear(window_t *w)
-{
-    for (int i = 0; i < WIN_SLOTS; i++) {
-        w->slot[i].n = 0;
-        w->slot[i].sec = 0;
-    }
-    w->version++;
-}
-
-/* Append h's buckets to the slot of second sec. */
-static void window_add(window_t *w, int64_t sec, const hist_t *h)
-{
-    win_slot_t *s = &w->slot[(sec % WIN_SLOTS + WIN_SLOTS) % WIN_SLOTS];
-    if (s->sec != sec) {
-        if (s->sec > sec && s->n) return; /* older than anything kept */
-        s->sec = sec;
-        s->n = 0;
-    }
-    for (int i = hist_next(h, -1); i >= 0; i = hist_next(h, i)) {
-        if (s->n == s->cap) {
-            s->cap = s->cap ? 2 * s->cap : 16;
-            s->pairs = xrealloc(s->pairs, s->cap * sizeof *s->pairs);
-        }
-        uint64_t c = hist_bucket_count(h, i);
-        s->pairs[s->n++] = (pair_t){(uint32_t)i, c > UINT32_MAX ? UINT32_MAX : (uint32_t)c};
-    }
-    w->version++;
-}
-
-static int pair_cmp(const void *a, const void *b)
-{
-    const pair_t *x = a, *y = b;
-    return (x->idx > y->idx) - (x->idx < y->idx);
-}
-
-/* Gather the seconds [now-9, now] into w->merged, sorted by bucket, with
- * equal buckets summed. Cached per (now, version). */
-static void window_gather(window_t *w, int64_t now)
-{
-    if (w->merged_version == w->version && w->merged_now == now && w->merged) return;
-    uint32_t n = 0;
-    for (int i = 0; i < WIN_SLOTS; i++) {
-        win_slot_t *s = &w->slot[i];
-        if (!s->n || s->sec <= now - WIN_SECONDS || s->sec > now) continue;
-        if (n + s->n > w->capmerged) {
-            w->capmerged = 2 * (n + s->n);
-            w->merged = xrealloc(w->merged, w->capmerged * sizeof *w->merged);
-        }
-        memcpy(w->merged + n, s->pairs, s->n * sizeof *s->pairs);
-        n += s->n;
-    }
-    if (!w->merged) w->merged = xmalloc(sizeof *w->merged);
-    qsort(w->merged, n, sizeof *w->merged, pair_cmp);
-    uint32_t out = 0;
-    uint64_t total = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        total += w->merged[i].count;
-        if (out && w->merged[out - 1].idx == w->merged[i].idx)
-            w->merged[out - 1].count += w->merged[i].count;
-        else
-            w->merged[out++] = w->merged[i];
-    }
-    w->nmerged = out;
-    w->merged_total = total;
-    w->merged_now = now;
-    w->merged_version = w->version;
 }
 
 /* ---- main-thread side ---- */
@@ -406,7 +238,7 @@ static void entry_init(stats_entry_t *e, const char *method, const char *name)
     e->method = xstrdup(method);
     e->name = xstrdup(name);
     e->hist = hist_new();
-    e->window = xcalloc(1, sizeof(window_t));
+    e->window = window_new();
 }
 
 static void entry_zero(stats_entry_t *e)
@@ -519,7 +351,7 @@ static int error_cmp(const void *a, const void *b)
 
 static stats_entry_t *main_entry(stats_t *st, const char *method, const char *name)
 {
-    uint64_t h = hash3(method, name, NULL);
+    uint64_t h = table_hash(method, name, NULL);
     stats_entry_t *e = table_get(&st->rows, h, entry_eq, method, name, NULL);
     if (e) return e;
     e = xmalloc(sizeof *e);
@@ -575,7 +407,7 @@ void stats_merge(stats_t *st, stats_shard_t *shard)
     for (size_t i = 0; i < shard->errs.cap; i++) {
         shard_err_t *se = shard->errs.items[i];
         if (!se || !se->count) continue;
-        uint64_t h = hash3(se->method, se->name, se->error);
+        uint64_t h = table_hash(se->method, se->name, se->error);
         stats_error_t *e = table_get(&st->errs, h, error_eq, se->method, se->name, se->error);
         if (!e) {
             e = xcalloc(1, sizeof *e);
@@ -602,7 +434,7 @@ void stats_merge(stats_t *st, stats_shard_t *shard)
 void stats_exception_add(stats_t *st, const char *msg, const char *traceback, const char *node,
                          uint64_t count)
 {
-    uint64_t h = hash3(traceback, NULL, NULL);
+    uint64_t h = table_hash(traceback, NULL, NULL);
     stats_exception_t *x = table_get(&st->excs, h, exception_eq, traceback, NULL, NULL);
     if (!x) {
         x = xcalloc(1, sizeof *x);
@@ -769,18 +601,9 @@ double stats_total_fail_per_sec(const stats_t *st, const stats_entry_t *e)
 bool stats_current_percentile(const stats_t *st, const stats_entry_t *e, double p, int64_t now_unix,
                               double *out)
 {
-    window_t *w = e->window;
-    window_gather(w, now_unix);
-    uint64_t n = w->merged_total, k = (uint64_t)((double)n * p), acc = 0;
-    if (n == 0) return false;
-    for (uint32_t i = w->nmerged; i-- > 0;) {
-        acc += w->merged[i].count;
-        if (n - acc <= k) {
-            *out = bucket_ms((int)w->merged[i].idx);
-            return true;
-        }
-    }
-    *out = 0.0;
+    int i;
+    if (!window_percentile(e->window, now_unix, p, &i)) return false;
+    *out = i >= 0 ? bucket_ms(i) : 0.0;
     return true;
 }
 
@@ -819,7 +642,7 @@ void stats_merge_delta(stats_t *st, const stats_delta_t *d, bool aggregated)
 void stats_error_add(stats_t *st, const char *method, const char *name, const char *error,
                      uint64_t n)
 {
-    uint64_t h = hash3(method, name, error);
+    uint64_t h = table_hash(method, name, error);
     stats_error_t *e = table_get(&st->errs, h, error_eq, method, name, error);
     if (!e) {
         e = xcalloc(1, sizeof *e);

@@ -1,0 +1,536 @@
+/* cosocket_lua: the Lua face of cosockets (see cosocket.h): the tcp and
+ * udp objects, their methods with OpenResty's arguments and results, and
+ * cosocket_open(), which registers them. The connections these methods
+ * drive -- transport, parking, the loop's side, the pool -- are in
+ * cosocket.c, reached through cosocket_int.h.
+ *
+ * An object is a userdata (box_t) holding its timeouts, its VM's pool and
+ * a pointer to its current connection, if any. A method checks that the
+ * connection is open, owned by the running user and idle (open_sock), then
+ * tries its operation at once and parks the coroutine only if it would
+ * block. connect() first looks in the pool for an idle connection to the
+ * same key, and only then resolves and dials. Garbage-collecting an object
+ * retires its connection unless setkeepalive() has pooled it.
+ *
+ * Not done: socket options (setoption() accepts and ignores them). */
+#include "lua/cosocket.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "lua/api.h"
+#include "lua/cosocket_int.h"
+
+#define DEFAULT_TIMEOUT_MS 60000
+#define DEFAULT_POOL_SIZE 30
+#define UDP_MAX 65536
+#define TCP_MT "cicada.tcp"
+#define UDP_MT "cicada.udp"
+
+static int ok1(lua_State *L)
+{
+    lua_pushinteger(L, 1);
+    return 1;
+}
+
+/* ---- the Lua objects ---- */
+
+/* The running user and the object's open connection, or NULL (a "closed"
+ * result is pushed: return 2). Raises STOP when the run is stopping. */
+static cosock_t *open_sock(lua_State *L, box_t *b, const char *what, user_t **u)
+{
+    *u = api_current(L, what);
+    if (api_must_stop(*u)) {
+        api_push_stop(L);
+        lua_error(L);
+    }
+    if (b->s == NULL) {
+        cosock_fail(L, "closed");
+        return NULL;
+    }
+    if (b->s->user != *u) {
+        cosock_fail(L, "bad request"); /* as OpenResty: sockets do not cross users */
+        return NULL;
+    }
+    if (b->s->op != OP_NONE) {
+        cosock_fail(L, "socket busy");
+        return NULL;
+    }
+    return b->s;
+}
+
+/* u owns s from now on, used through b. */
+static void own(cosock_t *s, user_t *u, box_t *b)
+{
+    s->user = u;
+    s->prev = NULL;
+    s->next = u->cosocks;
+    if (u->cosocks) u->cosocks->prev = s;
+    u->cosocks = s;
+    s->box = b;
+    b->s = s;
+}
+
+/* A new connection on fd, registered with the loop: NULL (nil, err pushed)
+ * if the loop refuses it. */
+static cosock_t *new_sock(lua_State *L, int fd, const char *key, user_t *u, box_t *b)
+{
+    cosock_t *s = cosock_new(b->pool, fd, b->udp, key);
+    own(s, u, b);
+    if (loop_add(u->eng->loop, &s->io) == 0) return s;
+    cosock_fail_close(L, s, cosock_errstr(errno));
+    return NULL;
+}
+
+/* Resolve and start connecting: returns the fd (*done if already
+ * connected), or -1 with the error pushed (2 results). IPv4 first, as a
+ * scenario's "localhost" server usually listens there. */
+static int dial(lua_State *L, const char *host, int port, int type, bool *done)
+{
+    struct addrinfo hints = {.ai_socktype = type, .ai_family = AF_INET}, *ai = NULL;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    int rc = getaddrinfo(host, ps, &hints, &ai);
+    if (rc != 0) {
+        hints.ai_family = AF_UNSPEC;
+        rc = getaddrinfo(host, ps, &hints, &ai);
+    }
+    if (rc != 0 || ai == NULL) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s could not be resolved (%s)", host, gai_strerror(rc));
+        cosock_fail(L, msg);
+        return -1;
+    }
+    int fd = -1, e = 0;
+    *done = false;
+    for (struct addrinfo *a = ai; a; a = a->ai_next) {
+        fd = socket(a->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            e = errno;
+            continue;
+        }
+        if (type == SOCK_STREAM) {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        }
+        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+            *done = true;
+            break;
+        }
+        if (errno == EINPROGRESS) break;
+        e = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    if (fd < 0) cosock_fail(L, cosock_errstr(e));
+    return fd;
+}
+
+static int l_tcp_connect(lua_State *L)
+{
+    box_t *b = luaL_checkudata(L, 1, TCP_MT);
+    user_t *u = api_current(L, "sock:connect");
+    if (api_must_stop(u)) {
+        api_push_stop(L);
+        return lua_error(L);
+    }
+    const char *host = luaL_checkstring(L, 2);
+    if (strncmp(host, "unix:", 5) == 0)
+        return cosock_fail(L, "unix domain sockets are not supported");
+    int port = (int)luaL_checkinteger(L, 3);
+    const char *name = NULL;
+    if (lua_istable(L, 4)) {
+        lua_getfield(L, 4, "pool");
+        name = lua_tostring(L, -1);
+    }
+    if (b->s) cosock_retire(b->s); /* as OpenResty: connecting again closes the old one */
+    pool_t *p = b->pool;
+    if (p->eng == NULL) p->eng = u->eng;
+    char key[320];
+    if (name)
+        snprintf(key, sizeof key, "%s", name);
+    else
+        snprintf(key, sizeof key, "%s:%d", host, port);
+    cosock_t *s = cosock_pool_take(p, key);
+    if (s) {
+        s->reused++;
+        own(s, u, b);
+        return ok1(L);
+    }
+    bool done;
+    int fd = dial(L, host, port, SOCK_STREAM, &done);
+    if (fd < 0 || (s = new_sock(L, fd, key, u, b)) == NULL) return 2;
+    if (done) return ok1(L);
+    return cosock_park(L, s, OP_CONNECT, b->tmo[T_CONNECT]);
+}
+
+static SSL_CTX *ssl_ctx(pool_t *p, bool verify)
+{
+    if (p->ctx[verify] == NULL) {
+        SSL_CTX *c = SSL_CTX_new(TLS_client_method());
+        if (c == NULL) return NULL;
+        SSL_CTX_set_verify(c, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+        if (verify) SSL_CTX_set_default_verify_paths(c);
+        p->ctx[verify] = c;
+    }
+    return p->ctx[verify];
+}
+
+/* sock:sslhandshake(reused_session, server_name, ssl_verify) → true. */
+static int l_tcp_sslhandshake(lua_State *L)
+{
+    box_t *b = luaL_checkudata(L, 1, TCP_MT);
+    user_t *u;
+    cosock_t *s = open_sock(L, b, "sock:sslhandshake", &u);
+    if (s == NULL) return 2;
+    if (s->ssl) { /* a pooled connection that already speaks TLS */
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    const char *sni = lua_tostring(L, 3);
+    bool verify = lua_toboolean(L, 4);
+    SSL_CTX *ctx = ssl_ctx(b->pool, verify);
+    if (ctx == NULL || (s->ssl = SSL_new(ctx)) == NULL) return cosock_fail(L, "ssl context failed");
+    SSL_set_fd(s->ssl, s->io.fd);
+    if (sni) {
+        SSL_set_tlsext_host_name(s->ssl, sni);
+        if (verify) SSL_set1_host(s->ssl, sni);
+    }
+    int r = cosock_handshake_step(s);
+    if (r > 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    if (r < 0) return cosock_fail_close(L, s, cosock_handshake_error(s));
+    return cosock_park(L, s, OP_HANDSHAKE, b->tmo[T_CONNECT]);
+}
+
+/* Append a string, a number or a nested array of them. */
+static void flatten(lua_State *L, int idx, buf_t *w, int depth)
+{
+    if (depth > 32) luaL_error(L, "send: tables nested too deeply");
+    size_t n = lua_objlen(L, idx);
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, idx, (int)i);
+        int t = lua_type(L, -1);
+        if (t == LUA_TTABLE) {
+            flatten(L, lua_gettop(L), w, depth + 1);
+        } else if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+            size_t len;
+            const char *p = lua_tolstring(L, -1, &len);
+            buf_append(w, p, len);
+        } else {
+            luaL_error(L, "send: bad data type %s in the table", lua_typename(L, t));
+        }
+        lua_pop(L, 1);
+    }
+}
+
+/* Put the data argument at index 2 into s->wbuf, or (a string) write it
+ * at once and keep only the rest. */
+static void stage(lua_State *L, cosock_t *s)
+{
+    buf_reset(&s->wbuf);
+    s->woff = 0;
+    if (lua_istable(L, 2)) {
+        flatten(L, 2, &s->wbuf, 0);
+        s->sent = s->wbuf.len;
+        return;
+    }
+    size_t len;
+    const char *p = lua_tolstring(L, 2, &len);
+    if (p == NULL) luaL_argerror(L, 2, "string, number or array table expected");
+    s->sent = len;
+    size_t off = 0;
+    if (!s->udp)
+        while (off < len) {
+            ssize_t r = cosock_write(s, p + off, len - off);
+            if (r <= 0) break;
+            off += (size_t)r;
+        }
+    if (s->err == 0) buf_append(&s->wbuf, p + off, len - off);
+}
+
+static int l_tcp_send(lua_State *L)
+{
+    box_t *b = luaL_checkudata(L, 1, TCP_MT);
+    user_t *u;
+    cosock_t *s = open_sock(L, b, "sock:send", &u);
+    if (s == NULL) return 2;
+    stage(L, s);
+    int r = s->err ? -1 : cosock_send_step(s);
+    if (r > 0) {
+        lua_pushinteger(L, (lua_Integer)s->sent);
+        return 1;
+    }
+    if (r < 0) return cosock_fail_close(L, s, cosock_errstr(s->err));
+    return cosock_park(L, s, OP_SEND, b->tmo[T_SEND]);
+}
+
+/* sock:receive(pattern): "*l" (default), "*a" or a byte count. */
+static int l_tcp_receive(lua_State *L)
+{
+    box_t *b = luaL_checkudata(L, 1, TCP_MT);
+    user_t *u;
+    cosock_t *s = open_sock(L, b, "sock:receive", &u);
+    if (s == NULL) return 2;
+    if (lua_type(L, 2) == LUA_TNUMBER) {
+        lua_Number n = lua_tonumber(L, 2);
+        if (n < 0) return luaL_argerror(L, 2, "bad pattern argument");
+        if (n == 0) {
+            lua_pushliteral(L, "");
+            return 1;
+        }
+        s->rmode = R_SIZE;
+        s->want = (size_t)n;
+    } else {
+        const char *pat = luaL_optstring(L, 2, "*l");
+        if (strcmp(pat, "*l") == 0)
+            s->rmode = R_LINE;
+        else if (strcmp(pat, "*a") == 0)
+            s->rmode = R_ALL;
+        else
+            return luaL_argerror(L, 2, "bad pattern argument");
+    }
+    lua_settop(L, 1);
+    return cosock_receive(L, s, b->tmo[T_READ]);
+}
+
+/* The iterator receiveuntil returns: reader(size?). Upvalues: the object,
+ * the pattern, inclusive. */
+static int l_until_reader(lua_State *L)
+{
+    box_t *b = lua_touserdata(L, lua_upvalueindex(1));
+    user_t *u;
+    cosock_t *s = open_sock(L, b, "receiveuntil's reader", &u);
+    if (s == NULL) return 2;
+    size_t pl;
+    const char *pat = lua_tolstring(L, lua_upvalueindex(2), &pl);
+    buf_set(&s->pat, pat, pl);
+    s->rmode = R_UNTIL;
+    s->want = (size_t)luaL_optinteger(L, 1, 0);
+    s->inclusive = lua_toboolean(L, lua_upvalueindex(3));
+    lua_settop(L, 0);
+    return cosock_receive(L, s, b->tmo[T_READ]);
+}
+
+static int l_tcp_receiveuntil(lua_State *L)
+{
+    luaL_checkudata(L, 1, TCP_MT);
+    size_t pl;
+    luaL_checklstring(L, 2, &pl);
+    if (pl == 0) return luaL_argerror(L, 2, "pattern is empty");
+    bool inclusive = false;
+    if (lua_istable(L, 3)) {
+        lua_getfield(L, 3, "inclusive");
+        inclusive = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_pushboolean(L, inclusive);
+    lua_pushcclosure(L, l_until_reader, 3);
+    return 1;
+}
+
+/* A TCP or a UDP object at index 1. */
+static box_t *any_box(lua_State *L)
+{
+    box_t *b = lua_touserdata(L, 1);
+    bool ok = b && lua_getmetatable(L, 1);
+    if (ok) {
+        luaL_getmetatable(L, TCP_MT);
+        luaL_getmetatable(L, UDP_MT);
+        ok = lua_rawequal(L, -1, -3) || lua_rawequal(L, -2, -3);
+        lua_pop(L, 3);
+    }
+    if (!ok) luaL_argerror(L, 1, "socket expected");
+    return b;
+}
+
+static int ms_arg(lua_State *L, int idx)
+{
+    lua_Number n = luaL_optnumber(L, idx, 0);
+    return n > 0 ? (n > 2e9 ? 2000000000 : (int)n) : 0;
+}
+
+static int l_settimeout(lua_State *L)
+{
+    box_t *b = any_box(L);
+    b->tmo[T_CONNECT] = b->tmo[T_SEND] = b->tmo[T_READ] = ms_arg(L, 2);
+    return 0;
+}
+
+static int l_settimeouts(lua_State *L)
+{
+    box_t *b = any_box(L);
+    for (int i = 0; i < 3; i++)
+        b->tmo[i] = ms_arg(L, i + 2);
+    return 0;
+}
+
+static int l_setkeepalive(lua_State *L)
+{
+    box_t *b = luaL_checkudata(L, 1, TCP_MT);
+    user_t *u;
+    cosock_t *s = open_sock(L, b, "sock:setkeepalive", &u);
+    if (s == NULL) return 2;
+    int idle = lua_isnoneornil(L, 2) ? DEFAULT_TIMEOUT_MS : ms_arg(L, 2);
+    int size = lua_isnoneornil(L, 3) ? DEFAULT_POOL_SIZE : (int)luaL_checkinteger(L, 3);
+    if (size < 1) return luaL_argerror(L, 3, "bad \"pool_size\" argument");
+    if (s->eof || s->err || s->roff < s->rbuf.len) {
+        /* not reusable: whoever takes it would read stale bytes */
+        return cosock_fail_close(L, s, s->roff < s->rbuf.len ? "unread data in buffer" : "closed");
+    }
+    s->rbuf.len = s->roff = 0;
+    cosock_pool_put(b->pool, s, idle, size);
+    return ok1(L);
+}
+
+static int l_getreusedtimes(lua_State *L)
+{
+    box_t *b = any_box(L);
+    if (b->s == NULL) return cosock_fail(L, "closed");
+    lua_pushinteger(L, b->s->reused);
+    return 1;
+}
+
+static int l_close(lua_State *L)
+{
+    box_t *b = any_box(L);
+    if (b->s == NULL) return cosock_fail(L, "closed");
+    cosock_retire(b->s);
+    return ok1(L);
+}
+
+static int l_setoption(lua_State *L)
+{
+    return ok1(L);
+}
+
+static int l_box_gc(lua_State *L)
+{
+    box_t *b = lua_touserdata(L, 1);
+    if (b->s) cosock_retire(b->s);
+    return 0;
+}
+
+/* ---- UDP ---- */
+
+static int l_udp_setpeername(lua_State *L)
+{
+    box_t *b = luaL_checkudata(L, 1, UDP_MT);
+    user_t *u = api_current(L, "udp:setpeername");
+    const char *host = luaL_checkstring(L, 2);
+    int port = (int)luaL_checkinteger(L, 3);
+    if (b->s) cosock_retire(b->s);
+    if (b->pool->eng == NULL) b->pool->eng = u->eng;
+    bool done;
+    int fd = dial(L, host, port, SOCK_DGRAM, &done);
+    if (fd < 0) return 2;
+    if (new_sock(L, fd, "", u, b) == NULL) return 2;
+    return ok1(L);
+}
+
+static int l_udp_send(lua_State *L)
+{
+    box_t *b = luaL_checkudata(L, 1, UDP_MT);
+    user_t *u;
+    cosock_t *s = open_sock(L, b, "udp:send", &u);
+    if (s == NULL) return 2;
+    stage(L, s);
+    if (send(s->io.fd, s->wbuf.p ? s->wbuf.p : "", s->wbuf.len, MSG_NOSIGNAL) < 0)
+        return cosock_fail(L, cosock_errstr(errno));
+    return ok1(L);
+}
+
+static int l_udp_receive(lua_State *L)
+{
+    box_t *b = luaL_checkudata(L, 1, UDP_MT);
+    user_t *u;
+    cosock_t *s = open_sock(L, b, "udp:receive", &u);
+    if (s == NULL) return 2;
+    lua_Number n = luaL_optnumber(L, 2, UDP_MAX);
+    s->rmode = R_DGRAM;
+    s->want = n > 0 && n < UDP_MAX ? (size_t)n : UDP_MAX;
+    lua_settop(L, 1);
+    return cosock_receive(L, s, b->tmo[T_READ]);
+}
+
+/* ---- registration ---- */
+
+static int new_box(lua_State *L, bool udp)
+{
+    box_t *b = lua_newuserdata(L, sizeof *b);
+    memset(b, 0, sizeof *b);
+    b->pool = lua_touserdata(L, lua_upvalueindex(1));
+    b->udp = udp;
+    b->tmo[T_CONNECT] = b->tmo[T_SEND] = b->tmo[T_READ] = DEFAULT_TIMEOUT_MS;
+    luaL_getmetatable(L, udp ? UDP_MT : TCP_MT);
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
+static int l_tcp(lua_State *L)
+{
+    return new_box(L, false);
+}
+
+static int l_udp(lua_State *L)
+{
+    return new_box(L, true);
+}
+
+static const luaL_Reg tcp_methods[] = {{"connect", l_tcp_connect},
+                                       {"sslhandshake", l_tcp_sslhandshake},
+                                       {"send", l_tcp_send},
+                                       {"receive", l_tcp_receive},
+                                       {"receiveuntil", l_tcp_receiveuntil},
+                                       {"settimeout", l_settimeout},
+                                       {"settimeouts", l_settimeouts},
+                                       {"setkeepalive", l_setkeepalive},
+                                       {"getreusedtimes", l_getreusedtimes},
+                                       {"close", l_close},
+                                       {"setoption", l_setoption},
+                                       {NULL, NULL}};
+
+static const luaL_Reg udp_methods[] = {
+    {"setpeername", l_udp_setpeername}, {"send", l_udp_send}, {"receive", l_udp_receive},
+    {"settimeout", l_settimeout},       {"close", l_close},   {NULL, NULL}};
+
+static void metatable(lua_State *L, const char *name, const luaL_Reg *methods)
+{
+    luaL_newmetatable(L, name);
+    lua_newtable(L);
+    for (const luaL_Reg *f = methods; f->name; f++) {
+        lua_pushcfunction(L, f->func);
+        lua_setfield(L, -2, f->name);
+    }
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_box_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+}
+
+void cosocket_open(lua_State *L)
+{
+    metatable(L, TCP_MT, tcp_methods);
+    metatable(L, UDP_MT, udp_methods);
+    pool_t *p = cosock_pool_new(L);
+    lua_pushlightuserdata(L, p);
+    lua_pushcclosure(L, l_tcp, 1);
+    lua_setfield(L, -2, "tcp");
+    lua_pushlightuserdata(L, p);
+    lua_pushcclosure(L, l_udp, 1);
+    lua_setfield(L, -2, "udp");
+}
