@@ -13,7 +13,13 @@
  *
  * Other threads (the web UI) drive it with runner_swarm/stop/reset/quit,
  * which only queue a command, and read the statistics between
- * runner_lock() and runner_unlock(). */
+ * runner_lock() and runner_unlock().
+ *
+ * Distributed runs (src/dist) plug in through runner_remote_t: a master
+ * starts no engines, hands each swarm to its dispatcher and counts the
+ * workers' users; a worker takes absolute per-class counts from its master
+ * (runner_spawn_counts), runs no automatic start and writes no reports of
+ * its own. */
 #ifndef CICADA_RUNNER_H
 #define CICADA_RUNNER_H
 
