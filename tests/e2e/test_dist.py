@@ -519,3 +519,18 @@ def test_worker_joins_a_restarted_master(tmp_path, nginx, procs, scenario):
     assert spawned(second.text())[1] == 4
     _, csvs = read_csvs(tmp_path / "m2")
     assert agg_count(csvs) > 0
+
+
+@pytest.mark.time_limit(30)
+def test_expect_workers_max_wait_gives_up(tmp_path, procs, scenario):
+    """No worker comes: the headless master gives up after
+    --expect-workers-max-wait with Locust's message and exit code 1."""
+    port = free_port()
+    start = time.monotonic()
+    master = procs("master", master_cmd(scenario, port, "--headless", "-u", 2,
+                                        "--expect-workers", 2, "--expect-workers-max-wait", 1.5))
+    assert master.wait(15) == 1, master.text()
+    assert 1.4 <= time.monotonic() - start <= 10
+    text = master.text()
+    assert "Waiting for workers to be ready, 0 of 2 connected" in text
+    assert "Gave up waiting for workers to connect" in text
