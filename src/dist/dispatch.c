@@ -117,9 +117,11 @@ void dispatch_free(dispatch_t *d)
 long dispatch_sequence(dispatch_t *d, long n, int *seq)
 {
     long k = 0;
-    for (; k < n && k < d->nprefix; k++) seq[k] = d->prefix[k];
+    for (; k < n && k < d->nprefix; k++)
+        seq[k] = d->prefix[k];
     if (d->ncycle == 0) return k; /* only fixed classes: no more users */
-    for (; k < n; k++) seq[k] = d->cycle[(k - d->nprefix) % d->ncycle];
+    for (; k < n; k++)
+        seq[k] = d->cycle[(k - d->nprefix) % d->ncycle];
     return k;
 }
 
@@ -155,12 +157,12 @@ void dispatch_order(const char *const *ids, int nworkers, int *order)
     for (int i = 0; i < nworkers; i++) {
         int seen = 0;
         for (int j = 0; j < i; j++)
-            if (k[j].hostlen == k[i].hostlen && memcmp(k[j].id, k[i].id, k[i].hostlen) == 0)
-                seen++;
+            if (k[j].hostlen == k[i].hostlen && memcmp(k[j].id, k[i].id, k[i].hostlen) == 0) seen++;
         k[i].in_host = seen;
     }
     qsort(k, (size_t)nworkers, sizeof *k, by_host_index);
-    for (int i = 0; i < nworkers; i++) order[i] = k[i].orig;
+    for (int i = 0; i < nworkers; i++)
+        order[i] = k[i].orig;
     xfree(k);
 }
 
@@ -178,9 +180,12 @@ long dispatch_counts(dispatch_t *d, const char *const *ids, int nworkers, long n
         long got = 0;
         for (; got < want; got++) {
             long k = placed + got;
-            if (k < d->nprefix) seq[got] = d->prefix[k];
-            else if (d->ncycle) seq[got] = d->cycle[(k - d->nprefix) % d->ncycle];
-            else break;
+            if (k < d->nprefix)
+                seq[got] = d->prefix[k];
+            else if (d->ncycle)
+                seq[got] = d->cycle[(k - d->nprefix) % d->ncycle];
+            else
+                break;
         }
         for (long i = 0; i < got; i++) {
             long k = placed + i;

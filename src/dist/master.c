@@ -86,14 +86,16 @@ static bool live(const node_t *n)
 static long node_users(const master_t *m, const node_t *n)
 {
     long s = 0;
-    for (int c = 0; c < m->ncls; c++) s += n->counts[c];
+    for (int c = 0; c < m->ncls; c++)
+        s += n->counts[c];
     return s;
 }
 
 static int live_count(const master_t *m)
 {
     int k = 0;
-    for (int i = 0; i < m->nnodes; i++) k += live(&m->nodes[i]);
+    for (int i = 0; i < m->nnodes; i++)
+        k += live(&m->nodes[i]);
     return k;
 }
 
@@ -239,7 +241,8 @@ static enum action on_control(master_t *m, const char *id, const proto_msg_t *ms
             log_info("Worker %s sent no version (Debian's Locust does so): accepted", id);
         else if (strcmp(version, PROTO_VERSION) != 0)
             log_warn("A worker (%s) running a different version (%s) connected, master "
-                     "version is %s", id, version, PROTO_VERSION);
+                     "version is %s",
+                     id, version, PROTO_VERSION);
         int index = index_of(m, id);
         proto_ack(&m->out, id, index);
         send_to(m, id);
@@ -258,10 +261,11 @@ static enum action on_control(master_t *m, const char *id, const proto_msg_t *ms
                  live_count(m));
         return ACT_NONE;
     }
-    static const char *const known[] = {"heartbeat", "stats", "spawning", "spawning_complete",
-                                        "client_stopped", "quit", "exception"};
+    static const char *const known[] = {"heartbeat",      "stats", "spawning", "spawning_complete",
+                                        "client_stopped", "quit",  "exception"};
     bool is_known = false;
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) is_known |= strcmp(t, known[i]) == 0;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        is_known |= strcmp(t, known[i]) == 0;
     if (!is_known) {
         log_warn("Unknown message type received from worker %s (index %d): %s", id,
                  n ? n->index : -1, t);
@@ -291,7 +295,8 @@ static enum action on_control(master_t *m, const char *id, const proto_msg_t *ms
         if (!n->cpu_warned && n->cpu > 90) {
             n->cpu_warned = true;
             log_warn("Worker %s (index %d) exceeded cpu threshold (will only log this once "
-                     "per worker)", id, n->index);
+                     "per worker)",
+                     id, n->index);
         }
     } else if (strcmp(t, "spawning") == 0) {
         if (live(n)) snprintf(n->state, sizeof n->state, "spawning");
@@ -309,7 +314,8 @@ static enum action on_control(master_t *m, const char *id, const proto_msg_t *ms
                      live_count(m) - 1);
         else
             log_info("Worker %s (index %d) reported that it has stopped, removing from running "
-                     "workers", id, n->index);
+                     "workers",
+                     id, n->index);
         drop(m, n);
         if (m->active) m->rebalance = true;
         if (quit && !m->quit_req && live_count(m) == 0) {
@@ -325,7 +331,8 @@ static enum action on_frame(master_t *m, const char *id, bool id_ok, const void 
     proto_msg_t msg;
     if (!id_ok || proto_decode(&msg, buf, len) != 0) {
         log_error("RPCError when receiving from client: undecodable message (%zu bytes). Will "
-                  "reset client %s.", len, id_ok ? id : "(not UTF-8)");
+                  "reset client %s.",
+                  len, id_ok ? id : "(not UTF-8)");
         if (id_ok) {
             pthread_mutex_lock(&m->lock);
             send_simple(m, id, "reconnect");
@@ -342,9 +349,12 @@ static enum action on_frame(master_t *m, const char *id, bool id_ok, const void 
             if (proto_merge_stats(st, msg.data, m->scratch) < 0)
                 log_warn("stats message from %s is not a map: dropped", id);
         } else {
-            char *em = mp_dup_str(mp_get(msg.data, "msg")), *tb = mp_dup_str(mp_get(msg.data, "traceback"));
-            if (em && tb) stats_exception_add(st, em, tb, msg.node_id[0] ? msg.node_id : id, 1);
-            else log_warn("exception message from %s without msg/traceback: dropped", id);
+            char *em = mp_dup_str(mp_get(msg.data, "msg")),
+                 *tb = mp_dup_str(mp_get(msg.data, "traceback"));
+            if (em && tb)
+                stats_exception_add(st, em, tb, msg.node_id[0] ? msg.node_id : id, 1);
+            else
+                log_warn("exception message from %s without msg/traceback: dropped", id);
             xfree(em);
             xfree(tb);
         }
@@ -374,8 +384,10 @@ static enum action read_socket(master_t *m)
                 break;
             }
             more = zmq_msg_more(&part);
-            if (nf < 3) f[nf++] = part;
-            else zmq_msg_close(&part);
+            if (nf < 3)
+                f[nf++] = part;
+            else
+                zmq_msg_close(&part);
         }
         char id[PROTO_MAX_ID] = "";
         size_t idlen = zmq_msg_size(&f[0]);
@@ -390,7 +402,8 @@ static enum action read_socket(master_t *m)
         else
             log_warn("Dropped a message without a payload frame");
         if (a > act) act = a;
-        for (int i = 0; i < nf; i++) zmq_msg_close(&f[i]);
+        for (int i = 0; i < nf; i++)
+            zmq_msg_close(&f[i]);
     }
 }
 
@@ -413,14 +426,17 @@ static void *run(void *arg)
         if (a > act) act = a;
         if (m->stop_req) {
             m->stop_req = false;
-            for (int i = 0; i < m->nnodes; i++) send_simple(m, m->nodes[i].id, "stop");
+            for (int i = 0; i < m->nnodes; i++)
+                send_simple(m, m->nodes[i].id, "stop");
         }
         if (m->quit_req && !m->quit_sent) {
             m->quit_sent = true;
             m->quit_at = now;
-            for (int i = 0; i < m->nnodes; i++) send_simple(m, m->nodes[i].id, "quit");
+            for (int i = 0; i < m->nnodes; i++)
+                send_simple(m, m->nodes[i].id, "quit");
         }
-        if (m->quit_sent && !m->quit_done && (live_count(m) == 0 || now - m->quit_at >= QUIT_WAIT)) {
+        if (m->quit_sent && !m->quit_done &&
+            (live_count(m) == 0 || now - m->quit_at >= QUIT_WAIT)) {
             m->quit_done = true;
             pthread_cond_broadcast(&m->cond);
         }
@@ -444,7 +460,8 @@ static void hook_swarm(void *ud, long users, double rate, const char *host)
     m->rate = rate > 0 ? rate : 1;
     m->next_iter = 0;
     m->reached = m->spawned = false;
-    if (host && *host) snprintf(m->host, sizeof m->host, "%s", host); /* else keep: -H or the UI's */
+    if (host && *host)
+        snprintf(m->host, sizeof m->host, "%s", host); /* else keep: -H or the UI's */
     if (m->current == m->target) {
         m->rebalance = true; /* Locust sends the unchanged map once */
         m->reached = true;
@@ -480,7 +497,8 @@ static int hook_ready_workers(void *ud)
     master_t *m = ud;
     pthread_mutex_lock(&m->lock);
     int k = 0;
-    for (int i = 0; i < m->nnodes; i++) k += strcmp(m->nodes[i].state, "ready") == 0;
+    for (int i = 0; i < m->nnodes; i++)
+        k += strcmp(m->nodes[i].state, "ready") == 0;
     pthread_mutex_unlock(&m->lock);
     return k;
 }
@@ -560,14 +578,16 @@ master_t *master_start(runner_t *r, const opts_t *o, char *err, size_t n)
     const runner_class_t *cls = runner_classes(r, &ncls);
     for (size_t i = 0; i < ncls && i < MAXC; i++) {
         bool chosen = o->nclasses == 0;
-        for (size_t k = 0; k < o->nclasses; k++) chosen |= strcmp(o->classes[k], cls[i].name) == 0;
+        for (size_t k = 0; k < o->nclasses; k++)
+            chosen |= strcmp(o->classes[k], cls[i].name) == 0;
         m->of_runner[i] = -1;
         if (!chosen) continue;
         m->of_runner[i] = m->ncls;
         dc[m->ncls] = (dispatch_class_t){cls[i].name, cls[i].weight, cls[i].fixed_count};
         m->names[m->ncls++] = cls[i].name;
     }
-    for (size_t i = ncls; i < MAXC; i++) m->of_runner[i] = -1;
+    for (size_t i = ncls; i < MAXC; i++)
+        m->of_runner[i] = -1;
     runner_unlock(r);
     m->disp = dispatch_new(dc, m->ncls);
 

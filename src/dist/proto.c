@@ -52,10 +52,14 @@ bool proto_utf8(const char *s, size_t len)
         int more;
         if (c == 0) return false;
         if (c < 0x80) continue;
-        if (c >= 0xc2 && c <= 0xdf) more = 1;
-        else if (c >= 0xe0 && c <= 0xef) more = 2;
-        else if (c >= 0xf0 && c <= 0xf4) more = 3;
-        else return false;
+        if (c >= 0xc2 && c <= 0xdf)
+            more = 1;
+        else if (c >= 0xe0 && c <= 0xef)
+            more = 2;
+        else if (c >= 0xf0 && c <= 0xf4)
+            more = 3;
+        else
+            return false;
         if (end - p < more) return false;
         for (int i = 0; i < more; i++)
             if ((p[i] & 0xc0) != 0x80) return false;
@@ -134,7 +138,8 @@ void proto_spawn(mp_out_t *o, const char *node_id, double timestamp, const char 
 static long sum(const long *counts, int n)
 {
     long s = 0;
-    for (int i = 0; i < n; i++) s += counts[i];
+    for (int i = 0; i < n; i++)
+        s += counts[i];
     return s;
 }
 
@@ -205,7 +210,8 @@ static void pack_locust_buckets(msgpack_packer *pk, const hist_t *h)
 static void pack_hist(msgpack_packer *pk, const hist_t *h)
 {
     size_t n = 0;
-    for (int i = hist_next(h, -1); i >= 0; i = hist_next(h, i)) n++;
+    for (int i = hist_next(h, -1); i >= 0; i = hist_next(h, i))
+        n++;
     msgpack_pack_map(pk, n);
     for (int i = hist_next(h, -1); i >= 0; i = hist_next(h, i)) {
         msgpack_pack_int64(pk, i);
@@ -217,7 +223,8 @@ static void pack_secs(msgpack_packer *pk, const stats_entry_t *e, bool fails)
 {
     const uint32_t *v = fails ? e->sec_fails : e->sec_reqs;
     size_t n = 0, slots = sizeof e->sec_key / sizeof e->sec_key[0];
-    for (size_t i = 0; i < slots; i++) n += v[i] > 0;
+    for (size_t i = 0; i < slots; i++)
+        n += v[i] > 0;
     msgpack_pack_map(pk, n);
     for (size_t i = 0; i < slots; i++)
         if (v[i] > 0) {
@@ -270,7 +277,8 @@ void proto_error_key(const char *method, const char *name, const char *error, ch
     unsigned int n = 0;
     EVP_Digest(s, a + b + c + 2, md, &n, EVP_sha256(), NULL);
     xfree(s);
-    for (unsigned int i = 0; i < 32 && i < n; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
+    for (unsigned int i = 0; i < 32 && i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
     out[64] = '\0';
 }
 
@@ -284,7 +292,8 @@ void proto_stats(mp_out_t *o, const char *node_id, stats_t *st, const char *cons
 
     size_t ne, live = 0;
     stats_entry_t **es = stats_entries(st, &ne);
-    for (size_t i = 0; i < ne; i++) live += es[i]->num_requests || es[i]->num_failures;
+    for (size_t i = 0; i < ne; i++)
+        live += es[i]->num_requests || es[i]->num_failures;
     mp_key(pk, "stats");
     msgpack_pack_array(pk, live);
     for (size_t i = 0; i < ne; i++)
@@ -316,7 +325,8 @@ void proto_stats(mp_out_t *o, const char *node_id, stats_t *st, const char *cons
 
 int proto_class_counts(const msgpack_object *m, const char *const *classes, int n, long *counts)
 {
-    for (int i = 0; i < n; i++) counts[i] = 0;
+    for (int i = 0; i < n; i++)
+        counts[i] = 0;
     if (m == NULL || m->type != MSGPACK_OBJECT_MAP) return -1;
     int unknown = 0;
     for (uint32_t k = 0; k < m->via.map.size; k++) {

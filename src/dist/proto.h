@@ -65,8 +65,7 @@ void proto_simple(mp_out_t *o, const char *type, const char *node_id);
 void proto_client_ready(mp_out_t *o, const char *node_id, const char *version);
 void proto_ack(mp_out_t *o, const char *node_id, int index);
 /* state is "ready", "spawning" or "running"; cpu in percent, rss in bytes. */
-void proto_heartbeat(mp_out_t *o, const char *node_id, const char *state, double cpu,
-                     int64_t rss);
+void proto_heartbeat(mp_out_t *o, const char *node_id, const char *state, double cpu, int64_t rss);
 /* The absolute per-class user counts for one worker (n classes, names
  * sorted), with the master's wall time as timestamp. host may be NULL (nil);
  * stop_timeout <= 0 is sent as nil. parsed_options is sent empty. */

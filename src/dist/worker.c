@@ -22,7 +22,7 @@
 #include "dist/proto.h"
 #include "engine/loop.h"
 
-#define GONE_AFTER 10.0 /* seconds without a connection to the master */
+#define GONE_AFTER 10.0  /* seconds without a connection to the master */
 #define MAX_EXC_MSGS 100 /* exception messages per traceback per report */
 
 struct worker {
@@ -116,9 +116,9 @@ static void send_heartbeat(worker_t *w)
     runner_unlock(w->r);
     /* Locust's worker_state: ready, spawning or running (it stays
      * "running" while stopping) */
-    const char *state = s == RUNNER_SPAWNING                        ? "spawning"
+    const char *state = s == RUNNER_SPAWNING                          ? "spawning"
                         : s == RUNNER_RUNNING || s == RUNNER_STOPPING ? "running"
-                                                                    : "ready";
+                                                                      : "ready";
     int64_t rss;
     sample_usage(w, &rss);
     proto_heartbeat(&w->out, w->id, state, w->cpu, rss);
@@ -152,7 +152,8 @@ static void send_report(worker_t *w)
     runner_lock(w->r);
     size_t ncls;
     const runner_class_t *cls = runner_classes(w->r, &ncls);
-    for (int i = 0; i < w->ncls && i < (int)ncls; i++) counts[i] = cls[i].users;
+    for (int i = 0; i < w->ncls && i < (int)ncls; i++)
+        counts[i] = cls[i].users;
     stats_t *st = runner_stats(w->r);
     proto_stats(&w->out, w->id, st, w->names, counts, w->ncls);
     stats_reset(st, clock_wall());
@@ -187,8 +188,9 @@ static int open_socket(worker_t *w, char *err, size_t n)
     w->down_since = mono();
     return 0;
 error:
-    if (err) snprintf(err, n, "cannot connect to the master at %s: %s", w->endpoint,
-                      zmq_strerror(errno));
+    if (err)
+        snprintf(err, n, "cannot connect to the master at %s: %s", w->endpoint,
+                 zmq_strerror(errno));
     return -1;
 }
 
@@ -219,8 +221,10 @@ static void read_monitor(worker_t *w)
         zmq_msg_close(&m);
         while (more) { /* the endpoint frame */
             zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, w->mon, 0) < 0) more = false;
-            else more = zmq_msg_more(&m);
+            if (zmq_msg_recv(&m, w->mon, 0) < 0)
+                more = false;
+            else
+                more = zmq_msg_more(&m);
             zmq_msg_close(&m);
         }
         if (ev == ZMQ_EVENT_CONNECTED) {
@@ -259,15 +263,15 @@ static void on_spawn(worker_t *w, const proto_msg_t *m)
     }
     w->last_spawn_ts = ts;
     long counts[64];
-    int unknown = proto_class_counts(mp_get(m->data, "user_classes_count"), w->names, w->ncls,
-                                     counts);
+    int unknown =
+        proto_class_counts(mp_get(m->data, "user_classes_count"), w->names, w->ncls, counts);
     if (unknown < 0) {
         log_warn("spawn message without user_classes_count: dropped");
         return;
     }
     if (unknown > 0)
-        log_warn("The master asked for %d user class(es) that %s does not define: ignored",
-                 unknown, w->o->locustfile);
+        log_warn("The master asked for %d user class(es) that %s does not define: ignored", unknown,
+                 w->o->locustfile);
     char host[1024] = "";
     mp_copy_str(mp_get(m->data, "host"), host, sizeof host);
     runner_spawn_counts(w->r, counts, w->ncls, host[0] ? host : NULL);
@@ -285,8 +289,8 @@ static void on_message(worker_t *w, const void *buf, size_t len)
         int64_t index = 0;
         mp_int(mp_get(m.data, "index"), &index);
         if (!w->acked) {
-            log_info("Connected to the master at %s as %s (worker index %lld)", w->endpoint,
-                     w->id, (long long)index);
+            log_info("Connected to the master at %s as %s (worker index %lld)", w->endpoint, w->id,
+                     (long long)index);
             w->next_beat = w->next_report = mono(); /* first report right away, as Locust */
         }
         w->acked = true;
@@ -324,8 +328,10 @@ static void read_socket(worker_t *w)
         zmq_msg_close(&msg);
         while (more) { /* a DEALER gets one frame per message; drop extras */
             zmq_msg_init(&msg);
-            if (zmq_msg_recv(&msg, w->sock, 0) < 0) more = false;
-            else more = zmq_msg_more(&msg);
+            if (zmq_msg_recv(&msg, w->sock, 0) < 0)
+                more = false;
+            else
+                more = zmq_msg_more(&msg);
             zmq_msg_close(&msg);
         }
         if (w->sock == NULL) return;
@@ -415,7 +421,8 @@ static void hook_spawned(void *ud, const long *counts, int n)
 {
     worker_t *w = ud;
     pthread_mutex_lock(&w->lock);
-    for (int i = 0; i < n && i < 64; i++) w->complete_counts[i] = counts[i];
+    for (int i = 0; i < n && i < 64; i++)
+        w->complete_counts[i] = counts[i];
     w->send_complete = true;
     pthread_mutex_unlock(&w->lock);
 }
@@ -432,7 +439,8 @@ static void hook_stopped(void *ud)
 static void make_id(char *id, size_t n)
 {
     char host[128] = "cicada";
-    if (gethostname(host, sizeof host) != 0 || host[0] == '\0') snprintf(host, sizeof host, "cicada");
+    if (gethostname(host, sizeof host) != 0 || host[0] == '\0')
+        snprintf(host, sizeof host, "cicada");
     host[sizeof host - 1] = '\0';
     unsigned char rnd[16] = {0};
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
@@ -442,7 +450,8 @@ static void make_id(char *id, size_t n)
         memcpy(rnd, &x, sizeof x);
     }
     char hex[33];
-    for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
     snprintf(id, n, "%s_%s", host, hex);
 }
 
@@ -458,14 +467,13 @@ worker_t *worker_start(runner_t *r, const opts_t *o, char *err, size_t n)
     size_t ncls;
     runner_lock(r);
     const runner_class_t *cls = runner_classes(r, &ncls);
-    for (size_t i = 0; i < ncls && i < 64; i++) w->names[w->ncls++] = cls[i].name;
+    for (size_t i = 0; i < ncls && i < 64; i++)
+        w->names[w->ncls++] = cls[i].name;
     runner_unlock(r);
     w->ctx = zmq_ctx_new();
     if (w->ctx == NULL || open_socket(w, err, n) != 0) goto error;
-    runner_remote_t rm = {.master = false,
-                          .ud = w,
-                          .spawned_counts = hook_spawned,
-                          .stopped = hook_stopped};
+    runner_remote_t rm = {
+        .master = false, .ud = w, .spawned_counts = hook_spawned, .stopped = hook_stopped};
     runner_set_remote(r, &rm);
     if (pthread_create(&w->thread, NULL, run, w) != 0) {
         snprintf(err, n, "cannot start the worker thread");

@@ -1032,7 +1032,8 @@ void runner_spawn_counts(runner_t *r, const long *counts, int n, const char *hos
 {
     long *copy = xcalloc(VM_MAX_CLASSES, sizeof *copy);
     for (int i = 0; i < n && i < VM_MAX_CLASSES; i++) copy[i] = counts[i];
-    queue(r, (rcmd_t){.kind = RC_COUNTS, .counts = copy, .host = host && *host ? xstrdup(host) : NULL});
+    char *h = host && *host ? xstrdup(host) : NULL;
+    queue(r, (rcmd_t){.kind = RC_COUNTS, .counts = copy, .host = h});
 }
 
 size_t runner_workers(runner_t *r, runner_worker_t *out, size_t max)

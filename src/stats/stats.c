@@ -612,9 +612,8 @@ bool stats_current_percentile(const stats_t *st, const stats_entry_t *e, double 
 void stats_merge_delta(stats_t *st, const stats_delta_t *d, bool aggregated)
 {
     stats_entry_t *e = aggregated ? &st->total : main_entry(st, d->method, d->name);
-    uint64_t timed_n = d->num_requests >= d->num_none_requests
-                           ? d->num_requests - d->num_none_requests
-                           : 0;
+    uint64_t timed_n =
+        d->num_requests >= d->num_none_requests ? d->num_requests - d->num_none_requests : 0;
     if (timed_n) {
         if (timed(e) == 0 || d->min_response_time_ms < e->min_response_time_ms)
             e->min_response_time_ms = d->min_response_time_ms;

@@ -51,7 +51,8 @@ int main(void)
     long out5[4];
     dispatch_counts(d, ab, 2, 5, out5);
     long total = 0;
-    for (int i = 0; i < 4; i++) total += out5[i];
+    for (int i = 0; i < 4; i++)
+        total += out5[i];
     CHECK(total == 5);
     dispatch_free(d);
 

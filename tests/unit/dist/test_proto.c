@@ -123,7 +123,8 @@ static void test_envelope(void)
     deep[0] = 0x93;
     deep[1] = 0xa1;
     deep[2] = 'x';
-    for (size_t i = 3; i < sizeof deep; i++) deep[i] = 0x91;
+    for (size_t i = 3; i < sizeof deep; i++)
+        deep[i] = 0x91;
     CHECK(proto_decode(&m, deep, sizeof deep) != 0);
     proto_msg_free(&m);
     mp_out_free(&o);
@@ -172,8 +173,8 @@ static void test_stats_roundtrip(void)
     CHECK(list && list->type == MSGPACK_OBJECT_ARRAY && list->via.array.size == 2);
     const msgpack_object *e0 = &list->via.array.ptr[0];
     CHECK(mp_get(e0, "response_times") && mp_get(e0, "num_reqs_per_sec") &&
-          mp_get(e0, "num_fail_per_sec") && mp_get(e0, "cicada_hist") &&
-          mp_get(e0, "start_time") && mp_get(e0, "num_none_requests"));
+          mp_get(e0, "num_fail_per_sec") && mp_get(e0, "cicada_hist") && mp_get(e0, "start_time") &&
+          mp_get(e0, "num_none_requests"));
     CHECK(mp_get(mp_get(m.data, "stats_total"), "method")->type == MSGPACK_OBJECT_NIL);
     const msgpack_object *errs = mp_get(m.data, "errors");
     CHECK(errs && errs->type == MSGPACK_OBJECT_MAP && errs->via.map.size == 1);
