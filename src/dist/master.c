@@ -143,11 +143,14 @@ static int index_of(master_t *m, const char *id)
 /* Send every live worker its share of m->current users. */
 static void send_maps(master_t *m)
 {
-    const char *ids[1024];
+    const char **ids = xmalloc((size_t)(m->nnodes + 1) * sizeof *ids);
     int nw = 0;
-    for (int i = 0; i < m->nnodes && nw < 1024; i++)
+    for (int i = 0; i < m->nnodes; i++)
         if (live(&m->nodes[i])) ids[nw++] = m->nodes[i].id;
-    if (nw == 0) return;
+    if (nw == 0) {
+        xfree(ids);
+        return;
+    }
     m->map = xrealloc(m->map, (size_t)nw * MAXC * sizeof *m->map);
     long placed = dispatch_counts(m->disp, ids, nw, m->current, m->map);
     if (placed < m->current) { /* only fixed_count classes, all full */
@@ -162,6 +165,7 @@ static void send_maps(master_t *m)
                     m->host, m->o->stop_timeout);
         send_to(m, ids[i]);
     }
+    xfree(ids);
 }
 
 static long total_users(const master_t *m)
