@@ -45,14 +45,13 @@ static int ok1(lua_State *L)
 /* ---- the Lua objects ---- */
 
 /* The running user and the object's open connection, or NULL (a "closed"
- * result is pushed: return 2). Raises STOP when the run is stopping. */
+ * result is pushed: return 2). Unlike connect, these never raise STOP: a
+ * stop between a command's send and its receive would lose a reply the
+ * server already counted, so an exchange once started runs to its end (or
+ * to the stop deadline). */
 static cosock_t *open_sock(lua_State *L, box_t *b, const char *what, user_t **u)
 {
     *u = api_current(L, what);
-    if (api_must_stop(*u)) {
-        api_push_stop(L);
-        lua_error(L);
-    }
     if (b->s == NULL) {
         cosock_fail(L, "closed");
         return NULL;
