@@ -1,0 +1,127 @@
+/* output: what the runner writes while a test runs.
+ *
+ * With --csv PREFIX it keeps four files open (stats, stats history,
+ * failures, exceptions) and rewrites the first, third and fourth in place
+ * each second (rewind, write, truncate), while the history file only grows
+ * by a row per second. It records one chart point per second once requests
+ * were made, and prints Locust's console tables: the current table every
+ * two seconds of a headless run and the summary (totals, percentiles,
+ * errors) at the end. The statistics are read under r->lock; this module
+ * neither collects them from the engines nor decides when to write. */
+#include "engine/output.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "cli/console.h"
+#include "engine/runner_int.h"
+#include "report/csv.h"
+
+static FILE *open_csv(const char *prefix, const char *suffix)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s%s", prefix, suffix);
+    FILE *f = fopen(path, "w+");
+    if (f == NULL) log_error("cannot write %s: %s", path, strerror(errno));
+    return f;
+}
+
+static void rewrite(FILE *f, void (*write)(FILE *, stats_t *), stats_t *st)
+{
+    if (f == NULL) return;
+    rewind(f);
+    write(f, st);
+    fflush(f);
+    if (ftruncate(fileno(f), ftell(f)) != 0) log_warn("cannot truncate a CSV file");
+}
+
+void output_csvs(runner_t *r, bool history)
+{
+    if (r->o->csv_prefix == NULL) return;
+    pthread_mutex_lock(&r->lock);
+    rewrite(r->csv_stats, csv_write_stats, r->stats);
+    rewrite(r->csv_failures, csv_write_failures, r->stats);
+    rewrite(r->csv_exceptions, csv_write_exceptions, r->stats);
+    if (history && r->csv_history) {
+        csv_write_history(r->csv_history, r->stats, (int64_t)clock_wall(), runner_user_count(r),
+                          r->o->csv_full_history);
+        fflush(r->csv_history);
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+void output_open(runner_t *r)
+{
+    const char *p = r->o->csv_prefix;
+    if (p == NULL) return;
+    r->csv_stats = open_csv(p, "_stats.csv");
+    r->csv_history = open_csv(p, "_stats_history.csv");
+    r->csv_failures = open_csv(p, "_failures.csv");
+    r->csv_exceptions = open_csv(p, "_exceptions.csv");
+    if (r->csv_history) {
+        csv_write_history_header(r->csv_history);
+        fflush(r->csv_history);
+    }
+    output_csvs(r, false);
+}
+
+void output_close(runner_t *r)
+{
+    FILE **fs[] = {&r->csv_stats, &r->csv_history, &r->csv_failures, &r->csv_exceptions};
+    for (size_t i = 0; i < 4; i++)
+        if (*fs[i]) {
+            fclose(*fs[i]);
+            *fs[i] = NULL;
+        }
+}
+
+/* A chart point for this second (only once requests were made, as
+ * Locust's charts do). */
+void output_point(runner_t *r)
+{
+    pthread_mutex_lock(&r->lock);
+    stats_entry_t *t = stats_total(r->stats);
+    if (t->num_requests > 0 && (r->state == RUNNER_SPAWNING || r->state == RUNNER_RUNNING)) {
+        if (r->nhist == r->caphist) {
+            r->caphist = r->caphist ? r->caphist * 2 : 256;
+            r->hist = xrealloc(r->hist, r->caphist * sizeof *r->hist);
+        }
+        double now = clock_wall(), v;
+        runner_point_t *p = &r->hist[r->nhist++];
+        p->time = now;
+        p->rps = stats_current_rps(r->stats, t);
+        p->fail_per_sec = stats_current_fail_per_sec(r->stats, t);
+        p->p50 = stats_current_percentile(r->stats, t, 0.5, (int64_t)now, &v) ? v : -1;
+        p->p95 = stats_current_percentile(r->stats, t, 0.95, (int64_t)now, &v) ? v : -1;
+        for (int i = 0; i < RUNNER_NPCT; i++)
+            p->pct[i] =
+                stats_current_percentile(r->stats, t, runner_pcts[i], (int64_t)now, &v) ? v : -1;
+        p->users = runner_user_count(r);
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+void output_table(runner_t *r, bool current)
+{
+    pthread_mutex_lock(&r->lock);
+    console_stats(r->stats, r->name_width, current, console_to_file, stdout);
+    pthread_mutex_unlock(&r->lock);
+    fputc('\n', stdout);
+    fflush(stdout);
+}
+
+void output_summary(runner_t *r)
+{
+    output_table(r, false);
+    pthread_mutex_lock(&r->lock);
+    console_percentiles(r->stats, r->name_width, console_to_file, stdout);
+    fputc('\n', stdout);
+    console_errors(r->stats, r->name_width, console_to_file, stdout);
+    pthread_mutex_unlock(&r->lock);
+    fflush(stdout);
+}

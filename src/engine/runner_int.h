@@ -1,0 +1,98 @@
+/* runner_int: the runner's private state, shared by its modules.
+ *
+ * runner.c (set-up, the main loop, the command queue, the accessors),
+ * spawn.c (the spawn plan), shape.c (the load shape) and output.c (CSV
+ * files, chart history, console tables) all work on one struct runner;
+ * this header defines it and declares the few helpers they share. It is
+ * internal to src/engine: other parts use runner.h. Everything here runs
+ * on the runner's (main) thread unless it takes r->lock itself. */
+#ifndef CICADA_RUNNER_INT_H
+#define CICADA_RUNNER_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "engine/engine.h"
+#include "engine/runner.h"
+#include "lua/vm.h"
+
+enum cmd_kind { RC_SWARM, RC_STOP, RC_RESET, RC_QUIT, RC_COUNTS };
+
+typedef struct rcmd {
+    enum cmd_kind kind;
+    long users;
+    double rate, run_time;
+    char *host;
+    long *counts; /* RC_COUNTS: per class, owned by the command */
+} rcmd_t;
+
+struct runner {
+    const opts_t *o;
+    engine_conf_t conf;
+    engine_t **eng;
+    int neng;
+    pthread_mutex_t lock; /* guards stats, history, state, host, commands */
+    stats_t *stats;
+    vm_class_t cls[VM_MAX_CLASSES];
+    runner_class_t ucls[VM_MAX_CLASSES];
+    int ncls;
+    bool chosen[VM_MAX_CLASSES];
+    enum runner_state state;
+    long target;
+    double rate;
+    char host[1024];
+    /* the spawn sequence: class of the k-th user, for ramping down */
+    int *seq;
+    long nseq, capseq;
+    long class_count[VM_MAX_CLASSES];
+    double swrr[VM_MAX_CLASSES];
+    int64_t ramp_start;
+    long ramp_base;
+    int64_t run_end; /* monotonic ns, INT64_MAX for none */
+    double start_wall;
+    /* history */
+    runner_point_t *hist;
+    size_t nhist, caphist;
+    /* commands from other threads */
+    rcmd_t cmds[64];
+    int ncmds;
+    bool quit;
+    FILE *csv_stats, *csv_history, *csv_failures, *csv_exceptions;
+    int name_width;
+    void (*tick_fn)(void *);
+    void *tick_ud;
+    /* a load shape (cicada.shape) runs in the main thread's own VM */
+    struct lua_State *shape_L;
+    int nstarted; /* engine threads started and not yet joined */
+    bool shape_active;
+    int64_t shape_start;
+    /* master/worker link (src/dist) */
+    runner_remote_t remote;
+    bool has_remote;
+    long *plan; /* worker: users per engine and class, [e * VM_MAX_CLASSES + c] */
+};
+
+static inline bool runner_is_master(const runner_t *r)
+{
+    return r->has_remote && r->remote.master;
+}
+
+static inline bool runner_is_worker(const runner_t *r)
+{
+    return r->has_remote && !r->remote.master;
+}
+
+/* Post one command to engine e. */
+void runner_post(runner_t *r, int e, enum engine_cmd_kind kind, int cls, long count);
+/* Post one command (no class, no count) to every engine. */
+void runner_post_all(runner_t *r, enum engine_cmd_kind kind);
+/* Fire a scenario event in every engine's VM; event is copied. */
+void runner_fire(runner_t *r, const char *event, long arg);
+/* Merge the engines' stats shards into r->stats (takes the lock). */
+void runner_collect(runner_t *r);
+/* Set the state under the lock. */
+void runner_set_state(runner_t *r, enum runner_state s);
+
+#endif

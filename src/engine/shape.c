@@ -1,0 +1,94 @@
+/* shape: the load shape (cicada.shape) of a scenario.
+ *
+ * A scenario may define a shape: a Lua function of the run time that
+ * returns (users, spawn rate[, user classes]), or nil to end the test.
+ * The runner keeps the VM it loaded the scenario into for the shape (the
+ * engines have their own) and calls it once a second through the prelude's
+ * cicada._shape_tick; whenever the answer changes it starts a swarm toward
+ * it. A shape decides users, rate and run time alone, so those options are
+ * refused with it. It does not ramp by itself: spawn.c does. */
+#include "engine/shape.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "engine/runner_int.h"
+#include "engine/spawn.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+
+int shape_adopt(runner_t *r, struct lua_State *L)
+{
+    const opts_t *o = r->o;
+    lua_getglobal(L, "cicada");
+    lua_getfield(L, -1, "_has_shape");
+    lua_call(L, 0, 1);
+    bool shape = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    if (!shape) {
+        vm_free(L);
+        return 0;
+    }
+    r->shape_L = L;
+    if (o->users >= 0 || o->spawn_rate > 0 || o->run_time > 0) {
+        fprintf(stderr,
+                "cicada: %s defines a load shape (cicada.shape): it sets the users, spawn "
+                "rate and run time, so -u/--users, -r/--spawn-rate and -t/--run-time cannot "
+                "be used with it\n",
+                o->locustfile);
+        return -1;
+    }
+    return 0;
+}
+
+void shape_begin(runner_t *r)
+{
+    r->shape_active = true;
+    r->shape_start = clock_ns();
+    shape_step(r);
+}
+
+/* One tick of the load shape: ask it for (users, rate[, classes]) at the
+ * current run time and follow it; nil ends the test. Returns false when the
+ * shape has ended. */
+bool shape_step(runner_t *r)
+{
+    lua_State *L = r->shape_L;
+    double t = (double)(clock_ns() - r->shape_start) / 1e9;
+    lua_getglobal(L, "cicada");
+    lua_getfield(L, -1, "_shape_tick");
+    lua_pushnumber(L, t);
+    if (lua_pcall(L, 1, 3, 0) != 0) {
+        log_error("load shape: %s", lua_tostring(L, -1));
+        lua_settop(L, 0);
+        return true;
+    }
+    if (lua_isnil(L, -3)) {
+        lua_settop(L, 0);
+        log_info("Shape test stopping");
+        return false;
+    }
+    long users = (long)lua_tonumber(L, -3);
+    double rate = lua_tonumber(L, -2);
+    if (lua_istable(L, -1)) {
+        bool any = false;
+        for (int i = 0; i < r->ncls; i++) r->chosen[i] = false;
+        for (int k = 1;; k++) {
+            lua_rawgeti(L, -1, k);
+            const char *name = lua_tostring(L, -1);
+            lua_pop(L, 1);
+            if (name == NULL) break;
+            for (int i = 0; i < r->ncls; i++)
+                if (strcmp(r->cls[i].name, name) == 0) r->chosen[i] = any = true;
+        }
+        if (!any) spawn_choose(r);
+    }
+    lua_settop(L, 0);
+    if (users < 0) users = 0;
+    if (!(rate > 0)) rate = 1;
+    bool running = r->state == RUNNER_SPAWNING || r->state == RUNNER_RUNNING;
+    if (!running || users != r->target || rate != r->rate) spawn_start(r, users, rate, NULL, 0);
+    return true;
+}
