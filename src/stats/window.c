@@ -59,6 +59,15 @@ void window_clear(window_t *w)
     w->version++;
 }
 
+static uint32_t clamp32(uint64_t c)
+{
+    return c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
+}
+
+/* Merge h into the slot: both are sorted by bucket, so one pass from the
+ * back (equal buckets summed) keeps the slot as small as the number of
+ * distinct buckets however many shards or worker reports land in the same
+ * second. */
 void window_add(window_t *w, int64_t sec, const hist_t *h)
 {
     win_slot_t *s = &w->slot[(sec % WIN_SLOTS + WIN_SLOTS) % WIN_SLOTS];
@@ -67,14 +76,32 @@ void window_add(window_t *w, int64_t sec, const hist_t *h)
         s->sec = sec;
         s->n = 0;
     }
-    for (int i = hist_next(h, -1); i >= 0; i = hist_next(h, i)) {
-        if (s->n == s->cap) {
-            s->cap = s->cap ? 2 * s->cap : 16;
-            s->pairs = xrealloc(s->pairs, s->cap * sizeof *s->pairs);
-        }
-        uint64_t c = hist_bucket_count(h, i);
-        s->pairs[s->n++] = (pair_t){(uint32_t)i, c > UINT32_MAX ? UINT32_MAX : (uint32_t)c};
+    uint32_t k = 0;
+    for (int i = hist_next(h, -1); i >= 0; i = hist_next(h, i)) k++;
+    if (k == 0) return;
+    if (s->n + k > s->cap) {
+        while (s->n + k > s->cap) s->cap = s->cap ? 2 * s->cap : 16;
+        s->pairs = xrealloc(s->pairs, s->cap * sizeof *s->pairs);
     }
+    int64_t a = (int64_t)s->n - 1;
+    uint32_t end = s->n + k, out = end;
+    int b = hist_prev(h, HIST_NBUCKETS);
+    while (b >= 0 || a >= 0) {
+        if (b >= 0 && (a < 0 || (uint32_t)b > s->pairs[a].idx)) {
+            s->pairs[--out] = (pair_t){(uint32_t)b, clamp32(hist_bucket_count(h, b))};
+            b = hist_prev(h, b);
+        } else if (b >= 0 && (uint32_t)b == s->pairs[a].idx) {
+            pair_t p = s->pairs[a--];
+            p.count = clamp32((uint64_t)p.count + hist_bucket_count(h, b));
+            s->pairs[--out] = p;
+            b = hist_prev(h, b);
+        } else {
+            pair_t p = s->pairs[a--];
+            s->pairs[--out] = p;
+        }
+    }
+    s->n = end - out;
+    if (out) memmove(s->pairs, s->pairs + out, s->n * sizeof *s->pairs);
     w->version++;
 }
 
