@@ -1,10 +1,11 @@
-/* http: the scenario's HTTP client (self.client) and its response object.
+/* http: the scenario's HTTP client (self.client).
  *
  * Requests are serialized straight into the connection's write buffer;
- * the response becomes a Lua table whose `headers` are parsed only when
- * read. Statistics are recorded in C at completion (api_record), except
- * for catch_response, where the result waits in user->pending for
- * success(), failure(), the next request or the end of the task.
+ * the response becomes a Lua table (src/lua/response.c) whose `headers`
+ * are parsed only when read. Statistics are recorded in C at completion
+ * (api_record), except for catch_response, where the result waits in
+ * user->pending for success(), failure(), the next request or the end of
+ * the task.
  *
  * The options follow requests: params, data (string or form table), json,
  * files (multipart), headers (over the client's default `headers`), auth
@@ -33,172 +34,7 @@
 #include "lua/api.h"
 #include "lua/form.h"
 #include "lua/json.h"
-
-static char resp_mt_key;
-
-/* ---- the response object ---- */
-
-static void push_headers(lua_State *L, const char *raw, size_t n)
-{
-    static _Thread_local http_response_t res;
-    lua_createtable(L, 0, 8);
-    if (http_parse_response(raw, n, &res) < 0) return;
-    char name[128];
-    for (size_t i = 0; i < res.num_headers; i++) {
-        size_t nl = res.headers[i].name_len < sizeof name ? res.headers[i].name_len : sizeof name - 1;
-        for (size_t k = 0; k < nl; k++) name[k] = (char)tolower((unsigned char)res.headers[i].name[k]);
-        lua_pushlstring(L, name, nl);
-        lua_pushvalue(L, -1);
-        lua_rawget(L, -3);
-        if (lua_isstring(L, -1)) { /* repeated header: join like requests does */
-            lua_pushliteral(L, ", ");
-            lua_pushlstring(L, res.headers[i].value, res.headers[i].value_len);
-            lua_concat(L, 3);
-        } else {
-            lua_pop(L, 1);
-            lua_pushlstring(L, res.headers[i].value, res.headers[i].value_len);
-        }
-        lua_rawset(L, -3);
-    }
-}
-
-static int resp_json(lua_State *L)
-{
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_getfield(L, 1, "text");
-    size_t n;
-    const char *s = lua_tolstring(L, -1, &n);
-    char err[128];
-    if (s == NULL || json_decode(L, s, n, err, sizeof err) != 0)
-        return luaL_error(L, "response is not JSON: %s", s ? err : "no body");
-    return 1;
-}
-
-/* Python's repr() of a str, for Locust-style error texts. */
-static void py_repr(buf_t *b, const char *s)
-{
-    char q = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
-    buf_append(b, &q, 1);
-    for (; *s; s++) {
-        if (*s == q || *s == '\\') buf_append(b, "\\", 1);
-        if (*s == '\n') buf_puts(b, "\\n");
-        else buf_append(b, s, 1);
-    }
-    buf_append(b, &q, 1);
-}
-
-/* r:success() / r:failure(msg): settle a catch_response result. */
-static int settle(lua_State *L, bool ok)
-{
-    luaL_checktype(L, 1, LUA_TTABLE);
-    user_t *u = api_current(L, ok ? "response:success" : "response:failure");
-    lua_getfield(L, 1, "_seq");
-    uint64_t seq = (uint64_t)lua_tonumber(L, -1);
-    pending_t *p = &u->pending;
-    if (!p->active || p->seq != seq || seq == 0)
-        return luaL_error(L, "%s: this response was already reported (use catch_response = true, "
-                             "and call it before the next request)",
-                          ok ? "success" : "failure");
-    const char *err = NULL;
-    if (!ok) {
-        buf_t *b = &u->eng->scratch;
-        buf_reset(b);
-        buf_puts(b, "CatchResponseError(");
-        py_repr(b, api_tostr(L, 2, NULL));
-        buf_puts(b, ")");
-        err = b->p;
-    }
-    p->active = false;
-    api_record(u, p->method.p, p->name.p, p->rt_us, p->length, err);
-    return 0;
-}
-
-static int resp_success(lua_State *L)
-{
-    return settle(L, true);
-}
-
-static int resp_failure(lua_State *L)
-{
-    return settle(L, false);
-}
-
-static int resp_raise(lua_State *L)
-{
-    lua_getfield(L, 1, "error");
-    if (!lua_isnil(L, -1)) return lua_error(L);
-    return 0;
-}
-
-static const luaL_Reg resp_methods[] = {{"json", resp_json},       {"success", resp_success},
-                                        {"failure", resp_failure}, {"raise_for_status", resp_raise},
-                                        {NULL, NULL}};
-
-/* __index: methods, `body` as an alias of text, `headers` parsed lazily. */
-static int resp_index(lua_State *L)
-{
-    const char *k = lua_tostring(L, 2);
-    if (k && strcmp(k, "headers") == 0) {
-        lua_getfield(L, 1, "_h");
-        size_t n;
-        const char *raw = lua_tolstring(L, -1, &n);
-        if (raw) push_headers(L, raw, n);
-        else lua_createtable(L, 0, 0);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, 1, "headers");
-        return 1;
-    }
-    if (k && strcmp(k, "body") == 0) {
-        lua_getfield(L, 1, "text");
-        return 1;
-    }
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_pushvalue(L, 2);
-    lua_rawget(L, -2);
-    return 1;
-}
-
-static void push_response(lua_State *L, const client_result_t *r, uint64_t seq)
-{
-    lua_createtable(L, 0, 8);
-    lua_pushinteger(L, r->status);
-    lua_setfield(L, -2, "status_code");
-    lua_pushlstring(L, r->body ? r->body : "", r->body_len);
-    lua_setfield(L, -2, "text");
-    lua_pushboolean(L, r->error == NULL);
-    lua_setfield(L, -2, "ok");
-    lua_pushnumber(L, (double)r->elapsed_ns / 1e9);
-    lua_setfield(L, -2, "elapsed");
-    if (r->error) {
-        lua_pushstring(L, r->error);
-        lua_setfield(L, -2, "error");
-    }
-    if (r->headers) {
-        lua_pushlstring(L, r->headers, r->headers_len);
-        lua_setfield(L, -2, "_h");
-    }
-    if (r->url) {
-        lua_pushlstring(L, r->url, r->url_len);
-        lua_setfield(L, -2, "url");
-    }
-    if (r->nhistory) { /* statuses only: the responses themselves are gone */
-        lua_createtable(L, r->nhistory, 0);
-        for (int i = 0; i < r->nhistory; i++) {
-            lua_pushinteger(L, r->history[i]);
-            lua_rawseti(L, -2, i + 1);
-        }
-        lua_setfield(L, -2, "history");
-    }
-    if (seq) {
-        lua_pushnumber(L, (double)seq);
-        lua_setfield(L, -2, "_seq");
-    }
-    lua_pushlightuserdata(L, &resp_mt_key);
-    lua_rawget(L, LUA_REGISTRYINDEX);
-    lua_setmetatable(L, -2);
-}
-
-/* ---- the request ---- */
+#include "lua/response.h"
 
 /* Settle a finished request: record it (or hold it for catch_response)
  * and push the response object onto L. */
@@ -211,10 +47,10 @@ static void complete(lua_State *L, user_t *u, const client_result_t *r)
         p->length = (int64_t)r->body_len;
         buf_set(&p->error, r->error ? r->error : "", r->error ? strlen(r->error) : 0);
         p->failed = r->error != NULL;
-        push_response(L, r, p->seq);
+        response_push(L, r, p->seq);
     } else {
         api_record(u, p->method.p, p->name.p, rt, (int64_t)r->body_len, r->error);
-        push_response(L, r, 0);
+        response_push(L, r, 0);
     }
 }
 
@@ -605,15 +441,5 @@ static void open_client(lua_State *L)
 void http_open(lua_State *L)
 {
     open_client(L);
-    /* the response metatable */
-    lua_pushlightuserdata(L, &resp_mt_key);
-    lua_createtable(L, 0, 1);
-    lua_newtable(L);
-    for (const luaL_Reg *f = resp_methods; f->name; f++) {
-        lua_pushcfunction(L, f->func);
-        lua_setfield(L, -2, f->name);
-    }
-    lua_pushcclosure(L, resp_index, 1);
-    lua_setfield(L, -2, "__index");
-    lua_rawset(L, LUA_REGISTRYINDEX);
+    response_open(L);
 }

@@ -1,4 +1,4 @@
-/* http: the scenario's HTTP client (self.client) and response objects. */
+/* http: the scenario's HTTP client (self.client); responses are lua/response.h. */
 #ifndef CICADA_LUA_HTTP_H
 #define CICADA_LUA_HTTP_H
 
