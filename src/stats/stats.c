@@ -17,6 +17,11 @@
  * current percentiles of the last ~10 s are computed from those lists, not
  * from full histogram copies as Locust does.
  *
+ * This file keeps the rows, failures and exceptions and the merges into
+ * them (shards, and workers' deltas on a master); the figures users see
+ * (median, percentiles, current and total rates, fail ratio) are computed
+ * in figures.c, and struct stats is shared with it through stats_int.h.
+ *
  * Deliberate differences from Locust: failures are sorted by (name,
  * method, error) rather than by the sha256 of their key (a stable,
  * readable order instead of a random-looking one); percentile values are
@@ -29,10 +34,9 @@
 #include <time.h>
 
 #include "base/alloc.h"
+#include "stats/stats_int.h"
 #include "stats/table.h"
 #include "stats/window.h"
-
-#define RING 32
 
 const double stats_pcts[STATS_NPCT] = {0.50, 0.66, 0.75,  0.80,   0.90, 0.95,
                                        0.98, 0.99, 0.999, 0.9999, 1.0};
@@ -52,8 +56,8 @@ typedef struct shard_row {
     uint64_t num_requests, num_none, num_failures, total_us, min_us, max_us, content;
     double last_ts;
     hist_t *hist;
-    int64_t sec_key[RING];
-    uint32_t sec_reqs[RING], sec_fails[RING];
+    int64_t sec_key[STATS_RING];
+    uint32_t sec_reqs[STATS_RING], sec_fails[STATS_RING];
 } shard_row_t;
 
 typedef struct shard_err {
@@ -123,13 +127,14 @@ void stats_shard_free(stats_shard_t *s)
     xfree(s);
 }
 
-/* Add to the per-second ring. A slot still holding an older second is
- * taken over (that second is over 32 s old, outside every window); a count
- * for a second older than the slot's is dropped for the same reason. */
-static void ring_add(int64_t *key, uint32_t *reqs, uint32_t *fails, int64_t sec, uint32_t nreq,
-                     uint32_t nfail)
+/* Add to a per-second ring (stats_int.h). A slot still holding an older
+ * second is taken over (that second is over 32 s old, outside every
+ * window); a count for a second older than the slot's is dropped for the
+ * same reason. */
+void stats_ring_add(int64_t *key, uint32_t *reqs, uint32_t *fails, int64_t sec, uint32_t nreq,
+                    uint32_t nfail)
 {
-    size_t i = (size_t)(sec % RING + RING) % RING;
+    size_t i = stats_ring_slot(sec);
     if (key[i] != sec) {
         if (key[i] > sec && (reqs[i] || fails[i])) return;
         key[i] = sec;
@@ -164,7 +169,7 @@ void stats_shard_request(stats_shard_t *s, const char *method, const char *name,
     }
     if (length > 0) r->content += (uint64_t)length;
     if (now > r->last_ts) r->last_ts = now;
-    ring_add(r->sec_key, r->sec_reqs, r->sec_fails, (int64_t)now, 1, err ? 1 : 0);
+    stats_ring_add(r->sec_key, r->sec_reqs, r->sec_fails, (int64_t)now, 1, err ? 1 : 0);
     s->pending++;
     if (!err) return;
 
@@ -201,21 +206,6 @@ bool stats_shard_empty(const stats_shard_t *s)
 }
 
 /* ---- main-thread side ---- */
-
-struct stats {
-    double start_time;
-    stats_entry_t total;
-    table_t rows; /* stats_entry_t* by (method, name) */
-    stats_entry_t **sorted;
-    size_t nsorted;
-    table_t errs; /* stats_error_t* by (method, name, error) */
-    stats_error_t **errlist;
-    size_t nerr;
-    bool errs_unsorted;
-    table_t excs; /* stats_exception_t* by traceback */
-    stats_exception_t **exclist;
-    size_t nexc;
-};
 
 static bool entry_eq(const void *item, const char *a, const char *b, const char *c)
 {
@@ -349,7 +339,7 @@ static int error_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->error, y->error);
 }
 
-static stats_entry_t *main_entry(stats_t *st, const char *method, const char *name)
+stats_entry_t *stats_main_entry(stats_t *st, const char *method, const char *name)
 {
     uint64_t h = table_hash(method, name, NULL);
     stats_entry_t *e = table_get(&st->rows, h, entry_eq, method, name, NULL);
@@ -381,10 +371,10 @@ static void entry_add(stats_entry_t *e, const shard_row_t *r)
     e->num_failures += r->num_failures;
     e->total_content_length += r->content;
     if (r->last_ts > e->last_request_ts) e->last_request_ts = r->last_ts;
-    for (int i = 0; i < RING; i++) {
+    for (int i = 0; i < STATS_RING; i++) {
         if (r->sec_reqs[i] || r->sec_fails[i])
-            ring_add(e->sec_key, e->sec_reqs, e->sec_fails, r->sec_key[i], r->sec_reqs[i],
-                     r->sec_fails[i]);
+            stats_ring_add(e->sec_key, e->sec_reqs, e->sec_fails, r->sec_key[i], r->sec_reqs[i],
+                           r->sec_fails[i]);
     }
 }
 
@@ -394,7 +384,7 @@ void stats_merge(stats_t *st, stats_shard_t *shard)
     for (size_t i = 0; i < shard->rows.cap; i++) {
         shard_row_t *r = shard->rows.items[i];
         if (!r || !r->dirty) continue;
-        entry_add(main_entry(st, r->method, r->name), r);
+        entry_add(stats_main_entry(st, r->method, r->name), r);
         entry_add(&st->total, r);
         r->dirty = false;
         r->num_requests = r->num_none = r->num_failures = 0;
@@ -407,19 +397,7 @@ void stats_merge(stats_t *st, stats_shard_t *shard)
     for (size_t i = 0; i < shard->errs.cap; i++) {
         shard_err_t *se = shard->errs.items[i];
         if (!se || !se->count) continue;
-        uint64_t h = table_hash(se->method, se->name, se->error);
-        stats_error_t *e = table_get(&st->errs, h, error_eq, se->method, se->name, se->error);
-        if (!e) {
-            e = xcalloc(1, sizeof *e);
-            e->method = xstrdup(se->method);
-            e->name = xstrdup(se->name);
-            e->error = xstrdup(se->error);
-            table_put(&st->errs, h, e);
-            st->errlist = xrealloc(st->errlist, (st->nerr + 1) * sizeof *st->errlist);
-            st->errlist[st->nerr++] = e;
-            st->errs_unsorted = true;
-        }
-        e->occurrences += se->count;
+        stats_error_add(st, se->method, se->name, se->error, se->count);
         se->count = 0;
     }
     for (size_t i = 0; i < shard->excs.cap; i++) {
@@ -489,133 +467,16 @@ stats_exception_t **stats_exceptions(stats_t *st, size_t *n)
     return st->exclist;
 }
 
-/* ---- Locust's derived figures ---- */
-
-static uint64_t timed(const stats_entry_t *e)
-{
-    return e->num_requests - e->num_none_requests;
-}
-
-double stats_avg(const stats_entry_t *e)
-{
-    return timed(e) ? e->total_response_time_ms / (double)timed(e) : 0.0;
-}
-
-double stats_min(const stats_entry_t *e)
-{
-    return timed(e) ? e->min_response_time_ms : 0.0;
-}
-
-double stats_avg_content(const stats_entry_t *e)
-{
-    return e->num_requests ? (double)e->total_content_length / (double)e->num_requests : 0.0;
-}
-
-double stats_fail_ratio(const stats_entry_t *e)
-{
-    if (e->num_requests) return (double)e->num_failures / (double)e->num_requests;
-    return e->num_failures ? 1.0 : 0.0;
-}
-
-static double bucket_ms(int i)
-{
-    return (double)hist_bucket_value(i) / 1000.0;
-}
-
-double stats_median(const stats_entry_t *e)
-{
-    if (hist_count(e->hist) == 0) return 0.0;
-    /* median_from_dict(): the float position (n-1)/2, ascending */
-    double pos = ((double)timed(e) - 1) / 2, med = 0;
-    for (int i = hist_next(e->hist, -1); i >= 0; i = hist_next(e->hist, i)) {
-        double c = (double)hist_bucket_count(e->hist, i);
-        med = bucket_ms(i);
-        if (pos < c) break;
-        pos -= c;
-    }
-    /* the bucket is approximate, min and max are exact */
-    if (med > e->max_response_time_ms)
-        med = e->max_response_time_ms;
-    else if (timed(e) && med < e->min_response_time_ms)
-        med = e->min_response_time_ms;
-    return med;
-}
-
-double stats_percentile(const stats_entry_t *e, double p)
-{
-    uint64_t n = e->num_requests, k = (uint64_t)((double)n * p), acc = 0;
-    for (int i = hist_prev(e->hist, HIST_NBUCKETS); i >= 0; i = hist_prev(e->hist, i)) {
-        acc += hist_bucket_count(e->hist, i);
-        if (n - acc <= k) return bucket_ms(i);
-    }
-    return 0.0;
-}
-
-static uint32_t sec_count(const stats_entry_t *e, int64_t s, bool fails)
-{
-    size_t i = (size_t)(s % RING + RING) % RING;
-    if (e->sec_key[i] != s) return 0;
-    return fails ? e->sec_fails[i] : e->sec_reqs[i];
-}
-
-static double current(const stats_t *st, const stats_entry_t *e, bool fails)
-{
-    double last_ts = st->total.last_request_ts;
-    if (last_ts <= 0) return 0.0;
-    int64_t last = (int64_t)last_ts, start = last - 12;
-    if ((int64_t)st->start_time > start) start = (int64_t)st->start_time;
-    double sum = 0;
-    int64_t len = 0;
-    for (int64_t s = start; s < last - 2; s++, len++)
-        sum += sec_count(e, s, fails);
-    return sum / (double)(len > 1 ? len : 1);
-}
-
-double stats_current_rps(const stats_t *st, const stats_entry_t *e)
-{
-    return current(st, e, false);
-}
-
-double stats_current_fail_per_sec(const stats_t *st, const stats_entry_t *e)
-{
-    return current(st, e, true);
-}
-
-static double total_rate(const stats_t *st, uint64_t n)
-{
-    double last = st->total.last_request_ts;
-    if (last <= 0 || st->start_time <= 0 || last == st->start_time) return 0.0;
-    return (double)n / (last - st->start_time);
-}
-
-double stats_total_rps(const stats_t *st, const stats_entry_t *e)
-{
-    return total_rate(st, e->num_requests);
-}
-
-double stats_total_fail_per_sec(const stats_t *st, const stats_entry_t *e)
-{
-    return total_rate(st, e->num_failures);
-}
-
-bool stats_current_percentile(const stats_t *st, const stats_entry_t *e, double p, int64_t now_unix,
-                              double *out)
-{
-    int i;
-    if (!window_percentile(e->window, now_unix, p, &i)) return false;
-    *out = i >= 0 ? bucket_ms(i) : 0.0;
-    return true;
-}
-
 /* ---- deltas from other nodes ---- */
 
 void stats_merge_delta(stats_t *st, const stats_delta_t *d, bool aggregated)
 {
-    stats_entry_t *e = aggregated ? &st->total : main_entry(st, d->method, d->name);
+    stats_entry_t *e = aggregated ? &st->total : stats_main_entry(st, d->method, d->name);
     uint64_t timed_n =
         d->num_requests >= d->num_none_requests ? d->num_requests - d->num_none_requests : 0;
     if (timed_n) {
-        if (timed(e) == 0 || d->min_response_time_ms < e->min_response_time_ms)
+        if (e->num_requests - e->num_none_requests == 0 ||
+            d->min_response_time_ms < e->min_response_time_ms)
             e->min_response_time_ms = d->min_response_time_ms;
         if (d->max_response_time_ms > e->max_response_time_ms)
             e->max_response_time_ms = d->max_response_time_ms;
@@ -634,8 +495,8 @@ void stats_merge_delta(stats_t *st, const stats_delta_t *d, bool aggregated)
     e->total_content_length += d->total_content_length;
     if (d->last_request_ts > e->last_request_ts) e->last_request_ts = d->last_request_ts;
     for (size_t i = 0; i < d->nsecs; i++)
-        ring_add(e->sec_key, e->sec_reqs, e->sec_fails, d->secs[i],
-                 d->sec_reqs ? d->sec_reqs[i] : 0, d->sec_fails ? d->sec_fails[i] : 0);
+        stats_ring_add(e->sec_key, e->sec_reqs, e->sec_fails, d->secs[i],
+                       d->sec_reqs ? d->sec_reqs[i] : 0, d->sec_fails ? d->sec_fails[i] : 0);
 }
 
 void stats_error_add(stats_t *st, const char *method, const char *name, const char *error,

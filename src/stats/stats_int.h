@@ -1,0 +1,58 @@
+/* stats_int: stats_t's private state, shared by the stats modules.
+ *
+ * stats.c (shards, merging, the rows, failures and exceptions, worker
+ * deltas) and figures.c (Locust's derived figures: averages, median,
+ * percentiles, current and total rates) both read struct stats; this
+ * header defines it, the per-second ring both sides keep, and the few
+ * helpers stats.c lends out. It is internal to src/stats: other parts use
+ * stats.h. Everything here runs on the thread that owns the object (the
+ * main thread for stats_t, an engine thread for its shard). */
+#ifndef CICADA_STATS_INT_H
+#define CICADA_STATS_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stats/stats.h"
+#include "stats/table.h"
+
+/* Slots in a per-second ring (stats_entry_t.sec_key and the shard rows'
+ * copies): one per unix second, indexed by second modulo STATS_RING. */
+#define STATS_RING 32
+_Static_assert(sizeof((stats_entry_t *)0)->sec_key == STATS_RING * sizeof(int64_t),
+               "stats.h's ring and STATS_RING differ");
+
+struct stats {
+    double start_time;
+    stats_entry_t total;
+    table_t rows; /* stats_entry_t* by (method, name) */
+    stats_entry_t **sorted;
+    size_t nsorted;
+    table_t errs; /* stats_error_t* by (method, name, error) */
+    stats_error_t **errlist;
+    size_t nerr;
+    bool errs_unsorted;
+    table_t excs; /* stats_exception_t* by traceback */
+    stats_exception_t **exclist;
+    size_t nexc;
+};
+
+/* The ring slot of unix second sec (negative seconds too). */
+static inline size_t stats_ring_slot(int64_t sec)
+{
+    return (size_t)(sec % STATS_RING + STATS_RING) % STATS_RING;
+}
+
+/* Add nreq requests and nfail failures of second sec to the ring
+ * (key, reqs, fails: STATS_RING slots each). A slot holding an older
+ * second is taken over; a count for a second older than its slot's is
+ * dropped (it is outside every window). */
+void stats_ring_add(int64_t *key, uint32_t *reqs, uint32_t *fails, int64_t sec, uint32_t nreq,
+                    uint32_t nfail);
+
+/* The main row of (method, name), created (and the sorted list updated)
+ * if new. Never NULL; owned by st. */
+stats_entry_t *stats_main_entry(stats_t *st, const char *method, const char *name);
+
+#endif
