@@ -1,4 +1,6 @@
-/* master: see master.h.
+/* master: see master.h. This file holds set-up, the thread's loop, the
+ * dispatch steps, liveness and the runner's hooks; the worker messages are
+ * handled in master_msg.c, and master_int.h holds the shared state.
  *
  * Locks: m->lock guards the node table and the dispatch state; the
  * runner's hooks take it (sometimes inside the runner lock), and the
@@ -6,7 +8,7 @@
  * order is always runner lock → m->lock. Requests for the runner
  * (stop/quit when the last worker leaves) are collected under m->lock and
  * made after it is released. */
-#include "dist/master.h"
+#include "dist/master_int.h"
 
 #include <errno.h>
 #include <math.h>
@@ -25,63 +27,6 @@
 #define MISSING_AFTER 3.5 /* s without a heartbeat: about 4 of Locust's 1 s beats */
 #define DROP_AFTER 60.0   /* s missing before a worker is forgotten */
 #define QUIT_WAIT 2.0     /* s to wait for the workers' final reports */
-#define MAXC 64
-
-typedef struct node {
-    char id[PROTO_MAX_ID];
-    int index;
-    char state[16]; /* as its heartbeat says, or "missing" */
-    double last_beat, missing_since;
-    long counts[MAXC]; /* its reported user_classes_count */
-    double cpu;
-    long long mem;
-    bool cpu_warned;
-} node_t;
-
-enum action { ACT_NONE, ACT_STOP, ACT_STOP_QUIT };
-
-struct master {
-    runner_t *r;
-    const opts_t *o;
-    void *ctx, *sock;
-    char endpoint[512];
-    pthread_t thread;
-    bool started;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-
-    node_t *nodes;
-    int nnodes, capnodes;
-    char (*ids)[PROTO_MAX_ID]; /* every id ever seen: its position is its index */
-    int nids;
-
-    const char *names[MAXC]; /* the classes in play, sorted by name */
-    int ncls;
-    int of_runner[MAXC]; /* runner class index → ours, or -1 */
-    dispatch_t *disp;
-
-    /* the swarm */
-    bool active, reached, spawned, rebalance;
-    long target, current;
-    double rate, next_iter, reached_at, last_ts;
-    char host[1024];
-    long *map; /* scratch: counts per live node and class */
-
-    bool stop_req, quit_req, quit_sent, quit_done, end;
-    double quit_at;
-    hist_t *scratch;
-    mp_out_t out;
-};
-
-static double mono(void)
-{
-    return (double)clock_ns() / 1e9;
-}
-
-static bool live(const node_t *n)
-{
-    return strcmp(n->state, "missing") != 0;
-}
 
 static long node_users(const master_t *m, const node_t *n)
 {
@@ -91,17 +36,9 @@ static long node_users(const master_t *m, const node_t *n)
     return s;
 }
 
-static int live_count(const master_t *m)
-{
-    int k = 0;
-    for (int i = 0; i < m->nnodes; i++)
-        k += live(&m->nodes[i]);
-    return k;
-}
-
 /* ---- sending ---- */
 
-static void send_to(master_t *m, const char *id)
+void master_send_to(master_t *m, const char *id)
 {
     if (zmq_send(m->sock, id, strlen(id), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_send(m->sock, m->out.buf.data, m->out.buf.size, ZMQ_DONTWAIT) < 0)
@@ -109,33 +46,10 @@ static void send_to(master_t *m, const char *id)
     mp_out_clear(&m->out);
 }
 
-static void send_simple(master_t *m, const char *id, const char *type)
+void master_send_simple(master_t *m, const char *id, const char *type)
 {
     proto_simple(&m->out, type, id);
-    send_to(m, id);
-}
-
-/* ---- the node table ---- */
-
-static node_t *find(master_t *m, const char *id)
-{
-    for (int i = 0; i < m->nnodes; i++)
-        if (strcmp(m->nodes[i].id, id) == 0) return &m->nodes[i];
-    return NULL;
-}
-
-static void drop(master_t *m, node_t *n)
-{
-    *n = m->nodes[--m->nnodes];
-}
-
-static int index_of(master_t *m, const char *id)
-{
-    for (int i = 0; i < m->nids; i++)
-        if (strcmp(m->ids[i], id) == 0) return i;
-    m->ids = xrealloc(m->ids, (size_t)(m->nids + 1) * sizeof *m->ids);
-    snprintf(m->ids[m->nids], PROTO_MAX_ID, "%s", id);
-    return m->nids++;
+    master_send_to(m, id);
 }
 
 /* ---- dispatch ---- */
@@ -163,7 +77,7 @@ static void send_maps(master_t *m)
     for (int i = 0; i < nw; i++) {
         proto_spawn(&m->out, ids[i], ts, m->names, m->map + (size_t)i * (size_t)m->ncls, m->ncls,
                     m->host, m->o->stop_timeout);
-        send_to(m, ids[i]);
+        master_send_to(m, ids[i]);
     }
     xfree(ids);
 }
@@ -211,7 +125,7 @@ static enum action check_nodes(master_t *m, double now)
         if (!live(n)) {
             if (now - n->missing_since >= DROP_AFTER) {
                 log_info("Worker %s has been missing for %.0f s: removing it", n->id, DROP_AFTER);
-                drop(m, n);
+                node_drop(m, n);
                 i--;
             }
             continue;
@@ -232,185 +146,6 @@ static enum action check_nodes(master_t *m, double now)
     return act;
 }
 
-/* ---- messages from workers ---- */
-
-static enum action on_control(master_t *m, const char *id, const proto_msg_t *msg, double now)
-{
-    node_t *n = find(m, id);
-    const char *t = msg->type;
-    if (strcmp(t, "client_ready") == 0) {
-        char version[64] = "";
-        mp_copy_str(msg->data, version, sizeof version);
-        if (version[0] == '\0')
-            log_info("Worker %s sent no version (Debian's Locust does so): accepted", id);
-        else if (strcmp(version, PROTO_VERSION) != 0)
-            log_warn("A worker (%s) running a different version (%s) connected, master "
-                     "version is %s",
-                     id, version, PROTO_VERSION);
-        int index = index_of(m, id);
-        proto_ack(&m->out, id, index);
-        send_to(m, id);
-        if (n == NULL) {
-            if (m->nnodes == m->capnodes) {
-                m->capnodes = m->capnodes ? 2 * m->capnodes : 16;
-                m->nodes = xrealloc(m->nodes, (size_t)m->capnodes * sizeof *m->nodes);
-            }
-            n = &m->nodes[m->nnodes++];
-        }
-        *n = (node_t){.index = index, .last_beat = now};
-        snprintf(n->id, sizeof n->id, "%s", id);
-        snprintf(n->state, sizeof n->state, "ready");
-        if (m->active) m->rebalance = true;
-        log_info("Worker %s (index %d) reported as ready. %d workers connected.", id, index,
-                 live_count(m));
-        return ACT_NONE;
-    }
-    static const char *const known[] = {"heartbeat",      "stats", "spawning", "spawning_complete",
-                                        "client_stopped", "quit",  "exception"};
-    bool is_known = false;
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        is_known |= strcmp(t, known[i]) == 0;
-    if (!is_known) {
-        log_warn("Unknown message type received from worker %s (index %d): %s", id,
-                 n ? n->index : -1, t);
-        return ACT_NONE;
-    }
-    if (n == NULL) {
-        /* heartbeats of unknown workers are ignored, as Locust does */
-        if (strcmp(t, "heartbeat") != 0 && strcmp(t, "stats") != 0)
-            log_warn("Received %s message from an unknown worker: %s.", t, id);
-        return ACT_NONE;
-    }
-    if (strcmp(t, "heartbeat") == 0) {
-        char state[16] = "";
-        if (!mp_copy_str(mp_get(msg->data, "state"), state, sizeof state) || !state[0]) {
-            log_warn("heartbeat from %s without a state: dropped", id);
-            return ACT_NONE;
-        }
-        if (!live(n)) {
-            log_info("Worker %s self-healed with heartbeat, setting state to %s.", id, state);
-            if (m->active) m->rebalance = true;
-        }
-        n->last_beat = now;
-        if (strcmp(state, "missing") != 0) snprintf(n->state, sizeof n->state, "%s", state);
-        mp_num(mp_get(msg->data, "current_cpu_usage"), &n->cpu);
-        int64_t mem;
-        if (mp_int(mp_get(msg->data, "current_memory_usage"), &mem)) n->mem = mem;
-        if (!n->cpu_warned && n->cpu > 90) {
-            n->cpu_warned = true;
-            log_warn("Worker %s (index %d) exceeded cpu threshold (will only log this once "
-                     "per worker)",
-                     id, n->index);
-        }
-    } else if (strcmp(t, "spawning") == 0) {
-        if (live(n)) snprintf(n->state, sizeof n->state, "spawning");
-    } else if (strcmp(t, "spawning_complete") == 0) {
-        if (live(n)) snprintf(n->state, sizeof n->state, "running");
-        proto_class_counts(mp_get(msg->data, "user_classes_count"), m->names, m->ncls, n->counts);
-    } else if (strcmp(t, "stats") == 0) {
-        if (live(n))
-            proto_class_counts(mp_get(msg->data, "user_classes_count"), m->names, m->ncls,
-                               n->counts);
-    } else if (strcmp(t, "client_stopped") == 0 || strcmp(t, "quit") == 0) {
-        bool quit = t[0] == 'q';
-        if (quit)
-            log_info("Worker '%s' (index %d) quit. %d workers ready.", id, n->index,
-                     live_count(m) - 1);
-        else
-            log_info("Worker %s (index %d) reported that it has stopped, removing from running "
-                     "workers",
-                     id, n->index);
-        drop(m, n);
-        if (m->active) m->rebalance = true;
-        if (quit && !m->quit_req && live_count(m) == 0) {
-            log_info("The last worker quit, stopping test.");
-            return m->o->headless ? ACT_STOP_QUIT : ACT_STOP;
-        }
-    }
-    return ACT_NONE;
-}
-
-static enum action on_frame(master_t *m, const char *id, bool id_ok, const void *buf, size_t len)
-{
-    proto_msg_t msg;
-    if (!id_ok || proto_decode(&msg, buf, len) != 0) {
-        log_error("RPCError when receiving from client: undecodable message (%zu bytes). Will "
-                  "reset client %s.",
-                  len, id_ok ? id : "(not UTF-8)");
-        if (id_ok) {
-            pthread_mutex_lock(&m->lock);
-            send_simple(m, id, "reconnect");
-            pthread_mutex_unlock(&m->lock);
-        }
-        if (id_ok) proto_msg_free(&msg);
-        return ACT_NONE;
-    }
-    if (strcmp(msg.type, "stats") == 0 || strcmp(msg.type, "exception") == 0) {
-        /* statistics go in even from unknown workers, as Locust's do */
-        runner_lock(m->r);
-        stats_t *st = runner_stats(m->r);
-        if (msg.type[0] == 's') {
-            if (proto_merge_stats(st, msg.data, m->scratch) < 0)
-                log_warn("stats message from %s is not a map: dropped", id);
-        } else {
-            char *em = mp_dup_str(mp_get(msg.data, "msg")),
-                 *tb = mp_dup_str(mp_get(msg.data, "traceback"));
-            if (em && tb)
-                stats_exception_add(st, em, tb, msg.node_id[0] ? msg.node_id : id, 1);
-            else
-                log_warn("exception message from %s without msg/traceback: dropped", id);
-            xfree(em);
-            xfree(tb);
-        }
-        runner_unlock(m->r);
-    }
-    pthread_mutex_lock(&m->lock);
-    enum action act = on_control(m, id, &msg, mono());
-    pthread_mutex_unlock(&m->lock);
-    proto_msg_free(&msg);
-    return act;
-}
-
-/* Read every waiting message: [identity, payload] frames. */
-static enum action read_socket(master_t *m)
-{
-    enum action act = ACT_NONE;
-    for (;;) {
-        zmq_msg_t f[3];
-        int nf = 0;
-        bool more = true;
-        while (more) {
-            zmq_msg_t part;
-            zmq_msg_init(&part);
-            if (zmq_msg_recv(&part, m->sock, nf ? 0 : ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close(&part);
-                if (nf == 0) return act;
-                break;
-            }
-            more = zmq_msg_more(&part);
-            if (nf < 3)
-                f[nf++] = part;
-            else
-                zmq_msg_close(&part);
-        }
-        char id[PROTO_MAX_ID] = "";
-        size_t idlen = zmq_msg_size(&f[0]);
-        bool id_ok = idlen < sizeof id && proto_utf8(zmq_msg_data(&f[0]), idlen);
-        if (id_ok) {
-            memcpy(id, zmq_msg_data(&f[0]), idlen);
-            id[idlen] = '\0';
-        }
-        enum action a = ACT_NONE;
-        if (nf >= 2)
-            a = on_frame(m, id, id_ok, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]));
-        else
-            log_warn("Dropped a message without a payload frame");
-        if (a > act) act = a;
-        for (int i = 0; i < nf; i++)
-            zmq_msg_close(&f[i]);
-    }
-}
-
 /* ---- the thread ---- */
 
 static void *run(void *arg)
@@ -419,7 +154,7 @@ static void *run(void *arg)
     for (;;) {
         zmq_pollitem_t it = {m->sock, 0, ZMQ_POLLIN, 0};
         zmq_poll(&it, 1, 20);
-        enum action act = read_socket(m);
+        enum action act = master_read_socket(m);
         double now = mono();
         pthread_mutex_lock(&m->lock);
         if (m->end) {
@@ -431,13 +166,13 @@ static void *run(void *arg)
         if (m->stop_req) {
             m->stop_req = false;
             for (int i = 0; i < m->nnodes; i++)
-                send_simple(m, m->nodes[i].id, "stop");
+                master_send_simple(m, m->nodes[i].id, "stop");
         }
         if (m->quit_req && !m->quit_sent) {
             m->quit_sent = true;
             m->quit_at = now;
             for (int i = 0; i < m->nnodes; i++)
-                send_simple(m, m->nodes[i].id, "quit");
+                master_send_simple(m, m->nodes[i].id, "quit");
         }
         if (m->quit_sent && !m->quit_done &&
             (live_count(m) == 0 || now - m->quit_at >= QUIT_WAIT)) {

@@ -1,0 +1,112 @@
+/* master_int: the master's private state, shared by its two modules.
+ *
+ * master.c (set-up, the thread's loop, dispatch, liveness and the runner's
+ * hooks) and master_msg.c (reading the socket and handling each worker
+ * message) both work on one struct master; this header defines it, the
+ * node table's entries, and the few helpers they share. It is internal to
+ * src/dist: other parts use master.h. Unless a function says otherwise its
+ * caller holds m->lock (see master.c for the lock order). */
+#ifndef CICADA_MASTER_INT_H
+#define CICADA_MASTER_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "dist/dispatch.h"
+#include "dist/master.h"
+#include "dist/proto.h"
+#include "engine/loop.h"
+
+#define MAXC 64
+
+typedef struct node {
+    char id[PROTO_MAX_ID];
+    int index;
+    char state[16]; /* as its heartbeat says, or "missing" */
+    double last_beat, missing_since;
+    long counts[MAXC]; /* its reported user_classes_count */
+    double cpu;
+    long long mem;
+    bool cpu_warned;
+} node_t;
+
+/* What the runner must be asked to do, made after m->lock is released. */
+enum action { ACT_NONE, ACT_STOP, ACT_STOP_QUIT };
+
+struct master {
+    runner_t *r;
+    const opts_t *o;
+    void *ctx, *sock;
+    char endpoint[512];
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+
+    node_t *nodes;
+    int nnodes, capnodes;
+    char (*ids)[PROTO_MAX_ID]; /* every id ever seen: its position is its index */
+    int nids;
+
+    const char *names[MAXC]; /* the classes in play, sorted by name */
+    int ncls;
+    int of_runner[MAXC]; /* runner class index → ours, or -1 */
+    dispatch_t *disp;
+
+    /* the swarm */
+    bool active, reached, spawned, rebalance;
+    long target, current;
+    double rate, next_iter, reached_at, last_ts;
+    char host[1024];
+    long *map; /* scratch: counts per live node and class */
+
+    bool stop_req, quit_req, quit_sent, quit_done, end;
+    double quit_at;
+    hist_t *scratch;
+    mp_out_t out;
+};
+
+static inline double mono(void)
+{
+    return (double)clock_ns() / 1e9;
+}
+
+static inline bool live(const node_t *n)
+{
+    return strcmp(n->state, "missing") != 0;
+}
+
+static inline int live_count(const master_t *m)
+{
+    int k = 0;
+    for (int i = 0; i < m->nnodes; i++)
+        k += live(&m->nodes[i]);
+    return k;
+}
+
+/* Forget node n (a pointer into m->nodes); the last entry takes its place,
+ * so pointers into the table are stale afterwards. */
+static inline void node_drop(master_t *m, node_t *n)
+{
+    *n = m->nodes[--m->nnodes];
+}
+
+/* Send the message built in m->out to worker id, as [id, payload] frames,
+ * without blocking (a failure is logged at debug level and the message is
+ * lost); m->out is cleared for the next one either way. */
+void master_send_to(master_t *m, const char *id);
+
+/* Send worker id a message of the given type with no data (stop, quit,
+ * reconnect), through master_send_to. */
+void master_send_simple(master_t *m, const char *id, const char *type);
+
+/* Read and handle every message waiting on m->sock without blocking
+ * (master_msg.c). Called by the master's thread WITHOUT m->lock: it takes
+ * the runner lock to merge stats/exception reports, then m->lock for the
+ * node table, never both at once. Returns the strongest request for the
+ * runner the messages made (ACT_NONE < ACT_STOP < ACT_STOP_QUIT), for the
+ * caller to make once no lock is held. */
+enum action master_read_socket(master_t *m);
+
+#endif

@@ -1,0 +1,213 @@
+/* master_msg: the master's side of the conversation with its workers.
+ *
+ * The master's thread calls master_read_socket each turn of its loop; it
+ * drains the ROUTER socket ([identity, payload] frames), decodes each
+ * payload (dist/proto.h) and handles it: `stats` and `exception` reports
+ * are merged into the runner's statistics under the runner lock (even from
+ * unknown workers, as Locust does); then, under m->lock, client_ready is
+ * acked and adds or resets the worker's node, heartbeats keep its state,
+ * CPU and memory, spawning/spawning_complete/stats update its state and
+ * user counts, and client_stopped/quit drop it. Undecodable frames get
+ * `reconnect`; unknown types are logged and dropped.
+ *
+ * It does not dispatch users or watch for missing workers (master.c does,
+ * from the flags and table left here), and it never calls the runner's
+ * stop/quit itself: it returns what it wants done. */
+#include <stdio.h>
+#include <zmq.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "dist/master_int.h"
+
+static node_t *find(master_t *m, const char *id)
+{
+    for (int i = 0; i < m->nnodes; i++)
+        if (strcmp(m->nodes[i].id, id) == 0) return &m->nodes[i];
+    return NULL;
+}
+
+static int index_of(master_t *m, const char *id)
+{
+    for (int i = 0; i < m->nids; i++)
+        if (strcmp(m->ids[i], id) == 0) return i;
+    m->ids = xrealloc(m->ids, (size_t)(m->nids + 1) * sizeof *m->ids);
+    snprintf(m->ids[m->nids], PROTO_MAX_ID, "%s", id);
+    return m->nids++;
+}
+
+static enum action on_control(master_t *m, const char *id, const proto_msg_t *msg, double now)
+{
+    node_t *n = find(m, id);
+    const char *t = msg->type;
+    if (strcmp(t, "client_ready") == 0) {
+        char version[64] = "";
+        mp_copy_str(msg->data, version, sizeof version);
+        if (version[0] == '\0')
+            log_info("Worker %s sent no version (Debian's Locust does so): accepted", id);
+        else if (strcmp(version, PROTO_VERSION) != 0)
+            log_warn("A worker (%s) running a different version (%s) connected, master "
+                     "version is %s",
+                     id, version, PROTO_VERSION);
+        int index = index_of(m, id);
+        proto_ack(&m->out, id, index);
+        master_send_to(m, id);
+        if (n == NULL) {
+            if (m->nnodes == m->capnodes) {
+                m->capnodes = m->capnodes ? 2 * m->capnodes : 16;
+                m->nodes = xrealloc(m->nodes, (size_t)m->capnodes * sizeof *m->nodes);
+            }
+            n = &m->nodes[m->nnodes++];
+        }
+        *n = (node_t){.index = index, .last_beat = now};
+        snprintf(n->id, sizeof n->id, "%s", id);
+        snprintf(n->state, sizeof n->state, "ready");
+        if (m->active) m->rebalance = true;
+        log_info("Worker %s (index %d) reported as ready. %d workers connected.", id, index,
+                 live_count(m));
+        return ACT_NONE;
+    }
+    static const char *const known[] = {"heartbeat",      "stats", "spawning", "spawning_complete",
+                                        "client_stopped", "quit",  "exception"};
+    bool is_known = false;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        is_known |= strcmp(t, known[i]) == 0;
+    if (!is_known) {
+        log_warn("Unknown message type received from worker %s (index %d): %s", id,
+                 n ? n->index : -1, t);
+        return ACT_NONE;
+    }
+    if (n == NULL) {
+        /* heartbeats of unknown workers are ignored, as Locust does */
+        if (strcmp(t, "heartbeat") != 0 && strcmp(t, "stats") != 0)
+            log_warn("Received %s message from an unknown worker: %s.", t, id);
+        return ACT_NONE;
+    }
+    if (strcmp(t, "heartbeat") == 0) {
+        char state[16] = "";
+        if (!mp_copy_str(mp_get(msg->data, "state"), state, sizeof state) || !state[0]) {
+            log_warn("heartbeat from %s without a state: dropped", id);
+            return ACT_NONE;
+        }
+        if (!live(n)) {
+            log_info("Worker %s self-healed with heartbeat, setting state to %s.", id, state);
+            if (m->active) m->rebalance = true;
+        }
+        n->last_beat = now;
+        if (strcmp(state, "missing") != 0) snprintf(n->state, sizeof n->state, "%s", state);
+        mp_num(mp_get(msg->data, "current_cpu_usage"), &n->cpu);
+        int64_t mem;
+        if (mp_int(mp_get(msg->data, "current_memory_usage"), &mem)) n->mem = mem;
+        if (!n->cpu_warned && n->cpu > 90) {
+            n->cpu_warned = true;
+            log_warn("Worker %s (index %d) exceeded cpu threshold (will only log this once "
+                     "per worker)",
+                     id, n->index);
+        }
+    } else if (strcmp(t, "spawning") == 0) {
+        if (live(n)) snprintf(n->state, sizeof n->state, "spawning");
+    } else if (strcmp(t, "spawning_complete") == 0) {
+        if (live(n)) snprintf(n->state, sizeof n->state, "running");
+        proto_class_counts(mp_get(msg->data, "user_classes_count"), m->names, m->ncls, n->counts);
+    } else if (strcmp(t, "stats") == 0) {
+        if (live(n))
+            proto_class_counts(mp_get(msg->data, "user_classes_count"), m->names, m->ncls,
+                               n->counts);
+    } else if (strcmp(t, "client_stopped") == 0 || strcmp(t, "quit") == 0) {
+        bool quit = t[0] == 'q';
+        if (quit)
+            log_info("Worker '%s' (index %d) quit. %d workers ready.", id, n->index,
+                     live_count(m) - 1);
+        else
+            log_info("Worker %s (index %d) reported that it has stopped, removing from running "
+                     "workers",
+                     id, n->index);
+        node_drop(m, n);
+        if (m->active) m->rebalance = true;
+        if (quit && !m->quit_req && live_count(m) == 0) {
+            log_info("The last worker quit, stopping test.");
+            return m->o->headless ? ACT_STOP_QUIT : ACT_STOP;
+        }
+    }
+    return ACT_NONE;
+}
+
+static enum action on_frame(master_t *m, const char *id, bool id_ok, const void *buf, size_t len)
+{
+    proto_msg_t msg;
+    if (!id_ok || proto_decode(&msg, buf, len) != 0) {
+        log_error("RPCError when receiving from client: undecodable message (%zu bytes). Will "
+                  "reset client %s.",
+                  len, id_ok ? id : "(not UTF-8)");
+        if (id_ok) {
+            pthread_mutex_lock(&m->lock);
+            master_send_simple(m, id, "reconnect");
+            pthread_mutex_unlock(&m->lock);
+        }
+        if (id_ok) proto_msg_free(&msg);
+        return ACT_NONE;
+    }
+    if (strcmp(msg.type, "stats") == 0 || strcmp(msg.type, "exception") == 0) {
+        /* statistics go in even from unknown workers, as Locust's do */
+        runner_lock(m->r);
+        stats_t *st = runner_stats(m->r);
+        if (msg.type[0] == 's') {
+            if (proto_merge_stats(st, msg.data, m->scratch) < 0)
+                log_warn("stats message from %s is not a map: dropped", id);
+        } else {
+            char *em = mp_dup_str(mp_get(msg.data, "msg")),
+                 *tb = mp_dup_str(mp_get(msg.data, "traceback"));
+            if (em && tb)
+                stats_exception_add(st, em, tb, msg.node_id[0] ? msg.node_id : id, 1);
+            else
+                log_warn("exception message from %s without msg/traceback: dropped", id);
+            xfree(em);
+            xfree(tb);
+        }
+        runner_unlock(m->r);
+    }
+    pthread_mutex_lock(&m->lock);
+    enum action act = on_control(m, id, &msg, mono());
+    pthread_mutex_unlock(&m->lock);
+    proto_msg_free(&msg);
+    return act;
+}
+
+enum action master_read_socket(master_t *m)
+{
+    enum action act = ACT_NONE;
+    for (;;) {
+        zmq_msg_t f[3];
+        int nf = 0;
+        bool more = true;
+        while (more) {
+            zmq_msg_t part;
+            zmq_msg_init(&part);
+            if (zmq_msg_recv(&part, m->sock, nf ? 0 : ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&part);
+                if (nf == 0) return act;
+                break;
+            }
+            more = zmq_msg_more(&part);
+            if (nf < 3)
+                f[nf++] = part;
+            else
+                zmq_msg_close(&part);
+        }
+        char id[PROTO_MAX_ID] = "";
+        size_t idlen = zmq_msg_size(&f[0]);
+        bool id_ok = idlen < sizeof id && proto_utf8(zmq_msg_data(&f[0]), idlen);
+        if (id_ok) {
+            memcpy(id, zmq_msg_data(&f[0]), idlen);
+            id[idlen] = '\0';
+        }
+        enum action a = ACT_NONE;
+        if (nf >= 2)
+            a = on_frame(m, id, id_ok, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]));
+        else
+            log_warn("Dropped a message without a payload frame");
+        if (a > act) act = a;
+        for (int i = 0; i < nf; i++)
+            zmq_msg_close(&f[i]);
+    }
+}
