@@ -12,6 +12,8 @@ Fixtures and helpers shared by every e2e test:
   served and compare it with what cicada reports. Stopped by its own PID.
 - `run_cicada(...)`: runs ./cicada with a hard timeout (the process is always
   killed at the end) and returns its exit code, output and parsed CSV files.
+- `run_locust(...)`, `REFERENCE_LOCUSTFILE`, `REFERENCE_SCENARIO`: a run of
+  the real Locust, and one user as a locustfile and as a cicada scenario.
 - Every test has a time limit (SIGALRM, default 120 s, or the
   `time_limit(seconds)` marker); subprocess timeouts come first.
 
@@ -121,13 +123,26 @@ def stop_process(proc, sig=signal.SIGTERM, timeout=5.0):
 
 # ---------------------------------------------------------------- nginx
 
-NGINX_CONF = """\
+# The parts of an nginx.conf every test nginx has: the top (with `{user}`
+# and `{d}`, the nginx's dir) and, in the http block, the temp paths in `d`.
+NGINX_CONF_TOP = """\
 daemon off;
 master_process on;
 worker_processes 1;
 {user}
 pid {d}/nginx.pid;
 error_log {d}/error.log warn;
+"""
+
+NGINX_TEMP_PATHS = """\
+    client_body_temp_path {d}/tmp/body;
+    proxy_temp_path {d}/tmp/proxy;
+    fastcgi_temp_path {d}/tmp/fastcgi;
+    uwsgi_temp_path {d}/tmp/uwsgi;
+    scgi_temp_path {d}/tmp/scgi;
+"""
+
+NGINX_CONF = NGINX_CONF_TOP + """\
 
 events {{
     worker_connections 4096;
@@ -137,11 +152,7 @@ http {{
     default_type text/plain;
     log_format e2e '$request_method $request_uri $status $body_bytes_sent';
     access_log {d}/access.log e2e;
-    client_body_temp_path {d}/tmp/body;
-    proxy_temp_path {d}/tmp/proxy;
-    fastcgi_temp_path {d}/tmp/fastcgi;
-    uwsgi_temp_path {d}/tmp/uwsgi;
-    scgi_temp_path {d}/tmp/scgi;
+""" + NGINX_TEMP_PATHS + """\
     keepalive_requests 1000000;
     keepalive_timeout 65;
 
@@ -184,17 +195,22 @@ class Nginx:
         self.error_log = d / "error.log"
         self.proc = None
 
+    def config(self, user):
+        """The text of nginx.conf (`user`: the user line or ""). Also writes
+        the 1 MiB file /big serves. A subclass with its own config overrides it."""
+        (self.dir / "www" / "big").write_bytes(bytes(range(256)) * 4096)  # 1 MiB
+        return NGINX_CONF.format(d=self.dir, port=self.port, user=user,
+                                 upstream=self.upstream_port)
+
     def start(self, timeout=10.0):
         d = self.dir
         (d / "tmp").mkdir(parents=True, exist_ok=True)
         (d / "www").mkdir(exist_ok=True)
-        (d / "www" / "big").write_bytes(bytes(range(256)) * 4096)  # 1 MiB
         # As root, nginx's workers would run as "nobody" and could not read
         # the tmp dir (pytest makes it 0700): keep them as root here.
         user = "user root;" if os.geteuid() == 0 else ""
         conf = d / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(d=d, port=self.port, user=user,
-                                          upstream=self.upstream_port))
+        conf.write_text(self.config(user))
         self.proc = subprocess.Popen(
             [NGINX, "-p", str(d), "-c", str(conf), "-e", str(self.error_log)],
             stdin=subprocess.DEVNULL,
@@ -287,6 +303,45 @@ def demo_server(port, *flags):
         yield proc
     finally:
         stop_process(proc, timeout=5)
+
+
+# ---------------------------------------------------------------- Locust reference runs
+
+# A user that requests /fast (200) and /status404 (404), as a locustfile for
+# the real Locust and as the same scenario for cicada; tests may add tasks.
+REFERENCE_LOCUSTFILE = """\
+from locust import HttpUser, task, constant
+
+class Reference(HttpUser):
+    wait_time = constant(0.1)
+
+    @task
+    def fast(self):
+        self.client.get("/fast", name="fast")
+
+    @task
+    def missing(self):
+        self.client.get("/status404", name="missing")
+"""
+
+REFERENCE_SCENARIO = """\
+Reference = cicada.user { wait_time = cicada.constant(0.1) }
+Reference:task(1, function(self) self.client:get("/fast", { name = "fast" }) end)
+Reference:task(1, function(self) self.client:get("/status404", { name = "missing" }) end)
+"""
+
+
+def run_locust(d: Path, locustfile, args, timeout=40):
+    """Run the real /usr/bin/locust on `locustfile` (written into the new
+    dir `d`, its working dir) with `args`; a timeout is a failure."""
+    d.mkdir()
+    (d / "locustfile.py").write_text(locustfile)
+    try:
+        return subprocess.run([LOCUST, "-f", "locustfile.py", *args], cwd=d,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(f"locust did not finish: {e}")
 
 
 # ---------------------------------------------------------------- cicada runs

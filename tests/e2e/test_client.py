@@ -14,25 +14,16 @@ with a test's own server block and a richer access log, and `CaptureServer`,
 a tiny HTTP server that keeps every raw request it receives.
 """
 
-import os
 import socket
-import subprocess
 import threading
-import time
 
 import pytest
 
-from conftest import NGINX, Nginx, free_port, stop_process, wait_port, write_scenario
+from conftest import NGINX_CONF_TOP, NGINX_TEMP_PATHS, Nginx, write_scenario
 
 # ---------------------------------------------------------------- helpers
 
-CONF = """\
-daemon off;
-master_process on;
-worker_processes 1;
-{user}
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
+CONF = NGINX_CONF_TOP + """\
 events {{ worker_connections 1024; }}
 http {{
     default_type text/plain;
@@ -40,11 +31,7 @@ http {{
                  '$content_length|$ssl_session_reused|$http_authorization|'
                  '$http_accept_encoding|$http_host|$ssl_protocol';
     access_log {d}/access.log t;
-    client_body_temp_path {d}/tmp/body;
-    proxy_temp_path {d}/tmp/proxy;
-    fastcgi_temp_path {d}/tmp/fastcgi;
-    uwsgi_temp_path {d}/tmp/uwsgi;
-    scgi_temp_path {d}/tmp/scgi;
+""" + NGINX_TEMP_PATHS + """\
     keepalive_requests {keepalive_requests};
     {http_extra}
     server {{
@@ -69,27 +56,13 @@ class ConfNginx(Nginx):
         self.keepalive_requests = keepalive_requests
         self.url = f"{'https' if 'ssl' in listen_extra else 'http'}://127.0.0.1:{self.port}"
 
-    def start(self, timeout=10.0):
+    def config(self, user):
         d = self.dir
-        (d / "tmp").mkdir(parents=True, exist_ok=True)
-        (d / "www").mkdir(exist_ok=True)
-        user = "user root;" if os.geteuid() == 0 else ""
         fill = dict(d=d, port=self.port)
-        conf = d / "nginx.conf"
-        conf.write_text(CONF.format(
+        return CONF.format(
             d=d, port=self.port, user=user, keepalive_requests=self.keepalive_requests,
             http_extra=self.http_extra.format(**fill), listen_extra=self.listen_extra,
-            server=self.server.format(**fill)))
-        self.proc = subprocess.Popen([NGINX, "-p", str(d), "-c", str(conf), "-e", str(self.error_log)],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        try:
-            wait_port(self.port, timeout, self.proc)
-        except AssertionError:
-            self.stop()
-            err = self.error_log.read_text() if self.error_log.exists() else ""
-            raise AssertionError(f"nginx did not start: {err}")
-        return self
+            server=self.server.format(**fill))
 
     def entries(self, settle=0.3):
         """The access log as dicts (waits until it stops growing)."""

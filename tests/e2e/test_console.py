@@ -7,32 +7,9 @@ real /usr/bin/locust prints in the same situation (not a tty, so the name
 column is 80 wide), byte for byte, trailing spaces included.
 """
 
-import subprocess
-
 import pytest
 
-from conftest import LOCUST, write_scenario
-
-LOCUSTFILE = """\
-from locust import HttpUser, task, constant
-
-class Reference(HttpUser):
-    wait_time = constant(0.1)
-
-    @task
-    def fast(self):
-        self.client.get("/fast", name="fast")
-
-    @task
-    def missing(self):
-        self.client.get("/status404", name="missing")
-"""
-
-SCENARIO = """\
-Reference = cicada.user { wait_time = cicada.constant(0.1) }
-Reference:task(1, function(self) self.client:get("/fast", { name = "fast" }) end)
-Reference:task(1, function(self) self.client:get("/status404", { name = "missing" }) end)
-"""
+from conftest import REFERENCE_LOCUSTFILE, REFERENCE_SCENARIO, run_locust, write_scenario
 
 FIXED = ("Type ", "--------|", "------------------|", "Response time percentiles",
          "Error report", "# occurrences")
@@ -44,20 +21,12 @@ def fixed_lines(text):
 
 @pytest.mark.time_limit(60)
 def test_console_tables_match_locust(tmp_path, nginx, run_cicada):
-    d = tmp_path / "locust"
-    d.mkdir()
-    (d / "locustfile.py").write_text(LOCUSTFILE)
-    try:
-        ref = subprocess.run([LOCUST, "-f", "locustfile.py", "--headless", "-u", "2", "-r", "2",
-                              "-t", "2s", "-H", nginx.url],
-                             cwd=d, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                             timeout=40)
-    except subprocess.TimeoutExpired as e:
-        raise AssertionError(f"locust did not finish: {e}")
+    ref = run_locust(tmp_path / "locust", REFERENCE_LOCUSTFILE,
+                     ["--headless", "-u", "2", "-r", "2", "-t", "2s", "-H", nginx.url])
     want = fixed_lines(ref.stdout + ref.stderr)
     assert len(want) >= 8, f"unexpected Locust output:\n{ref.stderr}"
 
-    scenario = write_scenario(tmp_path, SCENARIO)
+    scenario = write_scenario(tmp_path, REFERENCE_SCENARIO)
     run = run_cicada(["-f", scenario, "--headless", "-u", 2, "-r", 2, "-t", "5s", "-H", nginx.url],
                      timeout=30, csv=False)
     assert run.returncode == 1, run.output

@@ -6,53 +6,30 @@ the test's nginx for a few seconds and reads its headers, then runs cicada
 the same way and compares the header lines byte for byte (line end included).
 """
 
-import subprocess
-
 import pytest
 
-from conftest import CSV_KINDS, LOCUST, assert_complete_csvs, read_csvs, write_scenario
+from conftest import (CSV_KINDS, REFERENCE_LOCUSTFILE, REFERENCE_SCENARIO, assert_complete_csvs,
+                      read_csvs, run_locust, write_scenario)
 
-LOCUSTFILE = """\
-from locust import HttpUser, task, constant
-
-class Reference(HttpUser):
-    wait_time = constant(0.1)
-
-    @task
-    def fast(self):
-        self.client.get("/fast", name="fast")
-
-    @task
-    def missing(self):
-        self.client.get("/status404", name="missing")
+LOCUSTFILE = REFERENCE_LOCUSTFILE + """\
 
     @task
     def boom(self):
         raise RuntimeError("boom")
 """
 
-SCENARIO = """\
-Reference = cicada.user { wait_time = cicada.constant(0.1) }
-
-Reference:task(1, function(self) self.client:get("/fast", { name = "fast" }) end)
-Reference:task(1, function(self) self.client:get("/status404", { name = "missing" }) end)
+SCENARIO = REFERENCE_SCENARIO + """\
 Reference:task(1, function(self) error("boom") end)
 """
 
 
 def locust_headers(tmp_path, url, full_history):
     d = tmp_path / ("locust-full" if full_history else "locust")
-    d.mkdir()
-    (d / "locustfile.py").write_text(LOCUSTFILE)
-    cmd = [LOCUST, "-f", "locustfile.py", "--headless", "-u", "2", "-r", "2", "-t", "2s",
-           "-H", url, "--csv", "ref", "--only-summary", "--loglevel", "WARNING"]
+    args = ["--headless", "-u", "2", "-r", "2", "-t", "2s",
+            "-H", url, "--csv", "ref", "--only-summary", "--loglevel", "WARNING"]
     if full_history:
-        cmd.append("--csv-full-history")
-    try:
-        p = subprocess.run(cmd, cwd=d, stdin=subprocess.DEVNULL, capture_output=True,
-                           text=True, timeout=40)
-    except subprocess.TimeoutExpired as e:
-        raise AssertionError(f"locust did not finish: {e}")
+        args.append("--csv-full-history")
+    p = run_locust(d, LOCUSTFILE, args)
     headers, rows = read_csvs(d / "ref")
     assert set(headers) == set(CSV_KINDS), f"locust wrote {sorted(headers)}\n{p.stderr}"
     # Sanity: the reference run really ran (so the files are Locust's real ones).

@@ -8,26 +8,18 @@
 
 #include "check.h"
 #include "cli/console.h"
+#include "stats_fixture.h"
 
 static char *out;
 static size_t outlen;
 
 static stats_t *scenario(void)
 {
-    stats_t *st = stats_new();
-    stats_reset(st, 1000.5);
-    stats_shard_t *s = stats_shard_new();
-    for (int i = 0; i < 30; i++)
-        stats_shard_request(s, "GET", "/fake", 10000, 5, NULL, 1001.2);
-    for (int i = 0; i < 18; i++)
-        stats_shard_request(s, "GET", "/fake", 20000, 5, NULL, 1002.3);
-    for (int i = 0; i < 12; i++)
-        stats_shard_request(s, "GET", "/fake", 150000, 5, "HTTPError('500 Server Error: fake')",
-                            1003.4);
-    for (int i = 0; i < 3; i++)
-        stats_shard_request(s, "POST", "/login", 50100, 10, NULL, 1004.1);
-    stats_shard_request(s, "GET", "/async", -1, 0, NULL, 1006.7);
-    stats_shard_request(s, "GET", "/a,b \"q\"", 1000, 0, "HTTPError('x, \"y\"')", 1006.7);
+    stats_shard_t *s;
+    stats_t *st = fixture_stats_new(&s);
+    fixture_fake_ok(s);
+    fixture_fake_failed(s);
+    fixture_others(s);
     stats_merge(st, s);
     stats_shard_free(s);
     return st;

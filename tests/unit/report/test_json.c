@@ -10,6 +10,7 @@
 #include "base/alloc.h"
 #include "check.h"
 #include "report/json.h"
+#include "stats_fixture.h"
 
 static bool near(double a, double b)
 {
@@ -31,13 +32,9 @@ static const char *str(const cJSON *o, const char *k)
 /* Requests in second 1000..1006 of a run that started at 1000.5. */
 static stats_t *sample(void)
 {
-    stats_t *st = stats_new();
-    stats_reset(st, 1000.5);
-    stats_shard_t *s = stats_shard_new();
-    for (int i = 0; i < 30; i++)
-        stats_shard_request(s, "GET", "/fake", 10000, 5, NULL, 1001.2);
-    for (int i = 0; i < 18; i++)
-        stats_shard_request(s, "GET", "/fake", 20000, 5, NULL, 1002.3);
+    stats_shard_t *s;
+    stats_t *st = fixture_stats_new(&s);
+    fixture_fake_ok(s);
     for (int i = 0; i < 12; i++)
         stats_shard_request(s, "GET", "/fake", 150400, 5, "HTTPError('500 <b>')", 1003.1);
     stats_merge(st, s);
