@@ -34,7 +34,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-CICADA = REPO / "cicada"
+# CICADA_BIN=/path/to/cicada runs the suite against another build (e.g. to
+# show that a new test fails on the build before a fix).
+CICADA = Path(os.environ.get("CICADA_BIN", REPO / "cicada"))
 NGINX = "/usr/sbin/nginx"
 LOCUST = "/usr/bin/locust"
 CSV_KINDS = ("stats", "stats_history", "failures", "exceptions")
