@@ -263,6 +263,7 @@ static inline int hexval(unsigned char c)
 /* The size line ended: data follows, or the trailers after the last chunk. */
 static void end_size(http_chunked_t *c)
 {
+    c->size = c->remaining;
     c->state = c->remaining ? C_DATA : C_TRAILER;
 }
 
@@ -373,4 +374,31 @@ ssize_t http_decode_chunked(http_chunked_t *c, char *buf, size_t *len)
 error:
     *len = out;
     return HTTP_ERROR;
+}
+
+int http_chunked_cut(const http_chunked_t *c, uint64_t *got, uint64_t *want)
+{
+    switch (c->state) {
+    case C_DATA: /* requests reads a chunk's data in one piece */
+        *got = c->size - c->remaining, *want = c->remaining;
+        return HTTP_CHUNK_DATA;
+    case C_DATA_CR: /* ...then its CRLF in another */
+        *got = 0, *want = 2;
+        return HTTP_CHUNK_DATA;
+    case C_DATA_LF:
+        *got = 1, *want = 1;
+        return HTTP_CHUNK_DATA;
+    case C_EXT:
+    case C_SIZE_LF:
+        /* the size is known: a last chunk's line cut short is the end */
+        if (c->remaining == 0) return HTTP_CHUNK_TAIL;
+        *got = 0, *want = c->remaining;
+        return HTTP_CHUNK_DATA;
+    case C_SIZE0:
+    case C_SIZE:
+        *got = c->remaining, *want = c->state == C_SIZE;
+        return HTTP_CHUNK_SIZE;
+    default:
+        return HTTP_CHUNK_TAIL;
+    }
 }

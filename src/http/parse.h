@@ -61,6 +61,7 @@ const http_header_t *http_find_header(const http_response_t *res, const char *na
 typedef struct http_chunked {
     int state;          /* private */
     uint64_t remaining; /* private */
+    uint64_t size;      /* private: of the current chunk */
 } http_chunked_t;
 
 /* Decode a chunked body in place. buf[0..*len) holds bytes received after
@@ -71,5 +72,14 @@ typedef struct http_chunked {
  * (they are moved to buf[*len .. *len + ret)). Zero the struct before the
  * first call. */
 ssize_t http_decode_chunked(http_chunked_t *c, char *buf, size_t *len);
+
+/* Where a chunked body stopped, for the error when the server closes
+ * before its end: HTTP_CHUNK_DATA (inside a chunk's data or the CRLF after
+ * it: *got bytes of the piece read, *want more expected), HTTP_CHUNK_SIZE
+ * (inside a size line: *got is the size read so far, *want 1 if it had
+ * a digit yet, else 0) or HTTP_CHUNK_TAIL
+ * (after the last chunk: only trailers are missing, the data is whole). */
+enum { HTTP_CHUNK_DATA, HTTP_CHUNK_SIZE, HTTP_CHUNK_TAIL };
+int http_chunked_cut(const http_chunked_t *c, uint64_t *got, uint64_t *want);
 
 #endif

@@ -125,7 +125,7 @@ static void run_client(const rcase_t *c, const char *wire, size_t n, size_t cut,
 {
     static char acc[16384];
     size_t acc_len = 0, off = 0;
-    http_chunked_t ch = {0, 0};
+    http_chunked_t ch = {0};
     int64_t left = 0;
     bool have_head = false;
     memset(r, 0, sizeof *r);
@@ -333,7 +333,7 @@ static void test_bad_responses(void)
 /* Decode s in one call; body gets the decoded bytes. */
 static ssize_t decode_all(const char *s, char *body, size_t *blen)
 {
-    http_chunked_t c = {0, 0};
+    http_chunked_t c = {0};
     size_t n = strlen(s);
     char *p = at_edge(s, n);
     ssize_t r = http_decode_chunked(&c, p, &n);
@@ -345,7 +345,7 @@ static ssize_t decode_all(const char *s, char *body, size_t *blen)
 /* Feed s one byte at a time; returns the first non-NEED_MORE result. */
 static ssize_t decode_bytes(const char *s)
 {
-    http_chunked_t c = {0, 0};
+    http_chunked_t c = {0};
     ssize_t r = HTTP_NEED_MORE;
     for (size_t i = 0; s[i] && r == HTTP_NEED_MORE; i++) {
         size_t one = 1;
@@ -385,7 +385,7 @@ static void test_chunked(void)
     }
 
     /* After the end, everything is left over. */
-    http_chunked_t c = {0, 0};
+    http_chunked_t c = {0};
     n = 5;
     CHECK(http_decode_chunked(&c, at_edge("0\n\nab", 5), &n) == 2 && n == 0);
     n = 3;
@@ -395,6 +395,31 @@ static void test_chunked(void)
     CHECK(http_decode_chunked(&c, p, &n) == 0 && n == 0);
 }
 
+/* Where a chunked body stops when the input ends after s. */
+static int cut(const char *s, uint64_t *got, uint64_t *want)
+{
+    http_chunked_t c = {0};
+    size_t n = strlen(s);
+    http_decode_chunked(&c, at_edge(s, n), &n);
+    *got = *want = 99;
+    return http_chunked_cut(&c, got, want);
+}
+
+static void test_chunked_cut(void)
+{
+    uint64_t g, w;
+    CHECK(cut("10\r\nabc", &g, &w) == HTTP_CHUNK_DATA && g == 3 && w == 13);
+    CHECK(cut("3\r\nabc\r\n10\r\n", &g, &w) == HTTP_CHUNK_DATA && g == 0 && w == 16);
+    CHECK(cut("3\r\nabc", &g, &w) == HTTP_CHUNK_DATA && g == 0 && w == 2);
+    CHECK(cut("3\r\nabc\r", &g, &w) == HTTP_CHUNK_DATA && g == 1 && w == 1);
+    CHECK(cut("3\r\nabc\r\n", &g, &w) == HTTP_CHUNK_SIZE && w == 0);
+    CHECK(cut("3\r\nabc\r\n1F", &g, &w) == HTTP_CHUNK_SIZE && g == 0x1f && w == 1);
+    CHECK(cut("4;ext=1", &g, &w) == HTTP_CHUNK_DATA && g == 0 && w == 4);
+    CHECK(cut("0\r", &g, &w) == HTTP_CHUNK_TAIL);
+    CHECK(cut("0\r\n", &g, &w) == HTTP_CHUNK_TAIL);
+    CHECK(cut("0\r\nTrailer: x", &g, &w) == HTTP_CHUNK_TAIL);
+}
+
 int main(void)
 {
     guard_init();
@@ -402,5 +427,6 @@ int main(void)
     test_fields();
     test_bad_responses();
     test_chunked();
+    test_chunked_cut();
     return check_done();
 }
