@@ -13,7 +13,8 @@
  * one pointer test between send()/recv() and OpenSSL. A complete response
  * goes through the session layer (session.h) in finish(): cookies stored,
  * a redirect sent on as the next hop of the same logical request (the
- * caller is not resumed), a compressed body inflated. */
+ * caller is not resumed). What the bytes read mean (framing, the cap,
+ * decoding) is body.c's; this file moves them. */
 #include "http/client.h"
 
 #include <errno.h>
@@ -26,13 +27,11 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "http/body.h"
 #include "http/session.h"
 #include "http/tls.h"
 
 #define RBUF_MIN 4096
-#define MAX_HEADER_BYTES (64 * 1024)
-
-enum { DONE = 0, MORE = 1, BAD = 2 };
 
 static _Thread_local http_response_t parsed;
 static _Thread_local char errtext[512];
@@ -131,13 +130,39 @@ static void close_socket(conn_t *c)
     close_socket_as(c, false);
 }
 
+/* Close c for good: it goes to the engine's graveyard (freed after the
+ * loop turn, when no event can refer to it). The caller unlinks it. */
+static void retire(conn_t *c)
+{
+    engine_t *e = c->user->eng;
+    loop_timer_stop(e->loop, &c->timer);
+    close_socket_as(c, true);
+    c->next = e->graveyard;
+    e->graveyard = c;
+}
+
 conn_t *client_conn(user_t *u, const char *host, size_t host_len, int port, bool tls, char *err,
                     size_t n)
 {
-    for (conn_t *c = u->conns; c; c = c->next)
+    /* the list is kept most recently used first: a hit moves to the front */
+    conn_t **pp = &u->conns, **lru = NULL;
+    int count = 0;
+    for (conn_t *c; (c = *pp) != NULL; pp = &c->next) {
         if (c->port == port && c->tls == tls && strlen(c->host) == host_len &&
-            memcmp(c->host, host, host_len) == 0)
+            memcmp(c->host, host, host_len) == 0) {
+            *pp = c->next;
+            c->next = u->conns;
+            u->conns = c;
             return c;
+        }
+        count++;
+        if (c->state == CONN_IDLE || c->state == CONN_CLOSED) lru = pp; /* not in flight */
+    }
+    if (count >= CLIENT_MAX_CONNS && lru) { /* a user of many origins: drop the oldest */
+        conn_t *old = *lru;
+        *lru = old->next;
+        retire(old);
+    }
     conn_t *c = xcalloc(1, sizeof *c);
     c->host = xstrndup(host, host_len);
     c->port = port;
@@ -225,22 +250,13 @@ static void finish(conn_t *c, const char *error, bool sync, client_result_t *out
         r.url_len = request_url(c, urltext, sizeof urltext);
     }
     if (error == NULL) {
-        r.status = c->status;
-        r.headers = c->rbuf.p;
-        r.headers_len = (size_t)c->hdr_len;
-        r.body = c->rbuf.p + c->hdr_len;
-        if (c->mode == HTTP_BODY_CHUNKED) r.body_len = c->body_end - (size_t)c->hdr_len;
-        else if (c->mode == HTTP_BODY_LENGTH) r.body_len = (size_t)c->content_length;
-        else if (c->mode == HTTP_BODY_NONE) r.body_len = 0;
-        else r.body_len = c->rbuf.len - (size_t)c->hdr_len;
         if (c->keep_alive) c->state = CONN_IDLE;
         else close_socket_as(c, true);
         if (c->set_cookie) session_store_cookies(c);
-        if (c->req.follow && c->loc_len && session_is_redirect(c->status) &&
+        body_result(c, &r);
+        if (r.error == NULL && c->req.follow && c->loc_len && session_is_redirect(c->status) &&
             session_redirect(c, &r))
             return; /* the next hop is under way */
-        if (r.error == NULL && c->req.decode && c->encoding && r.body_len)
-            session_decode(c, &r);
         if (r.error == NULL && c->status >= 400) {
             /* reparse for the reason phrase: cheap, and only on errors */
             http_parse_response(c->rbuf.p, (size_t)c->hdr_len, &parsed);
@@ -249,8 +265,12 @@ static void finish(conn_t *c, const char *error, bool sync, client_result_t *out
     } else {
         close_socket(c);
     }
-    if (sync) *out = r;
-    else client_on_result(c, &r);
+    if (sync) {
+        *out = r;
+        return;
+    }
+    client_on_result(c, &r);
+    body_release(c);
 }
 
 static bool flush(conn_t *c, bool sync, client_result_t *out);
@@ -265,12 +285,27 @@ static bool proceed(conn_t *c, bool sync, client_result_t *out)
     return true;
 }
 
+/* Is the request in c->wbuf safe to send twice? Its method is idempotent
+ * (RFC 9110 9.2.2), or none of it left (a failed first write). */
+static bool resendable(const conn_t *c)
+{
+    static const char *const idempotent[] = {"GET ", "HEAD ",   "OPTIONS ",
+                                             "PUT ", "DELETE ", "TRACE "};
+    if (c->woff == 0) return true;
+    for (size_t i = 0; i < sizeof idempotent / sizeof *idempotent; i++) {
+        size_t n = strlen(idempotent[i]);
+        if (c->wbuf.len > n && memcmp(c->wbuf.p, idempotent[i], n) == 0) return true;
+    }
+    return false;
+}
+
 /* A request failed. On a reused connection with nothing received yet the
  * server most likely closed it while idle: send it again on a fresh socket,
- * once. Returns true if the request is under way again, false if it ended. */
+ * once, if that is safe (a POST it may have read is not). Returns true if
+ * the request is under way again, false if it ended. */
 static bool fail(conn_t *c, const char *error, int e, bool sync, client_result_t *out)
 {
-    if (c->reused && !c->retried && c->rbuf.len == 0) {
+    if (c->reused && !c->retried && c->rbuf.len == 0 && resendable(c)) {
         c->retried = true;
         c->reused = false;
         close_socket_as(c, true); /* the server's idle close: the session is still good */
@@ -340,111 +375,47 @@ static bool flush(conn_t *c, bool sync, client_result_t *out)
 
 /* ---- reading ---- */
 
-/* Note the headers the session layer needs: a scan of the parsed names. */
-static void note_headers(conn_t *c)
+/* Read what the socket has and hand it to body.c. ev: the events that
+ * woke us. */
+static void read_response(conn_t *c, uint32_t ev)
 {
-    c->encoding = 0;
-    c->set_cookie = false;
-    c->loc_len = 0;
-    for (size_t i = 0; i < parsed.num_headers; i++) {
-        const http_header_t *h = &parsed.headers[i];
-        switch (h->name_len) {
-        case 8:
-            if (strncasecmp(h->name, "location", 8) == 0) {
-                c->loc_off = (size_t)(h->value - c->rbuf.p);
-                c->loc_len = h->value_len;
-            }
-            break;
-        case 10:
-            if (strncasecmp(h->name, "set-cookie", 10) == 0) c->set_cookie = true;
-            break;
-        case 16:
-            if (strncasecmp(h->name, "content-encoding", 16) == 0)
-                c->encoding = (unsigned char)session_encoding(h->value, h->value_len);
-            break;
-        }
-    }
-}
-
-static int parse_headers(conn_t *c)
-{
+    /* The peer's close arrived with (or before) this event: it brings no
+     * new edge, so read on to the EOF rather than stop at a short read. */
+    bool closing = (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
     for (;;) {
-        ssize_t r = http_parse_response(c->rbuf.p, c->rbuf.len, &parsed);
-        if (r == HTTP_NEED_MORE) return c->rbuf.len > MAX_HEADER_BYTES ? BAD : MORE;
-        if (r < 0) return BAD;
-        if (parsed.status >= 100 && parsed.status < 200 && parsed.status != 101) {
-            /* an interim response: drop it and read the real one */
-            memmove(c->rbuf.p, c->rbuf.p + r, c->rbuf.len - (size_t)r);
-            c->rbuf.len -= (size_t)r;
-            continue;
-        }
-        c->hdr_len = r;
-        c->status = parsed.status;
-        c->keep_alive = parsed.keep_alive;
-        c->content_length = parsed.content_length;
-        c->mode = http_body_mode(&parsed, c->req.head ? "HEAD" : "GET");
-        c->body_end = (size_t)r;
-        note_headers(c);
-        return DONE;
-    }
-}
-
-static int parse_body(conn_t *c)
-{
-    switch (c->mode) {
-    case HTTP_BODY_NONE:
-        return DONE;
-    case HTTP_BODY_LENGTH:
-        return c->rbuf.len - (size_t)c->hdr_len >= (uint64_t)c->content_length ? DONE : MORE;
-    case HTTP_BODY_CHUNKED: {
-        size_t len = c->rbuf.len - c->body_end;
-        ssize_t r = http_decode_chunked(&c->chunk, c->rbuf.p + c->body_end, &len);
-        if (r == HTTP_ERROR) return BAD;
-        c->body_end += len;
-        c->rbuf.len = c->body_end;
-        return r == HTTP_NEED_MORE ? MORE : DONE;
-    }
-    case HTTP_BODY_CLOSE:
-        return MORE;
-    }
-    return BAD;
-}
-
-static void read_response(conn_t *c)
-{
-    for (;;) {
-        if (c->rbuf.cap - c->rbuf.len < RBUF_MIN / 2) buf_reserve(&c->rbuf, c->rbuf.cap);
-        size_t room = c->rbuf.cap - c->rbuf.len - 1;
+        size_t room = body_room(c);
         ssize_t n = rx(c, c->rbuf.p + c->rbuf.len, room);
         if (n > 0) {
             c->rbuf.len += (size_t)n;
-            int r = c->hdr_len ? DONE : parse_headers(c);
-            if (r == DONE) r = parse_body(c);
-            if (r == DONE) {
+            const char *err = NULL;
+            switch (body_parse(c, &err)) {
+            case BODY_DONE:
                 finish(c, NULL, false, NULL);
                 return;
-            }
-            if (r == BAD) {
-                finish(c, "BadStatusLine('malformed HTTP response')", false, NULL);
+            case BODY_FAIL:
+                finish(c, err, false, NULL);
                 return;
             }
             /* A short read drained the socket: the next bytes bring a new
-             * edge, so there is no need to read again until EAGAIN. Not so
-             * over TLS, where a read returns one record at most and OpenSSL
-             * may hold more: read until it wants the socket. */
-            if ((size_t)n < room && c->ssl == NULL) return;
+             * edge, so there is no need to read again until EAGAIN (one
+             * recv per response in steady state). Not so when the close
+             * came with the data, nor over TLS, where a read returns one
+             * record at most and OpenSSL may hold more, nor for a body
+             * that only the close ends: read until EAGAIN or the EOF. */
+            bool to_close = c->hdr_len && c->mode == HTTP_BODY_CLOSE;
+            if ((size_t)n < room && c->ssl == NULL && !closing && !to_close) return;
             continue;
         }
         if (n == 0) {
-            if (c->hdr_len && c->mode == HTTP_BODY_CLOSE) {
-                c->keep_alive = false;
-                finish(c, NULL, false, NULL);
-            } else if (c->rbuf.len == 0) {
+            const char *err = NULL;
+            if (c->rbuf.len == 0) {
                 fail(c, "RemoteDisconnected('Remote end closed connection without response')", 0,
                      false, NULL);
+            } else if (body_eof(c, &err) == BODY_DONE) {
+                c->keep_alive = false;
+                finish(c, NULL, false, NULL);
             } else {
-                finish(c, "IncompleteRead('connection closed before the response ended')", false,
-                       NULL);
+                finish(c, err, false, NULL);
             }
             return;
         }
@@ -479,8 +450,10 @@ static void on_io(loop_t *l, loop_io_t *io, uint32_t ev)
         if (!proceed(c, false, NULL)) return;
     }
     if (c->state == CONN_READING) {
-        if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_response(c);
-        else if (c->ssl) read_response(c); /* OpenSSL may have wanted writability */
+        if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            read_response(c, ev);
+        else if (c->ssl)
+            read_response(c, ev); /* OpenSSL may have wanted writability */
     } else if (c->state == CONN_IDLE && (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
         /* the server closed (or spoke out of turn on) an idle connection */
         close_socket_as(c, true);
@@ -541,6 +514,7 @@ int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_r
     c->retried = false;
     c->rbuf.len = 0;
     c->chunk = (http_chunked_t){0};
+    if (c->req.max_body == 0 || c->req.max_body > BODY_MAX_CAP) c->req.max_body = BODY_DEFAULT_CAP;
     if (c->rbuf.cap == 0) buf_reserve(&c->rbuf, RBUF_MIN);
     c->start_ns = now;
     c->timeout_ns = req->timeout_s > 0 ? (int64_t)(req->timeout_s * 1e9) : 0;
@@ -570,14 +544,10 @@ void client_abort(conn_t *c, const char *error)
 
 void client_close_all(user_t *u)
 {
-    engine_t *e = u->eng;
     conn_t *c = u->conns;
     while (c) {
         conn_t *next = c->next;
-        loop_timer_stop(e->loop, &c->timer);
-        close_socket_as(c, true);
-        c->next = e->graveyard;
-        e->graveyard = c;
+        retire(c);
         c = next;
     }
     u->conns = NULL;
@@ -589,6 +559,7 @@ void client_bury(engine_t *e)
         conn_t *c = e->graveyard;
         e->graveyard = c->next;
         tls_session_free(c->session);
+        body_free(c);
         buf_free(&c->wbuf);
         buf_free(&c->rbuf);
         xfree(c->origin);

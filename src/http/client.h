@@ -1,13 +1,15 @@
 /* client: HTTP/1.1 keep-alive connections of one user, plain or TLS.
  *
  * Each user has at most one connection per (scheme, host, port), kept open
- * between requests and reopened when the server closes it. A request is
+ * between requests and reopened when the server closes it; a user keeps at
+ * most CLIENT_MAX_CONNS of them, the least recently used closed first. A request is
  * serialized by the caller straight into the connection's write buffer;
  * client_send() writes it at once (one send() in steady state) and only
  * waits for writability when the kernel buffer is full. The socket is
  * registered once with the loop, edge-triggered for both directions, so
  * steady state costs one send() and one recv() per request: reading stops
- * as soon as the parser says the response is complete.
+ * as soon as the parser says the response is complete. The response side
+ * (framing, the body cap, decoding as it arrives) is body.h.
  *
  * HTTPS goes through the transport seam in tls.h: after connect() the
  * connection does a non-blocking handshake (resuming the session of its
@@ -19,8 +21,13 @@
  *
  * A request that fails on a reused connection before any byte of the
  * response arrived (the server closed an idle connection) is sent again on
- * a fresh one, once. Failures of the target are results, never fatal:
- * they come back as client_result_t with a Locust-style error string. */
+ * a fresh one, once, if that is safe: its method is idempotent (GET, HEAD,
+ * OPTIONS, PUT, DELETE, TRACE) or no byte of it was written — the rule of
+ * urllib3 and Go's net/http. A POST the server may have read is never sent
+ * twice: it fails. A 101 Switching Protocols ends the HTTP exchange: the
+ * connection is closed after it, never reused. Failures of the target are
+ * results, never fatal: they come back as client_result_t with a
+ * Locust-style error string. */
 #ifndef CICADA_CLIENT_H
 #define CICADA_CLIENT_H
 
@@ -44,7 +51,9 @@ enum conn_state {
 };
 
 #define CLIENT_MAX_REDIRECTS 10
+#define CLIENT_MAX_CONNS 16 /* connections a user keeps (LRU) */
 
+struct decode;
 struct ssl_st;
 struct ssl_ctx_st;
 struct ssl_session_st;
@@ -57,6 +66,7 @@ typedef struct client_req {
     bool verify;  /* HTTPS: verify the certificate chain and the host */
     struct ssl_ctx_st *ctx; /* HTTPS: CA bundle context, NULL for the engine's default */
     double timeout_s;       /* per hop; <= 0: none */
+    size_t max_body;        /* body cap in bytes, raw and decoded (0: BODY_DEFAULT_CAP) */
 } client_req_t;
 
 typedef struct conn {
@@ -87,6 +97,9 @@ typedef struct conn {
     int64_t content_length;
     size_t body_end; /* chunked: end of decoded body inside rbuf */
     http_chunked_t chunk;
+    bool decoding;      /* the body is being inflated as it arrives */
+    size_t fed;         /* body bytes given to the decoder so far */
+    struct decode *dec; /* made on the first compressed body; owned */
 
     /* facts about the response's headers, noted while parsing them */
     unsigned char encoding; /* SESSION_GZIP, SESSION_DEFLATE or 0 */

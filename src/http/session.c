@@ -10,8 +10,9 @@
  * scheme-relative, absolute path, relative path, query only), with dot
  * segments removed and unsafe bytes percent-encoded.
  *
- * Decoding keeps one zlib stream per engine thread (reset per response,
- * never reallocated), freed with the thread by a pthread key destructor. */
+ * The build buffers are the engine thread's (reused, never shrunk below
+ * what redirects needed), freed with the thread by a pthread key
+ * destructor. */
 #include "http/session.h"
 
 #include <ctype.h>
@@ -20,30 +21,22 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <zlib.h>
 
 #include "http/cookie.h"
 #include "http/parse.h"
 #include "http/url.h"
-
-#define MAX_DECODED (512u << 20) /* a decompression bomb stops here */
 
 /* ---- the thread's buffers, freed when the engine thread ends ---- */
 
 static pthread_key_t state_key;
 static pthread_once_t state_once = PTHREAD_ONCE_INIT;
 static _Thread_local bool state_set;
-static _Thread_local buf_t next, loc, decoded; /* redirect build, Location, inflated body */
-static _Thread_local z_stream z;
-static _Thread_local bool z_ready;
+static _Thread_local buf_t next, loc; /* redirect build, Location */
 
 static void state_free(void *unused)
 {
-    if (z_ready) inflateEnd(&z);
-    z_ready = false;
     buf_free(&next);
     buf_free(&loc);
-    buf_free(&decoded);
 }
 
 static void make_key(void)
@@ -304,58 +297,4 @@ bool session_redirect(conn_t *c, client_result_t *r)
     client_result_t res;
     if (client_send(n, &req, c, &res) == 0) client_on_result(n, &res);
     return true;
-}
-
-/* ---- content decoding ---- */
-
-/* Inflate in[0..n) with window bits wbits into `decoded`. Returns NULL or
- * zlib's complaint. */
-static const char *inflate_all(const char *in, size_t n, int wbits)
-{
-    if (inflateReset2(&z, wbits) != Z_OK) return "cannot reset the decoder";
-    z.next_in = (Bytef *)in;
-    z.avail_in = (uInt)n;
-    buf_reset(&decoded);
-    for (;;) {
-        if (decoded.cap - decoded.len < 4096) buf_reserve(&decoded, decoded.cap ? decoded.cap : n * 4);
-        z.next_out = (Bytef *)decoded.p + decoded.len;
-        z.avail_out = (uInt)(decoded.cap - decoded.len - 1);
-        uInt before = z.avail_out;
-        int rc = inflate(&z, Z_NO_FLUSH);
-        decoded.len += before - z.avail_out;
-        decoded.p[decoded.len] = '\0';
-        if (rc == Z_STREAM_END) return NULL;
-        if (rc == Z_NEED_DICT) return "a preset dictionary is needed";
-        if (rc != Z_OK && rc != Z_BUF_ERROR) return z.msg ? z.msg : "corrupt data";
-        if (z.avail_in == 0 && z.avail_out != 0) return "incomplete compressed data";
-        if (decoded.len > MAX_DECODED) return "decoded body over 512 MiB";
-    }
-}
-
-void session_decode(const conn_t *c, client_result_t *r)
-{
-    static _Thread_local char err[300];
-    thread_state();
-    if (!z_ready) {
-        memset(&z, 0, sizeof z);
-        if (inflateInit2(&z, 15 + 32) != Z_OK) {
-            r->error = "ContentDecodingError('cannot start zlib')";
-            return;
-        }
-        z_ready = true;
-    }
-    const char *why = inflate_all(r->body, r->body_len, 15 + 32); /* gzip or zlib */
-    if (why && c->encoding == SESSION_DEFLATE) { /* some servers send raw deflate */
-        if (inflate_all(r->body, r->body_len, -15) == NULL) why = NULL;
-    }
-    if (why) {
-        snprintf(err, sizeof err,
-                 "ContentDecodingError('Received response with content-encoding: %s, but failed "
-                 "to decode it: %s')",
-                 c->encoding == SESSION_GZIP ? "gzip" : "deflate", why);
-        r->error = err;
-        return;
-    }
-    r->body = decoded.p;
-    r->body_len = decoded.len;
 }

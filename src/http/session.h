@@ -5,10 +5,10 @@
  * the result: the Set-Cookie headers go to the user's jar, a redirect is
  * followed by rebuilding the next request from the previous one (kept in
  * the connection's write buffer: method, target, the user's headers,
- * body) under requests' method rules, and a gzip or deflate body is
- * inflated into a buffer of the engine thread. None of it runs for a plain
- * 2xx response without Set-Cookie or Content-Encoding: the hot path only
- * pays for noting three headers while parsing. */
+ * body) under requests' method rules. (A gzip or deflate body is inflated
+ * as it arrives, by body.c with decode.h.) None of it runs for a plain
+ * 2xx response without Set-Cookie or Location: the hot path only pays for
+ * noting three headers while parsing. */
 #ifndef CICADA_SESSION_H
 #define CICADA_SESSION_H
 
@@ -17,9 +17,10 @@
 
 #include "base/buf.h"
 #include "http/client.h"
+#include "http/decode.h"
 
-#define SESSION_GZIP 1
-#define SESSION_DEFLATE 2
+#define SESSION_GZIP DECODE_GZIP
+#define SESSION_DEFLATE DECODE_DEFLATE
 
 /* SESSION_GZIP, SESSION_DEFLATE or 0 for a Content-Encoding value. */
 int session_encoding(const char *v, size_t n);
@@ -46,10 +47,5 @@ void session_cookie_header(user_t *u, buf_t *w, const char *host, size_t hlen, c
  * was); false if r must be delivered as it is, with r->error set when the
  * redirect cannot be followed (TooManyRedirects, a bad Location). */
 bool session_redirect(conn_t *c, client_result_t *r);
-
-/* Inflate r's body (Content-Encoding c->encoding) into the thread's
- * decode buffer and point r at it; on corrupt data set r->error to a
- * ContentDecodingError. The buffer is valid until the next call. */
-void session_decode(const conn_t *c, client_result_t *r);
 
 #endif

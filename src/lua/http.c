@@ -11,9 +11,10 @@
  * files (multipart), headers (over the client's default `headers`), auth
  * (basic; also on the client), cookies from the user's jar, verify
  * (false or a CA bundle path; also on the client), allow_redirects
- * (default true, false for head()), timeout. Redirects, cookies and
- * decoding happen in C (src/http/session.c): one result and one
- * statistics entry per call, named after the name option or the path and
+ * (default true, false for head()), timeout, max_body_size (the body cap;
+ * also on the client, which takes it from the user class). Redirects,
+ * cookies and decoding happen in C (src/http/session.c, body.c): one
+ * result and one statistics entry per call, named after the name option or the path and
  * query as given (Locust names it after the final URL; cicada keeps the
  * original so that a redirect does not split a row). */
 #include "lua/http.h"
@@ -26,6 +27,7 @@
 #include <strings.h>
 
 #include "engine/engine.h"
+#include "http/body.h"
 #include "http/client.h"
 #include "http/cookie.h"
 #include "http/session.h"
@@ -150,19 +152,34 @@ enum opt {
     O_CATCH,
     O_TIMEOUT,
     O_REDIRECTS,
+    O_MAX_BODY,
     NOPT
 };
 static const char *const opt_names[NOPT] = {
-    "params", "name", "headers", "auth", "verify", "files", "json", "data", "catch_response",
-    "timeout", "allow_redirects"};
+    "params", "name", "headers",        "auth",    "verify",          "files",
+    "json",   "data", "catch_response", "timeout", "allow_redirects", "max_body_size"};
 #define OPT(o) (5 + (o))
-enum { C_HEADERS = OPT(NOPT), C_AUTH, C_VERIFY, C_BASE, S_PATH, S_TOP = S_PATH };
+enum { C_HEADERS = OPT(NOPT), C_AUTH, C_VERIFY, C_BASE, C_MAX_BODY, S_PATH, S_TOP = S_PATH };
 
 static void client_field(lua_State *L, const char *k, int slot)
 {
     lua_pushstring(L, k);
     lua_rawget(L, 1);
     lua_replace(L, slot);
+}
+
+/* The body cap at stack slot i (nil: the default). A bad value is the
+ * scenario's error, named with where it came from. */
+static size_t max_body(lua_State *L, int i, const char *where)
+{
+    if (lua_isnil(L, i)) return BODY_DEFAULT_CAP;
+    double v = lua_type(L, i) == LUA_TNUMBER ? lua_tonumber(L, i) : -1;
+    if (!(v >= 1 && v <= (double)BODY_MAX_CAP) || v != (double)(size_t)v)
+        luaL_error(L,
+                   "%s: max_body_size must be a whole number of bytes from 1 to %d (2 GiB), "
+                   "got %s",
+                   where, (int)BODY_MAX_CAP, api_tostr(L, i, NULL));
+    return (size_t)v;
 }
 
 /* Authorization: Basic for auth = {user, password} (or {user=, password=}). */
@@ -252,6 +269,12 @@ static int do_request(lua_State *L, bool head_call)
     char err[512];
     const char *early = NULL; /* a failure before any connection */
     client_req_t req = {.verify = !e->conf->insecure, .timeout_s = 60};
+    if (lua_isnil(L, OPT(O_MAX_BODY))) {
+        client_field(L, "max_body_size", C_MAX_BODY);
+        req.max_body = max_body(L, C_MAX_BODY, "client");
+    } else {
+        req.max_body = max_body(L, OPT(O_MAX_BODY), "request option");
+    }
     if (url.tls) {
         if (lua_isnil(L, OPT(O_VERIFY))) client_field(L, "verify", C_VERIFY);
         int v = lua_isnil(L, OPT(O_VERIFY)) ? C_VERIFY : OPT(O_VERIFY);

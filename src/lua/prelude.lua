@@ -79,6 +79,11 @@ function cicada.user(def)
   if type(cls.fixed_count) ~= "number" or cls.fixed_count < 0 then
     error("fixed_count must be a non-negative number", 2)
   end
+  local mb = cls.max_body_size
+  if mb ~= nil and (type(mb) ~= "number" or mb < 1 or mb > 0x7fffff00 or mb % 1 ~= 0) then
+    error("max_body_size must be a whole number of bytes from 1 to 2147483392 (2 GiB), got "
+          .. tostring(mb), 2)
+  end
   cls._instance = { __index = cls }
   return setmetatable(cls, Class)
 end
@@ -337,7 +342,7 @@ end
 function cicada._run(index, id)
   local cls = classes[index]
   local self = setmetatable({ id = id, host = cls.host }, cls._instance)
-  self.client = setmetatable({ base_url = cls.host }, client_mt)
+  self.client = setmetatable({ base_url = cls.host, max_body_size = cls.max_body_size }, client_mt)
   local stop = false
   if cls.on_start then stop = protected(cls.on_start, self) == STOP end
   local state = {}
