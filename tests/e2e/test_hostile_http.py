@@ -518,3 +518,24 @@ def test_idle_connections_per_user_are_bounded(tmp_path, hostile, spawn_cicada):
     assert sockets <= 16, f"cicada holds {sockets} sockets"
     # the first origin was evicted and visited again: a new connection
     assert sum(h.counts.values()) == 101
+
+
+@pytest.mark.time_limit(60)
+def test_bad_max_body_size_is_named(tmp_path, hostile, run_cicada):
+    """A bad class field stops the load with file:line and the field's
+    range; a bad request option is an exception of the task that says so."""
+    h = hostile({"/": keep_alive_ok})
+    run = run_users(run_cicada, tmp_path, "", h.url, cls=", max_body_size = -5")
+    assert run.returncode != 0
+    assert ("hostile.lua:1: max_body_size must be a whole number of bytes from 1 to 2147483392 "
+            "(2 GiB), got -5") in run.stderr, run.output
+    run = run_users(run_cicada, tmp_path, """
+  local ok, err = pcall(function() self.client:get("/", { max_body_size = "big" }) end)
+  assert(not ok and err:find("request option: max_body_size must be .* got big$"), err)
+  self.client:get("/", { max_body_size = 1.5 })
+""", h.url, run_time="1s")
+    msgs = [r["Message"] for r in run.csv["exceptions"]]
+    assert len(msgs) == 1 and msgs[0].endswith(
+        "hostile.lua:6: request option: max_body_size must be a whole number of bytes from 1 to "
+        "2147483392 (2 GiB), got 1.5"), run.csv["exceptions"]
+    assert h.count("/") == 0
