@@ -5,7 +5,7 @@
 #                 tests (node --test, playwright-core driving Debian's chromium)
 #   make bench    benchmarks against wrk (bench/vs-wrk)
 #   make asan     ./cicada-asan, the whole binary under sanitizers
-#   make fuzz     libFuzzer target for the HTTP response parser
+#   make fuzz     libFuzzer targets (tests/fuzz), FUZZ_TIME seconds each (default 60)
 #   make fmt      clang-format every source file
 
 CC      ?= cc
@@ -123,11 +123,58 @@ test: unit e2e web
 bench: all
 	sh bench/vs-wrk
 
-fuzz:
-	@mkdir -p build/fuzz/corpus
-	clang $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o build/fuzz/http_parse \
-	  tests/fuzz/fuzz_http_parse.c src/http/parse.c
-	build/fuzz/http_parse -max_total_time=60 build/fuzz/corpus 2>&1 | tail -5
+# Fuzzing: every tests/fuzz/fuzz_<t>.c is a libFuzzer target, linked with
+# the sources built by clang with the fuzzer's coverage and ASan/UBSan
+# (build/fuzz/). Each runs FUZZ_TIME seconds on one core, from its seeds
+# (tests/fuzz/corpus/<t>, committed) and what earlier runs found
+# (build/fuzz/corpus/<t>); crash inputs land in build/fuzz/. The table at the
+# end gives execs and crashes per target. FUZZ_ARGS adds libFuzzer flags.
+FUZZ_TIME ?= 60
+FUZZ_ARGS ?=
+FUZZ_DEBS := clang libclang-rt-14-dev
+FUZZ_CC   := clang
+FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS = $(CSTD) -g -O1 -Isrc $(PKG_CFLAGS) -MMD -MP
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_T    := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_BIN  := $(FUZZ_T:%=build/fuzz/%)
+FUZZ_OBJ  := $(SRC:%.c=build/fuzz/obj/%.o) build/fuzz/obj/prelude.o build/fuzz/obj/assets.o
+
+build/.deps-fuzz: Makefile | $(DEPS_STAMP)
+	@missing=""; for p in $(FUZZ_DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing) || exit 1; \
+	  else echo "missing Debian packages; run: sudo apt-get install -y$$missing"; exit 1; fi; \
+	fi
+	@touch $@
+
+build/fuzz/obj/%.o: %.c | build/.deps-fuzz
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c -o $@ $<
+build/fuzz/obj/%.o: build/%.c | build/.deps-fuzz
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c -o $@ $<
+build/fuzz/libcicada.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
+build/fuzz/%: tests/fuzz/fuzz_%.c build/fuzz/libcicada.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< build/fuzz/libcicada.a $(LIBS)
+
+fuzz: build/.deps-fuzz $(FUZZ_BIN)
+	@rm -f build/fuzz/summary
+	@for t in $(FUZZ_T); do \
+	  mkdir -p build/fuzz/corpus/$$t build/fuzz/crash/$$t tests/fuzz/corpus/$$t; \
+	  echo "fuzz: $$t for $(FUZZ_TIME) s"; \
+	  build/fuzz/$$t -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+	    -artifact_prefix=build/fuzz/crash/$$t/ $(FUZZ_ARGS) \
+	    build/fuzz/corpus/$$t tests/fuzz/corpus/$$t > build/fuzz/$$t.log 2>&1; rc=$$?; \
+	  execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' build/fuzz/$$t.log); \
+	  crashes=$$(grep -c '^Test unit written to' build/fuzz/$$t.log); \
+	  if [ $$rc != 0 ]; then tail -30 build/fuzz/$$t.log; fi; \
+	  printf '%-12s execs %12s  crashes %s  exit %s\n' $$t "$${execs:-?}" $$crashes $$rc >> build/fuzz/summary; \
+	done; echo; cat build/fuzz/summary; ! grep -qv ' exit 0$$' build/fuzz/summary
 
 fmt:
 	clang-format -i $$(find src tests -name '*.[ch]')

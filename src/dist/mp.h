@@ -10,7 +10,9 @@
  * msgpack_unpacked (zone) that produced them. The getters never trust the
  * input: a wrong type answers "absent", so a malformed message can be
  * dropped without crashing. Map keys may be str, int or float (Locust's
- * stats dicts use number keys). */
+ * stats dicts use number keys). msgpack-c allocates an array or map for
+ * the element count its header claims before reading any element, so
+ * frames are checked with mp_check() before they are unpacked. */
 #ifndef CICADA_MP_H
 #define CICADA_MP_H
 
@@ -39,6 +41,17 @@ void mp_kv_int(msgpack_packer *pk, const char *key, int64_t val);
 void mp_kv_nil(msgpack_packer *pk, const char *key);
 /* Pack the key only: the caller packs the value next. */
 void mp_key(msgpack_packer *pk, const char *key);
+
+/* The most nested non-empty arrays and maps msgpack-c unpacks
+ * (MSGPACK_EMBED_STACK_SIZE). */
+#define MP_MAX_DEPTH 32
+
+/* True if buf (len bytes) is exactly one msgpack object that msgpack-c
+ * unpacks without error, and no array or map in it claims more elements
+ * than there are bytes left to hold them (each takes at least one): so
+ * unpacking allocates at most about len objects, not the 2^32 a 5-byte
+ * array32 header can claim. A pure scan: nothing is allocated. */
+bool mp_check(const void *buf, size_t len);
 
 /* The value of key in map o (key compared as a str); NULL if o is not a
  * map or has no such key. */

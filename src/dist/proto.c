@@ -6,7 +6,11 @@
  * stats_merge_delta(); the per-second maps and histograms are copied into
  * small arrays first, so nothing of the message outlives the call. Every
  * field is type-checked: an entry with a missing or mistyped required key
- * is skipped, never trusted. */
+ * is skipped, never trusted. Values are range-checked too (a worker is
+ * another process, maybe a buggy or hostile one): counts must be in
+ * [0, 2^53] (exact as a double, as the web UI's JSON numbers are), times
+ * in [0, 1e12] ms and timestamps in (0, STATS_MAX_TS]; a value outside is
+ * taken as absent, like a mistyped one. */
 #include "dist/proto.h"
 
 #include <math.h>
@@ -23,6 +27,7 @@ int proto_decode(proto_msg_t *m, const void *buf, size_t len)
     memset(m, 0, sizeof *m);
     msgpack_unpacked_init(&m->up);
     size_t off = 0;
+    if (!mp_check(buf, len)) return -1; /* before msgpack-c allocates what it claims */
     if (msgpack_unpack_next(&m->up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS) return -1;
     if (off != len) return -1; /* trailing bytes: Locust's ExtraData */
     const msgpack_object *o = &m->up.data;
@@ -343,12 +348,33 @@ int proto_class_counts(const msgpack_object *m, const char *const *classes, int 
     return unknown;
 }
 
+#define MAX_COUNT (INT64_C(1) << 53)
+#define MAX_MS 1e12
+
+static bool count_ok(const msgpack_object *o, int64_t *out)
+{
+    return mp_int(o, out) && *out >= 0 && *out <= MAX_COUNT;
+}
+
 static bool get_u64(const msgpack_object *e, const char *key, uint64_t *out)
 {
     int64_t v;
-    if (!mp_int(mp_get(e, key), &v) || v < 0) return false;
+    if (!count_ok(mp_get(e, key), &v)) return false;
     *out = (uint64_t)v;
     return true;
+}
+
+/* A response time (ms) or a timestamp (unix s) in its range, else untouched. */
+static void get_ms(const msgpack_object *e, const char *key, double *out)
+{
+    double v;
+    if (mp_num(mp_get(e, key), &v) && v >= 0 && v <= MAX_MS) *out = v;
+}
+
+static void get_ts(const msgpack_object *e, const char *key, double *out)
+{
+    double v;
+    if (mp_num(mp_get(e, key), &v) && v > 0 && v <= STATS_MAX_TS) *out = v;
 }
 
 /* Fill h from "cicada_hist" if present and sound, else from Locust's
@@ -360,7 +386,7 @@ static void read_hist(const msgpack_object *e, hist_t *h)
     if (ch && ch->type == MSGPACK_OBJECT_MAP) {
         for (uint32_t k = 0; k < ch->via.map.size; k++) {
             int64_t idx, c;
-            if (mp_int(&ch->via.map.ptr[k].key, &idx) && mp_int(&ch->via.map.ptr[k].val, &c) &&
+            if (mp_int(&ch->via.map.ptr[k].key, &idx) && count_ok(&ch->via.map.ptr[k].val, &c) &&
                 idx >= 0 && idx < HIST_NBUCKETS && c > 0)
                 hist_add(h, (int)idx, (uint64_t)c);
         }
@@ -371,7 +397,7 @@ static void read_hist(const msgpack_object *e, hist_t *h)
     for (uint32_t k = 0; k < rt->via.map.size; k++) {
         double ms;
         int64_t c;
-        if (!mp_num(&rt->via.map.ptr[k].key, &ms) || !mp_int(&rt->via.map.ptr[k].val, &c) ||
+        if (!mp_num(&rt->via.map.ptr[k].key, &ms) || !count_ok(&rt->via.map.ptr[k].val, &c) ||
             ms < 0 || c <= 0)
             continue;
         double us = ms * 1000.0;
@@ -387,13 +413,10 @@ typedef struct secs {
     size_t n;
 } secs_t;
 
+/* One pair per map key, not merged with an equal second: the rings add
+ * them up anyway, and searching here made a report of n keys cost n^2. */
 static void secs_add(secs_t *s, int64_t sec, uint32_t v, bool fail)
 {
-    for (size_t i = 0; i < s->n; i++)
-        if (s->sec[i] == sec) {
-            (fail ? s->fails : s->reqs)[i] += v;
-            return;
-        }
     s->sec[s->n] = sec;
     s->reqs[s->n] = fail ? 0 : v;
     s->fails[s->n] = fail ? v : 0;
@@ -440,11 +463,12 @@ static bool merge_entry(stats_t *st, const msgpack_object *e, bool total, hist_t
     if (!get_u64(e, "num_none_requests", &d.num_none_requests)) d.num_none_requests = 0;
     if (!get_u64(e, "num_failures", &d.num_failures)) d.num_failures = 0;
     if (!get_u64(e, "total_content_length", &d.total_content_length)) d.total_content_length = 0;
-    mp_num(mp_get(e, "total_response_time"), &d.total_response_time_ms);
-    mp_num(mp_get(e, "max_response_time"), &d.max_response_time_ms);
-    if (!mp_num(mp_get(e, "min_response_time"), &d.min_response_time_ms))
-        d.min_response_time_ms = d.max_response_time_ms;
-    mp_num(mp_get(e, "last_request_timestamp"), &d.last_request_ts);
+    get_ms(e, "total_response_time", &d.total_response_time_ms);
+    get_ms(e, "max_response_time", &d.max_response_time_ms);
+    d.min_response_time_ms = -1;
+    get_ms(e, "min_response_time", &d.min_response_time_ms);
+    if (d.min_response_time_ms < 0) d.min_response_time_ms = d.max_response_time_ms;
+    get_ts(e, "last_request_timestamp", &d.last_request_ts);
     if (d.num_none_requests > d.num_requests) d.num_none_requests = d.num_requests;
     d.method = method;
     d.name = name;
@@ -477,7 +501,7 @@ int proto_merge_stats(stats_t *st, const msgpack_object *data, hist_t *scratch)
             char *name = mp_dup_str(mp_get(v, "name")), *method = mp_dup_str(mp_get(v, "method"));
             char *error = mp_dup_str(mp_get(v, "error"));
             int64_t n;
-            if (name && error && mp_int(mp_get(v, "occurrences"), &n) && n > 0)
+            if (name && error && count_ok(mp_get(v, "occurrences"), &n) && n > 0)
                 stats_error_add(st, method ? method : "", name, error, (uint64_t)n);
             xfree(name);
             xfree(method);

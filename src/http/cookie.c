@@ -167,6 +167,13 @@ static bool attr_is(const char *a, size_t al, const char *name)
 int cookie_jar_set(cookie_jar_t *j, const char *hdr, size_t n, const char *host, size_t hlen,
                    const char *path, size_t plen, bool secure, int64_t now)
 {
+    /* RFC 6265bis 5.6 step 1: a control byte other than HTAB voids the whole
+     * header. A NUL would cut the stored name or value short, a CR or LF
+     * would be written into the next request's Cookie header. */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)hdr[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f) return -1;
+    }
     const char *semi = memchr(hdr, ';', n);
     size_t pair_len = semi ? (size_t)(semi - hdr) : n;
     const char *eq = memchr(hdr, '=', pair_len);

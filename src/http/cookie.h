@@ -51,8 +51,9 @@ void cookie_jar_clear(cookie_jar_t *j);
  * bytes, any case) for request path (plen bytes; a query is ignored), over
  * TLS if secure; now is the wall clock in seconds. Returns 1 if a cookie
  * was stored or replaced, 0 if one was deleted (expired), -1 if the value
- * was ignored (no '=', empty name, a Domain the host is not in, a Secure
- * cookie from plain HTTP, a full jar). */
+ * was ignored (no '=', empty name, a control byte other than HTAB anywhere
+ * in the value, a Domain the host is not in, a Secure cookie from plain
+ * HTTP, a full jar). */
 int cookie_jar_set(cookie_jar_t *j, const char *hdr, size_t n, const char *host, size_t hlen,
                    const char *path, size_t plen, bool secure, int64_t now);
 

@@ -68,7 +68,7 @@ double stats_median(const stats_entry_t *e)
 
 double stats_percentile(const stats_entry_t *e, double p)
 {
-    uint64_t n = e->num_requests, k = (uint64_t)((double)n * p), acc = 0;
+    uint64_t n = e->num_requests, k = hist_rank(n, p), acc = 0;
     for (int i = hist_prev(e->hist, HIST_NBUCKETS); i >= 0; i = hist_prev(e->hist, i)) {
         acc += hist_bucket_count(e->hist, i);
         if (n - acc <= k) return bucket_ms(i);

@@ -60,4 +60,14 @@ int hist_prev(const hist_t *h, int i);
  * empty. Its distance to the exact value of that rank is ≤ 1/256 of it. */
 uint64_t hist_value_at_percentile(const hist_t *h, double p);
 
+/* Locust's k = int(n * p) for the descending percentile walk, kept in
+ * [0, n]: for a count near 2^64 the double product rounds up past it, and
+ * converting that to an integer would be undefined. */
+static inline uint64_t hist_rank(uint64_t n, double p)
+{
+    double k = (double)n * p;
+    if (!(k > 0)) return 0;
+    return k >= (double)n ? n : (uint64_t)k;
+}
+
 #endif

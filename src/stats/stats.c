@@ -482,18 +482,20 @@ void stats_merge_delta(stats_t *st, const stats_delta_t *d, bool aggregated)
             e->max_response_time_ms = d->max_response_time_ms;
     }
     e->total_response_time_ms += d->total_response_time_ms;
+    /* a worker's clock is not ours to trust: (int64_t) of 1e144 is undefined */
+    double last =
+        d->last_request_ts > 0 && d->last_request_ts <= STATS_MAX_TS ? d->last_request_ts : 0;
     if (d->hist) {
         hist_merge(e->hist, d->hist);
         /* a report covers a few seconds: its times go to the second of its
          * last request, as a shard's do */
-        double ts = d->last_request_ts > 0 ? d->last_request_ts : wall_now();
-        window_add(e->window, (int64_t)ts, d->hist);
+        window_add(e->window, (int64_t)(last > 0 ? last : wall_now()), d->hist);
     }
     e->num_requests += d->num_requests;
     e->num_none_requests += d->num_none_requests;
     e->num_failures += d->num_failures;
     e->total_content_length += d->total_content_length;
-    if (d->last_request_ts > e->last_request_ts) e->last_request_ts = d->last_request_ts;
+    if (last > e->last_request_ts) e->last_request_ts = last;
     for (size_t i = 0; i < d->nsecs; i++)
         stats_ring_add(e->sec_key, e->sec_reqs, e->sec_fails, d->secs[i],
                        d->sec_reqs ? d->sec_reqs[i] : 0, d->sec_fails ? d->sec_fails[i] : 0);

@@ -99,9 +99,16 @@ void stats_exception_add(stats_t *st, const char *msg, const char *traceback, co
 
 /* ---- deltas from other nodes (a master merging its workers) ---- */
 
+/* The latest timestamp a delta may carry (unix seconds, about the year
+ * 5138): stats_merge_delta takes a later one, or one that is not positive
+ * or not finite, as "none" (it would overflow the int64 seconds the
+ * per-second counters and windows are keyed by). */
+#define STATS_MAX_TS 1e11
+
 /* One (method, name) row of a worker's report: what it measured since its
  * previous report. Times in ms; min is read only when some request was
- * timed (num_requests > num_none_requests). hist (may be NULL) holds the
+ * timed (num_requests > num_none_requests). last_request_ts outside
+ * (0, STATS_MAX_TS] counts as none. hist (may be NULL) holds the
  * timed requests' response times; secs/sec_reqs/sec_fails (nsecs of each,
  * may be 0) are the per-unix-second request and failure counts. Nothing
  * is kept: the caller still owns every pointer after the call. */

@@ -147,7 +147,7 @@ static void window_gather(window_t *w, int64_t now)
 bool window_percentile(window_t *w, int64_t now, double p, int *bucket)
 {
     window_gather(w, now);
-    uint64_t n = w->merged_total, k = (uint64_t)((double)n * p), acc = 0;
+    uint64_t n = w->merged_total, k = hist_rank(n, p), acc = 0;
     if (n == 0) return false;
     for (uint32_t i = w->nmerged; i-- > 0;) {
         acc += w->merged[i].count;

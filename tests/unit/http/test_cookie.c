@@ -159,8 +159,32 @@ static void test_full_jar(void)
     cookie_jar_free(j);
 }
 
+/* Found by tests/fuzz/fuzz_cookie.c: a NUL in the name was stored, leaving
+ * a cookie with an empty name (and the value cut at the NUL); a CR or LF
+ * would go into the Cookie header of the next request. RFC 6265bis: a
+ * control byte other than HTAB voids the whole Set-Cookie. */
+static void test_control_bytes(void)
+{
+    cookie_jar_t *j = cookie_jar_new();
+    static const char nul_name[] = "\0\0\0\xab domain=EXAMPLE.com; Path=/";
+    CHECK(cookie_jar_set(j, nul_name, sizeof nul_name - 1, "example.com", 11, "/", 1, false, NOW) ==
+          -1);
+    static const char nul_value[] = "a=1\0; b=2";
+    CHECK(cookie_jar_set(j, nul_value, sizeof nul_value - 1, "example.com", 11, "/", 1, false,
+                         NOW) == -1);
+    CHECK(set(j, "a=1\r\nX-Injected: 1", "example.com", "/", false) == -1);
+    CHECK(set(j, "a=1; Path=/\n", "example.com", "/", false) == -1);
+    CHECK(set(j, "a=\x7f", "example.com", "/", false) == -1);
+    CHECK(j->n == 0);
+    /* HTAB is allowed (and trimmed around the name and value) */
+    CHECK(set(j, "\ta=b\tc\t; Path=/", "example.com", "/", false) == 1);
+    CHECK(strcmp(hdr(j, "example.com", "/", false, NOW), "a=b\tc") == 0);
+    cookie_jar_free(j);
+}
+
 int main(void)
 {
+    test_control_bytes();
     test_basic();
     test_domain();
     test_path();
