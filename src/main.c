@@ -77,6 +77,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "cicada: --json reports are not available yet\n");
         return 2;
     }
+    /* users run here (not on workers): refuse up front what cannot fit */
+    if (!o.master && !o.worker && o.users > 0 && runner_users_fit(o.users, err, sizeof err) != 0) {
+        fprintf(stderr,
+                "usage: cicada [options] [UserClass ...]  (see cicada --help)\n"
+                "cicada: error: argument -u/--users: %s\n",
+                err);
+        return 2;
+    }
     runner_t *r = runner_new(&o);
     if (r == NULL) return 1;
     if (o.worker) {

@@ -28,10 +28,11 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "base/limits.h"
 #include "base/log.h"
 
 enum kind { K_HELP, K_BOOL, K_STR, K_INT, K_LONG, K_FLOAT, K_SPAN, K_STOP, K_LIST };
-enum check { C_NONE, C_LOGLEVEL, C_AUTH };
+enum check { C_NONE, C_LOGLEVEL, C_AUTH, C_HOST };
 
 struct flag {
     const char *name; /* as messages show it, in Locust's order of spellings */
@@ -43,30 +44,33 @@ struct flag {
     size_t count_off; /* K_LIST: its count */
     double min, max;  /* numbers must lie in [min, max]; no check if both 0 */
     bool min_excl;    /* (min, max] instead */
+    bool seconds;     /* a duration: messages say so */
     enum check check;
 };
 
 #define AT(f) .off = offsetof(opts_t, f)
 #define INT_MAX_D 2147483647.0
 #define PORT .min = 1, .max = 65535
+/* durations: at most LIMIT_SECONDS, so that no deadline overflows */
+#define SECONDS(lo) .min = (lo), .max = LIMIT_SECONDS, .seconds = true
 
 static const struct flag main_flags[] = {
     {"-h/--help", 'h', "help", NULL, K_HELP, .off = 0},
     /* Common options */
     {"-f/--locustfile", 'f', "locustfile", "LOCUST_LOCUSTFILE", K_STR, AT(locustfile)},
-    {"-H/--host", 'H', "host", "LOCUST_HOST", K_STR, AT(host)},
-    {"-u/--users", 'u', "users", "LOCUST_USERS", K_LONG, AT(users), .min = 0, .max = HUGE_VAL},
+    {"-H/--host", 'H', "host", "LOCUST_HOST", K_STR, AT(host), .check = C_HOST},
+    {"-u/--users", 'u', "users", "LOCUST_USERS", K_LONG, AT(users), .min = 0,
+     .max = (double)LIMIT_USERS},
     {"-r/--spawn-rate", 'r', "spawn-rate", "LOCUST_SPAWN_RATE", K_FLOAT, AT(spawn_rate), .min = 0,
-     .max = HUGE_VAL, .min_excl = true},
-    {"-t/--run-time", 't', "run-time", "LOCUST_RUN_TIME", K_SPAN, AT(run_time)},
+     .max = LIMIT_SPAWN_RATE, .min_excl = true},
+    {"-t/--run-time", 't', "run-time", "LOCUST_RUN_TIME", K_SPAN, AT(run_time), SECONDS(0)},
     {"-l/--list", 'l', "list", NULL, K_BOOL, AT(list_classes)},
     /* Web UI options */
     {"--web-host", 0, "web-host", "LOCUST_WEB_HOST", K_STR, AT(web_host)},
     {"--web-port/-P", 'P', "web-port", "LOCUST_WEB_PORT", K_INT, AT(web_port), PORT},
     {"--headless", 0, "headless", "LOCUST_HEADLESS", K_BOOL, AT(headless)},
     {"--autostart", 0, "autostart", "LOCUST_AUTOSTART", K_BOOL, AT(autostart)},
-    {"--autoquit", 0, "autoquit", "LOCUST_AUTOQUIT", K_LONG, AT(autoquit), .min = -1,
-     .max = HUGE_VAL},
+    {"--autoquit", 0, "autoquit", "LOCUST_AUTOQUIT", K_LONG, AT(autoquit), SECONDS(-1)},
     {"--web-auth", 0, "web-auth", "LOCUST_WEB_AUTH", K_STR, AT(web_auth), .check = C_AUTH},
     {"--tls-cert", 0, "tls-cert", "LOCUST_TLS_CERT", K_STR, AT(tls_cert)},
     {"--tls-key", 0, "tls-key", "LOCUST_TLS_KEY", K_STR, AT(tls_key)},
@@ -79,7 +83,7 @@ static const struct flag main_flags[] = {
     {"--expect-workers", 0, "expect-workers", "LOCUST_EXPECT_WORKERS", K_INT, AT(expect_workers),
      .min = 1, .max = INT_MAX_D},
     {"--expect-workers-max-wait", 0, "expect-workers-max-wait", "LOCUST_EXPECT_WORKERS_MAX_WAIT",
-     K_FLOAT, AT(expect_workers_max_wait), .min = 0, .max = HUGE_VAL},
+     K_FLOAT, AT(expect_workers_max_wait), SECONDS(0)},
     /* Worker options */
     {"--worker", 0, "worker", "LOCUST_MODE_WORKER", K_BOOL, AT(worker)},
     {"--master-host", 0, "master-host", "LOCUST_MASTER_NODE_HOST", K_STR, AT(master_host)},
@@ -106,7 +110,7 @@ static const struct flag main_flags[] = {
     {"--exit-code-on-error", 0, "exit-code-on-error", "LOCUST_EXIT_CODE_ON_ERROR", K_INT,
      AT(exit_code_on_error), .min = 0, .max = 255},
     {"-s/--stop-timeout", 's', "stop-timeout", "LOCUST_STOP_TIMEOUT", K_STOP, AT(stop_timeout),
-     .min = 0, .max = HUGE_VAL},
+     SECONDS(0)},
     {"--threads", 0, "threads", NULL, K_INT, AT(threads), .min = 1, .max = 1024},
     {"--insecure", 0, "insecure", NULL, K_BOOL, AT(insecure)},
     {"--ca-file", 0, "ca-file", NULL, K_STR, AT(ca_file)},
@@ -116,7 +120,7 @@ static const struct flag demo_flags[] = {
     {"-h/--help", 'h', "help", NULL, K_HELP, .off = 0},
     {"--bind", 0, "bind", NULL, K_STR, AT(demo_host)},
     {"--port", 0, "port", NULL, K_INT, AT(demo_port), PORT},
-    {"--slow-delay", 0, "slow-delay", NULL, K_FLOAT, AT(demo_slow), .min = 0, .max = HUGE_VAL},
+    {"--slow-delay", 0, "slow-delay", NULL, K_FLOAT, AT(demo_slow), SECONDS(0)},
     {"--fail-ratio", 0, "fail-ratio", NULL, K_FLOAT, AT(demo_fail_ratio), .min = 0, .max = 1},
 };
 
@@ -220,13 +224,16 @@ static bool is_flag(const char *a)
     return a[0] == '-' && a[1] != '\0' && !is_negative_number(a);
 }
 
+/* Returns 0, -1 if v is no integer, or 1 if it is one too large for a
+ * long (*out is then LONG_MAX or LONG_MIN, for the range message). */
 static int parse_long(const char *v, long *out)
 {
     char *end;
     if (*v != '-' && *v != '+' && (*v < '0' || *v > '9')) return -1; /* no spaces, no "" */
     errno = 0;
     *out = strtol(v, &end, 10);
-    return errno || *end ? -1 : 0;
+    if (*end) return -1;
+    return errno == ERANGE ? 1 : 0;
 }
 
 static int parse_double(const char *v, double *out)
@@ -238,17 +245,30 @@ static int parse_double(const char *v, double *out)
                                    : 0; /* also refuses "inf", "nan" and hex via the first check */
 }
 
+/* A bound as messages show it: whole numbers in full ("100000000", not
+ * "1e+08"). */
+static const char *bound(char *buf, size_t n, double x)
+{
+    if (x == floor(x) && fabs(x) < 1e15)
+        snprintf(buf, n, "%.0f", x);
+    else
+        snprintf(buf, n, "%g", x);
+    return buf;
+}
+
 static int check_range(struct parser *p, const struct flag *f, const char *v, double x)
 {
     if (f->min == 0 && f->max == 0) return 0;
     if (f->min_excl ? x > f->min && x <= f->max : x >= f->min && x <= f->max) return 0;
+    char lo[32], hi[32];
+    const char *unit = f->seconds ? " seconds (365 days)" : "";
+    bound(lo, sizeof lo, f->min);
+    bound(hi, sizeof hi, f->max);
     if (f->min_excl)
-        return fail(p, "argument %s: invalid value '%s' (must be greater than %g)", f->name, v,
-                    f->min);
-    if (isinf(f->max))
-        return fail(p, "argument %s: invalid value '%s' (must be %g or more)", f->name, v, f->min);
-    return fail(p, "argument %s: invalid value '%s' (must be between %g and %g)", f->name, v,
-                f->min, f->max);
+        return fail(p, "argument %s: invalid value '%s' (must be greater than %s and at most %s%s)",
+                    f->name, v, lo, hi, unit);
+    return fail(p, "argument %s: invalid value '%s' (must be between %s and %s%s)", f->name, v, lo,
+                hi, unit);
 }
 
 static void *field(struct parser *p, const struct flag *f)
@@ -283,6 +303,7 @@ static int set_value(struct parser *p, const struct flag *f, const char *v)
 {
     long l;
     double d;
+    int rc;
     enum log_level level;
     switch (f->kind) {
     case K_STR:
@@ -294,13 +315,16 @@ static int set_value(struct parser *p, const struct flag *f, const char *v)
         if (f->check == C_AUTH && strchr(v, ':') == NULL)
             return fail(p, "argument %s: invalid value '%s' (expected username:password)", f->name,
                         v);
+        if (f->check == C_HOST && strlen(v) > LIMIT_HOST)
+            return fail(p, "argument %s: the host is %zu characters long (at most %d)", f->name,
+                        strlen(v), LIMIT_HOST);
         *(const char **)field(p, f) = v;
         return 0;
     case K_INT:
     case K_LONG:
-        if (parse_long(v, &l) != 0)
+        if ((rc = parse_long(v, &l)) < 0)
             return fail(p, "argument %s: invalid int value: '%s'", f->name, v);
-        if (check_range(p, f, v, (double)l) != 0) return -1;
+        if (check_range(p, f, v, rc ? (l < 0 ? -HUGE_VAL : HUGE_VAL) : (double)l) != 0) return -1;
         if (f->kind == K_INT)
             *(int *)field(p, f) = (int)l;
         else
@@ -317,6 +341,7 @@ static int set_value(struct parser *p, const struct flag *f, const char *v)
             return fail(
                 p, "argument %s: invalid time span '%s' (valid: 20, 20s, 3m, 2h, 1h20m, 3h30m10s)",
                 f->name, v);
+        if (check_range(p, f, v, d) != 0) return -1;
         *(double *)field(p, f) = d;
         return 0;
     case K_STOP: /* seconds, fractions allowed, or a time span */

@@ -7,6 +7,7 @@
 #include "engine/loop.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/limits.h"
 
 #define MAX_EVENTS 512
 
@@ -37,6 +39,13 @@ double clock_wall(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int64_t loop_delay_ns(double s)
+{
+    if (!(s > 0)) return 0; /* also NaN */
+    if (s > LIMIT_SECONDS) s = LIMIT_SECONDS;
+    return (int64_t)(s * 1e9);
 }
 
 loop_t *loop_new(char *err, size_t n)
@@ -163,9 +172,12 @@ int loop_run_once(loop_t *l, int max_wait_ms)
 {
     int wait = max_wait_ms;
     if (l->n > 0 && wait != 0) {
-        int64_t due = l->heap[0]->when - clock_ns();
-        /* round up so we never wake before the deadline and spin */
-        int ms = due <= 0 ? 0 : (int)((due + 999999) / 1000000);
+        int64_t now = clock_ns(), when = l->heap[0]->when;
+        /* round up so we never wake before the deadline and spin; a
+         * deadline further than epoll_wait's int milliseconds waits for
+         * INT_MAX ms and looks again (no overflow for any deadline) */
+        int64_t due = when <= now ? 0 : (when - now) / 1000000 + ((when - now) % 1000000 != 0);
+        int ms = due > INT_MAX ? INT_MAX : (int)due;
         if (wait < 0 || ms < wait) wait = ms;
     }
     int n = epoll_wait(l->epfd, l->events, MAX_EVENTS, wait);

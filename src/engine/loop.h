@@ -38,6 +38,11 @@ int64_t clock_ns(void);
 /* Wall-clock time in seconds (fractional). */
 double clock_wall(void);
 
+/* A delay of s seconds in nanoseconds, clamped to [0, LIMIT_SECONDS]
+ * (base/limits.h): NaN and negatives give 0, so that loop_now() or
+ * clock_ns() plus the result never overflows. */
+int64_t loop_delay_ns(double s);
+
 /* Create a loop. Returns NULL and fills err on failure. */
 loop_t *loop_new(char *err, size_t n);
 void loop_free(loop_t *l);

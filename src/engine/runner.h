@@ -72,6 +72,14 @@ void runner_free(runner_t *r);
  * merged (outside the lock): the web UI pushes its update from here. */
 void runner_on_tick(runner_t *r, void (*fn)(void *ud), void *ud);
 
+/* Would `more` users, on top of those running, fit in this machine's
+ * memory? Compares more * LIMIT_USER_BYTES_MIN (base/limits.h) with
+ * MemAvailable in /proc/meminfo. Returns 0 (err untouched; a warning is
+ * logged when the typical need, LIMIT_USER_BYTES_TYPICAL each, does not
+ * fit), or -1 with the estimate in err ("... users need at least ...").
+ * Fits when MemAvailable cannot be read. Thread-safe. */
+int runner_users_fit(long more, char *err, size_t n);
+
 /* ---- thread-safe commands ---- */
 
 /* Start a swarm, or change the running one. host may be NULL (keep);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/limits.h"
 #include "base/log.h"
 #include "engine/runner_int.h"
 #include "engine/spawn.h"
@@ -70,8 +71,23 @@ bool shape_step(runner_t *r)
         log_info("Shape test stopping");
         return false;
     }
-    long users = (long)lua_tonumber(L, -3);
-    double rate = lua_tonumber(L, -2);
+    /* the ranges of -u and -r (base/limits.h): a shape that asks for more
+     * (or for NaN) ends the test with the reason, never an overflow */
+    double want = lua_tonumber(L, -3), rate = lua_tonumber(L, -2);
+    char why[256] = "";
+    if (!(want <= (double)LIMIT_USERS) || !(rate <= LIMIT_SPAWN_RATE) || rate != rate)
+        snprintf(why, sizeof why,
+                 "returned %g users at %g per second (at most %ld users, %g per "
+                 "second)",
+                 want, rate, LIMIT_USERS, LIMIT_SPAWN_RATE);
+    else if (!runner_is_master(r) && want > (double)r->nseq)
+        runner_users_fit((long)want - r->nseq, why, sizeof why); /* fills why if not */
+    if (why[0]) {
+        lua_settop(L, 0);
+        log_error("load shape: %s: stopping the test", why);
+        return false;
+    }
+    long users = want > 0 ? (long)want : 0;
     if (lua_istable(L, -1)) {
         bool any = false;
         for (int i = 0; i < r->ncls; i++) r->chosen[i] = false;

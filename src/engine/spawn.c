@@ -19,8 +19,42 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/limits.h"
 #include "base/log.h"
 #include "engine/runner_int.h"
+
+/* MemAvailable from /proc/meminfo in bytes, or -1 if unknown. */
+static double mem_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f == NULL) return -1;
+    char line[256];
+    double kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %lf kB", &kb) == 1) break;
+    fclose(f);
+    return kb < 0 ? -1 : kb * 1024;
+}
+
+int runner_users_fit(long more, char *err, size_t n)
+{
+    double avail = mem_available(), gib = 1024.0 * 1024 * 1024;
+    if (more <= 0 || avail < 0) return 0;
+    double least = (double)more * LIMIT_USER_BYTES_MIN;
+    double typical = (double)more * LIMIT_USER_BYTES_TYPICAL;
+    if (least > avail) {
+        snprintf(err, n,
+                 "%ld users need at least %.1f GiB of memory (%ld bytes each, more with open "
+                 "connections) but only %.1f GiB is available (MemAvailable in /proc/meminfo)",
+                 more, least / gib, LIMIT_USER_BYTES_MIN, avail / gib);
+        return -1;
+    }
+    if (typical > avail)
+        log_warn("%ld users may not fit in memory: users with an open connection take about "
+                 "%ld bytes each (%.1f GiB) and %.1f GiB is available",
+                 more, LIMIT_USER_BYTES_TYPICAL, typical / gib, avail / gib);
+    return 0;
+}
 
 int spawn_choose(runner_t *r)
 {
@@ -145,7 +179,7 @@ void spawn_start(runner_t *r, long users, double rate, const char *host, double 
     r->rate = rate;
     r->ramp_start = now;
     r->ramp_base = r->nseq;
-    r->run_end = run_time > 0 ? now + (int64_t)(run_time * 1e9) : (fresh ? INT64_MAX : r->run_end);
+    r->run_end = run_time > 0 ? now + loop_delay_ns(run_time) : (fresh ? INT64_MAX : r->run_end);
     if (run_time > 0) log_info("Run time limit set to %g seconds", run_time);
     log_info("Ramping to %ld users at a rate of %.2f per second", users, rate);
     if (runner_is_master(r))
@@ -181,8 +215,9 @@ void spawn_step(runner_t *r, int64_t now)
         r->target = r->nseq;
     } else if (r->nseq < r->target) {
         double elapsed = (double)(now - r->ramp_start) / 1e9;
-        long due = r->ramp_base + (long)(elapsed * r->rate) + 1;
-        if (due > r->target) due = r->target;
+        /* in double: elapsed * rate may exceed a long for any huge rate */
+        double want = (double)r->ramp_base + elapsed * r->rate + 1;
+        long due = want >= (double)r->target ? r->target : (long)want;
         if (due > r->nseq) grow_to(r, due);
         if (r->nseq < due) r->target = r->nseq; /* no class can take users */
     }

@@ -117,6 +117,11 @@ static int l_sleep(lua_State *L)
         api_push_stop(L);
         return 1;
     }
+    /* NaN is a bug in the scenario: say so (negatives wait 0, like
+     * gevent.sleep; waits past LIMIT_SECONDS are cut to it, below) */
+    if (s != s)
+        return luaL_error(L, between ? "wait_time returned nan (a number of seconds expected)"
+                                     : "cicada.sleep(nan): a number of seconds expected");
     u->between = between;
     if (!(s > 0)) {
         /* A zero wait after a task that parked on I/O needs no extra trip
@@ -130,7 +135,7 @@ static int l_sleep(lua_State *L)
         engine_yield(u);
     } else {
         u->parked = false;
-        engine_sleep(u, clock_ns() + (int64_t)(s * 1e9));
+        engine_sleep(u, clock_ns() + loop_delay_ns(s));
     }
     return lua_yield(L, 0);
 }

@@ -22,10 +22,12 @@
 #include <ctype.h>
 #include <lauxlib.h>
 #include <lua.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "base/limits.h"
 #include "engine/engine.h"
 #include "http/body.h"
 #include "http/client.h"
@@ -237,6 +239,10 @@ static int do_request(lua_State *L, bool head_call)
     }
     client_field(L, "headers", C_HEADERS);
     if (lua_isnil(L, OPT(O_AUTH))) client_field(L, "auth", C_AUTH);
+    /* as requests' ValueError; longer than LIMIT_SECONDS is cut to it below */
+    if (lua_isnumber(L, OPT(O_TIMEOUT)) && !(lua_tonumber(L, OPT(O_TIMEOUT)) > 0))
+        return luaL_error(L, "timeout = %s: a number of seconds above 0 expected",
+                          lua_tostring(L, OPT(O_TIMEOUT)));
 
     /* where to: an absolute URL, or a path on the client's base URL */
     url_t url, base;
@@ -297,7 +303,8 @@ static int do_request(lua_State *L, bool head_call)
         buf_append(&p->method, &ch, 1);
     }
     bool catch_response = lua_toboolean(L, OPT(O_CATCH));
-    if (lua_isnumber(L, OPT(O_TIMEOUT))) req.timeout_s = lua_tonumber(L, OPT(O_TIMEOUT));
+    if (lua_isnumber(L, OPT(O_TIMEOUT)))
+        req.timeout_s = fmin(lua_tonumber(L, OPT(O_TIMEOUT)), LIMIT_SECONDS);
     req.follow = lua_isnil(L, OPT(O_REDIRECTS)) ? !head_call : lua_toboolean(L, OPT(O_REDIRECTS));
     req.head = strcmp(p->method.p, "HEAD") == 0;
     buf_t *w = c ? &c->wbuf : &e->scratch;

@@ -5,7 +5,9 @@
  * following Locust 2.12.1 (research/locust-stats.md). The median walks the
  * histogram up to the float position (n-1)/2 and is clamped to the exact
  * min and max; percentiles walk down with k = int(n*p) and are bucket
- * midpoints, unclamped. Current rates average the ring's seconds in
+ * midpoints, clamped to min and max too (a midpoint may lie past the
+ * largest value of its bucket; 0 when the walk ends below the timed
+ * requests stays 0, as in Locust). Current rates average the ring's seconds in
  * [last-12, last-2) (not before start_time), where last is the Aggregated
  * row's last request; total rates divide by (last - start_time). Current
  * percentiles come from the window (window.h). All times are ms. */
@@ -47,6 +49,17 @@ static double bucket_ms(int i)
     return (double)hist_bucket_value(i) / 1000.0;
 }
 
+/* A value read off the histogram, within the exact min and max: a bucket's
+ * midpoint may lie past the largest value in it (3006 for a max of
+ * 3001.4), and no percentile may show more than Max or less than Min. */
+static double clamp_ms(const stats_entry_t *e, double v)
+{
+    if (timed(e) == 0) return v;
+    if (v > e->max_response_time_ms) return e->max_response_time_ms;
+    if (v < e->min_response_time_ms) return e->min_response_time_ms;
+    return v;
+}
+
 double stats_median(const stats_entry_t *e)
 {
     if (hist_count(e->hist) == 0) return 0.0;
@@ -58,12 +71,7 @@ double stats_median(const stats_entry_t *e)
         if (pos < c) break;
         pos -= c;
     }
-    /* the bucket is approximate, min and max are exact */
-    if (med > e->max_response_time_ms)
-        med = e->max_response_time_ms;
-    else if (timed(e) && med < e->min_response_time_ms)
-        med = e->min_response_time_ms;
-    return med;
+    return clamp_ms(e, med); /* the bucket is approximate, min and max are exact */
 }
 
 double stats_percentile(const stats_entry_t *e, double p)
@@ -71,7 +79,7 @@ double stats_percentile(const stats_entry_t *e, double p)
     uint64_t n = e->num_requests, k = hist_rank(n, p), acc = 0;
     for (int i = hist_prev(e->hist, HIST_NBUCKETS); i >= 0; i = hist_prev(e->hist, i)) {
         acc += hist_bucket_count(e->hist, i);
-        if (n - acc <= k) return bucket_ms(i);
+        if (n - acc <= k) return clamp_ms(e, bucket_ms(i));
     }
     return 0.0;
 }
@@ -128,6 +136,7 @@ bool stats_current_percentile(const stats_t *st, const stats_entry_t *e, double 
 {
     int i;
     if (!window_percentile(e->window, now_unix, p, &i)) return false;
-    *out = i >= 0 ? bucket_ms(i) : 0.0;
+    /* the window's values lie within the whole run's min and max */
+    *out = i >= 0 ? clamp_ms(e, bucket_ms(i)) : 0.0;
     return true;
 }

@@ -154,7 +154,8 @@ double stats_avg_content(const stats_entry_t *e);
 double stats_fail_ratio(const stats_entry_t *e);
 /* Median: ascending walk with pos=(n-1)/2, clamped to [min, max]. */
 double stats_median(const stats_entry_t *e);
-/* Percentile p in [0,1]: descending walk with k=int(n*p); not clamped. */
+/* Percentile p in [0,1]: descending walk with k=int(n*p), clamped to
+ * [min, max] (0 if the walk ends among requests with no time). */
 double stats_percentile(const stats_entry_t *e, double p);
 /* Current req/s and fail/s over Locust's window, relative to the
  * Aggregated row's last request. */

@@ -173,6 +173,41 @@ static void test_demo_server(void)
     CHECK(parse("-u", "1", "demo-server", NULL) == 0 && o.command == NULL && o.nclasses == 1);
 }
 
+/* Issue 8 item 5/14: every number has a stated range (base/limits.h), and
+ * a value out of it is a usage error naming the flag, never an overflow. */
+static void test_ranges(void)
+{
+    BAD("argument -t/--run-time: invalid value '999999999h'",
+        "(must be between 0 and 31536000 seconds (365 days))", "-t", "999999999h");
+    BAD("argument -t/--run-time", "'8761h'", "-t", "8761h");
+    CHECK(parse("-t", "8760h", NULL) == 0 && o.run_time == 8760 * 3600.0);
+    BAD("argument -u/--users: invalid value '100000001'", "100000000", "-u", "100000001");
+    CHECK(parse("-u", "100000000", NULL) == 0 && o.users == 100000000);
+    BAD("argument -u/--users", "'99999999999999999999'", "-u", "99999999999999999999");
+    BAD("argument -r/--spawn-rate: invalid value '1e25'",
+        "(must be greater than 0 and at most 1000000)", "-r", "1e25");
+    CHECK(parse("-r", "1000000", NULL) == 0 && o.spawn_rate == 1e6);
+    BAD("argument -s/--stop-timeout: invalid value '1e300'", "365 days", "-s", "1e300");
+    BAD("argument -s/--stop-timeout", "'-1'", "-s", "-1");
+    BAD("argument -s/--stop-timeout", "'9000h'", "-s", "9000h");
+    BAD("argument --autoquit: invalid value '99999999999'", "365 days", "--autoquit",
+        "99999999999");
+    BAD("argument --autoquit", "'-2'", "--autoquit", "-2");
+    BAD("argument --expect-workers-max-wait", "'1e10'", "--expect-workers-max-wait", "1e10");
+    BAD("argument --expect-workers", "'0'", "--expect-workers", "0");
+    static char host[1100];
+    memcpy(host, "http://", 7);
+    memset(host + 7, 'a', sizeof host - 8);
+    BAD("argument -H/--host: the host is 1099 characters long", "(at most 1023)", "-H", host);
+    host[1023] = '\0';
+    CHECK(parse("-H", host, NULL) == 0 && strlen(o.host) == 1023);
+    /* the same ranges for the LOCUST_* variables */
+    setenv("LOCUST_RUN_TIME", "999999h", 1);
+    BAD("argument -t/--run-time", "(from LOCUST_RUN_TIME)", "--headless");
+    unsetenv("LOCUST_RUN_TIME");
+    BAD("argument --slow-delay", "'1e12'", "demo-server", "--slow-delay", "1e12");
+}
+
 static void test_errors(void)
 {
     BAD("argument -u/--users: invalid int value: 'abc'", "", "-u", "abc");
@@ -181,8 +216,9 @@ static void test_errors(void)
     BAD("argument -u/--users: expected one argument", "", "-u", "--headless");
     BAD("argument -u/--users: invalid int value: ''", "", "--users=");
     BAD("argument -u/--users: invalid int value: '5.5'", "", "-u", "5.5");
-    BAD("argument -u/--users: invalid int value: '99999999999999999999999'", "", "-u",
-        "99999999999999999999999");
+    /* too large for a long: a range error, never a saturated 9.2e18 */
+    BAD("argument -u/--users: invalid value '99999999999999999999999'",
+        "(must be between 0 and 100000000)", "-u", "99999999999999999999999");
     BAD("argument -r/--spawn-rate", "'0'", "-r", "0");
     BAD("argument -r/--spawn-rate", "'-2'", "-r", "-2");
     BAD("argument -r/--spawn-rate: invalid float value: 'fast'", "", "-r", "fast");
@@ -419,6 +455,7 @@ int main(void)
     test_forms();
     test_demo_server();
     test_errors();
+    test_ranges();
     test_env();
     test_timespan();
     test_help();

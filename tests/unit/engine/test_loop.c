@@ -1,9 +1,12 @@
 /* Unit tests for the event loop: the timer heap fires in deadline order
  * under random arms, moves and stops, and I/O events reach their owner. */
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "base/limits.h"
 #include "check.h"
 #include "engine/loop.h"
 
@@ -77,6 +80,29 @@ int main(void)
 
     /* I/O reaches its owner */
     loop_io_t io = {.fn = on_io, .fd = eventfd(0, EFD_NONBLOCK)};
+    /* Issue 8 item 5: a deadline as far as int64 goes neither overflows
+     * the wait computation (UBSan) nor fires early. */
+    item_t far = {.t.fn = on_timer};
+    loop_timer_at(l, &far.t, INT64_MAX);
+    CHECK(loop_run_once(l, 10) == 0);
+    CHECK(!far.fired);
+    loop_timer_stop(l, &far.t);
+    item_t past = {.t.fn = on_timer}; /* before the fix: "signed integer overflow" */
+    loop_timer_at(l, &past.t, INT64_MIN);
+    loop_run_once(l, 10);
+    CHECK(past.fired);
+    /* delays are clamped to a year: NaN and negatives are 0 */
+    CHECK(loop_delay_ns(1e10) == (int64_t)(LIMIT_SECONDS * 1e9));
+    CHECK(loop_delay_ns(HUGE_VAL) == (int64_t)(LIMIT_SECONDS * 1e9));
+    CHECK(loop_delay_ns(NAN) == 0);
+    CHECK(loop_delay_ns(-5) == 0);
+    CHECK(loop_delay_ns(1.5) == 1500000000LL);
+    item_t year = {.t.fn = on_timer};
+    loop_timer_at(l, &year.t, clock_ns() + loop_delay_ns(HUGE_VAL));
+    CHECK(loop_run_once(l, 10) == 0);
+    CHECK(!year.fired);
+    loop_timer_stop(l, &year.t);
+
     CHECK(loop_add_read(l, &io) == 0);
     uint64_t three = 3;
     CHECK(write(io.fd, &three, sizeof three) == sizeof three);

@@ -3,6 +3,8 @@
  * merging shards (several shards == one), reset, and current percentiles
  * over the last 10 seconds. */
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -62,7 +64,7 @@ static void test_clamp_and_none(void)
     CHECK(strcmp(es[0]->name, "/none") == 0 && strcmp(es[1]->name, "/one") == 0);
     stats_entry_t *none = es[0], *one = es[1];
     CHECK(NEAR(stats_median(one), 150.001));
-    CHECK(stats_percentile(one, 1.0) > 150.001); /* not clamped */
+    CHECK(NEAR(stats_percentile(one, 1.0), 150.001)); /* clamped to max too (issue 8) */
     CHECK(none->num_requests == 2 && none->num_none_requests == 2);
     CHECK(stats_min(none) == 0 && stats_avg(none) == 0 && stats_median(none) == 0);
     CHECK(stats_percentile(none, 0.5) == 0);
@@ -72,7 +74,7 @@ static void test_clamp_and_none(void)
     stats_entry_t *t = stats_total(st);
     CHECK(t->num_requests == 3 && t->num_none_requests == 2);
     CHECK(stats_percentile(t, 0.5) == 0);
-    CHECK(stats_percentile(t, 0.7) > 150);
+    CHECK(NEAR(stats_percentile(t, 0.7), 150.001));
     CHECK(NEAR(stats_fail_ratio(t), 0.0));
     stats_shard_free(s);
     stats_free(st);
@@ -230,6 +232,88 @@ static void test_current_percentile(void)
     stats_free(st);
 }
 
+/* Issue 8 item 13: no percentile is above Max or below Min (a bucket's
+ * midpoint can be: 3006.5 for one request of 3001.4 ms), wherever it is
+ * computed (whole run, current window, a master's merge of worker
+ * deltas), and each stays within 0.4% of the exact value otherwise. */
+static uint64_t rng = 88172645463325252ULL;
+static double uniform(void)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (double)(rng >> 11) / 9007199254740992.0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void test_percentiles_within_min_max(void)
+{
+    stats_t *st = stats_new();
+    stats_reset(st, 1000);
+    stats_shard_t *s = stats_shard_new();
+    stats_shard_request(s, "GET", "/one", 3001400, 0, NULL, 1000.5);
+    stats_merge(st, s);
+    size_t n;
+    stats_entry_t *one = stats_entries(st, &n)[0];
+    for (int i = 0; i < STATS_NPCT; i++)
+        CHECK_MSG(NEAR(stats_percentile(one, stats_pcts[i]), 3001.4), "p%g = %g",
+                  stats_pcts[i] * 100, stats_percentile(one, stats_pcts[i]));
+    CHECK(NEAR(stats_median(one), 3001.4));
+    double v;
+    CHECK(stats_current_percentile(st, one, 1.0, 1000, &v) && NEAR(v, 3001.4));
+    CHECK(stats_current_percentile(st, stats_total(st), 1.0, 1000, &v) && NEAR(v, 3001.4));
+
+    /* a master merging a worker's delta with the same request */
+    stats_t *m = stats_new();
+    stats_reset(m, 1000);
+    hist_t *h = hist_new();
+    hist_record(h, 3001400);
+    stats_delta_t d = {.method = "GET",
+                       .name = "/one",
+                       .num_requests = 1,
+                       .total_response_time_ms = 3001.4,
+                       .min_response_time_ms = 3001.4,
+                       .max_response_time_ms = 3001.4,
+                       .last_request_ts = 1000.5,
+                       .hist = h};
+    stats_merge_delta(m, &d, false);
+    stats_merge_delta(m, &d, true);
+    stats_entry_t *me = stats_entries(m, &n)[0];
+    CHECK(NEAR(stats_percentile(me, 1.0), 3001.4) && NEAR(stats_percentile(me, 0.5), 3001.4));
+    CHECK(NEAR(stats_percentile(stats_total(m), 1.0), 3001.4));
+    hist_free(h);
+    stats_free(m);
+
+    /* 20,000 log-uniform times from 100 us to 60 s: within [min, max] and
+     * 0.4% of the exact value of Locust's rank int(n * p) */
+    enum { N = 20000 };
+    static int64_t us[N];
+    for (int i = 0; i < N; i++) {
+        us[i] = (int64_t)(100 * pow(600000.0, uniform()));
+        stats_shard_request(s, "GET", "/many", us[i], 0, NULL, 1001.5);
+    }
+    stats_merge(st, s);
+    stats_entry_t *many = NULL;
+    stats_entry_t **es = stats_entries(st, &n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(es[i]->name, "/many") == 0) many = es[i];
+    CHECK(many != NULL);
+    qsort(us, N, sizeof *us, cmp_i64);
+    for (int i = 0; many && i < STATS_NPCT; i++) {
+        double p = stats_pcts[i], got = stats_percentile(many, p);
+        size_t k = (size_t)(N * p);
+        double exact = (double)us[k < N ? k : N - 1] / 1000.0;
+        CHECK_MSG(got >= stats_min(many) && got <= many->max_response_time_ms, "p%g = %g", p * 100,
+                  got);
+        CHECK_MSG(fabs(got - exact) / exact <= 0.004, "p%g = %g, exact %g", p * 100, got, exact);
+    }
+    stats_shard_free(s);
+    stats_free(st);
+}
+
 int main(void)
 {
     CHECK(STATS_NPCT == 11 && strcmp(stats_pct_names[9], "99.99%") == 0);
@@ -239,5 +323,6 @@ int main(void)
     test_shards_merge();
     test_exceptions();
     test_current_percentile();
+    test_percentiles_within_min_max();
     return check_done();
 }
