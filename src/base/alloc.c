@@ -44,6 +44,16 @@ void *xrealloc(void *p, size_t n)
     return check(q, n);
 }
 
+void *xrealloc_try(void *p, size_t n)
+{
+    size_t old = p ? malloc_usable_size(p) : 0;
+    void *q = realloc(p, n);
+    if (q == NULL) return NULL;
+    atomic_fetch_sub_explicit(&used, old, memory_order_relaxed);
+    atomic_fetch_add_explicit(&used, malloc_usable_size(q), memory_order_relaxed);
+    return q;
+}
+
 char *xstrndup(const char *s, size_t n)
 {
     char *d = xmalloc(n + 1);

@@ -4,12 +4,21 @@
  * the users parked in the run queue (cicada.sleep(0), and the occasional
  * yield of a user whose tasks never block) and frees the connections closed
  * during the turn. A one-second timer hands the stats shard to the main
- * thread when the main thread has returned the previous one. */
+ * thread when the main thread has returned the previous one.
+ *
+ * A stuck thread: the loop publishes since when it is busy; the main thread
+ * sends SIGURG to a thread busy for too long, whose handler sets a Lua count
+ * hook (what LuaJIT's own interpreter does on Ctrl-C); the hook notes
+ * file:line and, at stop, raises an error in the task. Code compiled by the
+ * JIT never runs hooks, so the main thread may still have to abandon the
+ * thread: an abandoned thread that comes back parks for good instead of
+ * touching what the main thread took from it. */
 #include "engine/engine.h"
 
 #include <errno.h>
 #include <lauxlib.h>
 #include <lua.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +35,8 @@
 #include "lua/vm.h"
 
 static void user_free(user_t *u);
+static _Thread_local engine_t *self; /* this thread's engine, for the hook */
+static void park_abandoned(engine_t *e);
 
 /* ---- time and randomness ---- */
 
@@ -57,6 +68,8 @@ void engine_resume(user_t *u, int nargs)
     u->state = USER_RUNNING;
     int rc = lua_resume(u->co, nargs);
     e->current = NULL;
+    /* a resume that took too long may have been given up on meanwhile */
+    if (atomic_load_explicit(&e->abandoned, memory_order_relaxed)) park_abandoned(e);
     if (rc == LUA_YIELD) return;
     if (rc != 0) {
         /* an error escaped the prelude's own handlers: count it, end the user */
@@ -100,8 +113,14 @@ void engine_flush_pending(user_t *u)
     pending_t *p = &u->pending;
     if (!p->active) return;
     p->active = false;
-    stats_shard_request(u->eng->shard, p->method.p, p->name.p, p->rt_us, p->length,
-                        p->failed ? p->error.p : NULL, engine_wall(u->eng));
+    api_record(u->eng, p->method.p, p->name.p, p->rt_us, p->length, p->failed ? p->error.p : NULL);
+}
+
+void engine_task(user_t *u, const char *name)
+{
+    engine_t *e = u->eng;
+    atomic_store_explicit(&e->task_user, u->id, memory_order_relaxed);
+    atomic_store_explicit(&e->task, name, memory_order_relaxed);
 }
 
 static void on_user_timer(loop_t *l, loop_timer_t *t)
@@ -166,16 +185,54 @@ static void user_stop(user_t *u)
     }
 }
 
-/* The stop deadline passed: a request in flight becomes a failure, and the
- * user ends without running on_stop. */
+/* Cut u's HTTP request in flight: its connection is closed, it is counted
+ * as cut off, and nothing else is recorded for it. */
+static void cut_request(user_t *u)
+{
+    conn_t *c = u->waiting_on;
+    u->waiting_on = NULL;
+    u->pending.active = false; /* a catch_response result of the request cut */
+    client_cut(c);
+    stats_shard_cut(u->eng->shard);
+}
+
+/* The grace is over: whatever u waits for outside on_stop is cut and u is
+ * resumed with STOP (the prelude then runs on_stop); from now on its
+ * blocking calls outside on_stop raise STOP. on_stop keeps running until
+ * CMD_FORCE. */
+static void user_cut(user_t *u)
+{
+    u->stopping = u->cut = true;
+    if (u->in_on_stop) return;
+    switch (u->state) {
+    case USER_WAITING:
+        if (u->waiting_on) {
+            cut_request(u);
+            api_push_stop(u->co);
+            engine_resume(u, 1);
+        } else {
+            cosocket_cut(u); /* resumes it with nil, "closed" */
+        }
+        break;
+    case USER_SLEEPING:
+        loop_timer_stop(u->eng->loop, &u->timer);
+        api_push_stop(u->co);
+        engine_resume(u, 1);
+        break;
+    default: /* READY: its next blocking call raises STOP */
+        break;
+    }
+}
+
+/* The stop deadline passed: a request in flight is cut, and the user ends
+ * without being resumed. */
 static void user_force(user_t *u)
 {
     u->forced = true;
     switch (u->state) {
     case USER_WAITING:
-        if (u->waiting_on) client_abort(u->waiting_on, "StopTimeout('request still in flight when "
-                                                       "the stop timeout passed')");
-        else user_free(u);
+        if (u->waiting_on) cut_request(u);
+        user_free(u);
         break;
     case USER_SLEEPING:
         user_free(u);
@@ -259,11 +316,24 @@ static void on_wake(loop_t *l, loop_io_t *io)
             e->stopping_all = true;
             each_user(e, user_stop);
             break;
+        case CMD_CUT:
+            e->cutting = true;
+            each_user(e, user_cut);
+            break;
         case CMD_FORCE:
             e->forced = true;
             each_user(e, user_force);
             break;
         case CMD_QUIT:
+            /* users left (none after a stop) end here, on this thread, so
+             * that what they held back is recorded in the shard the main
+             * thread merges after the join */
+            e->ready_head = e->ready_tail = NULL;
+            while (e->users) {
+                e->users->forced = true;
+                if (e->users->waiting_on) cut_request(e->users);
+                user_free(e->users);
+            }
             e->quit = true;
             break;
         case CMD_EVENT:
@@ -324,6 +394,78 @@ void engine_give_shard(engine_t *e, stats_shard_t *s)
     atomic_store(&e->spare, s);
 }
 
+/* ---- a stuck thread ---- */
+
+int64_t engine_busy_ns(const engine_t *e)
+{
+    int64_t since = loop_busy_since(e->loop);
+    return since ? clock_ns() - since : 0;
+}
+
+static void on_hook(lua_State *L, lua_Debug *ar)
+{
+    engine_t *e = self;
+    lua_sethook(L, NULL, 0, 0);
+    if (e == NULL) return;
+    int mode = atomic_exchange(&e->hook_mode, HOOK_NONE);
+    if (mode == HOOK_NONE) return;
+    if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0) {
+        snprintf(e->where, sizeof e->where, "%s:%d", ar->short_src, ar->currentline);
+        atomic_store(&e->where_known, true);
+    }
+    if (mode == HOOK_STOP) {
+        lua_pushstring(L, "stopped by cicada: the task did not give control back (no request, "
+                          "sleep or socket call) when the run stopped");
+        lua_error(L);
+    }
+}
+
+/* SIGURG, on an engine thread: install the hook (async-signal-safe in
+ * LuaJIT, whose own interpreter does this in its SIGINT handler). */
+static void on_urg(int sig)
+{
+    (void)sig;
+    engine_t *e = self;
+    if (e && atomic_load(&e->hook_mode) != HOOK_NONE)
+        lua_sethook(e->L, on_hook, LUA_MASKCOUNT, 1000);
+}
+
+void engine_interrupt(engine_t *e, int mode)
+{
+    atomic_store(&e->hook_mode, mode);
+    pthread_kill(e->thread, SIGURG);
+}
+
+void engine_where(engine_t *e, char *buf, size_t n)
+{
+    const char *task = atomic_load_explicit(&e->task, memory_order_relaxed);
+    unsigned long long id = atomic_load_explicit(&e->task_user, memory_order_relaxed);
+    int k = snprintf(buf, n, "user %llu, task %s", id, task ? task : "?");
+    if (atomic_load(&e->where_known) && k > 0 && (size_t)k < n)
+        snprintf(buf + k, n - (size_t)k, ", at %s", e->where);
+}
+
+static void park_abandoned(engine_t *e)
+{
+    (void)e;
+    for (;;)
+        pause(); /* only SIGURG gets through, and its handler returns */
+}
+
+stats_shard_t *engine_abandon(engine_t *e, stats_shard_t **outbox)
+{
+    atomic_store(&e->abandoned, true);
+    *outbox = atomic_exchange(&e->outbox, NULL);
+    return e->shard;
+}
+
+static void install_urg(void)
+{
+    struct sigaction sa = {.sa_handler = on_urg, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGURG, &sa, NULL);
+}
+
 /* ---- thread ---- */
 
 static void *thread_main(void *arg)
@@ -331,7 +473,9 @@ static void *thread_main(void *arg)
     engine_t *e = arg;
     sigset_t all;
     sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    sigdelset(&all, SIGURG);
+    pthread_sigmask(SIG_SETMASK, &all, NULL);
+    self = e;
     api_bind(e);
     /* listeners were added while the scenario loaded, before this thread
      * was bound: ask the VM whether it listens to requests */
@@ -348,7 +492,9 @@ static void *thread_main(void *arg)
         }
         run_ready(e);
         client_bury(e);
+        if (atomic_load_explicit(&e->abandoned, memory_order_relaxed)) park_abandoned(e);
     }
+    atomic_store(&e->done, true);
     return NULL;
 }
 
@@ -399,7 +545,14 @@ error:
 
 int engine_start(engine_t *e)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, install_urg);
     return pthread_create(&e->thread, NULL, thread_main, e) == 0 ? 0 : -1;
+}
+
+bool engine_done(const engine_t *e)
+{
+    return atomic_load(&((engine_t *)e)->done);
 }
 
 stats_shard_t *engine_join(engine_t *e)

@@ -11,9 +11,23 @@
  * A user's life: spawn creates the coroutine and resumes it into the
  * prelude's user loop; a blocking-looking call (client:get, cicada.sleep)
  * parks the coroutine (lua_yield from a C function) and the loop resumes it
- * with the result. Stopping sets a flag that the next blocking call turns
- * into a clean stop (on_stop runs); after the stop deadline users still
- * in flight are forced: their requests are counted as failures. */
+ * with the result.
+ *
+ * Stopping has three steps, each a command from the main thread (the rule
+ * users see is in docs/cli.md, "How a run stops"):
+ *  - CMD_STOP_ALL: no user starts a new request; a user stops at its next
+ *    blocking call (on_stop runs), or, with --stop-timeout, at the end of
+ *    its task. A request in flight may finish and is recorded as usual.
+ *  - CMD_CUT (the grace is over): every request still in flight outside
+ *    on_stop is cut (its connection closed, counted by stats_shard_cut,
+ *    neither a success nor a failure) and its user resumed with STOP, so
+ *    that on_stop runs for it too.
+ *  - CMD_FORCE (on_stop had its time, or a second Ctrl-C): what is still
+ *    in flight is cut and every user ends without being resumed.
+ * A thread stuck in Lua code that never yields cannot obey any of them:
+ * the main thread sees it through engine_busy_ns(), asks it to raise an
+ * error through engine_interrupt(), and if it still does not come back,
+ * abandons it (engine_abandon). */
 #ifndef CICADA_ENGINE_H
 #define CICADA_ENGINE_H
 
@@ -60,6 +74,7 @@ typedef struct user {
     bool stopping;   /* asked to stop: the next blocking call stops it */
     bool in_on_stop; /* the prelude is running on_stop */
     bool between;    /* its sleep is the wait between two tasks */
+    bool cut;        /* the stop grace passed: blocking calls outside on_stop raise STOP */
     bool forced;     /* the stop deadline passed: end without resuming */
     bool parked;     /* it parked on I/O since its last wait */
     loop_timer_t timer;
@@ -77,6 +92,7 @@ enum engine_cmd_kind {
     CMD_SPAWN, /* start count users of class cls, ids first_id.. */
     CMD_STOP,  /* stop count users of class cls (on_stop runs) */
     CMD_STOP_ALL,
+    CMD_CUT,   /* the stop grace passed: cut requests in flight, stop every user */
     CMD_FORCE, /* stop deadline passed: abandon what is still running */
     CMD_QUIT,  /* leave the loop (after CMD_STOP_ALL has finished) */
     CMD_HOST,  /* new users use host `text` (owned by the command) */
@@ -123,7 +139,7 @@ typedef struct engine {
     atomic_long class_users[ENGINE_MAX_CLASSES];
     atomic_long live_users;
     struct conn *graveyard; /* closed connections, freed after the loop turn */
-    bool stopping_all, forced, quit;
+    bool stopping_all, cutting, forced, quit;
     bool graceful; /* --stop-timeout > 0: tasks may finish */
     int run_ref;   /* cicada._run */
     uint64_t spawned; /* users ever spawned here, for ids */
@@ -140,6 +156,17 @@ typedef struct engine {
     _Atomic(stats_shard_t *) outbox; /* a full shard for the main thread */
     loop_timer_t tick;
 
+    /* watching a stuck thread (engine_busy_ns, engine_interrupt): the
+     * task each user is in is noted when it starts (the prelude's _task),
+     * the hook's findings come back in where */
+    _Atomic(const char *) task; /* name of the task running, or NULL */
+    atomic_ullong task_user;    /* its user's id */
+    atomic_int hook_mode;       /* HOOK_NONE, HOOK_LOCATE or HOOK_STOP */
+    atomic_bool where_known;    /* where holds the hook's file:line */
+    char where[256];
+    atomic_bool abandoned; /* the main thread gave up on it */
+    atomic_bool done;      /* its thread has left the loop (after CMD_QUIT) */
+
     /* scratch space for building requests and strings on the hot path */
     buf_t scratch;
     uint64_t rng[2];
@@ -152,11 +179,38 @@ engine_t *engine_new(int index, const engine_conf_t *conf, char *err, size_t n);
 int engine_start(engine_t *e);
 /* Queue a command (copied). Thread-safe. */
 void engine_post(engine_t *e, const engine_cmd_t *cmd);
+/* Has the thread left its loop (after CMD_QUIT)? engine_join then returns
+ * at once. */
+bool engine_done(const engine_t *e);
 /* Wait for the thread to end (after CMD_QUIT). Returns the shard it was
  * filling, still owned by the engine: merge it before engine_free. */
 stats_shard_t *engine_join(engine_t *e);
 /* Free the engine (its thread must have ended) and what is left of it. */
 void engine_free(engine_t *e);
+
+/* ---- a thread stuck in Lua (main thread) ---- */
+
+enum { HOOK_NONE, HOOK_LOCATE, HOOK_STOP };
+
+/* How long the engine has been away from its loop, in ns (0 while it waits
+ * for events). A long time means a callback, in practice a Lua task that
+ * never yields, keeps it busy. */
+int64_t engine_busy_ns(const engine_t *e);
+/* Ask a busy engine's VM, through a signal to its thread and a Lua count
+ * hook, to note where it is (HOOK_LOCATE: e->where) or to raise an error in
+ * the running task (HOOK_STOP). Interpreted code obeys within
+ * milliseconds; a loop compiled by the JIT never runs hooks, so the caller
+ * must not count on it. */
+void engine_interrupt(engine_t *e, int mode);
+/* Describe where a busy engine is into buf: the user and task noted when
+ * the task started, and the hook's file:line if it found one. */
+void engine_where(engine_t *e, char *buf, size_t n);
+/* Give up on a stuck engine: its thread keeps running (it cannot be
+ * stopped) but is never joined or freed; the shards it filled are taken
+ * (it is stuck in Lua code that does not record, or the hook would have
+ * stopped it) and returned for merging, NULL if none. Call at most once,
+ * after engine_interrupt(HOOK_STOP) had its chance. */
+stats_shard_t *engine_abandon(engine_t *e, stats_shard_t **outbox);
 
 /* Main thread: take the full shard if one is waiting (else NULL). After
  * merging it, give it back with engine_give_shard so the engine can swap
@@ -172,8 +226,11 @@ void engine_resume(user_t *u, int nargs);
 void engine_sleep(user_t *u, int64_t when);
 /* Park u in the run queue: resumed in this loop turn, after I/O. */
 void engine_yield(user_t *u);
-/* Report the pending catch_response result of u, if any. */
+/* Report the pending catch_response result of u, if any (through
+ * api_record, like every request). */
 void engine_flush_pending(user_t *u);
+/* The running task of u is name (a string that outlives the task). */
+void engine_task(user_t *u, const char *name);
 /* Current engine time reading for statistics (wall clock, seconds). */
 double engine_wall(engine_t *e);
 /* Uniform random double in [0, 1) from the engine's generator. */

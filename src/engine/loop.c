@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -22,6 +23,7 @@
 struct loop {
     int epfd;
     int64_t now;
+    _Atomic int64_t busy; /* now while dispatching, 0 while waiting (read by other threads) */
     loop_timer_t **heap;
     size_t n, cap;
     struct epoll_event events[MAX_EVENTS];
@@ -168,6 +170,11 @@ void loop_timer_at(loop_t *l, loop_timer_t *t, int64_t when)
 
 /* ---- turn ---- */
 
+int64_t loop_busy_since(const loop_t *l)
+{
+    return atomic_load_explicit(&((loop_t *)l)->busy, memory_order_relaxed);
+}
+
 int loop_run_once(loop_t *l, int max_wait_ms)
 {
     int wait = max_wait_ms;
@@ -180,12 +187,14 @@ int loop_run_once(loop_t *l, int max_wait_ms)
         int ms = due > INT_MAX ? INT_MAX : (int)due;
         if (wait < 0 || ms < wait) wait = ms;
     }
+    atomic_store_explicit(&l->busy, 0, memory_order_relaxed);
     int n = epoll_wait(l->epfd, l->events, MAX_EVENTS, wait);
     if (n < 0) {
         if (errno != EINTR) return -1;
         n = 0;
     }
     l->now = clock_ns();
+    atomic_store_explicit(&l->busy, l->now, memory_order_relaxed);
     for (int i = 0; i < n; i++) {
         loop_io_t *io = l->events[i].data.ptr;
         io->fn(l, io, l->events[i].events);

@@ -67,6 +67,12 @@ size_t loop_timer_count(const loop_t *l);
 /* Time of the current loop turn (monotonic ns, read after epoll_wait). */
 int64_t loop_now(const loop_t *l);
 
+/* Since when (monotonic ns) the loop has been dispatching the current
+ * turn's events, timers and whatever its owner runs after loop_run_once
+ * returns; 0 while it waits in epoll_wait. The one call here that other
+ * threads may make: it tells a thread stuck in a callback from an idle one. */
+int64_t loop_busy_since(const loop_t *l);
+
 /* One turn: wait for events (at most max_wait_ms, less if a timer is due,
  * 0 to poll), dispatch them, then fire due timers. Returns the number of
  * events handled, or -1 on an epoll error other than EINTR. */

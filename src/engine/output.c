@@ -122,6 +122,10 @@ void output_summary(runner_t *r)
     console_percentiles(r->stats, r->name_width, console_to_file, stdout);
     fputc('\n', stdout);
     console_errors(r->stats, r->name_width, console_to_file, stdout);
+    uint64_t cut = stats_cut(r->stats);
+    if (cut) /* neither successes nor failures: said apart (docs/cli.md, "How a run stops") */
+        fprintf(stdout, "%llu request%s cut off at stop\n\n", (unsigned long long)cut,
+                cut == 1 ? "" : "s");
     pthread_mutex_unlock(&r->lock);
     fflush(stdout);
 }

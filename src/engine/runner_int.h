@@ -71,7 +71,8 @@ struct runner {
     /* master/worker link (src/dist) */
     runner_remote_t remote;
     bool has_remote;
-    long *plan; /* worker: users per engine and class, [e * VM_MAX_CLASSES + c] */
+    long *plan;          /* worker: users per engine and class, [e * VM_MAX_CLASSES + c] */
+    struct watch *watch; /* per engine: is its thread stuck? (runner.c) */
 };
 
 static inline bool runner_is_master(const runner_t *r)

@@ -537,9 +537,10 @@ int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_r
     return 1;
 }
 
-void client_abort(conn_t *c, const char *error)
+void client_cut(conn_t *c)
 {
-    finish(c, error, false, NULL);
+    loop_timer_stop(c->user->eng->loop, &c->timer);
+    close_socket(c);
 }
 
 void client_close_all(user_t *u)

@@ -153,9 +153,9 @@ int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_r
  * bindings): must consume res before returning. */
 void client_on_result(conn_t *c, const client_result_t *res);
 
-/* Abandon the request in flight on c (stop deadline): close the socket and
- * deliver a failure with the given error. */
-void client_abort(conn_t *c, const char *error);
+/* Cut the request in flight on c (the stop grace is over): close the
+ * socket; no result is delivered (the caller accounts for it). */
+void client_cut(conn_t *c);
 
 /* Close all of u's connections and move them to the engine's graveyard. */
 void client_close_all(user_t *u);

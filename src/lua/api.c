@@ -24,6 +24,7 @@
 
 #include "base/log.h"
 #include "engine/engine.h"
+#include "lua/vm.h"
 
 static _Thread_local engine_t *eng;
 static char stop_key; /* its address is the STOP sentinel */
@@ -52,10 +53,11 @@ user_t *api_current(lua_State *L, const char *what)
     return eng->current;
 }
 
-/* Would a blocking call now stop the user instead? */
+/* Would a blocking call now stop the user instead? (With --stop-timeout
+ * the task may go on until the grace is over: then u->cut.) */
 bool api_must_stop(const user_t *u)
 {
-    return u->stopping && !u->in_on_stop && !u->eng->graceful;
+    return u->stopping && !u->in_on_stop && (!u->eng->graceful || u->cut);
 }
 
 /* The request event: hand the request to the scenario's listeners, which
@@ -91,11 +93,15 @@ static const char *fire_request(engine_t *e, const char *method, const char *nam
     return out;
 }
 
-void api_record(user_t *u, const char *method, const char *name, long long rt_us, long long len,
+/* The one way a request is recorded: plain, catch_response settled by
+ * success()/failure() or implicitly (engine_flush_pending), cicada.report.
+ * The listeners see it exactly once; a cicada.report from inside a
+ * listener is recorded without firing them again. */
+void api_record(engine_t *e, const char *method, const char *name, long long rt_us, long long len,
                 const char *err)
 {
-    if (u->eng->request_events) err = fire_request(u->eng, method, name, rt_us, len, err);
-    stats_shard_request(u->eng->shard, method, name, rt_us, len, err, engine_wall(u->eng));
+    if (e->request_events && !e->in_event) err = fire_request(e, method, name, rt_us, len, err);
+    stats_shard_request(e->shard, method, name, rt_us, len, err, engine_wall(e));
 }
 
 /* ---- cicada.* ---- */
@@ -143,7 +149,19 @@ static int l_sleep(lua_State *L)
 static int l_exception(lua_State *L)
 {
     if (eng == NULL) return 0;
-    stats_shard_exception(eng->shard, luaL_checkstring(L, 1), luaL_optstring(L, 2, ""));
+    const char *msg = luaL_checkstring(L, 1), *tb = luaL_optstring(L, 2, "");
+    if (strcmp(msg, "not enough memory") == 0) /* say which limit */
+        msg = "not enough memory (over this engine's Lua memory limit, " VM_MEMORY_LIMIT_TEXT ")";
+    stats_shard_exception(eng->shard, msg, tb);
+    return 0;
+}
+
+/* _task(name): the user starts the task called name (for the warning
+ * about a thread that does not come back to its loop). */
+static int l_task(lua_State *L)
+{
+    if (eng && eng->current && lua_type(L, 1) == LUA_TSTRING)
+        engine_task(eng->current, lua_tostring(L, 1)); /* the string lives in the task table */
     return 0;
 }
 
@@ -200,8 +218,7 @@ static int l_report(lua_State *L)
     const char *err = lua_isnil(L, 6) || lua_isboolean(L, 6) ? NULL : api_tostr(L, 6, NULL);
     if (lua_isboolean(L, 6) && lua_toboolean(L, 6)) err = "failed";
     int64_t rt = ms < 0 ? -1 : (int64_t)llround(ms * 1000.0);
-    if (eng->request_events && !eng->in_event) err = fire_request(eng, type, name, rt, len, err);
-    stats_shard_request(eng->shard, type, name, rt, len, err, engine_wall(eng));
+    api_record(eng, type, name, rt, len, err);
     return 0;
 }
 
@@ -219,6 +236,7 @@ void api_open(lua_State *L, engine_t *e)
                                    {"_sleep", l_sleep},
                                    {"_exception", l_exception},
                                    {"_flush", l_flush},
+                                   {"_task", l_task},
                                    {"_stopping", l_stopping},
                                    {"_on_stop_begin", l_on_stop_begin},
                                    {"_want_request_events", l_want_request_events},

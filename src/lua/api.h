@@ -31,9 +31,10 @@ struct user *api_current(struct lua_State *L, const char *what);
 _Bool api_must_stop(const struct user *u);
 /* tostring() of any value, pushed on the stack; returns its text. */
 const char *api_tostr(struct lua_State *L, int idx, size_t *len);
-/* Record one request in the engine's statistics (and fire the request
- * event). err is NULL for a success. */
-void api_record(struct user *u, const char *method, const char *name, long long rt_us,
+/* Record one request in engine e's statistics, firing the request event
+ * once (not again for a cicada.report made by a listener). Every way a
+ * request is recorded goes through here. err is NULL for a success. */
+void api_record(struct engine *e, const char *method, const char *name, long long rt_us,
                 long long len, const char *err);
 
 #endif

@@ -38,6 +38,7 @@
 
 #include "base/alloc.h"
 #include "engine/engine.h"
+#include "lua/api.h"
 #include "lua/cosocket_int.h"
 
 #define READ_CHUNK 16384
@@ -200,6 +201,10 @@ ssize_t cosock_write(cosock_t *s, const char *p, size_t n)
 int cosock_park(lua_State *L, cosock_t *s, enum op op, int ms)
 {
     user_t *u = s->user;
+    if (u->cut && !u->in_on_stop) { /* the stop grace is over: nothing new waits */
+        api_push_stop(L);
+        return lua_error(L);
+    }
     s->op = op;
     if (ms > 0) loop_timer_at(u->eng->loop, &s->timer, clock_ns() + (int64_t)ms * 1000000);
     u->state = USER_WAITING;
@@ -225,6 +230,15 @@ static void wake_fail(cosock_t *s, const char *err, bool close)
     cosock_fail(u->co, err);
     if (close) cosock_retire(s);
     engine_resume(u, 2);
+}
+
+void cosocket_cut(user_t *u)
+{
+    for (cosock_t *s = u->cosocks; s; s = s->next)
+        if (s->op != OP_NONE) {
+            wake_fail(s, "closed", true);
+            return;
+        }
 }
 
 /* nil, err for a call that closes the connection. */

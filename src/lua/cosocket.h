@@ -32,4 +32,9 @@ void cosocket_open(struct lua_State *L);
  * never used a socket. */
 void cosocket_release(struct user *u);
 
+/* The stop grace is over (engine's CMD_CUT): the operation u waits for, if
+ * any, ends as if the connection had been closed (u is resumed with nil,
+ * "closed", and the connection closed); a later wait raises STOP. */
+void cosocket_cut(struct user *u);
+
 #endif

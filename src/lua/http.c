@@ -53,7 +53,7 @@ static void complete(lua_State *L, user_t *u, const client_result_t *r)
         p->failed = r->error != NULL;
         response_push(L, r, p->seq);
     } else {
-        api_record(u, p->method.p, p->name.p, rt, (int64_t)r->body_len, r->error);
+        api_record(u->eng, p->method.p, p->name.p, rt, (int64_t)r->body_len, r->error);
         response_push(L, r, 0);
     }
 }

@@ -14,7 +14,8 @@
 
 local cicada = cicada
 local STOP = cicada._STOP
-local _sleep, _flush, _exception = cicada._sleep, cicada._flush, cicada._exception
+local _sleep, _flush, _exception, _task = cicada._sleep, cicada._flush, cicada._exception,
+                                         cicada._task
 local random, floor, max = math.random, math.floor, math.max
 local traceback = debug.traceback
 
@@ -248,7 +249,21 @@ end
 
 -- ---- running users and task sets ----
 
-local client_mt = { __index = cicada._client_methods }
+-- The request methods, wrapped: a user whose request was cut off at stop
+-- is resumed with STOP, which must unwind it like any blocking call's.
+local client_methods = {}
+for k, f in pairs(cicada._client_methods) do
+  if k == "cookies" or k == "clear_cookies" then
+    client_methods[k] = f
+  else
+    client_methods[k] = function(...)
+      local r = f(...)
+      if r == STOP then error(STOP, 0) end
+      return r
+    end
+  end
+end
+local client_mt = { __index = client_methods }
 
 -- Another HTTP client for the running user, on another base URL (Locust's
 -- extra HttpSession): self.api = cicada.client("http://127.0.0.1:9000").
@@ -274,6 +289,8 @@ end
 local function protected(fn, self)
   local ok, err = xpcall(fn, on_error, self)
   if ok then return nil end
+  -- out of memory: Lua does not call the handler, err is the bare message
+  if type(err) == "string" then err = { msg = err, tb = err } end
   if err == STOP or err.interrupt == INTERRUPT then return err end
   _exception(err.msg, err.tb)
   return nil
@@ -298,6 +315,7 @@ local run_set
 -- Run one task of owner for self; returns STOP, an interrupt, or nil.
 local function run_task(t, self, user)
   if t.set then return run_set(t.set, self, user) end
+  _task(t.name)
   return protected(t.fn, self)
 end
 
@@ -344,7 +362,10 @@ function cicada._run(index, id)
   local self = setmetatable({ id = id, host = cls.host }, cls._instance)
   self.client = setmetatable({ base_url = cls.host, max_body_size = cls.max_body_size }, client_mt)
   local stop = false
-  if cls.on_start then stop = protected(cls.on_start, self) == STOP end
+  if cls.on_start then
+    _task("on_start")
+    stop = protected(cls.on_start, self) == STOP
+  end
   local state = {}
   while not stop do
     local t = pick(cls, state)
@@ -362,6 +383,9 @@ function cicada._run(index, id)
   end
   _flush()
   cicada._on_stop_begin()
-  if cls.on_stop then protected(cls.on_stop, self) end
+  if cls.on_stop then
+    _task("on_stop")
+    protected(cls.on_stop, self)
+  end
   _flush()
 end

@@ -93,7 +93,7 @@ static int settle(lua_State *L, bool ok)
         err = b->p;
     }
     p->active = false;
-    api_record(u, p->method.p, p->name.p, p->rt_us, p->length, err);
+    api_record(u->eng, p->method.p, p->name.p, p->rt_us, p->length, err);
     return 0;
 }
 

@@ -1,5 +1,6 @@
 /* vm: see vm.h. Lua's allocator is ours (base/alloc.h), so Lua memory is
- * counted with the rest and out-of-memory aborts the same way. */
+ * counted with the rest; each VM counts its own heap too, and refuses to
+ * grow it past VM_MEMORY_LIMIT (LuaJIT then raises "not enough memory"). */
 #include "lua/vm.h"
 
 #include <lauxlib.h>
@@ -15,13 +16,24 @@
 
 extern const char cicada_prelude[];
 
+/* The bytes a VM holds (its allocator's ud; only its own thread uses it). */
+typedef struct vm_heap {
+    size_t used;
+} vm_heap_t;
+
 static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
+    vm_heap_t *h = ud;
+    if (ptr == NULL) osize = 0; /* Lua 5.1/LuaJIT: no old size for a new block */
     if (nsize == 0) {
         xfree(ptr);
+        h->used -= osize;
         return NULL;
     }
-    return xrealloc(ptr, nsize);
+    if (nsize > osize && h->used + (nsize - osize) > VM_MEMORY_LIMIT) return NULL;
+    void *q = xrealloc_try(ptr, nsize);
+    if (q) h->used = h->used - osize + nsize;
+    return q;
 }
 
 static int on_load_error(lua_State *L)
@@ -60,8 +72,12 @@ static void push_list(lua_State *L, const char *const *items, size_t n)
 lua_State *vm_new(struct engine *e, const vm_conf_t *conf, char *err, size_t n)
 {
     /* LuaJIT without GC64 refuses custom allocators on 64-bit: fall back */
-    lua_State *L = lua_newstate(l_alloc, NULL);
-    if (L == NULL) L = luaL_newstate();
+    vm_heap_t *heap = xcalloc(1, sizeof *heap);
+    lua_State *L = lua_newstate(l_alloc, heap);
+    if (L == NULL) {
+        xfree(heap);
+        L = luaL_newstate();
+    }
     if (L == NULL) {
         snprintf(err, n, "cannot create a Lua state");
         return NULL;
@@ -126,7 +142,7 @@ lua_State *vm_new(struct engine *e, const vm_conf_t *conf, char *err, size_t n)
     }
     return L;
 error:
-    lua_close(L);
+    vm_free(L);
     return NULL;
 }
 
@@ -173,5 +189,9 @@ int vm_classes(lua_State *L, vm_class_t *out, int max)
 
 void vm_free(lua_State *L)
 {
-    if (L) lua_close(L);
+    if (L == NULL) return;
+    void *ud = NULL;
+    lua_Alloc f = lua_getallocf(L, &ud);
+    lua_close(L);
+    if (f == l_alloc) xfree(ud); /* after the close, which still frees through it */
 }

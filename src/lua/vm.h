@@ -12,6 +12,13 @@
 struct lua_State;
 struct engine;
 
+/* Each VM's Lua heap is limited: an allocation past the limit fails, which
+ * Lua raises as "not enough memory" in the code that asked (a task: an
+ * exception for that user), instead of the process running out of memory
+ * and losing the run (docs/scenario.md, "Memory"). */
+#define VM_MEMORY_LIMIT ((size_t)1 << 30)
+#define VM_MEMORY_LIMIT_TEXT "1 GiB"
+
 #define VM_MAX_CLASSES 64
 
 #define VM_MAX_TASKS 64

@@ -145,6 +145,8 @@ cJSON *json_stats_requests_of(stats_t *st, const char *state, long user_count, d
 
     add_num(root, "total_rps", stats_current_rps(st, t));
     add_num(root, "fail_ratio", stats_fail_ratio(t));
+    /* cicada's own: requests cut off at stop (neither successes nor failures) */
+    add_num(root, "cut_off", (double)stats_cut(st));
     cJSON *pcts = check(cJSON_CreateObject());
     for (int i = 0; i < RUNNER_NPCT; i++) {
         char k[16];

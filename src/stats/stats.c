@@ -73,6 +73,7 @@ typedef struct shard_exc {
 struct stats_shard {
     table_t rows, errs, excs;
     uint64_t pending; /* records since the last merge */
+    uint64_t cut;     /* requests cut off at stop since the last merge */
 };
 
 static bool row_eq(const void *item, const char *a, const char *b, const char *c)
@@ -184,6 +185,12 @@ void stats_shard_request(stats_shard_t *s, const char *method, const char *name,
         table_put(&s->errs, h, e);
     }
     e->count++;
+}
+
+void stats_shard_cut(stats_shard_t *s)
+{
+    s->cut++;
+    s->pending++;
 }
 
 void stats_shard_exception(stats_shard_t *s, const char *msg, const char *traceback)
@@ -316,6 +323,7 @@ void stats_reset(stats_t *st, double now_unix)
         entry_zero(st->sorted[i]);
     entry_zero(&st->total);
     drop_errors(st);
+    st->cut = 0;
     st->start_time = now_unix;
 }
 
@@ -406,7 +414,19 @@ void stats_merge(stats_t *st, stats_shard_t *shard)
         stats_exception_add(st, sx->msg, sx->traceback, "local", sx->count);
         sx->count = 0;
     }
+    st->cut += shard->cut;
+    shard->cut = 0;
     shard->pending = 0;
+}
+
+void stats_add_cut(stats_t *st, uint64_t n)
+{
+    st->cut += n;
+}
+
+uint64_t stats_cut(const stats_t *st)
+{
+    return st->cut;
 }
 
 void stats_exception_add(stats_t *st, const char *msg, const char *traceback, const char *node,

@@ -42,6 +42,11 @@ void stats_shard_free(stats_shard_t *s);
 void stats_shard_request(stats_shard_t *s, const char *method, const char *name, int64_t rt_us,
                          int64_t length, const char *err, double now);
 
+/* Count one request cut off at stop: still unfinished when the stop
+ * grace ran out, its connection closed. It is neither a success nor a
+ * failure (it is in no row); only this count shows it. */
+void stats_shard_cut(stats_shard_t *s);
+
 /* Record one exception (a Lua error in a task). Both strings are copied;
  * equal tracebacks are counted together. */
 void stats_shard_exception(stats_shard_t *s, const char *msg, const char *traceback);
@@ -87,9 +92,14 @@ void stats_free(stats_t *st);
 void stats_merge(stats_t *st, stats_shard_t *shard);
 
 /* Locust's reset_all(): zero every entry and the total in place, drop the
- * errors, keep the exceptions; start_time becomes now_unix. */
+ * errors and the cut-off count, keep the exceptions; start_time becomes now_unix. */
 void stats_reset(stats_t *st, double now_unix);
 void stats_clear_exceptions(stats_t *st);
+
+/* Requests cut off at stop since the last reset (stats_shard_cut), and
+ * adding n of them (a node's report). */
+uint64_t stats_cut(const stats_t *st);
+void stats_add_cut(stats_t *st, uint64_t n);
 
 /* Count an exception reported by node (e.g. "local", or a worker id from a
  * master's point of view) count times; equal tracebacks are one row whose

@@ -36,6 +36,7 @@ struct stats {
     table_t excs; /* stats_exception_t* by traceback */
     stats_exception_t **exclist;
     size_t nexc;
+    uint64_t cut; /* requests cut off at stop (stats_shard_cut) */
 };
 
 /* The ring slot of unix second sec (negative seconds too). */

@@ -87,6 +87,8 @@
     $("users").textContent = d.user_count != null ? d.user_count : 0;
     $("rps").textContent = fmt1(d.total_rps || 0);
     $("fail-ratio").textContent = Math.round((d.fail_ratio || 0) * 100) + "%";
+    $("cut-off").textContent = d.cut_off || 0;
+    $("cut-figure").hidden = !d.cut_off;
     if (d.host != null) setHost(d.host);
     var workers = d.workers || [];
     $("workers-figure").hidden = workers.length === 0;
