@@ -273,10 +273,29 @@ function cicada.client(base_url, headers)
 end
 
 local INTERRUPT = {}   -- raised by interrupt(); caught by the task set loop
+local NOW = {}         -- a task set ended by interrupt(true): pick the next task at once
 
+-- What Lua itself prints for an error value: strings as they are; nil,
+-- numbers and booleans through tostring ("nil", "42"); a table or userdata
+-- through its __tostring, else "(error object is a table value)" -- never
+-- its address, which would make every occurrence a new exception.
+local function describe(err)
+  local t = type(err)
+  if t == "string" then return err end
+  if t == "nil" or t == "number" or t == "boolean" then return tostring(err) end
+  local mt = debug.getmetatable(err)
+  if mt and mt.__tostring ~= nil then
+    local ok, s = pcall(tostring, err)
+    if ok and type(s) == "string" then return s end
+  end
+  return ("(error object is a %s value)"):format(t)
+end
+
+-- The message handler of protected(): it must never fail itself (a failing
+-- handler turns into "error in error handling" and used to end the user).
 local function on_error(err)
   if err == STOP or (type(err) == "table" and err.interrupt == INTERRUPT) then return err end
-  local msg = tostring(err)
+  local msg = describe(err)
   -- the user's frames only: cut where the prelude's own frames begin
   local tb = traceback(msg, 2)
   local cut = tb:find("\n%s*%[C%]: in function 'xpcall'")
@@ -289,9 +308,15 @@ end
 local function protected(fn, self)
   local ok, err = xpcall(fn, on_error, self)
   if ok then return nil end
-  -- out of memory: Lua does not call the handler, err is the bare message
-  if type(err) == "string" then err = { msg = err, tb = err } end
-  if err == STOP or err.interrupt == INTERRUPT then return err end
+  if err == STOP then return STOP end
+  if type(err) == "table" and err.interrupt == INTERRUPT then return err end
+  if type(err) ~= "table" or err.msg == nil then
+    -- the handler itself could not run (LuaJIT: "error in error handling",
+    -- e.g. at a stack overflow): record what we got
+    local msg = describe(err)
+    _exception(msg, msg)
+    return nil
+  end
   _exception(err.msg, err.tb)
   return nil
 end
@@ -312,48 +337,142 @@ end
 
 local run_set
 
--- Run one task of owner for self; returns STOP, an interrupt, or nil.
+-- Run one task of owner for self; returns STOP, NOW, an interrupt raised by
+-- the task itself, or nil.
 local function run_task(t, self, user)
   if t.set then return run_set(t.set, self, user) end
   _task(t.name)
   return protected(t.fn, self)
 end
 
--- The wait after a task: the owner's wait_time, else the user's.
+-- The wait after a task: the owner's wait_time, else the user's. Returns
+-- true when the user must stop.
 local function wait(owner, self, user)
   local wt = rawget(owner, "wait_time") or user.wait_time
   local w = wt and wt(self) or 0
   return _sleep(w, true) == STOP
 end
 
--- Run task set class ts inside parent until interrupted. Returns STOP, or
--- nil after an interrupt (with reschedule=false the parent waits first:
--- Locust's semantics are kept by returning the interrupt itself).
+-- No wait before the next task (a task set ended by interrupt(true)): still
+-- give the other users and the engine's commands (stop, -t) a turn when
+-- nothing blocked since the last one, or a set of tasks that never block
+-- would spin forever. Returns true when the user must stop.
+local function no_wait()
+  return _sleep(0, true) == STOP
+end
+
+-- Run task set class ts inside parent until one of its own tasks calls
+-- self:interrupt() (Locust's TaskSet.run). Returns STOP, NOW (interrupted
+-- with reschedule: the parent picks its next task at once) or nil
+-- (interrupt(false): the parent waits first). An interrupt in a nested set
+-- ends that set only: here it is the NOW or nil its run_set returned, and
+-- this set carries on.
 function run_set(ts, parent, user)
   local self = setmetatable({ user = user, parent = parent, client = user.client }, ts._instance)
   local state = {}
   local res
-  if ts.on_start then res = protected(ts.on_start, self) end
-  while res == nil do
+  if ts.on_start then
+    res = protected(ts.on_start, self)
+    if res == STOP then return STOP end
+    -- interrupted in on_start: leave without on_stop, as Locust does
+    if res ~= nil then return res.reschedule and NOW or nil end
+  end
+  while true do
     local t = pick(ts, state)
     res = run_task(t, self, user)
     _flush()
-    if res == nil and wait(ts, self, user) then res = STOP end
+    if res == NOW then
+      if no_wait() then res = STOP end
+    elseif res == nil then
+      if wait(ts, self, user) then res = STOP end
+    end
+    if res ~= nil and res ~= NOW then break end -- STOP, or this set's own interrupt
   end
-  if res ~= STOP and ts.on_stop then
-    local r2 = protected(ts.on_stop, self)
-    if r2 == STOP then res = STOP end
-  end
+  -- on_stop runs when the set is left: by interrupt, or when the user stops
+  if ts.on_stop and protected(ts.on_stop, self) == STOP then res = STOP end
   if res == STOP then return STOP end
-  -- an interrupt ends this set; the parent carries on
-  if res.reschedule == false then return nil end
-  return "reschedule"
+  return res.reschedule and NOW or nil
 end
 
 -- self:interrupt(reschedule): leave the task set for its parent. With
 -- reschedule = false the parent waits before picking its next task.
 function Class:interrupt(reschedule)
   error({ interrupt = INTERRUPT, reschedule = reschedule ~= false }, 0)
+end
+
+-- ---- coroutines created by the scenario ----
+--
+-- A user is a coroutine that only the engine resumes. A task may still make
+-- coroutines of its own (generators, coroutine.wrap iterators), and a
+-- request or sleep inside one must park the whole user, not hand control
+-- back to the task as if the coroutine had yielded (the task would go on at
+-- once, skipping the response and the wait_time). So resume/yield/wrap are
+-- replaced: a yield by the scenario carries a marker; a coroutine that
+-- stops with no marker was parked by cicada (a request, a sleep), and its
+-- resumer parks too, all the way up to the user, then hands the engine's
+-- result back down when the engine resumes the user. coroutine.yield()
+-- where no scenario coroutine runs (in the task itself) would park the
+-- user with nothing to wake it: it is an error naming the call.
+
+local co_create, co_resume, co_yield = coroutine.create, coroutine.resume, coroutine.yield
+local co_status, co_running = coroutine.status, coroutine.running
+local YIELD = {}                                  -- marks the scenario's own yields
+local made = setmetatable({}, { __mode = "k" })  -- coroutines the scenario created
+local busy = setmetatable({}, { __mode = "k" })  -- ... now parked by cicada
+
+function coroutine.create(fn)
+  local co = co_create(fn)
+  made[co] = true
+  return co
+end
+
+local after
+
+-- The engine resumed the user with the result of what parked co: pass it on.
+local function relay(co, ...)
+  busy[co] = nil
+  return after(co, co_resume(co, ...))
+end
+
+function after(co, ok, ...)
+  if not ok then
+    if (...) == STOP then error(STOP, 0) end -- the user must stop: do not let it be swallowed
+    return false, ...
+  end
+  if (...) == YIELD then return true, select(2, ...) end
+  if co_status(co) == "dead" then return true, ... end
+  busy[co] = true            -- parked by cicada: park this coroutine (and the user) too
+  return relay(co, co_yield())
+end
+
+function coroutine.resume(co, ...)
+  if busy[co] then
+    return false, "cannot resume a coroutine that is waiting for a request or a sleep"
+  end
+  return after(co, co_resume(co, ...))
+end
+
+function coroutine.yield(...)
+  if not made[co_running()] then
+    error("coroutine.yield() called outside a coroutine created by the scenario: a task " ..
+          "runs in its user's own coroutine, which only cicada may suspend " ..
+          "(use cicada.sleep(0) to let other users run)", 2)
+  end
+  return co_yield(YIELD, ...)
+end
+
+local function unwrap(ok, ...)
+  if ok then return ... end
+  error((...), 0)
+end
+
+function coroutine.wrap(fn)
+  local co = coroutine.create(fn)
+  return function(...) return unwrap(coroutine.resume(co, ...)) end
+end
+
+if coroutine.isyieldable then
+  function coroutine.isyieldable() return made[co_running()] == true end
 end
 
 -- The body of every virtual user's coroutine.
@@ -376,7 +495,15 @@ function cicada._run(index, id)
       _flush()
       if res == STOP then
         stop = true
-      elseif res ~= "reschedule" then
+      elseif res == NOW then
+        stop = no_wait()
+      else
+        if res ~= nil then
+          -- a task of the user class itself called self:interrupt()
+          local msg = "interrupt() called in a task of user class " .. cls._name ..
+                      ": only a task set can be interrupted"
+          _exception(msg, msg .. "\nin task " .. tostring(t.name))
+        end
         stop = wait(cls, self, self)
       end
     end
