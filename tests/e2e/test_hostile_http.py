@@ -485,6 +485,7 @@ def test_gzip_bomb_stops_at_the_cap(tmp_path, hostile, run_cicada):
 """, h.url, run_time="3s")
     lines = out.read_text().splitlines() if out.exists() else []
     assert len(lines) == 2, f"the user did not get through its requests: {lines}\n{run.output}"
+    print(f"bomb: ok, decoded bytes, elapsed s: {lines[0]}")
     ok, size, elapsed = lines[0].split()
     assert ok == "false" and float(elapsed) < 2, lines
     assert errors(run, "/bomb") == {cap_error(64 * MiB): 1}, run.csv["failures"]
