@@ -134,12 +134,13 @@ def hostile():
         h.stop()
 
 
-def run_users(run_cicada, tmp_path, body, host, users=1, run_time="3s", cls="",
-              timeout=40, spawn=False, spawn_cicada=None):
+def run_users(runner, tmp_path, body, host, users=1, run_time="3s", cls="", timeout=40,
+              spawn=False):
     """Each of `users` users runs `body` (Lua, with `self`) once in on_start
     and then sleeps until the run ends at run_time, so that no request is in
-    flight at the stop. Returns the Run (or, with spawn, the process and
-    its finish function from spawn_cicada)."""
+    flight at the stop. runner is the run_cicada fixture (returns the Run),
+    or with spawn=True the spawn_cicada one (returns the process and its
+    finish function)."""
     scenario = write_scenario(tmp_path, f"""\
 Hostile = cicada.user {{ wait_time = cicada.constant(100){cls} }}
 function Hostile:on_start()
@@ -149,9 +150,7 @@ Hostile:task(1, function(self) cicada.sleep(100) end)
 """, "hostile.lua")
     args = ["-f", scenario, "--headless", "-u", users, "-r", users, "-t", run_time, "-H", host,
             "--only-summary"]
-    if spawn:
-        return spawn_cicada(args)
-    return run_cicada(args, timeout=timeout)
+    return runner(args) if spawn else runner(args, timeout=timeout)
 
 
 def errors(run, name):
@@ -174,7 +173,7 @@ def vm_hwm_kb(pid):
     return None
 
 
-def watch_hwm(proc, start, finish, timeout=40):
+def watch_hwm(proc, finish, timeout=40):
     """Run a spawned cicada to its end, reading its VmHWM as it goes; returns
     (Run, the last peak read in kB)."""
     hwm = 0
@@ -242,7 +241,7 @@ def test_close_delimited_bodies_end_at_close(tmp_path, hostile, run_cicada):
   local bad = 0
   for i = 1, 50 do
     for _, p in ipairs({{ "/c11", "/c10" }}) do
-      local r = self.client:get(p, {{ timeout = 1 }})
+      local r = self.client:get(p, {{ timeout = 2 }})
       if #r.text ~= 1024 then bad = bad + 1 end
     end
   end
@@ -274,13 +273,14 @@ def test_big_close_delimited_and_truncated_bodies(tmp_path, hostile, run_cicada)
   end
   f:close()
 """, h.url, run_time="3s")
-    lines = out.read_text().splitlines()
+    lines = out.read_text().splitlines() if out.exists() else []
+    assert len(lines) == 4, f"the user did not get through its requests: {lines}\n{run.output}"
     assert lines[0] == f"big true {100 * MiB} yyy", run.output
     for line in lines[1:]:
         f = line.split()
         # a failure without a whole response has no status, as in Locust
         assert f[1:3] == ["false", "0"] and f[5:7] == ["false", "0"], lines
-        assert float(f[3]) < 1 and float(f[7]) < 1, f"a truncated body took its timeout: {line}"
+        assert float(f[3]) < 2.5 and float(f[7]) < 2.5, f"a truncated body took its timeout: {line}"
     assert errors(run, "/short") == {INCOMPLETE_LENGTH: 3}, run.csv["failures"]
     assert errors(run, "/chunk") == {INCOMPLETE_CHUNK: 3}, run.csv["failures"]
     for p, n in (("/big", 1), ("/short", 3), ("/chunk", 3)):
@@ -388,11 +388,11 @@ def test_default_body_cap(tmp_path, hostile, spawn_cicada):
         return False
 
     h = hostile({"/huge": chunked_stream(100 * MiB), "/promised": promised})
-    proc, finish = run_users(None, tmp_path, """
+    proc, finish = run_users(spawn_cicada, tmp_path, """
   for i = 1, 2 do self.client:get("/huge", { timeout = 10 }) end
   self.client:get("/promised", { timeout = 10 })
-""", h.url, run_time="4s", spawn=True, spawn_cicada=spawn_cicada)
-    run, hwm = watch_hwm(proc, None, finish)
+""", h.url, run_time="4s", spawn=True)
+    run, hwm = watch_hwm(proc, finish)
     print(f"peak RSS: {hwm} kB")
     assert run.count("/huge") == 2 == h.count("/huge"), run.output
     assert errors(run, "/huge") == {cap_error(64 * MiB): 2}, run.csv["failures"]
@@ -406,11 +406,11 @@ def test_class_body_cap_bounds_memory(tmp_path, hostile, spawn_cicada):
     each fails at 4 MiB with the cap error and the process stays small (it
     held about 622 MB before the cap)."""
     h = hostile({"/huge": chunked_stream(100 * MiB)})
-    proc, finish = run_users(None, tmp_path, """
+    proc, finish = run_users(spawn_cicada, tmp_path, """
   for i = 1, 3 do self.client:get("/huge", { timeout = 10 }) end
 """, h.url, users=4, run_time="4s", cls=", max_body_size = 4 * 1024 * 1024",
-                             spawn=True, spawn_cicada=spawn_cicada)
-    run, hwm = watch_hwm(proc, None, finish)
+                             spawn=True)
+    run, hwm = watch_hwm(proc, finish)
     print(f"peak RSS: {hwm} kB")
     assert run.count("/huge") == 12 == h.count("/huge"), run.output
     assert errors(run, "/huge") == {cap_error(4 * MiB): 12}, run.csv["failures"]
@@ -431,7 +431,7 @@ def test_buffers_shrink_after_big_responses(tmp_path, hostile, spawn_cicada):
     h = hostile({"/big": big}, nports=8)
     urls = ", ".join(f'"http://127.0.0.1:{p}/big"' for p in h.ports)
     marker = tmp_path / "done"
-    proc, finish = run_users(None, tmp_path, f"""
+    proc, finish = run_users(spawn_cicada, tmp_path, f"""
   for _, u in ipairs({{ {urls} }}) do
     local r = self.client:get(u, {{ name = "big", timeout = 10 }})
     assert(#r.text == 40 * 1024 * 1024, r.error)
@@ -439,12 +439,12 @@ def test_buffers_shrink_after_big_responses(tmp_path, hostile, spawn_cicada):
     collectgarbage()
   end
   io.open("{marker}", "w"):close()
-""", h.url, run_time="5s", spawn=True, spawn_cicada=spawn_cicada)
+""", h.url, run_time="5s", spawn=True)
     deadline = time.monotonic() + 20
     while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
     open_then = h.open
-    run, hwm = watch_hwm(proc, None, finish)
+    run, hwm = watch_hwm(proc, finish)
     print(f"peak RSS: {hwm} kB")
     assert run.count("big") == 8 and run.failures("big") == 0, run.output
     assert open_then == 8, f"the 8 connections should be kept alive, {open_then} are open"
@@ -482,7 +482,9 @@ def test_gzip_bomb_stops_at_the_cap(tmp_path, hostile, run_cicada):
   f:write(tostring(r.ok), " ", r.text, "\\n")
   f:close()
 """, h.url, run_time="3s")
-    lines = out.read_text().splitlines()
+    lines = out.read_text().splitlines() if out.exists() else []
+    assert len(lines) == 2, f"the user did not get through its requests: {lines}\n{run.output}"
+    print(f"bomb: ok, decoded bytes, elapsed s: {lines[0]}")
     ok, size, elapsed = lines[0].split()
     assert ok == "false" and float(elapsed) < 2, lines
     assert errors(run, "/bomb") == {cap_error(64 * MiB): 1}, run.csv["failures"]
@@ -497,11 +499,11 @@ def test_idle_connections_per_user_are_bounded(tmp_path, hostile, spawn_cicada):
     h = hostile({"/": keep_alive_ok}, nports=100)
     marker = tmp_path / "visited"
     urls = ", ".join(f'"http://127.0.0.1:{p}/"' for p in h.ports)
-    proc, finish = run_users(None, tmp_path, f"""
+    proc, finish = run_users(spawn_cicada, tmp_path, f"""
   for _, u in ipairs({{ {urls} }}) do self.client:get(u, {{ name = "origin" }}) end
   self.client:get("{h.url}/", {{ name = "again" }})
   io.open("{marker}", "w"):close()
-""", h.url, run_time="5s", spawn=True, spawn_cicada=spawn_cicada)
+""", h.url, run_time="5s", spawn=True)
     deadline = time.monotonic() + 10
     while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
