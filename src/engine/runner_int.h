@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "engine/engine.h"
+#include "engine/exclog.h"
 #include "engine/runner.h"
 #include "lua/vm.h"
 
@@ -72,6 +73,7 @@ struct runner {
     runner_remote_t remote;
     bool has_remote;
     long *plan; /* worker: users per engine and class, [e * VM_MAX_CLASSES + c] */
+    exclog_t exclog; /* Lua errors shown in the console (guarded by lock) */
 };
 
 static inline bool runner_is_master(const runner_t *r)
