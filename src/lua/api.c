@@ -135,11 +135,14 @@ static int l_sleep(lua_State *L)
     return lua_yield(L, 0);
 }
 
+/* _exception(msg, traceback): count an exception; returns false where
+ * there are no statistics (the main thread's VM). */
 static int l_exception(lua_State *L)
 {
-    if (eng == NULL) return 0;
+    lua_pushboolean(L, eng != NULL);
+    if (eng == NULL) return 1;
     stats_shard_exception(eng->shard, luaL_checkstring(L, 1), luaL_optstring(L, 2, ""));
-    return 0;
+    return 1;
 }
 
 static int l_flush(lua_State *L)

@@ -157,3 +157,26 @@ def test_errors_show_with_the_web_ui(run_cicada, tmp_path):
                       "--web-port", free_port()])
     msg = "scenario.lua:5: attempt to index local 't' (a nil value)"
     assert len(full_tracebacks(run.stderr, msg)) == 1, run.output
+
+
+LISTENER = """
+U = cicada.user { wait_time = cicada.constant(0) }
+U:task(function(self) cicada.report { name = "x", response_time = 1 } end)
+cicada.events.request:add_listener(function(ev) local t = nil; return t.x end)
+"""
+
+
+@pytest.mark.time_limit(60)
+def test_an_error_in_a_request_listener_is_counted_not_logged_per_request(run_cicada, tmp_path):
+    f = write_scenario(tmp_path, LISTENER)
+    run = run_cicada(["-f", f, "-H", "http://127.0.0.1:9", "--headless", "-u", "2", "-r", "10",
+                      "-t", "2s", "--only-summary"])
+    n = run.count("x")
+    assert n > 1000, run.output
+    msg = "scenario.lua:4: attempt to index local 't' (a nil value)"
+    (i,) = full_tracebacks(run.stderr, msg)
+    assert "error in request listener: " in run.stderr.splitlines()[i], run.stderr
+    assert len(run.stderr.splitlines()) < 30, run.stderr[:3000]
+    (row,) = run.csv["exceptions"]
+    assert row["Message"].startswith("error in request listener: "), row
+    assert row["Message"].endswith(msg) and int(row["Count"]) == n, row
