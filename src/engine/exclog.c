@@ -8,6 +8,7 @@
  * it is printed in full once per run, not once per clear. */
 #include "engine/exclog.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -24,11 +25,43 @@ static exclog_err_t *find(exclog_t *x, uint64_t h)
     return NULL;
 }
 
-/* The first line of msg, at most 300 bytes, as an owned string. */
-static char *first_line(const char *msg)
+/* Where the error happened: the first frame of the scenario in the
+ * traceback ("a.lua:12" of "\ta.lua:12: in function ..."); its length in
+ * *n, or NULL. */
+static const char *where(const char *tb, size_t *n)
 {
-    size_t n = strcspn(msg, "\n");
+    const char *p = strstr(tb, "\nstack traceback:\n");
+    if (p == NULL) return NULL;
+    for (p = strchr(p + 1, '\n'); p && p[1] == '\t'; p = strchr(p + 1, '\n')) {
+        const char *f = p + 2, *end = strstr(f, ": in ");
+        const char *nl = strchr(f, '\n');
+        /* skip [C], [builtin#..] and cicada's own prelude */
+        if (f[0] == '[' || strncmp(f, "prelude:", 8) == 0 || end == NULL || (nl && end > nl))
+            continue;
+        *n = (size_t)(end - f);
+        return f;
+    }
+    return NULL;
+}
+
+/* The first line of msg (at most 300 bytes), followed by " (at file:line)"
+ * when the message does not name where it happened (error(nil), error({})),
+ * so that count lines tell errors with one message apart. Owned. */
+static char *label(const char *msg, const char *tb)
+{
+    size_t n = strcspn(msg, "\n"), wn = 0;
     if (n > 300) n = 300;
+    const char *w = where(tb, &wn);
+    if (w && wn < 200) {
+        char at[200];
+        snprintf(at, sizeof at, "%.*s", (int)wn, w);
+        if (strstr(msg, at) == NULL) {
+            size_t len = n + wn + 8;
+            char *s = xmalloc(len);
+            snprintf(s, len, "%.*s (at %s)", (int)n, msg, at);
+            return s;
+        }
+    }
     char *s = xmalloc(n + 1);
     memcpy(s, msg, n);
     s[n] = '\0';
@@ -71,7 +104,7 @@ static void scan(exclog_t *x, stats_t *st, int max_new)
             printed++;
             e = &x->errs[x->n++];
             e->hash = h;
-            e->message = first_line(s->msg);
+            e->message = label(s->msg, s->traceback);
             e->total = delta;
             e->reported = 1; /* this one, in full */
             /* the traceback's first line is the message, as in Locust's

@@ -93,6 +93,29 @@ static void test_first_in_full_then_counts(void)
     stats_free(st);
 }
 
+/* Count lines of errors whose message does not say where they happened
+ * (error(nil)) name the scenario's first frame, skipping C and prelude ones. */
+static void test_count_lines_say_where(void)
+{
+    stats_t *st = stats_new();
+    stats_shard_t *sh = stats_shard_new();
+    exclog_t x = {0};
+    add(st, sh, "nil",
+        "nil\nstack traceback:\n\t[C]: in function 'error'\n\tprelude:446: in function "
+        "<prelude:444>\n\tc.lua:7: in function <c.lua:6>",
+        3);
+    add(st, sh, "nil",
+        "nil\nstack traceback:\n\t[C]: in function 'error'\n\tc.lua:9: in function <c.lua:9>", 2);
+    exclog_flush(&x, st);
+    char *s = logged();
+    CHECK_MSG(count(s, "nil (at c.lua:7) (2 more times, 3 in total)") == 1, "%s", s);
+    CHECK_MSG(count(s, "nil (at c.lua:9) (1 more times, 2 in total)") == 1, "%s", s);
+    free(s);
+    exclog_free(&x);
+    stats_shard_free(sh);
+    stats_free(st);
+}
+
 static void test_many_distinct_errors(void)
 {
     stats_t *st = stats_new();
@@ -131,6 +154,7 @@ int main(void)
     close(fd);
     if (log_set_file(path) != 0) return 2;
     test_first_in_full_then_counts();
+    test_count_lines_say_where();
     test_many_distinct_errors();
     unlink(path);
     return check_done();
