@@ -92,6 +92,7 @@ void runner_collect(runner_t *r)
         stats_merge(r->stats, s);
         engine_give_shard(r->eng[i], s);
     }
+    exclog_scan(&r->exclog, r->stats, clock_ns()); /* a master's come from its workers */
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -523,6 +524,9 @@ int runner_run(runner_t *r)
         stop_users(r);
     }
     shutdown_engines(r);
+    pthread_mutex_lock(&r->lock);
+    exclog_flush(&r->exclog, r->stats);
+    pthread_mutex_unlock(&r->lock);
     if (runner_is_worker(r)) return 0; /* its last report is the dist worker's to send */
     output_csvs(r, true);
     output_summary(r);
@@ -554,6 +558,7 @@ void runner_free(runner_t *r)
     }
     xfree(r->plan);
     if (r->stats) stats_free(r->stats);
+    exclog_free(&r->exclog);
     if (r->shape_L) vm_free(r->shape_L);
     pthread_mutex_destroy(&r->lock);
     xfree(r);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "engine/engine.h"
+#include "engine/exclog.h"
 #include "engine/runner.h"
 #include "lua/vm.h"
 
@@ -73,6 +74,7 @@ struct runner {
     bool has_remote;
     long *plan;          /* worker: users per engine and class, [e * VM_MAX_CLASSES + c] */
     struct watch *watch; /* per engine: is its thread stuck? (runner.c) */
+    exclog_t exclog;     /* Lua errors shown in the console (guarded by lock) */
 };
 
 static inline bool runner_is_master(const runner_t *r)

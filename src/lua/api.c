@@ -146,14 +146,17 @@ static int l_sleep(lua_State *L)
     return lua_yield(L, 0);
 }
 
+/* _exception(msg, traceback): count an exception; returns false where
+ * there are no statistics (the main thread's VM). */
 static int l_exception(lua_State *L)
 {
-    if (eng == NULL) return 0;
+    lua_pushboolean(L, eng != NULL);
+    if (eng == NULL) return 1;
     const char *msg = luaL_checkstring(L, 1), *tb = luaL_optstring(L, 2, "");
     if (strcmp(msg, "not enough memory") == 0) /* say which limit */
         msg = "not enough memory (over this engine's Lua memory limit, " VM_MEMORY_LIMIT_TEXT ")";
     stats_shard_exception(eng->shard, msg, tb);
-    return 0;
+    return 1;
 }
 
 /* _task(name): the user starts the task called name (for the warning

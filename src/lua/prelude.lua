@@ -284,7 +284,7 @@ local function describe(err)
   if t == "string" then return err end
   if t == "nil" or t == "number" or t == "boolean" then return tostring(err) end
   local mt = debug.getmetatable(err)
-  if mt and mt.__tostring ~= nil then
+  if type(mt) == "table" and rawget(mt, "__tostring") ~= nil then
     local ok, s = pcall(tostring, err)
     if ok and type(s) == "string" then return s end
   end
@@ -294,7 +294,10 @@ end
 -- The message handler of protected(): it must never fail itself (a failing
 -- handler turns into "error in error handling" and used to end the user).
 local function on_error(err)
-  if err == STOP or (type(err) == "table" and err.interrupt == INTERRUPT) then return err end
+  -- rawget: a raised table's own __index must not run (and fail) here
+  if err == STOP or (type(err) == "table" and rawget(err, "interrupt") == INTERRUPT) then
+    return err
+  end
   local msg = describe(err)
   -- the user's frames only: cut where the prelude's own frames begin
   local tb = traceback(msg, 2)
@@ -309,8 +312,8 @@ local function protected(fn, self)
   local ok, err = xpcall(fn, on_error, self)
   if ok then return nil end
   if err == STOP then return STOP end
-  if type(err) == "table" and err.interrupt == INTERRUPT then return err end
-  if type(err) ~= "table" or err.msg == nil then
+  if type(err) == "table" and rawget(err, "interrupt") == INTERRUPT then return err end
+  if type(err) ~= "table" or rawget(err, "msg") == nil then
     -- the handler itself could not run (LuaJIT: "error in error handling",
     -- e.g. at a stack overflow): record what we got
     local msg = describe(err)

@@ -12,7 +12,10 @@
 -- spawning_complete and quitting fire once in each VM; request fires in the
 -- VM of the user that made the request. Listeners run outside any user:
 -- they must not block (no requests or sleeps; cicada.report is fine). An
--- error in a listener is logged and the others still run.
+-- error in a listener is recorded as an exception (shown in the console
+-- once in full, then counted: never a log line per request) -- or logged,
+-- in the main thread's VM, which has no statistics -- and the others
+-- still run.
 
 local cicada = cicada
 local names = { "init", "test_start", "test_stop", "spawning_complete", "request",
@@ -37,10 +40,22 @@ function Event:remove_listener(fn)
   end
 end
 
+local function with_traceback(err)
+  local ok, msg = pcall(tostring, err)
+  msg = ok and type(msg) == "string" and msg or ("(error object is a %s value)"):format(type(err))
+  local tb = debug.traceback(msg, 2) -- not a tail call: level 2 is the listener's frame
+  local cut = tb:find("\n%s*%[C%]: in function 'xpcall'")
+  return cut and tb:sub(1, cut - 1) or tb
+end
+
 function Event:fire(...)
   for _, f in ipairs(self._listeners) do
-    local ok, err = pcall(f, ...)
-    if not ok then cicada._log_error(("error in %s listener: %s"):format(self._name, tostring(err))) end
+    local ok, tb = xpcall(f, with_traceback, ...)
+    if not ok then
+      tb = ("error in %s listener: %s"):format(self._name, tostring(tb))
+      local msg = tb:match("^[^\n]*")
+      if not cicada._exception(msg, tb) then cicada._log_error(tb) end
+    end
   end
 end
 
