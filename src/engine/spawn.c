@@ -226,10 +226,7 @@ void spawn_step(runner_t *r, int64_t now)
         log_spawned(r);
         runner_fire(r, "spawning_complete", r->nseq);
         if (r->o->reset_stats) {
-            runner_collect(r);
-            pthread_mutex_lock(&r->lock);
-            stats_reset(r->stats, clock_wall());
-            pthread_mutex_unlock(&r->lock);
+            runner_reset_stats(r, false);
             log_info("Resetting stats");
         }
     }
