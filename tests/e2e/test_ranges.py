@@ -179,3 +179,33 @@ def test_nonsense_timeouts_and_sleeps_are_lua_errors(run_cicada, tmp_path, nginx
     assert "timeout = 0: a number of seconds above 0 expected" in msgs, msgs
     assert "timeout = nan" in msgs or "timeout = -nan" in msgs, msgs
     assert "cicada.sleep(nan)" in msgs, msgs
+
+
+PCT_COLUMNS = ("50%", "66%", "75%", "80%", "90%", "95%", "98%", "99%", "99.9%", "99.99%", "100%")
+
+
+def test_no_percentile_above_max(run_cicada, tmp_path):
+    """Item 13: every request took exactly 3001.4 ms (cicada.report gives the
+    exact time), so no column may show more; before the fix the histogram
+    bucket's midpoint, 3006, filled every percentile column."""
+    f = write_scenario(tmp_path, """\
+U = cicada.user { host = "http://127.0.0.1:1", wait_time = cicada.constant(0.2) }
+U:task(1, function(self)
+  cicada.report{ type = "GET", name = "slow", response_time = 3001.4, response_length = 1 }
+end)
+""")
+    r = run_cicada(["-f", f, "--headless", "-u", "2", "-r", "10", "-t", "3s", "--csv-full-history"],
+                   timeout=30)
+    assert r.returncode == 0, r.output
+    for row in r.csv["stats"]:
+        assert float(row["Max Response Time"]) == 3001.4, row
+        for col in PCT_COLUMNS:
+            assert int(row[col]) == 3001, (col, row)
+    hist = [row for row in r.csv["stats_history"] if row["100%"] != "N/A"]
+    assert hist, r.csv["stats_history"]
+    for row in hist:
+        for col in PCT_COLUMNS:
+            assert int(row[col]) <= 3001, (col, row)
+    # the console's percentile table
+    table = r.stdout[r.stdout.rfind("Response time percentiles"):]
+    assert "3006" not in table and "3001" in table, table
