@@ -209,3 +209,21 @@ end)
     # the console's percentile table
     table = r.stdout[r.stdout.rfind("Response time percentiles"):]
     assert "3006" not in table and "3001" in table, table
+
+
+def test_a_shape_out_of_range_ends_the_test_with_the_reason(run_cicada, tmp_path):
+    """A load shape's users and rate have -u's and -r's ranges: 1e20 users
+    ends the test with an error naming the values (before the fix the
+    count overflowed a long and the shape ran with 0 users)."""
+    f = write_scenario(tmp_path, """\
+U = cicada.user { host = "http://127.0.0.1:1", wait_time = cicada.constant(1) }
+U:task(1, function(self) cicada.sleep(1) end)
+cicada.shape(function(run_time)
+  if run_time < 1 then return 2, 10 end
+  if run_time < 8 then return 1e20, 10 end
+  return nil
+end)
+""")
+    r = run_cicada(["-f", f, "--headless"], timeout=30)
+    assert "load shape: returned 1e+20 users at 10 per second" in r.stderr, r.output
+    assert r.duration < 6, f"the test went on after the shape's error\n{r.output}"
