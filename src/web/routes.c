@@ -6,7 +6,8 @@
  * tree or a CSV in memory, and print and send it after unlocking, so the
  * runner's once-a-second merge waits for a copy, never for the network.
  * Commands (/swarm, /stop, /stats/reset) are queued to the runner and
- * answered at once, as Locust answers before its greenlet has run.
+ * answered at once, as Locust answers before its greenlet has run (or,
+ * when the runner's queue is full, after a bounded wait for room).
  *
  * Behaviour and messages follow Locust 2.12.1's web.py, with choices of
  * cicada's: every number has a stated range (base/limits.h), and a
