@@ -234,6 +234,7 @@ def test_no_swarm_command_is_dropped(ui_factory, tmp_path):
     assert len(replies) == 150, len(replies)
     started = sum(1 for st, body in replies if st == 200 and b"Swarming started" in body)
     busy = sum(1 for st, _ in replies if st == 503)
+    print(f"flood: {started} started, {busy} busy (503)")
     assert started + busy == 150, [st for st, _ in replies]
     # every "Swarming started" is a swarm the runner ran (each logs "Ramping to")
     deadline = time.monotonic() + 10
