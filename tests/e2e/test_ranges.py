@@ -227,3 +227,26 @@ end)
     r = run_cicada(["-f", f, "--headless"], timeout=30)
     assert "load shape: returned 1e+20 users at 10 per second" in r.stderr, r.output
     assert r.duration < 6, f"the test went on after the shape's error\n{r.output}"
+
+
+def test_report_refuses_numbers_out_of_range(run_cicada, tmp_path):
+    """cicada.report's response_time and response_length become integers:
+    NaN, 1e300 or a negative length are Lua errors naming the field, not
+    an overflow (before the fix 1e300 bytes became a negative size)."""
+    f = write_scenario(tmp_path, """\
+U = cicada.user { host = "http://127.0.0.1:1", wait_time = cicada.constant(0.1) }
+U:task(1, function(self) cicada.report{ name = "bad_len", response_time = 5, response_length = 1e300 } end)
+U:task(1, function(self) cicada.report{ name = "neg_len", response_time = 5, response_length = -3 } end)
+U:task(1, function(self) cicada.report{ name = "nan_rt", response_time = 0/0 } end)
+U:task(1, function(self) cicada.report{ name = "huge_rt", response_time = 1e300 } end)
+U:task(1, function(self) cicada.report{ name = "none_rt", response_time = -1, response_length = 7 } end)
+""")
+    r = run_cicada(["-f", f, "--headless", "-u", "2", "-r", "100", "-t", "2s"], timeout=30)
+    names = {row["Name"] for row in r.csv["stats"]}
+    assert names & {"bad_len", "neg_len", "nan_rt", "huge_rt"} == set(), r.csv["stats"]
+    assert r.count("none_rt") > 0
+    msgs = " | ".join(row["Message"] for row in r.csv.get("exceptions", []))
+    assert "cicada.report: response_length = 1e+300 is out of range" in msgs, msgs
+    assert "cicada.report: response_length = -3 is out of range" in msgs, msgs
+    assert "cicada.report: response_time = nan" in msgs or "response_time = -nan" in msgs, msgs
+    assert "cicada.report: response_time = 1e+300 is out of range" in msgs, msgs
