@@ -26,7 +26,7 @@ import urllib.request
 
 import pytest
 
-from conftest import free_port, stop_process, wait_port, write_scenario
+from conftest import CICADA, free_port, stop_process, wait_port, write_scenario
 
 pytestmark = pytest.mark.time_limit(60)
 
@@ -55,7 +55,7 @@ class Ui:
         self.log = tmp_path / "cicada.log"
         with open(self.log, "wb") as f:
             self.proc = subprocess.Popen(
-                [str(CICADA_PATH()), "-f", str(scenario), "--web-port", str(self.port), *flags],
+                [str(CICADA), "-f", str(scenario), "--web-port", str(self.port), *flags],
                 cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
         try:
             wait_port(self.port, 20, self.proc)
@@ -75,11 +75,6 @@ class Ui:
 
     def stop(self):
         stop_process(self.proc, timeout=10)
-
-
-def CICADA_PATH():
-    from conftest import CICADA
-    return CICADA
 
 
 @pytest.fixture
