@@ -347,6 +347,11 @@ static void on_wake(loop_t *l, loop_io_t *io)
             }
             lua_pop(e->L, 1);
             break;
+        case CMD_RESET: /* an outbox of the old epoch is the runner's to drop */
+            e->epoch = (uint64_t)c->count;
+            stats_shard_clear(e->shard);
+            stats_shard_set_epoch(e->shard, e->epoch);
+            break;
         case CMD_HOST:
             lua_getglobal(e->L, "cicada");
             lua_getfield(e->L, -1, "_set_host");
@@ -374,6 +379,7 @@ static void handover(engine_t *e)
     if (spare == NULL || atomic_load(&e->outbox) != NULL || stats_shard_empty(e->shard)) return;
     atomic_store(&e->spare, NULL);
     atomic_store(&e->outbox, e->shard);
+    stats_shard_set_epoch(spare, e->epoch);
     e->shard = spare;
 }
 

@@ -97,6 +97,7 @@ enum engine_cmd_kind {
     CMD_QUIT,  /* leave the loop (after CMD_STOP_ALL has finished) */
     CMD_HOST,  /* new users use host `text` (owned by the command) */
     CMD_EVENT, /* fire event `text` in the VM, with count as its argument */
+    CMD_RESET, /* a stats reset: drop the shard; what follows is of epoch `count` */
 };
 
 typedef struct engine_cmd {
@@ -151,6 +152,7 @@ typedef struct engine {
     buf_t event_err;
 
     /* statistics */
+    uint64_t epoch; /* the last CMD_RESET's; tags every shard it fills */
     stats_shard_t *shard;
     _Atomic(stats_shard_t *) spare;  /* given back by the main thread */
     _Atomic(stats_shard_t *) outbox; /* a full shard for the main thread */

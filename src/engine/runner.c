@@ -5,10 +5,12 @@
  * classes, the engine threads, signals), runner_run's once-a-tick loop
  * (commands, the run-time limit, the ramp, the shape, the once-a-second
  * collect/write/record and the two-second table), stopping users with a
- * deadline, shutting the engines down, and the thread-safe command queue
- * and accessors other threads use. The spawn plan is in spawn.c, the load
- * shape in shape.c, the CSV files, history and console tables in output.c;
- * they share struct runner through runner_int.h. */
+ * deadline, shutting the engines down, stats resets (a new epoch, so
+ * that what the engines still hold from before is dropped), and the
+ * accessors other threads use. The command queue other threads fill is in
+ * command.c, the spawn plan in spawn.c, the load shape in shape.c, the CSV
+ * files, history and console tables in output.c; they share struct runner
+ * through runner_int.h. */
 #include "engine/runner.h"
 
 #include <pthread.h>
@@ -89,10 +91,22 @@ void runner_collect(runner_t *r)
     for (int i = 0; i < r->neng; i++) {
         stats_shard_t *s = engine_take_shard(r->eng[i]);
         if (s == NULL) continue;
-        stats_merge(r->stats, s);
+        stats_merge(stats_shard_epoch(s) < r->epoch ? NULL : r->stats, s); /* NULL: drop */
         engine_give_shard(r->eng[i], s);
     }
     exclog_scan(&r->exclog, r->stats, clock_ns()); /* a master's come from its workers */
+    pthread_mutex_unlock(&r->lock);
+}
+
+void runner_reset_stats(runner_t *r, bool exceptions)
+{
+    r->epoch++;
+    for (int i = 0; i < r->neng; i++)
+        runner_post(r, i, CMD_RESET, 0, (long)r->epoch);
+    runner_collect(r); /* drops what the engines handed over before the reset */
+    pthread_mutex_lock(&r->lock);
+    stats_reset(r->stats, clock_wall());
+    if (exceptions) stats_clear_exceptions(r->stats);
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -112,6 +126,7 @@ runner_t *runner_new(const opts_t *o)
     runner_t *r = xcalloc(1, sizeof *r);
     r->o = o;
     pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cmd_room, NULL);
     r->run_end = INT64_MAX;
     snprintf(r->host, sizeof r->host, "%s", o->host ? o->host : "");
     r->conf = (engine_conf_t){.locustfile = o->locustfile,
@@ -389,11 +404,12 @@ static int exit_code(runner_t *r)
 
 static void run_commands(runner_t *r)
 {
-    rcmd_t cmds[64];
+    rcmd_t cmds[RUNNER_MAX_CMDS];
     pthread_mutex_lock(&r->lock);
     int n = r->ncmds;
     memcpy(cmds, r->cmds, (size_t)n * sizeof *cmds);
     r->ncmds = 0;
+    if (n) pthread_cond_broadcast(&r->cmd_room); /* wake queue() callers waiting for room */
     pthread_mutex_unlock(&r->lock);
     for (int i = 0; i < n; i++) {
         rcmd_t *c = &cmds[i];
@@ -412,11 +428,7 @@ static void run_commands(runner_t *r)
             if (runner_is_worker(r) && r->remote.stopped) r->remote.stopped(r->remote.ud);
             break;
         case RC_RESET:
-            runner_collect(r);
-            pthread_mutex_lock(&r->lock);
-            stats_reset(r->stats, clock_wall());
-            stats_clear_exceptions(r->stats);
-            pthread_mutex_unlock(&r->lock);
+            runner_reset_stats(r, true);
             runner_fire(r, "reset_stats", 0);
             break;
         case RC_QUIT:
@@ -560,46 +572,9 @@ void runner_free(runner_t *r)
     if (r->stats) stats_free(r->stats);
     exclog_free(&r->exclog);
     if (r->shape_L) vm_free(r->shape_L);
+    pthread_cond_destroy(&r->cmd_room);
     pthread_mutex_destroy(&r->lock);
     xfree(r);
-}
-
-/* ---- thread-safe commands ---- */
-
-static void queue(runner_t *r, rcmd_t c)
-{
-    pthread_mutex_lock(&r->lock);
-    if (r->ncmds < 64) {
-        r->cmds[r->ncmds++] = c;
-    } else {
-        xfree(c.host);
-        xfree(c.counts);
-    }
-    pthread_mutex_unlock(&r->lock);
-}
-
-void runner_swarm(runner_t *r, long users, double spawn_rate, const char *host, double run_time)
-{
-    queue(r, (rcmd_t){.kind = RC_SWARM,
-                      .users = users,
-                      .rate = spawn_rate,
-                      .run_time = run_time,
-                      .host = host && *host ? xstrdup(host) : NULL});
-}
-
-void runner_stop(runner_t *r)
-{
-    queue(r, (rcmd_t){.kind = RC_STOP});
-}
-
-void runner_reset(runner_t *r)
-{
-    queue(r, (rcmd_t){.kind = RC_RESET});
-}
-
-void runner_quit(runner_t *r)
-{
-    queue(r, (rcmd_t){.kind = RC_QUIT});
 }
 
 /* ---- reading ---- */
@@ -695,14 +670,6 @@ void runner_set_remote(runner_t *r, const runner_remote_t *rm)
 {
     r->remote = *rm;
     r->has_remote = true;
-}
-
-void runner_spawn_counts(runner_t *r, const long *counts, int n, const char *host)
-{
-    long *copy = xcalloc(VM_MAX_CLASSES, sizeof *copy);
-    for (int i = 0; i < n && i < VM_MAX_CLASSES; i++) copy[i] = counts[i];
-    char *h = host && *host ? xstrdup(host) : NULL;
-    queue(r, (rcmd_t){.kind = RC_COUNTS, .counts = copy, .host = h});
 }
 
 size_t runner_workers(runner_t *r, runner_worker_t *out, size_t max)

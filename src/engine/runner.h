@@ -83,11 +83,17 @@ int runner_users_fit(long more, char *err, size_t n);
 /* ---- thread-safe commands ---- */
 
 /* Start a swarm, or change the running one. host may be NULL (keep);
- * run_time <= 0 means no limit. */
-void runner_swarm(runner_t *r, long users, double spawn_rate, const char *host, double run_time);
-void runner_stop(runner_t *r);
-void runner_reset(runner_t *r);
-void runner_quit(runner_t *r);
+ * run_time <= 0 means no limit. These only queue the command; a command
+ * is never dropped: each returns true once it is queued (it will run), or
+ * false if the runner stayed too busy to take it for about 2 s (the web
+ * UI answers 503 then). They may block that long: call them from threads
+ * other than the runner's. */
+bool runner_swarm(runner_t *r, long users, double spawn_rate, const char *host, double run_time);
+bool runner_stop(runner_t *r);
+/* Discard everything measured so far, including what the engines have not
+ * handed over yet (Locust's reset_all, and the exceptions). */
+bool runner_reset(runner_t *r);
+bool runner_quit(runner_t *r);
 
 /* ---- reading (between runner_lock and runner_unlock) ---- */
 void runner_lock(runner_t *r);

@@ -19,6 +19,11 @@
 #include "engine/runner.h"
 #include "lua/vm.h"
 
+/* The command queue: at most RUNNER_MAX_CMDS waiting; a caller finding it
+ * full waits up to RUNNER_QUEUE_WAIT_MS for room (runner.c's queue()). */
+#define RUNNER_MAX_CMDS 64
+#define RUNNER_QUEUE_WAIT_MS 2000
+
 enum cmd_kind { RC_SWARM, RC_STOP, RC_RESET, RC_QUIT, RC_COUNTS };
 
 typedef struct rcmd {
@@ -57,9 +62,11 @@ struct runner {
     runner_point_t *hist;
     size_t nhist, caphist;
     /* commands from other threads */
-    rcmd_t cmds[64];
+    rcmd_t cmds[RUNNER_MAX_CMDS];
     int ncmds;
+    pthread_cond_t cmd_room; /* signalled (with lock) when the runner takes the commands */
     bool quit;
+    uint64_t epoch; /* stats resets so far: engines' shards of older epochs are dropped */
     FILE *csv_stats, *csv_history, *csv_failures, *csv_exceptions;
     int name_width;
     void (*tick_fn)(void *);
@@ -93,8 +100,12 @@ void runner_post(runner_t *r, int e, enum engine_cmd_kind kind, int cls, long co
 void runner_post_all(runner_t *r, enum engine_cmd_kind kind);
 /* Fire a scenario event in every engine's VM; event is copied. */
 void runner_fire(runner_t *r, const char *event, long arg);
-/* Merge the engines' stats shards into r->stats (takes the lock). */
+/* Merge the engines' stats shards into r->stats (takes the lock); shards
+ * measured before the last reset are dropped. */
 void runner_collect(runner_t *r);
+/* Discard everything measured so far, in r->stats and in the engines
+ * (a new epoch: see stats_shard_epoch), and the exceptions too if asked. */
+void runner_reset_stats(runner_t *r, bool exceptions);
 /* Set the state under the lock. */
 void runner_set_state(runner_t *r, enum runner_state s);
 

@@ -76,10 +76,8 @@ bool shape_step(runner_t *r)
     double want = lua_tonumber(L, -3), rate = lua_tonumber(L, -2);
     char why[256] = "";
     if (!(want <= (double)LIMIT_USERS) || !(rate <= LIMIT_SPAWN_RATE) || rate != rate)
-        snprintf(why, sizeof why,
-                 "returned %g users at %g per second (at most %ld users, %g per "
-                 "second)",
-                 want, rate, LIMIT_USERS, LIMIT_SPAWN_RATE);
+        snprintf(why, sizeof why, "returned %g users at %g/s (at most %ld users, %.0f/s)", want,
+                 rate, LIMIT_USERS, LIMIT_SPAWN_RATE);
     else if (!runner_is_master(r) && want > (double)r->nseq)
         runner_users_fit((long)want - r->nseq, why, sizeof why); /* fills why if not */
     if (why[0]) {

@@ -226,10 +226,7 @@ void spawn_step(runner_t *r, int64_t now)
         log_spawned(r);
         runner_fire(r, "spawning_complete", r->nseq);
         if (r->o->reset_stats) {
-            runner_collect(r);
-            pthread_mutex_lock(&r->lock);
-            stats_reset(r->stats, clock_wall());
-            pthread_mutex_unlock(&r->lock);
+            runner_reset_stats(r, false);
             log_info("Resetting stats");
         }
     }
@@ -240,6 +237,19 @@ void spawn_step(runner_t *r, int64_t now)
  * engines with the most users of their class. */
 void spawn_counts(runner_t *r, const long *counts, const char *host)
 {
+    /* a master (maybe Locust's) may ask for anything: the ranges of -u */
+    double total = 0;
+    for (int c = 0; c < r->ncls; c++)
+        total += counts[c] > 0 ? (double)counts[c] : 0;
+    char why[512] = "";
+    if (total > (double)LIMIT_USERS)
+        snprintf(why, sizeof why, "%.0f users (at most %ld)", total, LIMIT_USERS);
+    else
+        runner_users_fit((long)total - r->nseq, why, sizeof why);
+    if (why[0]) {
+        log_error("the master's spawn message was ignored: %s", why);
+        return;
+    }
     if (host && *host) spawn_host(r, host);
     if (r->state == RUNNER_READY || r->state == RUNNER_STOPPED) {
         clear_for_test(r);

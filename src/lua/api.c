@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/limits.h"
 #include "base/log.h"
 #include "engine/engine.h"
 #include "lua/vm.h"
@@ -205,6 +206,19 @@ static int l_log_error(lua_State *L)
     return 0;
 }
 
+/* cicada.report's numbers, checked before they become integers (a double
+ * beyond int64 is undefined behaviour there): response_time in ms, nil or
+ * negative for none (Locust's None), at most LIMIT_SECONDS; a length of 0
+ * to 2^53 bytes. NaN or out of range is a Lua error naming the field. */
+static double report_number(lua_State *L, int idx, const char *field, double none, double max)
+{
+    double v = luaL_optnumber(L, idx, none);
+    if (v != v || v > max || (v < 0 && none == 0))
+        luaL_error(L, "cicada.report: %s = %s is out of range (0 to %.0f)", field,
+                   lua_tostring(L, idx), max);
+    return v;
+}
+
 static int l_report(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -216,8 +230,8 @@ static int l_report(lua_State *L)
     lua_getfield(L, 1, "exception");
     const char *type = luaL_optstring(L, 2, "CUSTOM");
     const char *name = luaL_checkstring(L, 3);
-    double ms = luaL_optnumber(L, 4, -1);
-    int64_t len = (int64_t)luaL_optnumber(L, 5, 0);
+    double ms = report_number(L, 4, "response_time", -1, LIMIT_SECONDS * 1000);
+    int64_t len = (int64_t)report_number(L, 5, "response_length", 0, 9007199254740992.0);
     const char *err = lua_isnil(L, 6) || lua_isboolean(L, 6) ? NULL : api_tostr(L, 6, NULL);
     if (lua_isboolean(L, 6) && lua_toboolean(L, 6)) err = "failed";
     int64_t rt = ms < 0 ? -1 : (int64_t)llround(ms * 1000.0);

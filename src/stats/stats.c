@@ -74,6 +74,7 @@ struct stats_shard {
     table_t rows, errs, excs;
     uint64_t pending; /* records since the last merge */
     uint64_t cut;     /* requests cut off at stop since the last merge */
+    uint64_t epoch;   /* the reset epoch its records belong to (stats.h) */
 };
 
 static bool row_eq(const void *item, const char *a, const char *b, const char *c)
@@ -386,14 +387,31 @@ static void entry_add(stats_entry_t *e, const shard_row_t *r)
     }
 }
 
+uint64_t stats_shard_epoch(const stats_shard_t *s)
+{
+    return s->epoch;
+}
+
+void stats_shard_set_epoch(stats_shard_t *s, uint64_t epoch)
+{
+    s->epoch = epoch;
+}
+
+void stats_shard_clear(stats_shard_t *s)
+{
+    stats_merge(NULL, s);
+}
+
 void stats_merge(stats_t *st, stats_shard_t *shard)
 {
     if (!shard->pending) return;
     for (size_t i = 0; i < shard->rows.cap; i++) {
         shard_row_t *r = shard->rows.items[i];
         if (!r || !r->dirty) continue;
-        entry_add(stats_main_entry(st, r->method, r->name), r);
-        entry_add(&st->total, r);
+        if (st) { /* NULL: stats_shard_clear */
+            entry_add(stats_main_entry(st, r->method, r->name), r);
+            entry_add(&st->total, r);
+        }
         r->dirty = false;
         r->num_requests = r->num_none = r->num_failures = 0;
         r->total_us = r->min_us = r->max_us = r->content = 0;
@@ -405,16 +423,16 @@ void stats_merge(stats_t *st, stats_shard_t *shard)
     for (size_t i = 0; i < shard->errs.cap; i++) {
         shard_err_t *se = shard->errs.items[i];
         if (!se || !se->count) continue;
-        stats_error_add(st, se->method, se->name, se->error, se->count);
+        if (st) stats_error_add(st, se->method, se->name, se->error, se->count);
         se->count = 0;
     }
     for (size_t i = 0; i < shard->excs.cap; i++) {
         shard_exc_t *sx = shard->excs.items[i];
         if (!sx || !sx->count) continue;
-        stats_exception_add(st, sx->msg, sx->traceback, "local", sx->count);
+        if (st) stats_exception_add(st, sx->msg, sx->traceback, "local", sx->count);
         sx->count = 0;
     }
-    st->cut += shard->cut;
+    if (st) st->cut += shard->cut;
     shard->cut = 0;
     shard->pending = 0;
 }

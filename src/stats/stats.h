@@ -54,6 +54,17 @@ void stats_shard_exception(stats_shard_t *s, const char *msg, const char *traceb
 /* True if nothing has been recorded since the last merge. */
 bool stats_shard_empty(const stats_shard_t *s);
 
+/* The reset epoch s's records belong to (0 for a new shard). Its owner
+ * tags it (engine.c: when it starts filling, and when a reset clears it);
+ * the main thread drops shards of an epoch older than its own instead of
+ * merging them (runner.c), so what was measured before a reset never
+ * reappears after it. */
+uint64_t stats_shard_epoch(const stats_shard_t *s);
+void stats_shard_set_epoch(stats_shard_t *s, uint64_t epoch);
+/* Drop everything recorded since the last merge, keeping the memory (as
+ * a merge does, without adding it anywhere). The epoch is kept. */
+void stats_shard_clear(stats_shard_t *s);
+
 /* ---- main-thread side ---- */
 
 /* One (method, name) row, or the Aggregated row. Read-only for callers. */
@@ -89,7 +100,8 @@ typedef struct stats stats_t;
 stats_t *stats_new(void);
 void stats_free(stats_t *st);
 
-/* Add the shard's contents into st and clear the shard for reuse. */
+/* Add the shard's contents into st and clear the shard for reuse (st may
+ * be NULL: the contents are dropped, as stats_shard_clear). */
 void stats_merge(stats_t *st, stats_shard_t *shard);
 
 /* Locust's reset_all(): zero every entry and the total in place, drop the

@@ -6,11 +6,17 @@
  * tree or a CSV in memory, and print and send it after unlocking, so the
  * runner's once-a-second merge waits for a copy, never for the network.
  * Commands (/swarm, /stop, /stats/reset) are queued to the runner and
- * answered at once, as Locust answers before its greenlet has run.
+ * answered at once, as Locust answers before its greenlet has run (or,
+ * when the runner's queue is full, after a bounded wait for room).
  *
- * Behaviour and messages follow Locust 2.12.1's web.py, with one choice of
- * cicada's: a missing or invalid user_count or spawn_rate is a 400 with
- * {"success": false, "message": ...} where Locust fails with a 500. */
+ * Behaviour and messages follow Locust 2.12.1's web.py, with choices of
+ * cicada's: every number has a stated range (base/limits.h), and a
+ * missing, invalid or out-of-range user_count, spawn_rate or run_time, a
+ * host over 1023 characters, or more users than the memory can hold is a
+ * 400 with {"success": false, "message": ..., "host": ...} naming the
+ * field, where Locust fails with a 500 or goes on. A command the runner
+ * is too busy to queue (runner.h) is a 503, never a success. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +25,7 @@
 #include <time.h>
 
 #include "base/alloc.h"
+#include "base/limits.h"
 #include "report/csv.h"
 #include "report/html.h"
 #include "report/json.h"
@@ -99,20 +106,24 @@ static bool form_get(const char *body, size_t len, const char *key, char *buf, s
     return mg_get_var(body, len, key, buf, n) >= 0;
 }
 
-static bool parse_long(const char *s, long *out)
+/* A whole number in [0, LIMIT_USERS]; too large for a long is out of
+ * range too (strtol's ERANGE), never a saturated 9.2e18. */
+static bool parse_users(const char *s, long *out)
 {
     char *end;
     while (*s == ' ' || *s == '\t')
         s++;
     if (*s == '\0') return false;
+    errno = 0;
     long v = strtol(s, &end, 10);
     while (*end == ' ' || *end == '\t')
         end++;
-    if (*end != '\0' || v < 0) return false;
+    if (*end != '\0' || errno == ERANGE || v < 0 || v > LIMIT_USERS) return false;
     *out = v;
     return true;
 }
 
+/* A spawn rate in (0, LIMIT_SPAWN_RATE]. */
 static bool parse_rate(const char *s, double *out)
 {
     char *end;
@@ -122,7 +133,7 @@ static bool parse_rate(const char *s, double *out)
     double v = strtod(s, &end);
     while (*end == ' ' || *end == '\t')
         end++;
-    if (*end != '\0' || !isfinite(v) || v <= 0) return false;
+    if (*end != '\0' || !isfinite(v) || v <= 0 || v > LIMIT_SPAWN_RATE) return false;
     *out = v;
     return true;
 }
@@ -149,8 +160,10 @@ static int r_swarm(struct mg_connection *c, struct web *w)
         len += (size_t)k;
     body[len] = '\0';
 
-    char users_s[64], rate_s[64], run_s[64], host[1024] = "";
-    bool has_host = form_get(body, len, "host", host, sizeof host);
+    char users_s[64], rate_s[64], run_s[64], host[LIMIT_HOST + 1] = "", msg[512];
+    /* -2: present but longer than LIMIT_HOST (the buffer), refused below */
+    int host_len = mg_get_var(body, len, "host", host, sizeof host);
+    bool has_host = host_len >= 0;
     if (has_host) {
         /* like Locust: drop < and > to keep the host harmless in pages */
         char *d = host;
@@ -164,41 +177,54 @@ static int r_swarm(struct mg_connection *c, struct web *w)
     runner_unlock(w->r);
     const char *shown = has_host && *host ? host : cur_host;
 
+    /* every number has a stated range (base/limits.h, docs/cli.md) */
     long users;
     double rate, run_time = 0;
     int status;
-    if (!form_get(body, len, "user_count", users_s, sizeof users_s) || !parse_long(users_s, &users))
+    if (!form_get(body, len, "user_count", users_s, sizeof users_s) ||
+        !parse_users(users_s, &users))
         status = swarm_result(c, 400, false,
-                              "user_count must be a whole number of users (0 or more)", shown, 0);
+                              "user_count must be a whole number of users from 0 to 100000000",
+                              shown, 0);
     else if (!form_get(body, len, "spawn_rate", rate_s, sizeof rate_s) ||
              !parse_rate(rate_s, &rate))
-        status = swarm_result(c, 400, false, "spawn_rate must be a number above 0", shown, 0);
+        status = swarm_result(c, 400, false,
+                              "spawn_rate must be a number above 0 and at most 1000000", shown, 0);
+    else if (host_len == -2)
+        status =
+            swarm_result(c, 400, false, "host must be at most 1023 characters long", cur_host, 0);
     else if (form_get(body, len, "run_time", run_s, sizeof run_s) && *run_s &&
              opts_timespan(run_s, &run_time) != 0)
         /* Locust's message, and its 200 */
         status = swarm_result(c, 200, false,
                               "Valid run_time formats are : 20, 20s, 3m, 2h, 1h20m, 3h30m10s, etc.",
                               shown, 0);
-    else {
-        runner_swarm(w->r, users, rate, has_host ? host : NULL, run_time);
+    else if (run_time > LIMIT_SECONDS)
+        status = swarm_result(c, 400, false, "run_time must be at most 8760h (365 days)", shown, 0);
+    else if (!runner_opts(w->r)->master &&
+             runner_users_fit(users - runner_user_count(w->r), msg, sizeof msg) != 0)
+        status = swarm_result(c, 400, false, msg, shown, 0); /* before any user starts */
+    else if (!runner_swarm(w->r, users, rate, has_host ? host : NULL, run_time))
+        status = swarm_result(c, 503, false, "The runner is busy: try again", shown, 0);
+    else
         status = swarm_result(c, 200, true, "Swarming started", shown, run_time);
-    }
     xfree(body);
     return status;
 }
 
 static int r_stop(struct mg_connection *c, struct web *w)
 {
-    runner_stop(w->r);
+    bool ok = runner_stop(w->r); /* false: never queued (the runner is busy) */
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddBoolToObject(j, "success", true);
-    cJSON_AddStringToObject(j, "message", "Test stopped");
-    return send_json(c, 200, j);
+    cJSON_AddBoolToObject(j, "success", ok);
+    cJSON_AddStringToObject(j, "message", ok ? "Test stopped" : "The runner is busy: try again");
+    return send_json(c, ok ? 200 : 503, j);
 }
 
 static int r_reset(struct mg_connection *c, struct web *w)
 {
-    runner_reset(w->r); /* stats and exceptions, like Locust's route */
+    /* stats and exceptions, like Locust's route */
+    if (!runner_reset(w->r)) return send_text(c, 503, "The runner is busy: try again");
     return send_text(c, 200, "ok");
 }
 

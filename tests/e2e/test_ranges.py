@@ -179,3 +179,75 @@ def test_nonsense_timeouts_and_sleeps_are_lua_errors(run_cicada, tmp_path, nginx
     assert "timeout = 0: a number of seconds above 0 expected" in msgs, msgs
     assert "timeout = nan" in msgs or "timeout = -nan" in msgs, msgs
     assert "cicada.sleep(nan)" in msgs, msgs
+
+
+PCT_COLUMNS = ("50%", "66%", "75%", "80%", "90%", "95%", "98%", "99%", "99.9%", "99.99%", "100%")
+
+
+def test_no_percentile_above_max(run_cicada, tmp_path):
+    """Item 13: every request took exactly 3001.4 ms (cicada.report gives the
+    exact time), so no column may show more; before the fix the histogram
+    bucket's midpoint, 3006, filled every percentile column."""
+    f = write_scenario(tmp_path, """\
+U = cicada.user { host = "http://127.0.0.1:1", wait_time = cicada.constant(0.2) }
+U:task(1, function(self)
+  cicada.report{ type = "GET", name = "slow", response_time = 3001.4, response_length = 1 }
+end)
+""")
+    r = run_cicada(["-f", f, "--headless", "-u", "2", "-r", "10", "-t", "3s", "--csv-full-history"],
+                   timeout=30)
+    assert r.returncode == 0, r.output
+    for row in r.csv["stats"]:
+        assert float(row["Max Response Time"]) == 3001.4, row
+        for col in PCT_COLUMNS:
+            assert int(row[col]) == 3001, (col, row)
+    hist = [row for row in r.csv["stats_history"] if row["100%"] != "N/A"]
+    assert hist, r.csv["stats_history"]
+    for row in hist:
+        for col in PCT_COLUMNS:
+            assert int(row[col]) <= 3001, (col, row)
+    # the console's percentile table
+    table = r.stdout[r.stdout.rfind("Response time percentiles"):]
+    assert "3006" not in table and "3001" in table, table
+
+
+def test_a_shape_out_of_range_ends_the_test_with_the_reason(run_cicada, tmp_path):
+    """A load shape's users and rate have -u's and -r's ranges: 1e20 users
+    ends the test with an error naming the values (before the fix the
+    count overflowed a long and the shape ran with 0 users)."""
+    f = write_scenario(tmp_path, """\
+U = cicada.user { host = "http://127.0.0.1:1", wait_time = cicada.constant(1) }
+U:task(1, function(self) cicada.sleep(1) end)
+cicada.shape(function(run_time)
+  if run_time < 1 then return 2, 10 end
+  if run_time < 8 then return 1e20, 10 end
+  return nil
+end)
+""")
+    r = run_cicada(["-f", f, "--headless"], timeout=30)
+    assert "load shape: returned 1e+20 users at 10/s (at most 100000000 users" in r.stderr, \
+        r.output
+    assert r.duration < 6, f"the test went on after the shape's error\n{r.output}"
+
+
+def test_report_refuses_numbers_out_of_range(run_cicada, tmp_path):
+    """cicada.report's response_time and response_length become integers:
+    NaN, 1e300 or a negative length are Lua errors naming the field, not
+    an overflow (before the fix 1e300 bytes became a negative size)."""
+    f = write_scenario(tmp_path, """\
+U = cicada.user { host = "http://127.0.0.1:1", wait_time = cicada.constant(0.1) }
+U:task(1, function(self) cicada.report{ name = "bad_len", response_time = 5, response_length = 1e300 } end)
+U:task(1, function(self) cicada.report{ name = "neg_len", response_time = 5, response_length = -3 } end)
+U:task(1, function(self) cicada.report{ name = "nan_rt", response_time = 0/0 } end)
+U:task(1, function(self) cicada.report{ name = "huge_rt", response_time = 1e300 } end)
+U:task(1, function(self) cicada.report{ name = "none_rt", response_time = -1, response_length = 7 } end)
+""")
+    r = run_cicada(["-f", f, "--headless", "-u", "2", "-r", "100", "-t", "2s"], timeout=30)
+    names = {row["Name"] for row in r.csv["stats"]}
+    assert names & {"bad_len", "neg_len", "nan_rt", "huge_rt"} == set(), r.csv["stats"]
+    assert r.count("none_rt") > 0
+    msgs = " | ".join(row["Message"] for row in r.csv.get("exceptions", []))
+    assert "cicada.report: response_length = 1e+300 is out of range" in msgs, msgs
+    assert "cicada.report: response_length = -3 is out of range" in msgs, msgs
+    assert "cicada.report: response_time = nan" in msgs or "response_time = -nan" in msgs, msgs
+    assert "cicada.report: response_time = 1e+300 is out of range" in msgs, msgs
