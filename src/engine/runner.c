@@ -260,7 +260,7 @@ static void watch_stopping(runner_t *r, int64_t now, int64_t limit)
 {
     for (int i = 0; i < r->neng; i++) {
         struct watch *w = &r->watch[i];
-        if (abandoned(r, i)) continue;
+        if (abandoned(r, i) || engine_done(r->eng[i])) continue; /* done: its stamp is stale */
         if (engine_busy_ns(r->eng[i]) < limit) {
             w->interrupted_at = 0;
         } else if (w->interrupted_at == 0) {
