@@ -196,28 +196,37 @@ static void cut_request(user_t *u)
     stats_shard_cut(u->eng->shard);
 }
 
-/* The grace is over: whatever u waits for outside on_stop is cut and u is
- * resumed with STOP (the prelude then runs on_stop); from now on its
- * blocking calls outside on_stop raise STOP. on_stop keeps running until
- * CMD_FORCE. */
+/* Run u's on_stop (the prelude's cicada._stop_user) in a fresh coroutine.
+ * The old one, parked in the call that was cut, is dropped for the GC: no
+ * code of the task runs after the cut, and nothing per request had to be
+ * added to let it unwind. */
+static void run_on_stop(user_t *u)
+{
+    engine_t *e = u->eng;
+    luaL_unref(e->L, LUA_REGISTRYINDEX, u->co_ref);
+    u->co = lua_newthread(e->L);
+    u->co_ref = luaL_ref(e->L, LUA_REGISTRYINDEX);
+    lua_rawgeti(u->co, LUA_REGISTRYINDEX, e->stop_user_ref);
+    lua_pushnumber(u->co, (double)u->id);
+    engine_resume(u, 1);
+}
+
+/* The grace is over: whatever u waits for outside on_stop is cut and u
+ * goes on to on_stop; from now on its blocking calls outside on_stop raise
+ * STOP. on_stop keeps running until CMD_FORCE. */
 static void user_cut(user_t *u)
 {
     u->stopping = u->cut = true;
     if (u->in_on_stop) return;
     switch (u->state) {
     case USER_WAITING:
-        if (u->waiting_on) {
-            cut_request(u);
-            api_push_stop(u->co);
-            engine_resume(u, 1);
-        } else {
-            cosocket_cut(u); /* resumes it with nil, "closed" */
-        }
+        if (u->waiting_on) cut_request(u);
+        else cosocket_cut(u);
+        run_on_stop(u);
         break;
     case USER_SLEEPING:
         loop_timer_stop(u->eng->loop, &u->timer);
-        api_push_stop(u->co);
-        engine_resume(u, 1);
+        run_on_stop(u);
         break;
     default: /* READY: its next blocking call raises STOP */
         break;
@@ -519,6 +528,8 @@ engine_t *engine_new(int index, const engine_conf_t *conf, char *err, size_t n)
     lua_getglobal(e->L, "cicada");
     lua_getfield(e->L, -1, "_run");
     e->run_ref = luaL_ref(e->L, LUA_REGISTRYINDEX);
+    lua_getfield(e->L, -1, "_stop_user");
+    e->stop_user_ref = luaL_ref(e->L, LUA_REGISTRYINDEX);
     lua_pop(e->L, 1);
     e->Lcb = lua_newthread(e->L);
     e->cb_ref = luaL_ref(e->L, LUA_REGISTRYINDEX);

@@ -20,8 +20,8 @@
  *    its task. A request in flight may finish and is recorded as usual.
  *  - CMD_CUT (the grace is over): every request still in flight outside
  *    on_stop is cut (its connection closed, counted by stats_shard_cut,
- *    neither a success nor a failure) and its user resumed with STOP, so
- *    that on_stop runs for it too.
+ *    neither a success nor a failure); its user, and one asleep in a task,
+ *    runs on_stop in a fresh coroutine, the parked one being dropped.
  *  - CMD_FORCE (on_stop had its time, or a second Ctrl-C): what is still
  *    in flight is cut and every user ends without being resumed.
  * A thread stuck in Lua code that never yields cannot obey any of them:
@@ -142,6 +142,7 @@ typedef struct engine {
     bool stopping_all, cutting, forced, quit;
     bool graceful; /* --stop-timeout > 0: tasks may finish */
     int run_ref;   /* cicada._run */
+    int stop_user_ref; /* cicada._stop_user */
     uint64_t spawned; /* users ever spawned here, for ids */
     struct lua_State *Lcb; /* a VM thread for event listeners (anchored by cb_ref) */
     int cb_ref;
