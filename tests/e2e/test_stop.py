@@ -253,3 +253,29 @@ def test_thread_away_from_its_loop_is_named(tmp_path, nginx, run_cicada):
                   r"task \S*scenario\.lua:3", run.stderr)
     assert m and int(m.group(1)) >= 5, run.output
     assert run.count("A") == nginx.count("/a")
+
+
+SLEEPY = """\
+Sleepy = cicada.user { wait_time = cicada.constant(0) }
+function Sleepy:on_stop() self.client:get("/stop", { name = "stop" }) end
+Sleepy:task(function(self)
+  self.client:get("/a", { name = "A" })
+  cicada.sleep(30)
+  self.client:get("/b", { name = "B" })
+end)
+"""
+
+
+@pytest.mark.time_limit(60)
+def test_stop_timeout_lets_tasks_run_then_ends_them(tmp_path, nginx, run_cicada):
+    """-s 1: tasks asleep inside a task may go on for 1 s (Locust's
+    semantics), then they end without a new request and on_stop runs."""
+    scenario = write_scenario(tmp_path, SLEEPY)
+    run = run_cicada(["-f", scenario, "--headless", "-u", USERS, "-r", 1000, "-t", "1s",
+                      "-H", nginx.url, "--only-summary", "--stop-timeout", 1], timeout=30)
+    assert run.returncode == 0, run.output
+    assert run.duration < 1 + 1 + 3.5, f"stopping took {run.duration:.1f} s"
+    assert run.duration > 1.8, "the tasks were not given the stop timeout"
+    assert nginx.count("/a") == USERS == run.count("A")
+    assert nginx.count("/b") == 0 and run.count("B") == 0
+    assert nginx.count("/stop") == USERS == run.count("stop"), run.output
