@@ -66,6 +66,9 @@ void engine_resume(user_t *u, int nargs)
     }
     e->current = u;
     u->state = USER_RUNNING;
+    /* one writer: a plain store, no read-modify-write */
+    atomic_store_explicit(&e->resumes, atomic_load_explicit(&e->resumes, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
     int rc = lua_resume(u->co, nargs);
     e->current = NULL;
     /* a resume that took too long may have been given up on meanwhile */
@@ -313,7 +316,7 @@ static void on_wake(loop_t *l, loop_io_t *io)
         engine_cmd_t *next = c->next;
         switch (c->kind) {
         case CMD_SPAWN:
-            e->stopping_all = false;
+            e->stopping_all = e->cutting = e->forced = false;
             for (long i = 0; i < c->count; i++)
                     user_spawn(e, c->cls,
                                (uint64_t)e->index + 1 + (uint64_t)e->conf->nengines * e->spawned++);
@@ -404,6 +407,11 @@ void engine_give_shard(engine_t *e, stats_shard_t *s)
 }
 
 /* ---- a stuck thread ---- */
+
+uint64_t engine_resumes(const engine_t *e)
+{
+    return atomic_load_explicit(&((engine_t *)e)->resumes, memory_order_relaxed);
+}
 
 int64_t engine_busy_ns(const engine_t *e)
 {

@@ -165,6 +165,7 @@ typedef struct engine {
     atomic_int hook_mode;       /* HOOK_NONE, HOOK_LOCATE or HOOK_STOP */
     atomic_bool where_known;    /* where holds the hook's file:line */
     char where[256];
+    atomic_ulong resumes;  /* coroutine resumes so far (only this thread writes) */
     atomic_bool abandoned; /* the main thread gave up on it */
     atomic_bool done;      /* its thread has left the loop (after CMD_QUIT) */
 
@@ -197,6 +198,10 @@ enum { HOOK_NONE, HOOK_LOCATE, HOOK_STOP };
  * for events). A long time means a callback, in practice a Lua task that
  * never yields, keeps it busy. */
 int64_t engine_busy_ns(const engine_t *e);
+/* How many coroutine resumes the engine has made: busy with the count
+ * standing still is one task that does not yield, busy with it moving is
+ * merely a lot of work (a million users stopping). */
+uint64_t engine_resumes(const engine_t *e);
 /* Ask a busy engine's VM, through a signal to its thread and a Lua count
  * hook, to note where it is (HOOK_LOCATE: e->where) or to raise an error in
  * the running task (HOOK_STOP). Interpreted code obeys within

@@ -34,6 +34,8 @@ static void tick(void)
 
 /* What the main thread knows of each engine's health (runner_int.h). */
 struct watch {
+    uint64_t resumes;       /* the engine's resume count when last seen */
+    int64_t same_since;     /* since when it has not moved */
     int64_t located_at;     /* HOOK_LOCATE sent (0: not stuck) */
     bool warned;            /* the warning for this stall is out */
     int64_t interrupted_at; /* HOOK_STOP sent (0: not yet) */
@@ -47,6 +49,21 @@ struct watch *stop_watch_new(int neng)
 #define ON_STOP_NS SEC              /* on_stop's time after the cut */
 #define STUCK_WARN_NS (5 * SEC)     /* away from its loop this long: warn */
 #define HOOK_WAIT_NS (SEC * 3 / 10) /* how long the hook gets to stop a task */
+
+/* How long engine i has been stuck in one callback: away from its loop
+ * with its resume count standing still (to the last look, once a tick). */
+static int64_t stuck_ns(runner_t *r, int i, int64_t now)
+{
+    struct watch *w = &r->watch[i];
+    int64_t busy = engine_busy_ns(r->eng[i]);
+    uint64_t n = engine_resumes(r->eng[i]);
+    if (busy == 0 || n != w->resumes || w->same_since == 0) {
+        w->resumes = n;
+        w->same_since = now;
+    }
+    int64_t same = now - w->same_since;
+    return busy < same ? busy : same;
+}
 
 static bool abandoned(const runner_t *r, int i)
 {
@@ -76,7 +93,7 @@ void stop_watch(runner_t *r, int64_t now)
 {
     for (int i = 0; i < r->neng; i++) {
         struct watch *w = &r->watch[i];
-        int64_t busy = engine_busy_ns(r->eng[i]);
+        int64_t busy = stuck_ns(r, i, now);
         if (busy < STUCK_WARN_NS || abandoned(r, i)) {
             w->located_at = 0;
             w->warned = false;
@@ -104,7 +121,7 @@ static void watch_stopping(runner_t *r, int64_t now, int64_t limit)
     for (int i = 0; i < r->neng; i++) {
         struct watch *w = &r->watch[i];
         if (abandoned(r, i) || engine_done(r->eng[i])) continue; /* done: its stamp is stale */
-        if (engine_busy_ns(r->eng[i]) < limit) {
+        if (stuck_ns(r, i, now) < limit) {
             w->interrupted_at = 0;
         } else if (w->interrupted_at == 0) {
             engine_interrupt(r->eng[i], HOOK_STOP);
