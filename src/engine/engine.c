@@ -57,6 +57,13 @@ double engine_random(engine_t *e)
 
 /* ---- resuming users ---- */
 
+/* Tell the main thread which user and task the engine runs now. */
+static inline void publish(engine_t *e, const user_t *u)
+{
+    atomic_store_explicit(&e->task_user, u->id, memory_order_relaxed);
+    atomic_store_explicit(&e->task, u->task, memory_order_relaxed);
+}
+
 void engine_resume(user_t *u, int nargs)
 {
     engine_t *e = u->eng;
@@ -69,6 +76,7 @@ void engine_resume(user_t *u, int nargs)
     /* one writer: a plain store, no read-modify-write */
     atomic_store_explicit(&e->resumes, atomic_load_explicit(&e->resumes, memory_order_relaxed) + 1,
                           memory_order_relaxed);
+    publish(e, u);
     int rc = lua_resume(u->co, nargs);
     e->current = NULL;
     /* a resume that took too long may have been given up on meanwhile */
@@ -121,9 +129,8 @@ void engine_flush_pending(user_t *u)
 
 void engine_task(user_t *u, const char *name)
 {
-    engine_t *e = u->eng;
-    atomic_store_explicit(&e->task_user, u->id, memory_order_relaxed);
-    atomic_store_explicit(&e->task, name, memory_order_relaxed);
+    u->task = name;
+    publish(u->eng, u);
 }
 
 static void on_user_timer(loop_t *l, loop_timer_t *t)

@@ -86,6 +86,7 @@ typedef struct user {
     uint64_t req_seq;
     pending_t pending;
     struct cookie_jar *jar; /* the user's cookies (http/cookie.h), NULL until one is set */
+    const char *task;       /* the task it runs (engine_task), for the stuck-thread warning */
 } user_t;
 
 enum engine_cmd_kind {
