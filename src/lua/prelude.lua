@@ -294,9 +294,15 @@ end
 local run_set
 
 -- Run one task of owner for self; returns STOP, an interrupt, or nil.
+-- the task each user last told C it runs (C keeps it per user, for the
+-- warning about a thread stuck in a task): a C call only when it changes
+local told = setmetatable({}, { __mode = "k" })
 local function run_task(t, self, user)
   if t.set then return run_set(t.set, self, user) end
-  _task(t.name)
+  if told[user] ~= t then
+    told[user] = t
+    _task(t.name)
+  end
   return protected(t.fn, self)
 end
 
