@@ -324,6 +324,7 @@ static void on_wake(loop_t *l, loop_io_t *io)
         switch (c->kind) {
         case CMD_SPAWN:
             e->stopping_all = e->cutting = e->forced = false;
+            e->cut_pending = e->force_pending = false;
             for (long i = 0; i < c->count; i++)
                     user_spawn(e, c->cls,
                                (uint64_t)e->index + 1 + (uint64_t)e->conf->nengines * e->spawned++);
@@ -335,13 +336,11 @@ static void on_wake(loop_t *l, loop_io_t *io)
             e->stopping_all = true;
             each_user(e, user_stop);
             break;
-        case CMD_CUT:
-            e->cutting = true;
-            each_user(e, user_cut);
+        case CMD_CUT: /* done after this turn: see settle_then */
+            e->cut_pending = true;
             break;
         case CMD_FORCE:
-            e->forced = true;
-            each_user(e, user_force);
+            e->force_pending = true;
             break;
         case CMD_QUIT:
             /* users left (none after a stop) end here, on this thread, so
@@ -411,6 +410,26 @@ stats_shard_t *engine_take_shard(engine_t *e)
 void engine_give_shard(engine_t *e, stats_shard_t *s)
 {
     atomic_store(&e->spare, s);
+}
+
+/* CMD_CUT and CMD_FORCE, after the loop turn that brought them: first the
+ * events already waiting are handled, so that a response that arrived
+ * while this thread was busy (one task hogging it) is recorded, not cut. */
+static void settle_then_cut(engine_t *e)
+{
+    if (!e->cut_pending && !e->force_pending) return;
+    loop_run_once(e->loop, 0);
+    run_ready(e);
+    if (e->cut_pending) {
+        e->cut_pending = false;
+        e->cutting = true;
+        each_user(e, user_cut);
+    }
+    if (e->force_pending) {
+        e->force_pending = false;
+        e->forced = true;
+        each_user(e, user_force);
+    }
 }
 
 /* ---- a stuck thread ---- */
@@ -515,6 +534,7 @@ static void *thread_main(void *arg)
             break;
         }
         run_ready(e);
+        settle_then_cut(e);
         client_bury(e);
         if (atomic_load_explicit(&e->abandoned, memory_order_relaxed)) park_abandoned(e);
     }

@@ -141,6 +141,7 @@ typedef struct engine {
     atomic_long live_users;
     struct conn *graveyard; /* closed connections, freed after the loop turn */
     bool stopping_all, cutting, forced, quit;
+    bool cut_pending, force_pending; /* CMD_CUT / CMD_FORCE, done after the turn */
     bool graceful; /* --stop-timeout > 0: tasks may finish */
     int run_ref;   /* cicada._run */
     int stop_user_ref; /* cicada._stop_user */
