@@ -18,6 +18,7 @@ waits --slow-delay seconds), so that nginx logs them, 499 when cut.
 """
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -284,3 +285,40 @@ def test_stop_timeout_lets_tasks_run_then_ends_them(tmp_path, nginx, run_cicada)
     assert nginx.count("/a") == USERS == run.count("A")
     assert nginx.count("/b") == 0 and run.count("B") == 0
     assert nginx.count("/stop") == USERS == run.count("stop"), run.output
+
+
+PARKED_SOCKET = r"""
+Waiter = cicada.user { wait_time = cicada.constant(0) }
+function Waiter:on_stop() cicada.report { type = "STOP", name = "on_stop", response_time = 0 } end
+Waiter:task(1, function(self)
+  local s = ngx.socket.tcp()
+  s:settimeout(60000)
+  assert(s:connect("127.0.0.1", tonumber(os.getenv("ECHO_PORT"))))
+  s:send("SILENT\n")
+  s:receive()   -- never answered
+  cicada.report { type = "TCP", name = "after receive", response_time = 0 }
+end)
+"""
+
+
+@pytest.mark.time_limit(60)
+def test_socket_wait_is_cut_and_on_stop_runs(run_cicada, tmp_path):
+    """A user parked on a cosocket receive the server never answers: after
+    the grace its connection is closed, nothing after the receive runs, and
+    on_stop runs."""
+    from test_cosocket import EchoServer
+    echo = EchoServer()
+    try:
+        env = dict(os.environ, ECHO_PORT=str(echo.port))
+        run = run_cicada(["-f", write_scenario(tmp_path, PARKED_SOCKET), "--headless",
+                          "-u", 5, "-r", 100, "-t", "1s"], env=env, timeout=20)
+        assert run.returncode == 0, run.output
+        assert run.duration < 6, f"stop took {run.duration:.1f} s"
+        assert run.count("on_stop") == 5, run.output
+        assert run.count("after receive") == 0, run.output
+        deadline = time.monotonic() + 5
+        while echo.open and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not echo.open, f"{len(echo.open)} connections left open"
+    finally:
+        echo.stop()
