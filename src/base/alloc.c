@@ -47,10 +47,11 @@ void *xrealloc(void *p, size_t n)
 void *xrealloc_try(void *p, size_t n)
 {
     size_t old = p ? malloc_usable_size(p) : 0;
-    void *q = realloc(p, n);
+    void *q = p ? realloc(p, n) : malloc(n);
     if (q == NULL) return NULL;
-    atomic_fetch_sub_explicit(&used, old, memory_order_relaxed);
-    atomic_fetch_add_explicit(&used, malloc_usable_size(q), memory_order_relaxed);
+    /* one atomic add of the difference (modulo 2^N, so a shrink works too):
+     * Lua allocates often */
+    atomic_fetch_add_explicit(&used, malloc_usable_size(q) - old, memory_order_relaxed);
     return q;
 }
 

@@ -57,6 +57,13 @@ double engine_random(engine_t *e)
 
 /* ---- resuming users ---- */
 
+/* Tell the main thread which user and task the engine runs now. */
+static inline void publish(engine_t *e, const user_t *u)
+{
+    atomic_store_explicit(&e->task_user, u->id, memory_order_relaxed);
+    atomic_store_explicit(&e->task, u->task, memory_order_relaxed);
+}
+
 void engine_resume(user_t *u, int nargs)
 {
     engine_t *e = u->eng;
@@ -66,6 +73,10 @@ void engine_resume(user_t *u, int nargs)
     }
     e->current = u;
     u->state = USER_RUNNING;
+    /* one writer: a plain store, no read-modify-write */
+    atomic_store_explicit(&e->resumes, atomic_load_explicit(&e->resumes, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    publish(e, u);
     int rc = lua_resume(u->co, nargs);
     e->current = NULL;
     /* a resume that took too long may have been given up on meanwhile */
@@ -118,9 +129,8 @@ void engine_flush_pending(user_t *u)
 
 void engine_task(user_t *u, const char *name)
 {
-    engine_t *e = u->eng;
-    atomic_store_explicit(&e->task_user, u->id, memory_order_relaxed);
-    atomic_store_explicit(&e->task, name, memory_order_relaxed);
+    u->task = name;
+    publish(u->eng, u);
 }
 
 static void on_user_timer(loop_t *l, loop_timer_t *t)
@@ -196,28 +206,37 @@ static void cut_request(user_t *u)
     stats_shard_cut(u->eng->shard);
 }
 
-/* The grace is over: whatever u waits for outside on_stop is cut and u is
- * resumed with STOP (the prelude then runs on_stop); from now on its
- * blocking calls outside on_stop raise STOP. on_stop keeps running until
- * CMD_FORCE. */
+/* Run u's on_stop (the prelude's cicada._stop_user) in a fresh coroutine.
+ * The old one, parked in the call that was cut, is dropped for the GC: no
+ * code of the task runs after the cut, and nothing per request had to be
+ * added to let it unwind. */
+static void run_on_stop(user_t *u)
+{
+    engine_t *e = u->eng;
+    luaL_unref(e->L, LUA_REGISTRYINDEX, u->co_ref);
+    u->co = lua_newthread(e->L);
+    u->co_ref = luaL_ref(e->L, LUA_REGISTRYINDEX);
+    lua_rawgeti(u->co, LUA_REGISTRYINDEX, e->stop_user_ref);
+    lua_pushnumber(u->co, (double)u->id);
+    engine_resume(u, 1);
+}
+
+/* The grace is over: whatever u waits for outside on_stop is cut and u
+ * goes on to on_stop; from now on its blocking calls outside on_stop raise
+ * STOP. on_stop keeps running until CMD_FORCE. */
 static void user_cut(user_t *u)
 {
     u->stopping = u->cut = true;
     if (u->in_on_stop) return;
     switch (u->state) {
     case USER_WAITING:
-        if (u->waiting_on) {
-            cut_request(u);
-            api_push_stop(u->co);
-            engine_resume(u, 1);
-        } else {
-            cosocket_cut(u); /* resumes it with nil, "closed" */
-        }
+        if (u->waiting_on) cut_request(u);
+        else cosocket_cut(u);
+        run_on_stop(u);
         break;
     case USER_SLEEPING:
         loop_timer_stop(u->eng->loop, &u->timer);
-        api_push_stop(u->co);
-        engine_resume(u, 1);
+        run_on_stop(u);
         break;
     default: /* READY: its next blocking call raises STOP */
         break;
@@ -304,7 +323,8 @@ static void on_wake(loop_t *l, loop_io_t *io)
         engine_cmd_t *next = c->next;
         switch (c->kind) {
         case CMD_SPAWN:
-            e->stopping_all = false;
+            e->stopping_all = e->cutting = e->forced = false;
+            e->cut_pending = e->force_pending = false;
             for (long i = 0; i < c->count; i++)
                     user_spawn(e, c->cls,
                                (uint64_t)e->index + 1 + (uint64_t)e->conf->nengines * e->spawned++);
@@ -316,13 +336,11 @@ static void on_wake(loop_t *l, loop_io_t *io)
             e->stopping_all = true;
             each_user(e, user_stop);
             break;
-        case CMD_CUT:
-            e->cutting = true;
-            each_user(e, user_cut);
+        case CMD_CUT: /* done after this turn: see settle_then */
+            e->cut_pending = true;
             break;
         case CMD_FORCE:
-            e->forced = true;
-            each_user(e, user_force);
+            e->force_pending = true;
             break;
         case CMD_QUIT:
             /* users left (none after a stop) end here, on this thread, so
@@ -400,7 +418,32 @@ void engine_give_shard(engine_t *e, stats_shard_t *s)
     atomic_store(&e->spare, s);
 }
 
+/* CMD_CUT and CMD_FORCE, after the loop turn that brought them: first the
+ * events already waiting are handled, so that a response that arrived
+ * while this thread was busy (one task hogging it) is recorded, not cut. */
+static void settle_then_cut(engine_t *e)
+{
+    if (!e->cut_pending && !e->force_pending) return;
+    loop_run_once(e->loop, 0);
+    run_ready(e);
+    if (e->cut_pending) {
+        e->cut_pending = false;
+        e->cutting = true;
+        each_user(e, user_cut);
+    }
+    if (e->force_pending) {
+        e->force_pending = false;
+        e->forced = true;
+        each_user(e, user_force);
+    }
+}
+
 /* ---- a stuck thread ---- */
+
+uint64_t engine_resumes(const engine_t *e)
+{
+    return atomic_load_explicit(&((engine_t *)e)->resumes, memory_order_relaxed);
+}
 
 int64_t engine_busy_ns(const engine_t *e)
 {
@@ -497,6 +540,7 @@ static void *thread_main(void *arg)
             break;
         }
         run_ready(e);
+        settle_then_cut(e);
         client_bury(e);
         if (atomic_load_explicit(&e->abandoned, memory_order_relaxed)) park_abandoned(e);
     }
@@ -525,6 +569,8 @@ engine_t *engine_new(int index, const engine_conf_t *conf, char *err, size_t n)
     lua_getglobal(e->L, "cicada");
     lua_getfield(e->L, -1, "_run");
     e->run_ref = luaL_ref(e->L, LUA_REGISTRYINDEX);
+    lua_getfield(e->L, -1, "_stop_user");
+    e->stop_user_ref = luaL_ref(e->L, LUA_REGISTRYINDEX);
     lua_pop(e->L, 1);
     e->Lcb = lua_newthread(e->L);
     e->cb_ref = luaL_ref(e->L, LUA_REGISTRYINDEX);

@@ -20,8 +20,8 @@
  *    its task. A request in flight may finish and is recorded as usual.
  *  - CMD_CUT (the grace is over): every request still in flight outside
  *    on_stop is cut (its connection closed, counted by stats_shard_cut,
- *    neither a success nor a failure) and its user resumed with STOP, so
- *    that on_stop runs for it too.
+ *    neither a success nor a failure); its user, and one asleep in a task,
+ *    runs on_stop in a fresh coroutine, the parked one being dropped.
  *  - CMD_FORCE (on_stop had its time, or a second Ctrl-C): what is still
  *    in flight is cut and every user ends without being resumed.
  * A thread stuck in Lua code that never yields cannot obey any of them:
@@ -86,6 +86,7 @@ typedef struct user {
     uint64_t req_seq;
     pending_t pending;
     struct cookie_jar *jar; /* the user's cookies (http/cookie.h), NULL until one is set */
+    const char *task;       /* the task it runs (engine_task), for the stuck-thread warning */
 } user_t;
 
 enum engine_cmd_kind {
@@ -141,8 +142,10 @@ typedef struct engine {
     atomic_long live_users;
     struct conn *graveyard; /* closed connections, freed after the loop turn */
     bool stopping_all, cutting, forced, quit;
+    bool cut_pending, force_pending; /* CMD_CUT / CMD_FORCE, done after the turn */
     bool graceful; /* --stop-timeout > 0: tasks may finish */
     int run_ref;   /* cicada._run */
+    int stop_user_ref; /* cicada._stop_user */
     uint64_t spawned; /* users ever spawned here, for ids */
     struct lua_State *Lcb; /* a VM thread for event listeners (anchored by cb_ref) */
     int cb_ref;
@@ -166,6 +169,7 @@ typedef struct engine {
     atomic_int hook_mode;       /* HOOK_NONE, HOOK_LOCATE or HOOK_STOP */
     atomic_bool where_known;    /* where holds the hook's file:line */
     char where[256];
+    atomic_ulong resumes;  /* coroutine resumes so far (only this thread writes) */
     atomic_bool abandoned; /* the main thread gave up on it */
     atomic_bool done;      /* its thread has left the loop (after CMD_QUIT) */
 
@@ -198,6 +202,10 @@ enum { HOOK_NONE, HOOK_LOCATE, HOOK_STOP };
  * for events). A long time means a callback, in practice a Lua task that
  * never yields, keeps it busy. */
 int64_t engine_busy_ns(const engine_t *e);
+/* How many coroutine resumes the engine has made: busy with the count
+ * standing still is one task that does not yield, busy with it moving is
+ * merely a lot of work (a million users stopping). */
+uint64_t engine_resumes(const engine_t *e);
 /* Ask a busy engine's VM, through a signal to its thread and a Lua count
  * hook, to note where it is (HOOK_LOCATE: e->where) or to raise an error in
  * the running task (HOOK_STOP). Interpreted code obeys within

@@ -4,13 +4,13 @@
  * This file holds the runner's life and its loop: set-up (the scenario's
  * classes, the engine threads, signals), runner_run's once-a-tick loop
  * (commands, the run-time limit, the ramp, the shape, the once-a-second
- * collect/write/record and the two-second table), stopping users with a
- * deadline, shutting the engines down, stats resets (a new epoch, so
- * that what the engines still hold from before is dropped), and the
- * accessors other threads use. The command queue other threads fill is in
- * command.c, the spawn plan in spawn.c, the load shape in shape.c, the CSV
- * files, history and console tables in output.c; they share struct runner
- * through runner_int.h. */
+ * collect/write/record and the two-second table), stats resets (a new
+ * epoch, so that what the engines still hold from before is dropped), and
+ * the accessors other threads use. The command queue other threads fill
+ * is in command.c, the spawn plan in spawn.c, the load shape in shape.c,
+ * stopping users and engine threads in stop.c, the CSV files, history and
+ * console tables in output.c; they share struct runner through
+ * runner_int.h. */
 #include "engine/runner.h"
 
 #include <pthread.h>
@@ -34,18 +34,16 @@
 #define TICK_NS 20000000LL /* 20 ms */
 #define SEC 1000000000LL
 
-/* What the main thread knows of each engine's health (runner_int.h). */
-struct watch {
-    int64_t located_at;     /* HOOK_LOCATE sent (0: not stuck) */
-    bool warned;            /* the warning for this stall is out */
-    int64_t interrupted_at; /* HOOK_STOP sent (0: not yet) */
-};
-
 static volatile sig_atomic_t signals;
 
 static void on_signal(int sig)
 {
     signals++;
+}
+
+int runner_signals(void)
+{
+    return signals;
 }
 
 const double runner_pcts[RUNNER_NPCT] = {0.5, 0.66, 0.75, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999, 1.0};
@@ -166,7 +164,7 @@ runner_t *runner_new(const opts_t *o)
     /* a master runs no users itself: its workers do */
     r->neng = o->master ? 0 : o->threads;
     r->eng = xcalloc((size_t)r->neng, sizeof *r->eng);
-    r->watch = xcalloc((size_t)r->neng + 1, sizeof *r->watch);
+    r->watch = stop_watch_new(r->neng);
     r->plan = xcalloc((size_t)r->neng * VM_MAX_CLASSES, sizeof *r->plan);
     for (int i = 0; i < r->neng; i++) {
         r->eng[i] = engine_new(i, &r->conf, err, sizeof err);
@@ -212,185 +210,6 @@ void runner_set_state(runner_t *r, enum runner_state s)
 {
     pthread_mutex_lock(&r->lock);
     r->state = s;
-    pthread_mutex_unlock(&r->lock);
-}
-
-/* ---- stopping (the rule is in docs/cli.md, "How a run stops") ---- */
-
-#define ON_STOP_NS SEC              /* on_stop's time after the cut */
-#define STUCK_WARN_NS (5 * SEC)     /* away from its loop this long: warn */
-#define HOOK_WAIT_NS (SEC * 3 / 10) /* how long the hook gets to stop a task */
-
-static bool abandoned(const runner_t *r, int i)
-{
-    return atomic_load(&r->eng[i]->abandoned);
-}
-
-/* Give up on engine i, stuck in Lua code that never comes back to its
- * loop: take what it measured, and never join or free it. */
-static void abandon(runner_t *r, int i)
-{
-    char where[512];
-    engine_where(r->eng[i], where, sizeof where);
-    log_warn("engine thread %d is stuck in Lua code that never gives control back (%s) and "
-             "did not stop: going on without it",
-             i + 1, where);
-    stats_shard_t *out = NULL, *s = engine_abandon(r->eng[i], &out);
-    pthread_mutex_lock(&r->lock);
-    if (s) stats_merge(r->stats, s);
-    if (out) stats_merge(r->stats, out);
-    pthread_mutex_unlock(&r->lock);
-}
-
-/* While running: name a thread that has not come back to its loop for
- * STUCK_WARN_NS, once per stall, after the hook had a moment to find
- * file:line. */
-static void watch_running(runner_t *r, int64_t now)
-{
-    for (int i = 0; i < r->neng; i++) {
-        struct watch *w = &r->watch[i];
-        int64_t busy = engine_busy_ns(r->eng[i]);
-        if (busy < STUCK_WARN_NS || abandoned(r, i)) {
-            w->located_at = 0;
-            w->warned = false;
-            continue;
-        }
-        if (w->located_at == 0) {
-            engine_interrupt(r->eng[i], HOOK_LOCATE);
-            w->located_at = now;
-        } else if (!w->warned && now - w->located_at >= HOOK_WAIT_NS) {
-            char where[512];
-            engine_where(r->eng[i], where, sizeof where);
-            log_warn("engine thread %d has not come back to its loop for %.0f s: %s (a loop with "
-                     "no request, sleep or socket call in it?)",
-                     i + 1, (double)busy / 1e9, where);
-            w->warned = true;
-        }
-    }
-}
-
-/* While stopping: an engine busy for longer than limit did not take the
- * stop; ask the task it runs to end (the hook), and abandon the engine if
- * it still does not come back. */
-static void watch_stopping(runner_t *r, int64_t now, int64_t limit)
-{
-    for (int i = 0; i < r->neng; i++) {
-        struct watch *w = &r->watch[i];
-        if (abandoned(r, i)) continue;
-        if (engine_busy_ns(r->eng[i]) < limit) {
-            w->interrupted_at = 0;
-        } else if (w->interrupted_at == 0) {
-            engine_interrupt(r->eng[i], HOOK_STOP);
-            w->interrupted_at = now;
-        } else if (now - w->interrupted_at >= HOOK_WAIT_NS) {
-            abandon(r, i);
-        }
-    }
-}
-
-/* A master's stop: its workers stop their own users. */
-static void stop_remote(runner_t *r)
-{
-    r->remote.stop(r->remote.ud);
-    double grace = (r->o->stop_timeout > 0 ? r->o->stop_timeout : 1.0) + ON_STOP_NS / 1e9;
-    grace += 3; /* the workers' own stop, and their client_stopped on the way */
-    int64_t now = clock_ns(), deadline = now + (int64_t)(grace * 1e9), last_collect = now;
-    int seen = signals;
-    while (runner_user_count(r) > 0 && signals == seen && now < deadline) {
-        if (now - last_collect >= SEC) {
-            runner_collect(r);
-            last_collect = now;
-        }
-        sleep_tick();
-        now = clock_ns();
-    }
-}
-
-/* Stop every user. No user starts a new request; a request in flight gets
- * the grace (--stop-timeout, or 1 s), and with --stop-timeout tasks may
- * run on until then. After the grace, CMD_CUT cuts what is still in
- * flight and every user runs on_stop, which gets ON_STOP_NS; then
- * CMD_FORCE ends what is left. A second Ctrl-C forces at once. */
-static void stop_users(runner_t *r)
-{
-    if (r->state != RUNNER_SPAWNING && r->state != RUNNER_RUNNING) return;
-    runner_set_state(r, RUNNER_STOPPING);
-    runner_post_all(r, CMD_STOP_ALL);
-    if (runner_is_master(r)) {
-        stop_remote(r);
-    } else {
-        double grace = r->o->stop_timeout > 0 ? r->o->stop_timeout : 1.0;
-        int64_t t0 = clock_ns(), now = t0, last_collect = t0;
-        int64_t cut_at = t0 + (int64_t)(grace * 1e9), force_at = cut_at + ON_STOP_NS;
-        int seen = signals, phase = 0; /* 0 grace, 1 cut (on_stop), 2 forced */
-        while (runner_user_count(r) > 0) {
-            if (phase < 2 && signals != seen) {
-                log_info("Second interrupt: stopping at once");
-                force_at = now;
-                if (phase == 0) phase = 1;
-            }
-            if (phase == 0 && now >= cut_at) {
-                runner_post_all(r, CMD_CUT);
-                phase = 1;
-            }
-            if (phase == 1 && now >= force_at) {
-                runner_post_all(r, CMD_FORCE);
-                phase = 2;
-            }
-            /* a thread that was already away from its loop a second before the
-             * stop, or for a second since the cut, or at all once forced */
-            watch_stopping(r, now, phase == 0 ? now - t0 + SEC : phase == 1 ? SEC : SEC / 5);
-            if (now - last_collect >= SEC) {
-                runner_collect(r);
-                last_collect = now;
-            }
-            sleep_tick();
-            now = clock_ns();
-        }
-    }
-    r->nseq = 0;
-    memset(r->class_count, 0, sizeof r->class_count);
-    memset(r->plan, 0, (size_t)r->neng * VM_MAX_CLASSES * sizeof *r->plan);
-    r->run_end = INT64_MAX;
-    r->shape_active = false;
-    runner_fire(r, "test_stop", 0);
-    runner_set_state(r, RUNNER_STOPPED);
-    runner_collect(r);
-}
-
-/* End the engine threads and merge what they still hold. A thread that
- * does not leave its loop (stuck in a quitting listener) is abandoned. */
-static void shutdown_engines(runner_t *r)
-{
-    runner_fire(r, "quitting", 0);
-    runner_post_all(r, CMD_QUIT);
-    runner_collect(r);
-    int64_t now = clock_ns(), deadline = now + 2 * SEC;
-    for (;;) {
-        int left = 0;
-        for (int i = 0; i < r->neng; i++)
-            left += !abandoned(r, i) && !engine_done(r->eng[i]);
-        if (left == 0) break;
-        if (now >= deadline) {
-            for (int i = 0; i < r->neng; i++)
-                if (!abandoned(r, i) && !engine_done(r->eng[i])) abandon(r, i);
-            break;
-        }
-        watch_stopping(r, now, SEC / 5);
-        sleep_tick();
-        now = clock_ns();
-    }
-    pthread_mutex_lock(&r->lock);
-    for (int i = 0; i < r->neng; i++) {
-        if (abandoned(r, i)) continue;
-        stats_merge(r->stats, engine_join(r->eng[i]));
-        stats_shard_t *o = engine_take_shard(r->eng[i]);
-        if (o) {
-            stats_merge(r->stats, o);
-            engine_give_shard(r->eng[i], o);
-        }
-    }
-    r->nstarted = 0;
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -505,7 +324,7 @@ int runner_run(runner_t *r)
             break;
         }
         spawn_step(r, now);
-        watch_running(r, now);
+        stop_watch(r, now);
         if (now >= next_sec && r->shape_active && !shape_step(r)) {
             stop_users(r);
             if (headless) break;
@@ -535,7 +354,7 @@ int runner_run(runner_t *r)
     } else {
         stop_users(r);
     }
-    shutdown_engines(r);
+    stop_engines(r);
     pthread_mutex_lock(&r->lock);
     exclog_flush(&r->exclog, r->stats);
     pthread_mutex_unlock(&r->lock);

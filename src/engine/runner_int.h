@@ -108,5 +108,18 @@ void runner_collect(runner_t *r);
 void runner_reset_stats(runner_t *r, bool exceptions);
 /* Set the state under the lock. */
 void runner_set_state(runner_t *r, enum runner_state s);
+/* How many SIGINT/SIGTERM the process has received. */
+int runner_signals(void);
+
+/* ---- stop.c ---- */
+
+/* Per-engine watch state for n engines, freed with xfree. */
+struct watch *stop_watch_new(int n);
+/* While running, once a tick: warn about a thread away from its loop. */
+void stop_watch(runner_t *r, int64_t now);
+/* Stop every user (the steps are in stop.c), then fire test_stop. */
+void stop_users(runner_t *r);
+/* End the engine threads and merge what they still hold. */
+void stop_engines(runner_t *r);
 
 #endif

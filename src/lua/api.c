@@ -54,6 +54,11 @@ user_t *api_current(lua_State *L, const char *what)
     return eng->current;
 }
 
+bool api_user_running(void)
+{
+    return eng && eng->current;
+}
+
 /* Would a blocking call now stop the user instead? (With --stop-timeout
  * the task may go on until the grace is over: then u->cut.) */
 bool api_must_stop(const user_t *u)
@@ -154,8 +159,13 @@ static int l_exception(lua_State *L)
     lua_pushboolean(L, eng != NULL);
     if (eng == NULL) return 1;
     const char *msg = luaL_checkstring(L, 1), *tb = luaL_optstring(L, 2, "");
-    if (strcmp(msg, "not enough memory") == 0) /* say which limit */
+    if (strcmp(msg, "not enough memory") == 0) {
+        /* say which limit, and free what the failed code held now: LuaJIT
+         * has no emergency collection, and the next allocation must not
+         * fail for want of a GC step */
         msg = "not enough memory (over this engine's Lua memory limit, " VM_MEMORY_LIMIT_TEXT ")";
+        lua_gc(L, LUA_GCCOLLECT, 0);
+    }
     stats_shard_exception(eng->shard, msg, tb);
     return 1;
 }

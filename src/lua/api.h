@@ -27,6 +27,9 @@ struct user;
 
 /* The running user, or a Lua error naming `what` outside a user. */
 struct user *api_current(struct lua_State *L, const char *what);
+/* Is a user's coroutine running on this thread (so a Lua error raised now
+ * is caught by its resume)? */
+_Bool api_user_running(void);
 /* Would a blocking call now stop the user instead (the run is stopping)? */
 _Bool api_must_stop(const struct user *u);
 /* tostring() of any value, pushed on the stack; returns its text. */

@@ -236,7 +236,8 @@ void cosocket_cut(user_t *u)
 {
     for (cosock_t *s = u->cosocks; s; s = s->next)
         if (s->op != OP_NONE) {
-            wake_fail(s, "closed", true);
+            s->op = OP_NONE;
+            cosock_retire(s); /* its coroutine is dropped, never resumed */
             return;
         }
 }

@@ -32,9 +32,10 @@ void cosocket_open(struct lua_State *L);
  * never used a socket. */
 void cosocket_release(struct user *u);
 
-/* The stop grace is over (engine's CMD_CUT): the operation u waits for, if
- * any, ends as if the connection had been closed (u is resumed with nil,
- * "closed", and the connection closed); a later wait raises STOP. */
+/* The stop grace is over (engine's CMD_CUT): close the connection whose
+ * operation u waits for, if any, without resuming u (the engine runs its
+ * on_stop in a fresh coroutine). From now on a wait outside on_stop
+ * raises STOP. */
 void cosocket_cut(struct user *u);
 
 #endif

@@ -249,21 +249,7 @@ end
 
 -- ---- running users and task sets ----
 
--- The request methods, wrapped: a user whose request was cut off at stop
--- is resumed with STOP, which must unwind it like any blocking call's.
-local client_methods = {}
-for k, f in pairs(cicada._client_methods) do
-  if k == "cookies" or k == "clear_cookies" then
-    client_methods[k] = f
-  else
-    client_methods[k] = function(...)
-      local r = f(...)
-      if r == STOP then error(STOP, 0) end
-      return r
-    end
-  end
-end
-local client_mt = { __index = client_methods }
+local client_mt = { __index = cicada._client_methods }
 
 -- Another HTTP client for the running user, on another base URL (Locust's
 -- extra HttpSession): self.api = cicada.client("http://127.0.0.1:9000").
@@ -342,9 +328,15 @@ local run_set
 
 -- Run one task of owner for self; returns STOP, NOW, an interrupt raised by
 -- the task itself, or nil.
+-- the task each user last told C it runs (C keeps it per user, for the
+-- warning about a thread stuck in a task): a C call only when it changes
+local told = setmetatable({}, { __mode = "k" })
 local function run_task(t, self, user)
   if t.set then return run_set(t.set, self, user) end
-  _task(t.name)
+  if told[user] ~= t then
+    told[user] = t
+    _task(t.name)
+  end
   return protected(t.fn, self)
 end
 
@@ -478,11 +470,29 @@ if coroutine.isyieldable then
   function coroutine.isyieldable() return made[co_running()] == true end
 end
 
+local running = {}   -- id -> { self, class } of every user of this VM
+
+-- on_stop of a user whose request was cut off at stop: the engine runs it
+-- in a fresh coroutine (the user's own stays parked where it was cut).
+function cicada._stop_user(id)
+  local u = running[id]
+  if u == nil then return end
+  _flush()
+  cicada._on_stop_begin()
+  if u[2].on_stop then
+    _task("on_stop")
+    protected(u[2].on_stop, u[1])
+  end
+  _flush()
+  running[id] = nil
+end
+
 -- The body of every virtual user's coroutine.
 function cicada._run(index, id)
   local cls = classes[index]
   local self = setmetatable({ id = id, host = cls.host }, cls._instance)
   self.client = setmetatable({ base_url = cls.host, max_body_size = cls.max_body_size }, client_mt)
+  running[id] = { self, cls }
   local stop = false
   if cls.on_start then
     _task("on_start")
@@ -518,4 +528,5 @@ function cicada._run(index, id)
     protected(cls.on_stop, self)
   end
   _flush()
+  running[id] = nil
 end

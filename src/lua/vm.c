@@ -30,7 +30,11 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         h->used -= osize;
         return NULL;
     }
-    if (nsize > osize && h->used + (nsize - osize) > VM_MEMORY_LIMIT) return NULL;
+    /* only while a user runs: there the error is caught by its resume;
+     * the engine's own pushes between resumes (a response table) must not
+     * fail outside any protected call, where Lua would panic */
+    if (nsize > osize && h->used + (nsize - osize) > VM_MEMORY_LIMIT && api_user_running())
+        return NULL;
     void *q = xrealloc_try(ptr, nsize);
     if (q) h->used = h->used - osize + nsize;
     return q;

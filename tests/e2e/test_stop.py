@@ -18,6 +18,7 @@ waits --slow-delay seconds), so that nginx logs them, 499 when cut.
 """
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -200,8 +201,10 @@ end)
 BODIES = {
     # compiled by the JIT: no hook ever runs in it
     "spin": "local x = 0 while true do x = x + 1 end",
-    # grows without bound: the per-VM limit turns it into an exception
-    "alloc": "local t = {} while true do t[#t + 1] = string.rep('x', 100000000 + #t) end",
+    # grows past the 1 GiB per-VM limit, which turns it into an exception
+    # (bounded at 2 GB so that a build without the limit does not eat the
+    # machine's memory)
+    "alloc": "local t = {} for i = 1, 20 do t[i] = string.rep('x', 100000000 + i) end",
 }
 
 
@@ -210,12 +213,15 @@ BODIES = {
 @pytest.mark.parametrize("kind", ["spin", "alloc"])
 def test_task_that_never_yields_cannot_hang_the_run(tmp_path, nginx, run_cicada, spawn_cicada,
                                                     how, kind):
-    """User 1 makes 20 requests, then spins (or allocates) forever; user 2,
-    on the other engine thread, goes on. The process still ends quickly, and
-    the CSVs hold every request nginx served, the stuck user's 20 too."""
+    """User 1 makes 20 requests, then spins (or allocates) forever. The
+    process still ends quickly, and the CSVs hold every request nginx
+    served, the stuck user's 20 too. A spinning user holds its whole engine
+    thread, so it is alone on it and user 2 runs on the other; the users
+    that share an engine with one that allocates lose nothing either."""
     scenario = write_scenario(tmp_path, STUCK.format(body=BODIES[kind]))
-    args = ["-f", scenario, "--headless", "-u", 2, "-r", 100, "-H", nginx.url, "--only-summary",
-            "--threads", 2]
+    users = 2 if kind == "spin" else 8
+    args = ["-f", scenario, "--headless", "-u", users, "-r", 100, "-H", nginx.url,
+            "--only-summary", "--threads", 2 if kind == "spin" else 1]
     if how == "run-time":
         run = run_cicada(args + ["-t", "3s"], timeout=30)
         assert run.duration < 3 + 5, f"the run took {run.duration:.1f} s"
@@ -238,8 +244,8 @@ def test_task_that_never_yields_cannot_hang_the_run(tmp_path, nginx, run_cicada,
     else:
         assert run.returncode == 1, run.output
         assert any("not enough memory" in r["Message"] for r in run.csv["exceptions"]), run.output
-        if how == "run-time":  # the user stopped cleanly: on_stop ran
-            assert nginx.count("/stop") == 2, run.output
+        if how == "run-time":  # the users stopped cleanly: on_stop ran
+            assert nginx.count("/stop") == users == run.count("stop"), run.output
 
 
 @pytest.mark.time_limit(60)
@@ -253,3 +259,66 @@ def test_thread_away_from_its_loop_is_named(tmp_path, nginx, run_cicada):
                   r"task \S*scenario\.lua:3", run.stderr)
     assert m and int(m.group(1)) >= 5, run.output
     assert run.count("A") == nginx.count("/a")
+
+
+SLEEPY = """\
+Sleepy = cicada.user { wait_time = cicada.constant(0) }
+function Sleepy:on_stop() self.client:get("/stop", { name = "stop" }) end
+Sleepy:task(function(self)
+  self.client:get("/a", { name = "A" })
+  cicada.sleep(30)
+  self.client:get("/b", { name = "B" })
+end)
+"""
+
+
+@pytest.mark.time_limit(60)
+def test_stop_timeout_lets_tasks_run_then_ends_them(tmp_path, nginx, run_cicada):
+    """-s 1: tasks asleep inside a task may go on for 1 s (Locust's
+    semantics), then they end without a new request and on_stop runs."""
+    scenario = write_scenario(tmp_path, SLEEPY)
+    run = run_cicada(["-f", scenario, "--headless", "-u", USERS, "-r", 1000, "-t", "1s",
+                      "-H", nginx.url, "--only-summary", "--stop-timeout", 1], timeout=30)
+    assert run.returncode == 0, run.output
+    assert run.duration < 1 + 1 + 3.5, f"stopping took {run.duration:.1f} s"
+    assert run.duration > 1.8, "the tasks were not given the stop timeout"
+    assert nginx.count("/a") == USERS == run.count("A")
+    assert nginx.count("/b") == 0 and run.count("B") == 0
+    assert nginx.count("/stop") == USERS == run.count("stop"), run.output
+
+
+PARKED_SOCKET = r"""
+Waiter = cicada.user { wait_time = cicada.constant(0) }
+function Waiter:on_stop() cicada.report { type = "STOP", name = "on_stop", response_time = 0 } end
+Waiter:task(1, function(self)
+  local s = ngx.socket.tcp()
+  s:settimeout(60000)
+  assert(s:connect("127.0.0.1", tonumber(os.getenv("ECHO_PORT"))))
+  s:send("SILENT\n")
+  s:receive()   -- never answered
+  cicada.report { type = "TCP", name = "after receive", response_time = 0 }
+end)
+"""
+
+
+@pytest.mark.time_limit(60)
+def test_socket_wait_is_cut_and_on_stop_runs(run_cicada, tmp_path):
+    """A user parked on a cosocket receive the server never answers: after
+    the grace its connection is closed, nothing after the receive runs, and
+    on_stop runs."""
+    from test_cosocket import EchoServer
+    echo = EchoServer()
+    try:
+        env = dict(os.environ, ECHO_PORT=str(echo.port))
+        run = run_cicada(["-f", write_scenario(tmp_path, PARKED_SOCKET), "--headless",
+                          "-u", 5, "-r", 100, "-t", "1s"], env=env, timeout=20)
+        assert run.returncode == 0, run.output
+        assert run.duration < 6, f"stop took {run.duration:.1f} s"
+        assert run.count("on_stop") == 5, run.output
+        assert run.count("after receive") == 0, run.output
+        deadline = time.monotonic() + 5
+        while echo.open and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not echo.open, f"{len(echo.open)} connections left open"
+    finally:
+        echo.stop()

@@ -314,6 +314,31 @@ static void test_percentiles_within_min_max(void)
     stats_free(st);
 }
 
+/* Requests cut off at stop: counted apart, in no row, not failures;
+ * merged like the rest and zeroed by a reset. */
+static void test_cut(void)
+{
+    stats_t *st = stats_new();
+    stats_shard_t *s = stats_shard_new();
+    stats_shard_cut(s);
+    CHECK(!stats_shard_empty(s));
+    stats_shard_cut(s);
+    stats_merge(st, s);
+    CHECK(stats_shard_empty(s));
+    stats_shard_cut(s);
+    stats_merge(st, s);
+    size_t n;
+    stats_entries(st, &n);
+    CHECK(stats_cut(st) == 3 && n == 0);
+    CHECK(stats_total(st)->num_requests == 0 && stats_total(st)->num_failures == 0);
+    stats_add_cut(st, 2);
+    CHECK(stats_cut(st) == 5);
+    stats_reset(st, 3000);
+    CHECK(stats_cut(st) == 0);
+    stats_shard_free(s);
+    stats_free(st);
+}
+
 int main(void)
 {
     CHECK(STATS_NPCT == 11 && strcmp(stats_pct_names[9], "99.99%") == 0);
@@ -324,5 +349,6 @@ int main(void)
     test_exceptions();
     test_current_percentile();
     test_percentiles_within_min_max();
+    test_cut();
     return check_done();
 }
