@@ -6,14 +6,10 @@
  * during the turn. A one-second timer hands the stats shard to the main
  * thread when the main thread has returned the previous one.
  *
- * A stuck thread: the loop publishes since when it is busy; the main thread
- * sends SIGURG to a thread busy for too long, whose handler sets a Lua count
- * hook (what LuaJIT's own interpreter does on Ctrl-C); the hook notes
- * file:line and, at stop, raises an error in the task. Code compiled by the
- * JIT never runs hooks, so the main thread may still have to abandon the
- * thread: an abandoned thread that comes back parks for good instead of
- * touching what the main thread took from it. */
+ * What lets the main thread see and handle a thread stuck in Lua is in
+ * watch.c. */
 #include "engine/engine.h"
+#include "engine/watch.h"
 
 #include <errno.h>
 #include <lauxlib.h>
@@ -35,8 +31,6 @@
 #include "lua/vm.h"
 
 static void user_free(user_t *u);
-static _Thread_local engine_t *self; /* this thread's engine, for the hook */
-static void park_abandoned(engine_t *e);
 
 /* ---- time and randomness ---- */
 
@@ -80,7 +74,7 @@ void engine_resume(user_t *u, int nargs)
     int rc = lua_resume(u->co, nargs);
     e->current = NULL;
     /* a resume that took too long may have been given up on meanwhile */
-    if (atomic_load_explicit(&e->abandoned, memory_order_relaxed)) park_abandoned(e);
+    if (atomic_load_explicit(&e->abandoned, memory_order_relaxed)) watch_park(e);
     if (rc == LUA_YIELD) return;
     if (rc != 0) {
         /* an error escaped the prelude's own handlers: count it, end the user */
@@ -438,93 +432,12 @@ static void settle_then_cut(engine_t *e)
     }
 }
 
-/* ---- a stuck thread ---- */
-
-uint64_t engine_resumes(const engine_t *e)
-{
-    return atomic_load_explicit(&((engine_t *)e)->resumes, memory_order_relaxed);
-}
-
-int64_t engine_busy_ns(const engine_t *e)
-{
-    int64_t since = loop_busy_since(e->loop);
-    return since ? clock_ns() - since : 0;
-}
-
-static void on_hook(lua_State *L, lua_Debug *ar)
-{
-    engine_t *e = self;
-    lua_sethook(L, NULL, 0, 0);
-    if (e == NULL) return;
-    int mode = atomic_exchange(&e->hook_mode, HOOK_NONE);
-    if (mode == HOOK_NONE) return;
-    if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0) {
-        snprintf(e->where, sizeof e->where, "%s:%d", ar->short_src, ar->currentline);
-        atomic_store(&e->where_known, true);
-    }
-    if (mode == HOOK_STOP) {
-        lua_pushstring(L, "stopped by cicada: the task did not give control back (no request, "
-                          "sleep or socket call) when the run stopped");
-        lua_error(L);
-    }
-}
-
-/* SIGURG, on an engine thread: install the hook (async-signal-safe in
- * LuaJIT, whose own interpreter does this in its SIGINT handler). */
-static void on_urg(int sig)
-{
-    (void)sig;
-    engine_t *e = self;
-    if (e && atomic_load(&e->hook_mode) != HOOK_NONE)
-        lua_sethook(e->L, on_hook, LUA_MASKCOUNT, 1000);
-}
-
-void engine_interrupt(engine_t *e, int mode)
-{
-    atomic_store(&e->hook_mode, mode);
-    pthread_kill(e->thread, SIGURG);
-}
-
-void engine_where(engine_t *e, char *buf, size_t n)
-{
-    const char *task = atomic_load_explicit(&e->task, memory_order_relaxed);
-    unsigned long long id = atomic_load_explicit(&e->task_user, memory_order_relaxed);
-    int k = snprintf(buf, n, "user %llu, task %s", id, task ? task : "?");
-    if (atomic_load(&e->where_known) && k > 0 && (size_t)k < n)
-        snprintf(buf + k, n - (size_t)k, ", at %s", e->where);
-}
-
-static void park_abandoned(engine_t *e)
-{
-    (void)e;
-    for (;;)
-        pause(); /* only SIGURG gets through, and its handler returns */
-}
-
-stats_shard_t *engine_abandon(engine_t *e, stats_shard_t **outbox)
-{
-    atomic_store(&e->abandoned, true);
-    *outbox = atomic_exchange(&e->outbox, NULL);
-    return e->shard;
-}
-
-static void install_urg(void)
-{
-    struct sigaction sa = {.sa_handler = on_urg, .sa_flags = SA_RESTART};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGURG, &sa, NULL);
-}
-
 /* ---- thread ---- */
 
 static void *thread_main(void *arg)
 {
     engine_t *e = arg;
-    sigset_t all;
-    sigfillset(&all);
-    sigdelset(&all, SIGURG);
-    pthread_sigmask(SIG_SETMASK, &all, NULL);
-    self = e;
+    watch_thread(e); /* signals blocked but the hook's */
     api_bind(e);
     /* listeners were added while the scenario loaded, before this thread
      * was bound: ask the VM whether it listens to requests */
@@ -542,7 +455,7 @@ static void *thread_main(void *arg)
         run_ready(e);
         settle_then_cut(e);
         client_bury(e);
-        if (atomic_load_explicit(&e->abandoned, memory_order_relaxed)) park_abandoned(e);
+        if (atomic_load_explicit(&e->abandoned, memory_order_relaxed)) watch_park(e);
     }
     atomic_store(&e->done, true);
     return NULL;
@@ -597,8 +510,7 @@ error:
 
 int engine_start(engine_t *e)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, install_urg);
+    watch_install();
     return pthread_create(&e->thread, NULL, thread_main, e) == 0 ? 0 : -1;
 }
 

@@ -103,8 +103,8 @@ def test_cut_count_in_the_json_summary(tmp_path, nginx, cicada):
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats/requests",
                                             timeout=5) as r:
                     data = json.load(r)
-                # the engines hand their figures over once a second
-                if data.get("state") == "stopped" and data.get("cut_off"):
+                # each engine thread hands its figures over once a second
+                if data.get("state") == "stopped" and data.get("cut_off") == 3:
                     break
                 time.sleep(0.2)
         finally:
