@@ -29,6 +29,7 @@
  * chunks of n) that lua-resty-websocket does not use but other drivers do,
  * checked against a model of the stream (what each returns, and what is
  * left for the next).
+ *
  * Invariants checked besides "no crash, no sanitizer report, no Lua
  * error": the header is the stream up to the first CRLFCRLF (or, without
  * one, the call fails with "closed" and the whole stream as partial data);
