@@ -140,7 +140,8 @@ bool mp_is_str(const msgpack_object *o, const char *s)
 {
     if (o == NULL || o->type != MSGPACK_OBJECT_STR) return false;
     size_t n = strlen(s);
-    return o->via.str.size == n && memcmp(o->via.str.ptr, s, n) == 0;
+    /* msgpack-c gives an empty str a NULL ptr: no memcmp/memcpy on it */
+    return o->via.str.size == n && (n == 0 || memcmp(o->via.str.ptr, s, n) == 0);
 }
 
 const msgpack_object *mp_get(const msgpack_object *o, const char *key)
@@ -198,7 +199,7 @@ bool mp_copy_str(const msgpack_object *o, char *buf, size_t n)
 {
     if (o == NULL || o->type != MSGPACK_OBJECT_STR || n == 0) return false;
     size_t len = o->via.str.size < n - 1 ? o->via.str.size : n - 1;
-    memcpy(buf, o->via.str.ptr, len);
+    if (len) memcpy(buf, o->via.str.ptr, len);
     buf[len] = '\0';
     return true;
 }
@@ -206,5 +207,5 @@ bool mp_copy_str(const msgpack_object *o, char *buf, size_t n)
 char *mp_dup_str(const msgpack_object *o)
 {
     if (o == NULL || o->type != MSGPACK_OBJECT_STR) return NULL;
-    return xstrndup(o->via.str.ptr, o->via.str.size);
+    return o->via.str.size ? xstrndup(o->via.str.ptr, o->via.str.size) : xstrdup("");
 }

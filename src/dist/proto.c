@@ -51,6 +51,7 @@ void proto_msg_free(proto_msg_t *m)
 
 bool proto_utf8(const char *s, size_t len)
 {
+    if (len == 0) return true; /* s may be NULL (an empty msgpack str) */
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     while (p < end) {
         unsigned c = *p++;

@@ -256,7 +256,8 @@ int cosock_fail_close(lua_State *L, cosock_t *s, const char *err)
  * number of results pushed, or 0. */
 static int take(cosock_t *s, lua_State *L)
 {
-    const char *d = s->rbuf.p + s->roff;
+    /* before the first read rbuf.p is NULL, and NULL + 0 is undefined */
+    const char *d = s->rbuf.p ? s->rbuf.p + s->roff : "";
     size_t avail = s->rbuf.len - s->roff;
     switch (s->rmode) {
     case R_LINE: {
@@ -328,7 +329,7 @@ static int recv_fail(cosock_t *s, lua_State *L, const char *err)
 {
     lua_pushnil(L);
     lua_pushstring(L, err);
-    lua_pushlstring(L, s->rbuf.p + s->roff, s->rbuf.len - s->roff);
+    lua_pushlstring(L, s->rbuf.p ? s->rbuf.p + s->roff : "", s->rbuf.len - s->roff);
     s->roff = s->rbuf.len = 0;
     if (strcmp(err, "timeout") != 0) cosock_retire(s);
     return 3;
@@ -348,6 +349,10 @@ static int recv_step(cosock_t *s, lua_State *L)
         size_t need = s->rmode == R_SIZE && s->want > b->len - s->roff
                           ? s->want - (b->len - s->roff)
                           : READ_CHUNK;
+        /* grow with what has arrived, not with what the peer announced: a
+         * 10-byte WebSocket header claiming 2 GB must not allocate 2 GB
+         * before a byte of it comes (doubling keeps big reads linear) */
+        if (need > b->len - s->roff) need = b->len - s->roff;
         if (need < READ_CHUNK) need = READ_CHUNK;
         if (s->roff && b->cap - b->len < need + 1) { /* slide the unread part down */
             memmove(b->p, b->p + s->roff, b->len - s->roff);

@@ -8,12 +8,15 @@
  *  - a count near 2^64 made the percentile walk convert 2^64 (as a double)
  *    to uint64 (undefined behaviour, figures.c and window.c);
  *  - absurd response times (1e300 ms twice) summed to infinity;
+ *  - an empty msgpack str has a NULL ptr, which memcpy/memcmp were given
+ *    (with length 0: still undefined; UBSan's nonnull-attribute check);
  *  - a report whose per-second map has n keys took n^2 steps to merge
  *    (200,000 keys: minutes; the bound here is a wide 10 s). */
 #include <math.h>
 #include <string.h>
 #include <time.h>
 
+#include "base/alloc.h"
 #include "check.h"
 #include "dist/proto.h"
 
@@ -259,8 +262,56 @@ static void test_many_seconds(void)
     mp_out_free(&o);
 }
 
+static void test_empty_strings(void)
+{
+    /* the fuzzer's input: ["", "\x8b", 64] */
+    const unsigned char crash[] = {0x93, 0xa0, 0xa1, 0x8b, 0x40};
+    proto_msg_t m;
+    CHECK(proto_decode(&m, crash, sizeof crash) == -1); /* node id not a str */
+    proto_msg_free(&m);
+
+    mp_out_t o;
+    mp_out_init(&o);
+    msgpack_packer *pk = &o.pk;
+    msgpack_pack_array(pk, 3);
+    mp_str(pk, "");
+    msgpack_pack_map(pk, 2);
+    mp_key(pk, "stats");
+    msgpack_pack_array(pk, 1);
+    msgpack_pack_map(pk, 3);
+    mp_kv_str(pk, "name", "");
+    mp_kv_str(pk, "method", "");
+    mp_kv_int(pk, "num_requests", 1);
+    mp_key(pk, "errors");
+    msgpack_pack_map(pk, 1);
+    mp_key(pk, "");
+    msgpack_pack_map(pk, 4);
+    mp_kv_str(pk, "name", "");
+    mp_kv_str(pk, "method", "");
+    mp_kv_str(pk, "error", "");
+    mp_kv_int(pk, "occurrences", 2);
+    mp_str(pk, "");
+    CHECK(proto_decode(&m, o.buf.data, o.buf.size) == 0);
+    CHECK(m.type[0] == '\0' && m.node_id[0] == '\0');
+    char *dup = mp_dup_str(&m.up.data.via.array.ptr[0]);
+    CHECK(dup && dup[0] == '\0');
+    xfree(dup);
+    CHECK(mp_is_str(&m.up.data.via.array.ptr[0], ""));
+    hist_t *scratch = hist_new();
+    stats_t *st = stats_new();
+    CHECK(proto_merge_stats(st, m.data, scratch) == 1);
+    size_t ne;
+    stats_error_t **errs = stats_errors(st, &ne);
+    CHECK(ne == 1 && errs[0]->occurrences == 2 && errs[0]->error[0] == '\0');
+    stats_free(st);
+    hist_free(scratch);
+    proto_msg_free(&m);
+    mp_out_free(&o);
+}
+
 int main(void)
 {
+    test_empty_strings();
     test_huge_timestamp();
     test_claimed_counts();
     test_absurd_values();
