@@ -6,7 +6,9 @@
  *  - a custom message from a connected worker runs the handler registered
  *    for its name (cicada.register_message), with the worker's node id;
  *    one from a worker that never said client_ready is dropped;
- *  - test_start fires when a swarm starts and test_stop when it stops, so
+ *  - test_start fires when a swarm starts, spawning_complete (with the
+ *    whole swarm's user count) when the workers run every user of it, and
+ *    test_stop when it stops, so
  *    a scenario can hand out test data from the master, as Locust's
  *    custom_messages.py example does; the first spawn messages of a swarm
  *    go out only after test_start's listeners have run (master.c asks
@@ -111,12 +113,12 @@ bool master_custom_frame(master_t *m, const char *id, const char *type, const vo
     return true;
 }
 
-static void fire(lua_State *L, const char *event)
+static void fire(lua_State *L, const char *event, long arg)
 {
     lua_getglobal(L, "cicada");
     lua_getfield(L, -1, "_fire");
     lua_pushstring(L, event);
-    lua_pushnumber(L, 0);
+    lua_pushnumber(L, (double)arg);
     if (lua_pcall(L, 2, 0, 0) != 0) {
         log_error("event %s: %s", event, lua_tostring(L, -1));
         lua_pop(L, 1);
@@ -128,11 +130,18 @@ void master_custom_tick(master_t *m)
 {
     pthread_mutex_lock(&m->lock);
     bool active = m->active, was = m->lua_active;
+    bool spawned = m->spawned, was_spawned = m->lua_spawned;
+    long target = m->target;
+    m->lua_spawned = spawned;
     if (m->L == NULL) m->lua_active = active;
     pthread_mutex_unlock(&m->lock);
-    if (m->L == NULL || active == was) return;
-    fire(m->L, active ? "test_start" : "test_stop");
-    pthread_mutex_lock(&m->lock);
-    m->lua_active = active;
-    pthread_mutex_unlock(&m->lock);
+    if (m->L == NULL) return;
+    if (active != was) {
+        fire(m->L, active ? "test_start" : "test_stop", 0);
+        pthread_mutex_lock(&m->lock);
+        m->lua_active = active;
+        pthread_mutex_unlock(&m->lock);
+    }
+    /* m->spawned comes after dispatch, which waits for test_start above */
+    if (spawned && !was_spawned) fire(m->L, "spawning_complete", target);
 }

@@ -69,6 +69,7 @@ struct master {
     /* custom messages and the master's events (master_custom.c) */
     struct lua_State *L; /* the master's VM, used by its thread only; NULL if it failed */
     bool lua_active;     /* test_start has fired for the swarm (m->active) */
+    bool lua_spawned;    /* m->spawned as the last tick saw it */
 };
 
 static inline double mono(void)
@@ -127,7 +128,8 @@ void master_custom_close(master_t *m);
 bool master_custom_frame(master_t *m, const char *id, const char *type, const void *buf,
                          size_t len);
 /* Fire test_start / test_stop in the VM when a swarm has started or
- * stopped since the last call, then set m->lua_active. Called by the
+ * stopped since the last call, then set m->lua_active; fire
+ * spawning_complete when m->spawned has become true. Called by the
  * thread each turn WITHOUT m->lock; dispatch waits for m->lua_active. */
 void master_custom_tick(master_t *m);
 

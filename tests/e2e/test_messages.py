@@ -338,3 +338,48 @@ U:task(function(self) cicada.sleep(0.1) end)
         s.close()
         ctx.term()
     assert "HANDLED" not in master.text(), master.text()
+
+
+BARRIER = r"""
+-- a barrier: no user starts its tasks before every user of every worker is up
+local go = false
+cicada.register_message("go", function() go = true end)   -- on the workers
+
+cicada.on("spawning_complete", function(user_count)
+  if cicada.role == "master" then                         -- the whole swarm runs
+    print("GO after " .. user_count .. " users")
+    cicada.send_message("go")                             -- to every worker
+  elseif cicada.role == "local" then
+    go = true
+  end
+end)
+
+U = cicada.user { wait_time = cicada.constant(0.5) }
+function U:on_start()
+  while not go do cicada.sleep(0.05) end                  -- the barrier
+  print(("PASSED %.3f"):format(cicada.now()))
+  io.stdout:flush()
+end
+U:task(function(self) cicada.sleep(0.1) end)
+"""
+
+
+@pytest.mark.time_limit(60)
+def test_barrier_across_workers(tmp_path, procs):  # noqa: F811
+    """The barrier of docs/distributed.md: users spawned over 1.5 s on two
+    workers all pass it together, once the master's spawning_complete has
+    fired (once, with the swarm's user count)."""
+    p = tmp_path / "barrier.lua"
+    p.write_text(BARRIER)
+    port = free_port()
+    master = procs("master", master_cmd(p, port, "--headless", "-u", 4, "-r", 2, "-t", 4,
+                                        "--expect-workers", 2))
+    w1 = procs("w1", worker_cmd(p, port))
+    w2 = procs("w2", worker_cmd(p, port))
+    assert master.wait(30) == 0, master.text()
+    assert w1.wait(15) == 0 and w2.wait(15) == 0, (w1.text(), w2.text())
+    assert master.text().count("GO after 4 users") == 1, master.text()
+    passed = [float(t) for w in (w1, w2) for t in re.findall(r"^PASSED (\S+)", w.text(), re.M)]
+    assert len(passed) == 4, (w1.text(), w2.text())
+    # the ramp took 1.5 s (4 users at 2/s); through the barrier they start together
+    assert max(passed) - min(passed) < 0.5, passed
