@@ -63,8 +63,11 @@ static size_t sink_clients(void *ud, char (*ids)[MSG_MAX_ID], size_t max)
     master_t *m = ud;
     size_t k = 0;
     pthread_mutex_lock(&m->lock);
-    for (int i = 0; i < m->nnodes && k < max; i++)
-        if (live(&m->nodes[i])) snprintf(ids[k++], MSG_MAX_ID, "%s", m->nodes[i].id);
+    for (int i = 0; i < m->nnodes; i++) {
+        if (!live(&m->nodes[i])) continue;
+        if (k < max) snprintf(ids[k], MSG_MAX_ID, "%s", m->nodes[i].id);
+        k++;
+    }
     pthread_mutex_unlock(&m->lock);
     return k;
 }

@@ -30,7 +30,7 @@
 
 #define MSG_MAX_DEPTH 30 /* below msgpack-c's unpacking limit of 32 */
 #define MSG_MAX_NAMES 256
-#define MSG_MAX_CLIENTS 4096
+#define MSG_FEW_CLIENTS 64 /* cicada.workers() allocates only past this many */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char names[MSG_MAX_NAMES][MSG_MAX_NAME + 1];
@@ -380,17 +380,26 @@ static int l_send(lua_State *L)
 
 static int l_workers(lua_State *L)
 {
-    char(*ids)[MSG_MAX_ID] = xmalloc(MSG_MAX_CLIENTS * sizeof *ids);
-    size_t n = 0;
+    char few[MSG_FEW_CLIENTS][MSG_MAX_ID]; /* 16 KB of stack */
+    char(*ids)[MSG_MAX_ID] = few;
+    size_t max = MSG_FEW_CLIENTS, n = 0;
     pthread_mutex_lock(&lock);
-    if (has_sink && sink.clients) n = sink.clients(sink.ud, ids, MSG_MAX_CLIENTS);
+    if (has_sink && sink.clients) {
+        n = sink.clients(sink.ud, ids, max);
+        if (n > max) { /* many workers: ask again with room for them all */
+            max = n + 16;
+            ids = xmalloc(max * sizeof *ids);
+            n = sink.clients(sink.ud, ids, max);
+            if (n > max) n = max;
+        }
+    }
     pthread_mutex_unlock(&lock);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         lua_pushstring(L, ids[i]);
         lua_rawseti(L, -2, (int)i + 1);
     }
-    xfree(ids);
+    if (ids != few) xfree(ids);
     return 1;
 }
 

@@ -2,8 +2,8 @@
  * on the wire for each kind of Lua value (what a Python peer will decode:
  * int vs float, str vs bin, list vs dict, nil), the Lua values a received
  * frame turns into (bin, nil inside arrays and maps, nil keys, ext), the
- * sink's arguments, the local round trip without a sink, and the registry
- * of names. */
+ * sink's arguments, cicada.workers() with many workers, the local round
+ * trip without a sink, and the registry of names. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -27,6 +27,15 @@ static const char *capture(void *ud, const char *name, const void *data, size_t 
     snprintf(sent_name, sizeof sent_name, "%s", name);
     snprintf(sent_client, sizeof sent_client, "%s", client_id ? client_id : "(none)");
     return strcmp(name, "refused") == 0 ? "refused here" : NULL;
+}
+
+/* 100 workers: more than cicada.workers() has room for at first */
+static size_t hundred(void *ud, char (*ids)[MSG_MAX_ID], size_t max)
+{
+    (void)ud;
+    for (size_t i = 0; i < 100 && i < max; i++)
+        snprintf(ids[i], MSG_MAX_ID, "w%zu", i);
+    return 100;
 }
 
 static lua_State *new_vm(void)
@@ -173,6 +182,11 @@ static void test_local_and_registry(void)
                  "assert(#cicada.workers() == 0)"));
     CHECK(luaL_dostring(L, "cicada.send_message('', 1)") != 0);
     lua_pop(L, 1);
+    msg_sink_t s = {.send = capture, .clients = hundred};
+    msg_set_sink(&s);
+    CHECK(run(L,
+              "local w = cicada.workers() assert(#w == 100 and w[1] == 'w0' and w[100] == 'w99')"));
+    msg_set_sink(NULL);
     CHECK(!msg_registered("ping"));
     CHECK(run(L, "cicada._msg_register('ping')"));
     CHECK(msg_registered("ping"));
