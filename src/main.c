@@ -15,6 +15,7 @@
 #include "dist/master.h"
 #include "dist/worker.h"
 #include "engine/runner.h"
+#include "lua/msg.h"
 #include "report/html.h"
 #include "web/server.h"
 
@@ -85,6 +86,7 @@ int main(int argc, char **argv)
                 err);
         return 2;
     }
+    msg_set_role(o.master ? "master" : o.worker ? "worker" : "local"); /* cicada.role */
     runner_t *r = runner_new(&o);
     if (r == NULL) return 1;
     if (o.worker) {

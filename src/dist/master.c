@@ -155,6 +155,7 @@ static void *run(void *arg)
         zmq_pollitem_t it = {m->sock, 0, ZMQ_POLLIN, 0};
         zmq_poll(&it, 1, 20);
         enum action act = master_read_socket(m);
+        master_custom_tick(m);
         double now = mono();
         pthread_mutex_lock(&m->lock);
         if (m->end) {
@@ -179,7 +180,7 @@ static void *run(void *arg)
             m->quit_done = true;
             pthread_cond_broadcast(&m->cond);
         }
-        if (!m->quit_req) dispatch_step(m, now);
+        if (!m->quit_req && m->lua_active == m->active) dispatch_step(m, now);
         pthread_mutex_unlock(&m->lock);
         if (act != ACT_NONE) runner_stop(m->r);
         if (act == ACT_STOP_QUIT) runner_quit(m->r);
@@ -362,6 +363,7 @@ master_t *master_start(runner_t *r, const opts_t *o, char *err, size_t n)
                           .workers = hook_workers,
                           .quit = hook_quit};
     runner_set_remote(r, &rm);
+    master_custom_open(m);
     if (pthread_create(&m->thread, NULL, run, m) != 0) {
         snprintf(err, n, "cannot start the master thread");
         goto error;
@@ -383,6 +385,7 @@ void master_free(master_t *m)
         pthread_mutex_unlock(&m->lock);
         pthread_join(m->thread, NULL);
     }
+    master_custom_close(m);
     if (m->sock) zmq_close(m->sock);
     if (m->ctx) zmq_ctx_term(m->ctx);
     dispatch_free(m->disp);

@@ -17,7 +17,11 @@
  * workers get users at once too. Undecodable frames are answered with
  * `reconnect`, unknown types logged and dropped. On quit every worker gets
  * `quit`, and the master waits up to 2 s for their final reports (each
- * worker sends its last `stats` before its `quit`). */
+ * worker sends its last `stats` before its `quit`).
+ *
+ * The scenario also runs in a VM of the master's own (master_custom.c):
+ * handlers of custom messages from workers, and the test_start,
+ * spawning_complete and test_stop listeners, run there on the thread. */
 #ifndef CICADA_MASTER_H
 #define CICADA_MASTER_H
 

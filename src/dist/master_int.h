@@ -65,6 +65,11 @@ struct master {
     double quit_at;
     hist_t *scratch;
     mp_out_t out;
+
+    /* custom messages and the master's events (master_custom.c) */
+    struct lua_State *L; /* the master's VM, used by its thread only; NULL if it failed */
+    bool lua_active;     /* test_start has fired for the swarm (m->active) */
+    bool lua_spawned;    /* m->spawned as the last tick saw it */
 };
 
 static inline double mono(void)
@@ -108,5 +113,24 @@ void master_send_simple(master_t *m, const char *id, const char *type);
  * runner the messages made (ACT_NONE < ACT_STOP < ACT_STOP_QUIT), for the
  * caller to make once no lock is held. */
 enum action master_read_socket(master_t *m);
+
+/* ---- master_custom.c ---- */
+
+/* Make the master's VM and install the custom-message sink (a failure is
+ * logged: the master then runs without them). Before the thread starts. */
+void master_custom_open(master_t *m);
+/* Remove the sink and free the VM; after the thread has ended. */
+void master_custom_close(master_t *m);
+/* If type is a registered custom message, run its handler on the frame
+ * (buf, len bytes, decoded already) from worker id, or drop it when id is
+ * not a connected worker, and return true; false for any other type.
+ * Called by the thread WITHOUT m->lock. */
+bool master_custom_frame(master_t *m, const char *id, const char *type, const void *buf,
+                         size_t len);
+/* Fire test_start / test_stop in the VM when a swarm has started or
+ * stopped since the last call, then set m->lua_active; fire
+ * spawning_complete when m->spawned has become true. Called by the
+ * thread each turn WITHOUT m->lock; dispatch waits for m->lua_active. */
+void master_custom_tick(master_t *m);
 
 #endif

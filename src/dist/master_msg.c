@@ -147,6 +147,10 @@ static enum action on_frame(master_t *m, const char *id, bool id_ok, const void 
         if (id_ok) proto_msg_free(&msg);
         return ACT_NONE;
     }
+    if (master_custom_frame(m, id, msg.type, buf, len)) {
+        proto_msg_free(&msg);
+        return ACT_NONE;
+    }
     if (strcmp(msg.type, "stats") == 0 || strcmp(msg.type, "exception") == 0) {
         /* statistics go in even from unknown workers, as Locust's do */
         runner_lock(m->r);

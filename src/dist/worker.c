@@ -19,8 +19,10 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "dist/custom.h"
 #include "dist/proto.h"
 #include "engine/loop.h"
+#include "lua/msg.h"
 
 #define GONE_AFTER 10.0  /* seconds without a connection to the master */
 #define MAX_EXC_MSGS 100 /* exception messages per traceback per report */
@@ -38,6 +40,7 @@ struct worker {
     pthread_mutex_t lock; /* guards the outbox and finishing */
     bool send_complete, send_stopped, finishing;
     long complete_counts[64];
+    custom_queue_t outq; /* custom messages from the engines (lua/msg.h) */
 
     /* the link thread's own */
     const char *names[64];
@@ -77,6 +80,28 @@ static void send_ready(worker_t *w)
     proto_client_ready(&w->out, w->id, PROTO_VERSION);
     send_out(w);
     w->ready_sent = mono();
+}
+
+/* The engines' custom messages, in the order they were sent. */
+static void send_custom(worker_t *w)
+{
+    custom_item_t *it = custom_take(&w->outq);
+    while (it) {
+        custom_item_t *next = it->next;
+        if (w->sock && zmq_send(w->sock, it->buf, it->len, ZMQ_DONTWAIT) < 0)
+            log_warn("cannot send a custom message to the master: %s", zmq_strerror(errno));
+        xfree(it);
+        it = next;
+    }
+}
+
+/* The sink of cicada.send_message (any engine thread): queued for the link
+ * thread; client_id is ignored, as Locust's worker does. */
+static const char *sink_send(void *ud, const char *name, const void *data, size_t len,
+                             const char *client_id)
+{
+    worker_t *w = ud;
+    return custom_push(&w->outq, name, data, len, w->id);
 }
 
 /* Process CPU % since the last call (utime+stime of /proc/self/stat) and
@@ -308,6 +333,8 @@ static void on_message(worker_t *w, const void *buf, size_t len)
         if (open_socket(w, NULL, 0) != 0) log_error("cannot reopen the connection to the master");
     } else if (strcmp(m.type, "heartbeat") == 0) {
         /* newer Locust masters send these; nothing to do */
+    } else if (msg_registered(m.type)) {
+        runner_message(w->r, buf, len); /* every engine runs the handler */
     } else {
         log_warn("Unknown message type received: %s", m.type);
     }
@@ -387,6 +414,7 @@ static void *run(void *arg)
             }
         }
         if (!w->acked) continue;
+        send_custom(w);
         if (now >= w->next_beat) {
             send_heartbeat(w);
             send_exceptions(w);
@@ -408,6 +436,7 @@ static void *run(void *arg)
     }
     /* the runner has ended: every engine's statistics are merged */
     if (w->acked) {
+        send_custom(w);
         send_report(w);
         send_simple(w, "quit");
     }
@@ -461,6 +490,7 @@ worker_t *worker_start(runner_t *r, const opts_t *o, char *err, size_t n)
     w->r = r;
     w->o = o;
     pthread_mutex_init(&w->lock, NULL);
+    custom_queue_init(&w->outq);
     mp_out_init(&w->out);
     make_id(w->id, sizeof w->id);
     snprintf(w->endpoint, sizeof w->endpoint, "tcp://%s:%d", o->master_host, o->master_port);
@@ -475,6 +505,8 @@ worker_t *worker_start(runner_t *r, const opts_t *o, char *err, size_t n)
     runner_remote_t rm = {
         .master = false, .ud = w, .spawned_counts = hook_spawned, .stopped = hook_stopped};
     runner_set_remote(r, &rm);
+    msg_sink_t sink = {.send = sink_send, .ud = w};
+    msg_set_sink(&sink);
     if (pthread_create(&w->thread, NULL, run, w) != 0) {
         snprintf(err, n, "cannot start the worker thread");
         goto error;
@@ -483,8 +515,10 @@ worker_t *worker_start(runner_t *r, const opts_t *o, char *err, size_t n)
     log_info("Starting worker %s, connecting to the master at %s", w->id, w->endpoint);
     return w;
 error:
+    msg_set_sink(NULL);
     close_socket(w, 0);
     if (w->ctx) zmq_ctx_term(w->ctx);
+    custom_queue_free(&w->outq);
     mp_out_free(&w->out);
     pthread_mutex_destroy(&w->lock);
     xfree(w);
@@ -496,9 +530,11 @@ int worker_finish(worker_t *w)
     pthread_mutex_lock(&w->lock);
     w->finishing = true;
     pthread_mutex_unlock(&w->lock);
+    msg_set_sink(NULL);
     if (w->started) pthread_join(w->thread, NULL);
     zmq_ctx_term(w->ctx);
     int code = atomic_load(&w->exit_code);
+    custom_queue_free(&w->outq);
     mp_out_free(&w->out);
     pthread_mutex_destroy(&w->lock);
     xfree(w);

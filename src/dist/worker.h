@@ -20,7 +20,12 @@
  * libzmq peer answers below the application, and drops the connection
  * after 5 s without an answer, so a master whose host vanished without a
  * TCP FIN is noticed too. The worker then stops its users and exits
- * non-zero. Malformed or unknown messages are logged and dropped. */
+ * non-zero. Malformed or unknown messages are logged and dropped.
+ *
+ * Custom messages (lua/msg.h): one whose name the scenario registered goes
+ * to every engine (runner_message), whose VM runs the handler; what the
+ * engines send with cicada.send_message waits in a bounded queue
+ * (dist/custom.h) that the link thread empties each turn once acked. */
 #ifndef CICADA_WORKER_H
 #define CICADA_WORKER_H
 

@@ -70,6 +70,17 @@ bool runner_quit(runner_t *r)
     return queue(r, (rcmd_t){.kind = RC_QUIT});
 }
 
+void runner_message(runner_t *r, const void *frame, size_t len)
+{
+    pthread_mutex_lock(&r->lock); /* r->nstarted: the engines still run */
+    for (int i = 0; i < r->neng && r->nstarted > 0; i++) {
+        engine_cmd_t c = {.kind = CMD_MESSAGE, .count = (long)len, .text = xmalloc(len ? len : 1)};
+        memcpy(c.text, frame, len);
+        engine_post(r->eng[i], &c);
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
 void runner_spawn_counts(runner_t *r, const long *counts, int n, const char *host)
 {
     long *copy = xcalloc(VM_MAX_CLASSES, sizeof *copy);

@@ -28,6 +28,7 @@
 #include "http/cookie.h"
 #include "lua/api.h"
 #include "lua/cosocket.h"
+#include "lua/msg.h"
 #include "lua/vm.h"
 
 static void user_free(user_t *u);
@@ -359,6 +360,9 @@ static void on_wake(loop_t *l, loop_io_t *io)
             }
             lua_pop(e->L, 1);
             break;
+        case CMD_MESSAGE:
+            msg_deliver(e->L, c->text, (size_t)c->count);
+            break;
         case CMD_RESET: /* an outbox of the old epoch is the runner's to drop */
             e->epoch = (uint64_t)c->count;
             stats_shard_clear(e->shard);
@@ -544,6 +548,7 @@ void engine_free(engine_t *e)
     stats_shard_free(e->shard);
     for (engine_cmd_t *c = e->cmds; c;) {
         engine_cmd_t *next = c->next;
+        xfree(c->text);
         xfree(c);
         c = next;
     }

@@ -99,6 +99,8 @@ enum engine_cmd_kind {
     CMD_HOST,  /* new users use host `text` (owned by the command) */
     CMD_EVENT, /* fire event `text` in the VM, with count as its argument */
     CMD_RESET, /* a stats reset: drop the shard; what follows is of epoch `count` */
+    /* a custom message: the frame in `text`, `count` bytes (lua/msg.h) */
+    CMD_MESSAGE,
 };
 
 typedef struct engine_cmd {

@@ -153,6 +153,11 @@ void runner_set_remote(runner_t *r, const runner_remote_t *rm);
  * one. Thread-safe (queued like the commands above); counts is copied. */
 void runner_spawn_counts(runner_t *r, const long *counts, int n, const char *host);
 
+/* Worker: hand a custom message (a whole frame, len bytes, copied) to
+ * every engine, whose VM runs its handler (lua/msg.h) after the commands
+ * posted before it. Thread-safe; dropped once the engines have ended. */
+void runner_message(runner_t *r, const void *frame, size_t len);
+
 /* Master: copy up to max workers into out; returns how many there are (0
  * when not a master). Call between runner_lock and runner_unlock. */
 size_t runner_workers(runner_t *r, runner_worker_t *out, size_t max);

@@ -14,6 +14,7 @@
 #include "lua/http.h"
 #include "lua/ngx.h"
 #include "lua/data.h"
+#include "lua/msg.h"
 
 #include <ctype.h>
 #include <lauxlib.h>
@@ -281,6 +282,7 @@ void api_open(lua_State *L, engine_t *e)
     http_open(L);
     data_open(L); /* cicada.data (lua/data.c) */
     cosocket_open(L); /* cicada.tcp, cicada.udp (lua/cosocket.c) */
+    msg_open(L, e);   /* cicada.send_message, cicada.role (lua/msg.c) */
     lua_setglobal(L, "cicada");
     ngx_open(L); /* the global ngx for OpenResty drivers (lua/ngx.c) */
 }

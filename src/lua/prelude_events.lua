@@ -85,3 +85,48 @@ end
 function cicada._fire(name, ...)
   cicada.events[name]:fire(...)
 end
+
+-- Custom messages between a master and its workers (Locust's
+-- register_message / send_message; docs/distributed.md, "Custom messages"):
+--
+--   cicada.register_message("test_users", function(data, msg)
+--     -- msg.type, msg.data (== data), msg.node_id (the sender)
+--   end)
+--   cicada.send_message("test_users", { "u1", "u2" } [, client_id])
+--
+-- One handler per name (registering again replaces it). On a worker a
+-- message from the master runs its handler in every engine's VM, outside
+-- any user; on a master the handler runs in the master's own VM. A handler
+-- must not block, like an event listener, and an error in it is recorded
+-- the same way.
+local protocol = {
+  client_ready = true, ack = true, spawn = true, spawning = true, spawning_complete = true,
+  heartbeat = true, stats = true, exception = true, stop = true, client_stopped = true,
+  quit = true, reconnect = true,
+}
+local handlers = {}
+
+function cicada.register_message(name, fn)
+  if type(name) ~= "string" or #name == 0 or #name > 63 then
+    error("register_message: the name must be a string of 1 to 63 bytes", 2)
+  end
+  if protocol[name] then
+    error(("register_message: '%s' is a message of the master/worker protocol itself"):format(name), 2)
+  end
+  if type(fn) ~= "function" then error("register_message: the handler must be a function", 2) end
+  handlers[name] = fn
+  cicada._msg_register(name)
+end
+
+-- Called by C for a received message: false if this VM has no handler.
+function cicada._on_message(name, data, node_id)
+  local fn = handlers[name]
+  if not fn then return false end
+  local ok, tb = xpcall(fn, with_traceback, data, { type = name, data = data, node_id = node_id })
+  if not ok then
+    tb = ("error in the handler of message %s: %s"):format(name, tostring(tb))
+    local msg = tb:match("^[^\n]*")
+    if not cicada._exception(msg, tb) then cicada._log_error(tb) end
+  end
+  return true
+end
