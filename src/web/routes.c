@@ -16,6 +16,7 @@
  * 400 with {"success": false, "message": ..., "host": ...} naming the
  * field, where Locust fails with a 500 or goes on. A command the runner
  * is too busy to queue (runner.h) is a 503, never a success. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -140,10 +141,49 @@ static int swarm_result(web_conn_t *c, int status, bool ok, const char *msg, con
     return send_json(c, status, j);
 }
 
+/* The form a JSON object body stands for ({"user_count": 5} ->
+ * "user_count=5&"), so that /swarm takes either with the same checks.
+ * Strings are %-encoded, numbers printed as JSON has them, anything else
+ * left out. Returns a new string (the caller frees it) and its length. */
+static char *json_as_form(const char *body, size_t *len)
+{
+    char *out = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&out, &n);
+    cJSON *j = cJSON_ParseWithLength(body, *len);
+    cJSON *it, *obj = cJSON_IsObject(j) ? j : NULL;
+    cJSON_ArrayForEach(it, obj)
+    {
+        char *num = cJSON_IsNumber(it) ? cJSON_PrintUnformatted(it) : NULL;
+        const char *v = cJSON_IsString(it) ? it->valuestring : num;
+        if (v == NULL || it->string == NULL) continue;
+        for (const char *k = it->string; *k; k++)
+            fprintf(f, isalnum((unsigned char)*k) || *k == '_' ? "%c" : "%%%02X", (unsigned char)*k);
+        fputc('=', f);
+        for (; *v; v++)
+            fprintf(f, isalnum((unsigned char)*v) ? "%c" : "%%%02X", (unsigned char)*v);
+        fputc('&', f);
+        free(num);
+    }
+    cJSON_Delete(j);
+    fclose(f);
+    char *copy = xstrndup(out, n); /* ours: freed with xfree */
+    free(out);
+    *len = n;
+    return copy;
+}
+
 static int r_swarm(web_conn_t *c, struct web *w)
 {
     size_t len;
     const char *body = web_body(c, &len); /* the server bounds it (64 KB) */
+    char *form = NULL; /* a JSON body, as the form it stands for */
+    char type[64];
+    if (http_header(web_request(c), "Content-Type", type, sizeof type) &&
+        strncasecmp(type, "application/json", 16) == 0) {
+        form = json_as_form(body, &len);
+        body = form;
+    }
 
     char users_s[64], rate_s[64], run_s[64], host[LIMIT_HOST + 1] = "", msg[512];
     /* -2: present but longer than LIMIT_HOST (the buffer), refused below */
@@ -193,6 +233,7 @@ static int r_swarm(web_conn_t *c, struct web *w)
         status = swarm_result(c, 503, false, "The runner is busy: try again", shown, 0);
     else
         status = swarm_result(c, 200, true, "Swarming started", shown, run_time);
+    xfree(form);
     return status;
 }
 
