@@ -409,6 +409,7 @@ void *conn_commands(void *ud)
 {
     struct web *w = ud;
     struct web_loop *l = w->loop;
+    pthread_setname_np(pthread_self(), "cicada-web-cmd");
     pthread_mutex_lock(&l->cmd_lock);
     for (;;) {
         while (!l->cmd_quit && l->cmd_first == NULL)

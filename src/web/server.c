@@ -140,6 +140,7 @@ static void *run(void *ud)
 {
     struct web *w = ud;
     struct web_loop *l = w->loop;
+    pthread_setname_np(pthread_self(), "cicada-web"); /* bench/ui-viewers measures it */
     struct epoll_event ev[256];
     double last_expire = 0;
     while (!atomic_load(&l->quit)) {
