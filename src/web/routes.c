@@ -158,7 +158,8 @@ static char *json_as_form(const char *body, size_t *len)
         const char *v = cJSON_IsString(it) ? it->valuestring : num;
         if (v == NULL || it->string == NULL) continue;
         for (const char *k = it->string; *k; k++)
-            fprintf(f, isalnum((unsigned char)*k) || *k == '_' ? "%c" : "%%%02X", (unsigned char)*k);
+            fprintf(f, isalnum((unsigned char)*k) || *k == '_' ? "%c" : "%%%02X",
+                    (unsigned char)*k);
         fputc('=', f);
         for (; *v; v++)
             fprintf(f, isalnum((unsigned char)*v) ? "%c" : "%%%02X", (unsigned char)*v);
@@ -177,7 +178,7 @@ static int r_swarm(web_conn_t *c, struct web *w)
 {
     size_t len;
     const char *body = web_body(c, &len); /* the server bounds it (64 KB) */
-    char *form = NULL; /* a JSON body, as the form it stands for */
+    char *form = NULL;                    /* a JSON body, as the form it stands for */
     char type[64];
     if (http_header(web_request(c), "Content-Type", type, sizeof type) &&
         strncasecmp(type, "application/json", 16) == 0) {

@@ -14,7 +14,8 @@
 static char *fenced(const char *s, size_t n)
 {
     long pg = sysconf(_SC_PAGESIZE);
-    char *base = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *base =
+        mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     mprotect(base + pg, (size_t)pg, PROT_NONE);
     char *p = base + pg - n;
     memcpy(p, s, n);
@@ -114,17 +115,23 @@ static void test_guard(void)
 {
     CHECK(same_origin("POST / HTTP/1.1\r\nHost: 127.0.0.1:8089\r\n\r\n", false, true));
     CHECK(same_origin("POST / HTTP/1.1\r\nHost: 127.0.0.1:8089\r\n"
-                      "Origin: http://127.0.0.1:8089\r\n\r\n", false, true));
+                      "Origin: http://127.0.0.1:8089\r\n\r\n",
+                      false, true));
     CHECK(!same_origin("POST / HTTP/1.1\r\nHost: 127.0.0.1:8089\r\n"
-                       "Origin: http://127.0.0.1:8089\r\n\r\n", true, true)); /* scheme */
+                       "Origin: http://127.0.0.1:8089\r\n\r\n",
+                       true, true)); /* scheme */
     CHECK(!same_origin("POST / HTTP/1.1\r\nHost: 127.0.0.1:8089\r\n"
-                       "Origin: http://127.0.0.1:8090\r\n\r\n", false, true));
+                       "Origin: http://127.0.0.1:8090\r\n\r\n",
+                       false, true));
     CHECK(same_origin("POST / HTTP/1.1\r\nHost: localhost:8089\r\n"
-                      "Referer: http://localhost:8089/?x\r\n\r\n", false, true));
+                      "Referer: http://localhost:8089/?x\r\n\r\n",
+                      false, true));
     CHECK(!same_origin("POST / HTTP/1.1\r\nHost: localhost:8089\r\n"
-                       "Referer: http://localhost:80890/\r\n\r\n", false, true));
+                       "Referer: http://localhost:80890/\r\n\r\n",
+                       false, true));
     CHECK(!same_origin("POST / HTTP/1.1\r\nHost: 127.0.0.1:8089\r\n"
-                       "Sec-Fetch-Site: cross-site\r\n\r\n", false, true));
+                       "Sec-Fetch-Site: cross-site\r\n\r\n",
+                       false, true));
     CHECK(same_origin("POST / HTTP/1.1\r\nHost: 127.0.0.1:8089\r\nSec-Fetch-Site: none\r\n\r\n",
                       false, true));
     /* DNS rebinding: only on a loopback listener is the Host checked */
