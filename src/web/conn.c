@@ -225,7 +225,7 @@ void conn_update(struct web_loop *l, web_conn_t *c)
     int ev = (c->state != C_REPLY ? EPOLLIN : 0) | (pending || c->want_write ? EPOLLOUT : 0);
     if (ev == c->events) return;
     struct epoll_event e = {.events = (uint32_t)ev, .data.ptr = c};
-    epoll_ctl(l->ep, EPOLL_CTL_MOD, c->fd, &e);
+    epoll_ctl(l->ep, c->events < 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, c->fd, &e);
     c->events = ev;
 }
 
@@ -363,6 +363,10 @@ static void upgrade(struct web_loop *l, web_conn_t *c)
                accept);
     c->state = C_WS;
     l->nws++;
+    /* from here the input holds WebSocket frames: drop the request */
+    memmove(c->in, c->in + c->need, c->in_len - c->need);
+    c->in_len -= c->need;
+    c->need = c->head_len = 0;
     /* a new page gets the current numbers at once, not in up to 1 s */
     if (l->latest == NULL || web_now() - l->latest_at > 0.5) {
         frame_unref(l->latest);
@@ -395,6 +399,9 @@ static void handle(struct web_loop *l, web_conn_t *c)
         return;
     }
     c->parked = true; /* until the command thread hands it back */
+    /* out of epoll meanwhile: a reset peer would report EPOLLHUP every turn */
+    epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    c->events = -1;
     pthread_mutex_lock(&l->cmd_lock);
     if (l->cmd_last)
         l->cmd_last->cmd_next = c;

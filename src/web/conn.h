@@ -41,7 +41,7 @@ typedef struct frame {
 
 struct web_conn {
     struct web *w;
-    int fd, state, events;
+    int fd, state, events; /* events: registered with epoll, -1 while parked */
     SSL *ssl;
     bool want_write; /* OpenSSL needs the socket writable to go on */
     bool close_after, dead, half;

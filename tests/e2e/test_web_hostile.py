@@ -299,3 +299,29 @@ def test_same_origin_and_scripts_allowed(ui):
         time.sleep(0.2)
     assert ui.stats()["user_count"] == 2
     assert request(ui.port, "GET", "/stop")[0] == 200  # Locust's GET, from a script
+
+
+@pytest.mark.time_limit(60)
+def test_viewer_that_pings_and_talks_stays(ui):
+    """A viewer may ping (browsers' libraries and Python's do) and send
+    messages: it gets pongs and pushes, and a clean close."""
+    import websockets.client
+
+    async def main():
+        async with websockets.client.connect(f"ws://127.0.0.1:{ui.port}/ws",
+                                             ping_interval=0.3, ping_timeout=2) as ws:
+            await ws.send("hello")  # ignored, not an error
+            first = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            pong = await ws.ping(b"x")
+            await asyncio.wait_for(pong, 5)
+            n, end = 0, time.monotonic() + 3.5
+            while time.monotonic() < end:
+                await asyncio.wait_for(ws.recv(), 3)
+                n += 1
+            await ws.close()
+            return first, n, ws.close_code
+
+    first, n, code = asyncio.run(main())
+    assert first["state"] == "running" and first["stats"], first
+    assert n >= 2, n
+    assert code in (1000, 1005, 1006), code
