@@ -412,48 +412,6 @@ static void handle(struct web_loop *l, web_conn_t *c)
     pthread_mutex_unlock(&l->cmd_lock);
 }
 
-void *conn_commands(void *ud)
-{
-    struct web *w = ud;
-    struct web_loop *l = w->loop;
-    pthread_setname_np(pthread_self(), "cicada-web-cmd");
-    pthread_mutex_lock(&l->cmd_lock);
-    for (;;) {
-        while (!l->cmd_quit && l->cmd_first == NULL)
-            pthread_cond_wait(&l->cmd_wake, &l->cmd_lock);
-        if (l->cmd_quit) break;
-        web_conn_t *c = l->cmd_first;
-        l->cmd_first = c->cmd_next;
-        if (l->cmd_first == NULL) l->cmd_last = NULL;
-        pthread_mutex_unlock(&l->cmd_lock);
-        routes_handle(c, w); /* c is this thread's alone until it is in done */
-        pthread_mutex_lock(&l->cmd_lock);
-        c->cmd_next = l->done;
-        l->done = c;
-        uint64_t one = 1;
-        if (write(l->donefd, &one, sizeof one) < 0) { /* cannot fail short of 2^64 writes */
-        }
-    }
-    pthread_mutex_unlock(&l->cmd_lock);
-    return NULL;
-}
-
-void conn_commands_done(struct web_loop *l)
-{
-    pthread_mutex_lock(&l->cmd_lock);
-    web_conn_t *c = l->done;
-    l->done = NULL;
-    pthread_mutex_unlock(&l->cmd_lock);
-    while (c) {
-        web_conn_t *next = c->cmd_next;
-        c->cmd_next = NULL;
-        c->parked = false;
-        conn_output(l, c);
-        if (!c->dead) conn_update(l, c);
-        c = next;
-    }
-}
-
 /* Parse what has arrived; true if a whole request is there and answered. */
 static bool parse(struct web_loop *l, web_conn_t *c)
 {

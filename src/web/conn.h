@@ -114,12 +114,6 @@ void conn_output(struct web_loop *l, web_conn_t *c);
 /* Register with epoll what c waits for now. */
 void conn_update(struct web_loop *l, web_conn_t *c);
 
-/* The command thread's body (arg: the struct web). */
-void *conn_commands(void *ud);
-
-/* Take back the connections the command thread answered and send them. */
-void conn_commands_done(struct web_loop *l);
-
 /* Build the /stats/requests frame once and queue it to every viewer. */
 void conn_push(struct web_loop *l, struct web *w);
 

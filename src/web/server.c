@@ -134,6 +134,52 @@ static void expire(struct web_loop *l, double now)
     }
 }
 
+/* ---- the command thread (conn.h) ---- */
+
+/* The command thread: answer parked requests one at a time, in order. */
+static void *commands(void *ud)
+{
+    struct web *w = ud;
+    struct web_loop *l = w->loop;
+    pthread_setname_np(pthread_self(), "cicada-web-cmd");
+    pthread_mutex_lock(&l->cmd_lock);
+    for (;;) {
+        while (!l->cmd_quit && l->cmd_first == NULL)
+            pthread_cond_wait(&l->cmd_wake, &l->cmd_lock);
+        if (l->cmd_quit) break;
+        web_conn_t *c = l->cmd_first;
+        l->cmd_first = c->cmd_next;
+        if (l->cmd_first == NULL) l->cmd_last = NULL;
+        pthread_mutex_unlock(&l->cmd_lock);
+        routes_handle(c, w); /* c is this thread's alone until it is in done */
+        pthread_mutex_lock(&l->cmd_lock);
+        c->cmd_next = l->done;
+        l->done = c;
+        uint64_t one = 1;
+        if (write(l->donefd, &one, sizeof one) < 0) { /* cannot fail short of 2^64 writes */
+        }
+    }
+    pthread_mutex_unlock(&l->cmd_lock);
+    return NULL;
+}
+
+/* Take back the connections the command thread answered and send them. */
+static void commands_done(struct web_loop *l)
+{
+    pthread_mutex_lock(&l->cmd_lock);
+    web_conn_t *c = l->done;
+    l->done = NULL;
+    pthread_mutex_unlock(&l->cmd_lock);
+    while (c) {
+        web_conn_t *next = c->cmd_next;
+        c->cmd_next = NULL;
+        c->parked = false;
+        conn_output(l, c);
+        if (!c->dead) conn_update(l, c);
+        c = next;
+    }
+}
+
 /* ---- the loop ---- */
 
 static void *run(void *ud)
@@ -151,7 +197,7 @@ static void *run(void *ud)
                 accept_all(l, w);
             } else if (p == &l->donefd) {
                 uint64_t v;
-                if (read(l->donefd, &v, sizeof v) > 0) conn_commands_done(l);
+                if (read(l->donefd, &v, sizeof v) > 0) commands_done(l);
             } else if (p == &l->evfd) {
                 uint64_t v;
                 if (read(l->evfd, &v, sizeof v) > 0 && !atomic_load(&l->quit)) conn_push(l, w);
@@ -273,7 +319,7 @@ web_t *web_start(const opts_t *o, runner_t *r, char *err, size_t n)
         snprintf(err, n, "cannot start the web interface: %s", strerror(errno));
         goto error;
     }
-    if (pthread_create(&l->cmd_thread, NULL, conn_commands, w) != 0) {
+    if (pthread_create(&l->cmd_thread, NULL, commands, w) != 0) {
         snprintf(err, n, "cannot start the web interface's thread");
         goto error;
     }
