@@ -9,7 +9,7 @@
 #   make fmt      clang-format every source file
 
 CC      ?= cc
-PKGS    := luajit libcjson libzmq msgpack
+PKGS    := luajit libcjson libzmq msgpack openssl
 WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-unused-parameter -Wformat=2
 CSTD    := -std=c11 -D_GNU_SOURCE
@@ -17,11 +17,11 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) -Isrc $(PKG_CFLAGS) -MMD -MP
-LIBS     = $(PKG_LIBS) -lcivetweb -lssl -lcrypto -lz -lpthread -lm
+LIBS     = $(PKG_LIBS) -lz -lpthread -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # Debian packages: to build, and to run the tests and benchmarks.
-BUILD_DEBS := gcc make pkg-config libluajit2-5.1-dev libcjson-dev libjs-chart.js libcivetweb-dev \
+BUILD_DEBS := gcc make pkg-config libluajit2-5.1-dev libcjson-dev libjs-chart.js \
               libssl-dev zlib1g-dev openssl libzmq3-dev libmsgpack-dev
 TEST_DEBS  := nginx wrk python3-pytest python3-locust python3-yaml time procps iproute2 \
               redis-server lua-nginx-redis lua-nginx-websocket python3-websockets chromium

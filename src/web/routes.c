@@ -16,11 +16,13 @@
  * 400 with {"success": false, "message": ..., "host": ...} naming the
  * field, where Locust fails with a 500 or goes on. A command the runner
  * is too busy to queue (runner.h) is a 503, never a success. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -30,20 +32,10 @@
 #include "report/html.h"
 #include "report/json.h"
 #include "web/assets.h"
+#include "web/guard.h"
 #include "web/routes.h"
 
-#define MAX_BODY 65536
 #define JSON_TYPE "application/json"
-
-void web_reply(struct mg_connection *c, int status, const char *type, const char *headers,
-               const void *body, size_t len)
-{
-    mg_printf(c,
-              "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-              "Cache-Control: no-store\r\n%s\r\n",
-              status, mg_get_response_code_text(c, status), type, len, headers ? headers : "");
-    if (len) mg_write(c, body, len);
-}
 
 static double wall_now(void)
 {
@@ -52,14 +44,14 @@ static double wall_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int send_text(struct mg_connection *c, int status, const char *text)
+static int send_text(web_conn_t *c, int status, const char *text)
 {
     web_reply(c, status, "text/html; charset=utf-8", NULL, text, strlen(text));
     return status;
 }
 
 /* Print j (sorted, indented like Flask's jsonify) and send it. */
-static int send_json(struct mg_connection *c, int status, cJSON *j)
+static int send_json(web_conn_t *c, int status, cJSON *j)
 {
     char *s = json_print(j, true);
     web_reply(c, status, JSON_TYPE, NULL, s, strlen(s));
@@ -68,8 +60,8 @@ static int send_json(struct mg_connection *c, int status, cJSON *j)
 }
 
 /* Send a memstream's contents as a download named PREFIX_<time.time()>.EXT. */
-static int send_download(struct mg_connection *c, const char *type, const char *prefix,
-                         const char *ext, char *data, size_t len)
+static int send_download(web_conn_t *c, const char *type, const char *prefix, const char *ext,
+                         char *data, size_t len)
 {
     char ts[40], hdr[160];
     csv_pyfloat(ts, sizeof ts, wall_now());
@@ -81,19 +73,19 @@ static int send_download(struct mg_connection *c, const char *type, const char *
 
 /* ---- the page ---- */
 
-static int send_asset(struct mg_connection *c, const char *path)
+static int send_asset(web_conn_t *c, const char *path)
 {
     const asset_t *a = asset_find(path);
     if (a == NULL) return send_text(c, 404, "Not Found");
-    mg_printf(c,
-              "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-              "Cache-Control: no-cache\r\n\r\n",
-              a->mime, a->len);
-    mg_write(c, a->data, a->len);
+    web_printf(c,
+               "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+               "Cache-Control: no-cache\r\n\r\n",
+               a->mime, a->len);
+    web_write(c, a->data, a->len);
     return 200;
 }
 
-static int r_index(struct mg_connection *c, struct web *w)
+static int r_index(web_conn_t *c, struct web *w)
 {
     return send_asset(c, "/index.html");
 }
@@ -103,7 +95,7 @@ static int r_index(struct mg_connection *c, struct web *w)
 /* The form's value of key into buf; false if absent (or absurdly long). */
 static bool form_get(const char *body, size_t len, const char *key, char *buf, size_t n)
 {
-    return mg_get_var(body, len, key, buf, n) >= 0;
+    return http_form_var(body, len, key, buf, n) >= 0;
 }
 
 /* A whole number in [0, LIMIT_USERS]; too large for a long is out of
@@ -138,8 +130,8 @@ static bool parse_rate(const char *s, double *out)
     return true;
 }
 
-static int swarm_result(struct mg_connection *c, int status, bool ok, const char *msg,
-                        const char *host, double run_time)
+static int swarm_result(web_conn_t *c, int status, bool ok, const char *msg, const char *host,
+                        double run_time)
 {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddBoolToObject(j, "success", ok);
@@ -149,20 +141,54 @@ static int swarm_result(struct mg_connection *c, int status, bool ok, const char
     return send_json(c, status, j);
 }
 
-static int r_swarm(struct mg_connection *c, struct web *w)
+/* The form a JSON object body stands for ({"user_count": 5} ->
+ * "user_count=5&"), so that /swarm takes either with the same checks.
+ * Strings are %-encoded, numbers printed as JSON has them, anything else
+ * left out. Returns a new string (the caller frees it) and its length. */
+static char *json_as_form(const char *body, size_t *len)
 {
-    const struct mg_request_info *ri = mg_get_request_info(c);
-    if (ri->content_length > MAX_BODY) return send_text(c, 413, "Payload Too Large");
-    char *body = xmalloc(MAX_BODY + 1);
-    size_t len = 0;
-    int k;
-    while (len < MAX_BODY && (k = mg_read(c, body + len, MAX_BODY - len)) > 0)
-        len += (size_t)k;
-    body[len] = '\0';
+    char *out = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&out, &n);
+    cJSON *j = cJSON_ParseWithLength(body, *len);
+    cJSON *it, *obj = cJSON_IsObject(j) ? j : NULL;
+    cJSON_ArrayForEach(it, obj)
+    {
+        char *num = cJSON_IsNumber(it) ? cJSON_PrintUnformatted(it) : NULL;
+        const char *v = cJSON_IsString(it) ? it->valuestring : num;
+        if (v == NULL || it->string == NULL) continue;
+        for (const char *k = it->string; *k; k++)
+            fprintf(f, isalnum((unsigned char)*k) || *k == '_' ? "%c" : "%%%02X",
+                    (unsigned char)*k);
+        fputc('=', f);
+        for (; *v; v++)
+            fprintf(f, isalnum((unsigned char)*v) ? "%c" : "%%%02X", (unsigned char)*v);
+        fputc('&', f);
+        free(num);
+    }
+    cJSON_Delete(j);
+    fclose(f);
+    char *copy = xstrndup(out, n); /* ours: freed with xfree */
+    free(out);
+    *len = n;
+    return copy;
+}
+
+static int r_swarm(web_conn_t *c, struct web *w)
+{
+    size_t len;
+    const char *body = web_body(c, &len); /* the server bounds it (64 KB) */
+    char *form = NULL;                    /* a JSON body, as the form it stands for */
+    char type[64];
+    if (http_header(web_request(c), "Content-Type", type, sizeof type) &&
+        strncasecmp(type, "application/json", 16) == 0) {
+        form = json_as_form(body, &len);
+        body = form;
+    }
 
     char users_s[64], rate_s[64], run_s[64], host[LIMIT_HOST + 1] = "", msg[512];
     /* -2: present but longer than LIMIT_HOST (the buffer), refused below */
-    int host_len = mg_get_var(body, len, "host", host, sizeof host);
+    int host_len = http_form_var(body, len, "host", host, sizeof host);
     bool has_host = host_len >= 0;
     if (has_host) {
         /* like Locust: drop < and > to keep the host harmless in pages */
@@ -208,11 +234,11 @@ static int r_swarm(struct mg_connection *c, struct web *w)
         status = swarm_result(c, 503, false, "The runner is busy: try again", shown, 0);
     else
         status = swarm_result(c, 200, true, "Swarming started", shown, run_time);
-    xfree(body);
+    xfree(form);
     return status;
 }
 
-static int r_stop(struct mg_connection *c, struct web *w)
+static int r_stop(web_conn_t *c, struct web *w)
 {
     bool ok = runner_stop(w->r); /* false: never queued (the runner is busy) */
     cJSON *j = cJSON_CreateObject();
@@ -221,7 +247,7 @@ static int r_stop(struct mg_connection *c, struct web *w)
     return send_json(c, ok ? 200 : 503, j);
 }
 
-static int r_reset(struct mg_connection *c, struct web *w)
+static int r_reset(web_conn_t *c, struct web *w)
 {
     /* stats and exceptions, like Locust's route */
     if (!runner_reset(w->r)) return send_text(c, 503, "The runner is busy: try again");
@@ -230,7 +256,7 @@ static int r_reset(struct mg_connection *c, struct web *w)
 
 /* ---- JSON documents ---- */
 
-static int r_requests(struct mg_connection *c, struct web *w)
+static int r_requests(web_conn_t *c, struct web *w)
 {
     runner_lock(w->r);
     cJSON *j = json_stats_requests(w->r);
@@ -238,7 +264,7 @@ static int r_requests(struct mg_connection *c, struct web *w)
     return send_json(c, 200, j);
 }
 
-static int r_exceptions(struct mg_connection *c, struct web *w)
+static int r_exceptions(web_conn_t *c, struct web *w)
 {
     runner_lock(w->r);
     cJSON *j = json_exceptions(runner_stats(w->r));
@@ -246,7 +272,7 @@ static int r_exceptions(struct mg_connection *c, struct web *w)
     return send_json(c, 200, j);
 }
 
-static int r_tasks(struct mg_connection *c, struct web *w)
+static int r_tasks(web_conn_t *c, struct web *w)
 {
     runner_lock(w->r);
     cJSON *j = json_tasks(w->r);
@@ -254,7 +280,7 @@ static int r_tasks(struct mg_connection *c, struct web *w)
     return send_json(c, 200, j);
 }
 
-static int r_history(struct mg_connection *c, struct web *w)
+static int r_history(web_conn_t *c, struct web *w)
 {
     runner_lock(w->r);
     cJSON *j = json_history(w->r);
@@ -268,7 +294,7 @@ static int r_history(struct mg_connection *c, struct web *w)
 
 /* ---- downloads ---- */
 
-static int send_csv(struct mg_connection *c, struct web *w, void (*write)(FILE *, stats_t *),
+static int send_csv(web_conn_t *c, struct web *w, void (*write)(FILE *, stats_t *),
                     const char *prefix)
 {
     char *data = NULL;
@@ -284,17 +310,17 @@ static int send_csv(struct mg_connection *c, struct web *w, void (*write)(FILE *
     return status;
 }
 
-static int r_requests_csv(struct mg_connection *c, struct web *w)
+static int r_requests_csv(web_conn_t *c, struct web *w)
 {
     return send_csv(c, w, csv_write_stats, "requests");
 }
 
-static int r_failures_csv(struct mg_connection *c, struct web *w)
+static int r_failures_csv(web_conn_t *c, struct web *w)
 {
     return send_csv(c, w, csv_write_failures, "failures");
 }
 
-static int r_exceptions_csv(struct mg_connection *c, struct web *w)
+static int r_exceptions_csv(web_conn_t *c, struct web *w)
 {
     return send_csv(c, w, csv_write_exceptions, "exceptions");
 }
@@ -302,7 +328,7 @@ static int r_exceptions_csv(struct mg_connection *c, struct web *w)
 /* The runner appends to the history file every second; serve the bytes
  * it holds when the request arrives (whole rows: the runner flushes after
  * each batch). */
-static int r_history_csv(struct mg_connection *c, struct web *w)
+static int r_history_csv(web_conn_t *c, struct web *w)
 {
     FILE *f = w->history_path ? fopen(w->history_path, "rb") : NULL;
     struct stat sb;
@@ -314,12 +340,11 @@ static int r_history_csv(struct mg_connection *c, struct web *w)
     char ts[40];
     csv_pyfloat(ts, sizeof ts, wall_now());
     long long size = (long long)sb.st_size;
-    mg_printf(c,
-              "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Length: %lld\r\n"
-              "Cache-Control: no-store\r\n"
-              "Content-Disposition: attachment;filename=requests_full_history_%s.csv\r\n\r\n",
-              size, ts);
-    /* on the heap: civetweb's worker threads have small stacks */
+    web_printf(c,
+               "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Length: %lld\r\n"
+               "Cache-Control: no-store\r\n"
+               "Content-Disposition: attachment;filename=requests_full_history_%s.csv\r\n\r\n",
+               size, ts);
     enum { CHUNK = 65536 };
     char *buf = xmalloc(CHUNK);
     long long left = size;
@@ -330,7 +355,7 @@ static int r_history_csv(struct mg_connection *c, struct web *w)
             memset(buf, '\n', want);
             got = want;
         }
-        if (mg_write(c, buf, got) <= 0) break;
+        web_write(c, buf, got);
         left -= (long long)got;
     }
     xfree(buf);
@@ -338,11 +363,12 @@ static int r_history_csv(struct mg_connection *c, struct web *w)
     return 200;
 }
 
-static int r_report(struct mg_connection *c, struct web *w)
+static int r_report(web_conn_t *c, struct web *w)
 {
-    const char *q = mg_get_request_info(c)->query_string;
+    const http_req_t *req = web_request(c);
     char v[16];
-    bool download = q && mg_get_var(q, strlen(q), "download", v, sizeof v) > 0;
+    bool download =
+        req->query && http_form_var(req->query, req->query_len, "download", v, sizeof v) > 0;
     char *data = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&data, &len);
@@ -364,37 +390,91 @@ static int r_report(struct mg_connection *c, struct web *w)
 
 /* ---- dispatch ---- */
 
-static const struct route {
-    const char *method, *path;
-    int (*fn)(struct mg_connection *, struct web *);
-} routes[] = {
-    {"GET", "/", r_index},
-    {"POST", "/swarm", r_swarm},
-    {"GET", "/stop", r_stop},
-    {"GET", "/stats/reset", r_reset},
-    {"GET", "/stats/requests", r_requests},
-    {"GET", "/stats/requests/csv", r_requests_csv},
-    {"GET", "/stats/requests_full_history/csv", r_history_csv},
-    {"GET", "/stats/failures/csv", r_failures_csv},
-    {"GET", "/stats/history", r_history},
-    {"GET", "/stats/report", r_report},
-    {"GET", "/exceptions", r_exceptions},
-    {"GET", "/exceptions/csv", r_exceptions_csv},
-    {"GET", "/tasks", r_tasks},
+enum {
+    CHANGES = 1,   /* changes state: same-origin browsers only (guard.h) */
+    SCRIPT_GET = 2 /* GET too, from a script (no browser headers): Locust's API */
 };
 
-int routes_handle(struct mg_connection *c, struct web *w)
+static const struct route {
+    const char *method, *path;
+    int (*fn)(web_conn_t *, struct web *);
+    int flags;
+} routes[] = {
+    {"GET", "/", r_index, 0},
+    {"POST", "/swarm", r_swarm, CHANGES},
+    {"POST", "/stop", r_stop, CHANGES | SCRIPT_GET},
+    {"POST", "/stats/reset", r_reset, CHANGES | SCRIPT_GET},
+    {"GET", "/stats/requests", r_requests, 0},
+    {"GET", "/stats/requests/csv", r_requests_csv, 0},
+    {"GET", "/stats/requests_full_history/csv", r_history_csv, 0},
+    {"GET", "/stats/failures/csv", r_failures_csv, 0},
+    {"GET", "/stats/history", r_history, 0},
+    {"GET", "/stats/report", r_report, 0},
+    {"GET", "/exceptions", r_exceptions, 0},
+    {"GET", "/exceptions/csv", r_exceptions_csv, 0},
+    {"GET", "/tasks", r_tasks, 0},
+};
+
+static bool is_method(const http_req_t *req, const char *m)
 {
-    const struct mg_request_info *ri = mg_get_request_info(c);
-    const char *uri = ri->local_uri ? ri->local_uri : "/";
+    return req->method_len == strlen(m) && memcmp(req->method, m, req->method_len) == 0;
+}
+
+static int refuse(web_conn_t *c, int status, const char *msg)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddBoolToObject(j, "success", false);
+    cJSON_AddStringToObject(j, "message", msg);
+    return send_json(c, status, j);
+}
+
+/* A body that changes state must say it is a form or JSON: a type a page
+ * can only send cross-site with an Origin, which guard.c checks. */
+static bool body_type_ok(web_conn_t *c)
+{
+    size_t len;
+    web_body(c, &len);
+    if (len == 0) return true;
+    char t[128];
+    if (http_header(web_request(c), "Content-Type", t, sizeof t) == NULL) return false;
+    return strncasecmp(t, "application/x-www-form-urlencoded", 33) == 0 ||
+           strncasecmp(t, "multipart/form-data", 19) == 0 ||
+           strncasecmp(t, "application/json", 16) == 0;
+}
+
+bool routes_may_wait(const http_req_t *req)
+{
+    for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
+        if (strcmp(req->path, routes[i].path) == 0) return routes[i].flags & CHANGES;
+    return false;
+}
+
+int routes_handle(web_conn_t *c, struct web *w)
+{
+    const http_req_t *req = web_request(c);
+    const char *uri = req->path;
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
-        if (strcmp(uri, routes[i].path) != 0) continue;
-        if (strcmp(ri->request_method, routes[i].method) == 0) return routes[i].fn(c, w);
-        char allow[64];
-        snprintf(allow, sizeof allow, "Allow: %s\r\n", routes[i].method);
-        web_reply(c, 405, "text/plain; charset=utf-8", allow, "Method Not Allowed", 18);
-        return 405;
+        const struct route *rt = &routes[i];
+        if (strcmp(uri, rt->path) != 0) continue;
+        /* Locust's GET /stop and /stats/reset stay for scripts; a browser's
+         * GET (a link, an image) must not change anything */
+        bool get_ok = (rt->flags & SCRIPT_GET) && is_method(req, "GET") && !guard_browser(req);
+        if (!is_method(req, rt->method) && !get_ok) {
+            char allow[64];
+            snprintf(allow, sizeof allow, "Allow: %s\r\n", rt->method);
+            web_reply(c, 405, "text/plain; charset=utf-8", allow, "Method Not Allowed", 18);
+            return 405;
+        }
+        char why[512];
+        if ((rt->flags & CHANGES) &&
+            !guard_same_origin(req, w->tls, w->loopback, w->o->web_host, why, sizeof why))
+            return refuse(c, 403, why);
+        if ((rt->flags & CHANGES) && !body_type_ok(c))
+            return refuse(c, 415,
+                          "the body must be a form (application/x-www-form-urlencoded) "
+                          "or JSON (application/json)");
+        return rt->fn(c, w);
     }
-    if (strcmp(ri->request_method, "GET") == 0) return send_asset(c, uri);
+    if (is_method(req, "GET")) return send_asset(c, uri);
     return send_text(c, 404, "Not Found");
 }

@@ -1,294 +1,343 @@
-/* server: civetweb set-up, Basic auth, TLS and the WebSocket push.
+/* server: the web UI's HTTP, WebSocket and TLS server on one epoll loop.
  *
- * civetweb runs a pool of worker threads; every request goes through
- * begin_request(), which checks the credentials first (so /ws is guarded
- * too), then hands plain routes to routes.c and lets civetweb upgrade /ws.
- * civetweb's own authentication is Digest, so Basic is done here: decode
- * the header and compare it with "user:password" in constant time.
+ * One thread runs the loop: it accepts, reads requests, runs routes.c's
+ * handlers and writes responses, all non-blocking, so a thousand viewers
+ * are a thousand small structs, not a thousand threads (civetweb's model,
+ * which froze every route at its 32nd viewer). docs/architecture.md says
+ * why this is an own small server and gives the measurements.
  *
- * The push: the runner calls on_tick() on the main thread once a second;
- * it only bumps a counter and signals the pusher thread, which builds the
- * /stats/requests JSON (under runner_lock) and writes it to each client.
- * So the main thread never waits for a slow browser. Two locks, never held
- * together by one thread: tick_lock for the counter, w->lock for the
- * client list (held while writing, which keeps each connection alive
- * until its close handler can take the lock and drop it).
+ * Bounds, so that nobody can freeze the UI for others:
+ * - a request head and body must arrive within HEAD_TIMEOUT of its first
+ *   byte (of the connection, for the first one); an idle keep-alive
+ *   connection counts as one still to send its head;
+ * - connections that have not sent a whole request yet ("half-open") are
+ *   at most PER_ADDR per peer address once older than EVICT_AGE: a new
+ *   connection from that address closes its oldest one, so a slowloris
+ *   holds a few slots for a few seconds, never the UI;
+ * - heads over HEAD_MAX and bodies over BODY_MAX are refused (431, 413);
+ * - each WebSocket viewer has its own queue of at most two frames: the one
+ *   being written and the newest one waiting. A newer push replaces the
+ *   waiting frame (a slow viewer skips states, never sees old ones), and a
+ *   viewer that has not taken a byte for WS_STALL is disconnected. The
+ *   pushed frame is built once and shared by every viewer (refcounted).
  *
- * TLS: Debian's civetweb crashes on HTTPS connections with OpenSSL 3
- * (tls.h says why), so with --tls-cert/--tls-key civetweb listens on
- * 127.0.0.1 on a port of the kernel's choosing, and tls.c terminates TLS
- * on the user's address and relays to it. */
+ * The push: the runner calls on_tick() on its thread once a second; it
+ * writes to an eventfd, and the loop builds the /stats/requests document
+ * (under runner_lock) and queues it to every viewer. TLS is OpenSSL on the
+ * same non-blocking sockets (the handshake happens inside SSL_read). */
 #include "web/server.h"
 
-#include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
 
 #include "base/alloc.h"
 #include "base/log.h"
-#include "report/json.h"
-#include "web/routes.h"
-#include "web/tls.h"
+#include "web/conn.h"
 
-static pthread_mutex_t tick_lock = PTHREAD_MUTEX_INITIALIZER;
+/* ---- accepting, with the bounds on half-open connections ---- */
 
-/* ---- Basic auth ---- */
-
-static int b64val(int ch)
+/* True if c has sent bytes the loop has not read yet: it is making
+ * progress (the loop was busy), not holding a slot. */
+static bool unread(web_conn_t *c)
 {
-    if (ch >= 'A' && ch <= 'Z') return ch - 'A';
-    if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9') return ch - '0' + 52;
-    if (ch == '+') return 62;
-    if (ch == '/') return 63;
-    return -1;
+    int n = 0;
+    return (c->ssl && SSL_pending(c->ssl) > 0) || (ioctl(c->fd, FIONREAD, &n) == 0 && n > 0);
 }
 
-/* Decode base64 s (stopping at '=' or whitespace) into out. Returns the
- * length, or -1 if s is malformed or does not fit. */
-static long b64decode(const char *s, unsigned char *out, size_t cap)
+/* Make room for one more half-open connection from addr: once the address
+ * has PER_ADDR past EVICT_AGE, close its oldest idle one, and past
+ * MAX_HALF the oldest idle one overall. False if none can go (a burst of
+ * new connections): the new one is refused. */
+static bool make_room(struct web_loop *l, const unsigned char addr[16], double now)
 {
-    size_t n = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (; *s && *s != '=' && *s != ' ' && *s != '\r' && *s != '\n'; s++) {
-        int v = b64val((unsigned char)*s);
-        if (v < 0) return -1;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (n == cap) return -1;
-            out[n++] = (unsigned char)(acc >> bits);
+    size_t mine = 0;
+    web_conn_t *victim = NULL, *victim_any = NULL;
+    for (web_conn_t *c = l->first; c; c = c->next_c) {
+        if (!c->half || now - c->since < EVICT_AGE) continue;
+        bool same_addr = memcmp(c->addr, addr, 16) == 0;
+        mine += same_addr;
+        if ((victim && victim_any) || unread(c)) continue;
+        if (victim_any == NULL) victim_any = c;
+        if (victim == NULL && same_addr) victim = c;
+    }
+    if (mine >= PER_ADDR && victim) {
+        if (victim == victim_any) victim_any = NULL;
+        conn_kill(l, victim);
+    }
+    if (l->nhalf < MAX_HALF) return true;
+    if (victim_any == NULL) return false;
+    conn_kill(l, victim_any);
+    return true;
+}
+
+static void accept_all(struct web_loop *l, struct web *w)
+{
+    for (int i = 0; i < 256; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(l->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE) /* out of descriptors: shed the oldest */
+                make_room(l, (unsigned char[16]){0}, web_now() + EVICT_AGE);
+            return;
         }
+        double now = web_now();
+        unsigned char addr[16];
+        web_peer_key(&ss, addr);
+        if (!make_room(l, addr, now)) {
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        web_conn_t *c = xcalloc(1, sizeof *c);
+        c->w = w;
+        c->fd = fd;
+        c->since = now;
+        memcpy(c->addr, addr, 16);
+        if (l->ctx) {
+            c->ssl = SSL_new(l->ctx);
+            SSL_set_fd(c->ssl, fd);
+            SSL_set_accept_state(c->ssl);
+        }
+        c->events = EPOLLIN;
+        struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
+        epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &e);
+        conn_append(l, c);
+        conn_set_half(l, c, true);
+        conn_input(l, c); /* the request is often there already */
+        if (!c->dead) conn_update(l, c);
     }
-    return (long)n;
 }
 
-/* Equal, in a time that depends only on the expected length. */
-static bool same(const unsigned char *got, size_t ngot, const char *want)
+/* Close connections past their bound: a head or body too slow, a viewer
+ * or download that took nothing for WS_STALL. */
+static void expire(struct web_loop *l, double now)
 {
-    size_t nwant = strlen(want);
-    volatile unsigned char diff = ngot != nwant;
-    for (size_t i = 0; i < nwant; i++)
-        diff |= (unsigned char)((i < ngot ? got[i] : 0) ^ (unsigned char)want[i]);
-    return diff == 0;
-}
-
-static bool authorized(struct web *w, struct mg_connection *c)
-{
-    if (w->auth == NULL) return true;
-    const char *h = mg_get_header(c, "Authorization");
-    if (h == NULL || strncasecmp(h, "Basic ", 6) != 0) return false;
-    h += 6;
-    while (*h == ' ')
-        h++;
-    unsigned char dec[1024];
-    long n = b64decode(h, dec, sizeof dec);
-    return n >= 0 && same(dec, (size_t)n, w->auth);
-}
-
-/* ---- requests ---- */
-
-static int begin_request(struct mg_connection *c)
-{
-    struct web *w = mg_get_request_info(c)->user_data;
-    if (!authorized(w, c)) {
-        static const char body[] = "Unauthorized";
-        web_reply(c, 401, "text/plain; charset=utf-8",
-                  "WWW-Authenticate: Basic realm=\"cicada\"\r\n", body, sizeof body - 1);
-        return 401;
+    for (web_conn_t *c = l->first, *next; c; c = next) {
+        next = c->next_c;
+        bool pending = c->out_off < c->out_len || c->cur || c->next || c->ctl_len;
+        if ((c->half && now - c->since > HEAD_TIMEOUT) || (pending && now - c->since > WS_STALL))
+            conn_kill(l, c);
     }
-    const char *uri = mg_get_request_info(c)->local_uri;
-    if (uri && strcmp(uri, "/ws") == 0) return 0; /* civetweb upgrades it */
-    return routes_handle(c, w);
 }
 
-/* civetweb's last message on this thread: mg_start2() reports "Failed to
- * setup server ports" but logs the reason (the bind error) just before. */
-static _Thread_local char last_msg[256];
+/* ---- the command thread (conn.h) ---- */
 
-static int log_message(const struct mg_connection *c, const char *msg)
-{
-    log_debug("civetweb: %s", msg);
-    snprintf(last_msg, sizeof last_msg, "%s", msg);
-    return 1; /* handled: civetweb prints nothing itself */
-}
-
-/* ---- WebSocket ---- */
-
-/* The current /stats/requests document, compact; the caller frees it. */
-static char *snapshot(struct web *w)
-{
-    runner_lock(w->r);
-    cJSON *j = json_stats_requests(w->r);
-    runner_unlock(w->r);
-    return json_print(j, false);
-}
-
-static void ws_ready(struct mg_connection *c, void *ud)
+/* The command thread: answer parked requests one at a time, in order. */
+static void *commands(void *ud)
 {
     struct web *w = ud;
-    /* a new page gets the current numbers at once, not in up to 1 s */
-    char *msg = snapshot(w);
-    mg_websocket_write(c, MG_WEBSOCKET_OPCODE_TEXT, msg, strlen(msg));
-    free(msg);
-    pthread_mutex_lock(&w->lock);
-    if (w->nclients == w->cap) {
-        w->cap = w->cap ? w->cap * 2 : 8;
-        w->clients = xrealloc(w->clients, w->cap * sizeof *w->clients);
+    struct web_loop *l = w->loop;
+    pthread_setname_np(pthread_self(), "cicada-web-cmd");
+    pthread_mutex_lock(&l->cmd_lock);
+    for (;;) {
+        while (!l->cmd_quit && l->cmd_first == NULL)
+            pthread_cond_wait(&l->cmd_wake, &l->cmd_lock);
+        if (l->cmd_quit) break;
+        web_conn_t *c = l->cmd_first;
+        l->cmd_first = c->cmd_next;
+        if (l->cmd_first == NULL) l->cmd_last = NULL;
+        pthread_mutex_unlock(&l->cmd_lock);
+        routes_handle(c, w); /* c is this thread's alone until it is in done */
+        pthread_mutex_lock(&l->cmd_lock);
+        c->cmd_next = l->done;
+        l->done = c;
+        uint64_t one = 1;
+        if (write(l->donefd, &one, sizeof one) < 0) { /* cannot fail short of 2^64 writes */
+        }
     }
-    w->clients[w->nclients++] = c;
-    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_unlock(&l->cmd_lock);
+    return NULL;
 }
 
-static int ws_data(struct mg_connection *c, int bits, char *data, size_t len, void *ud)
+/* Take back the connections the command thread answered and send them. */
+static void commands_done(struct web_loop *l)
 {
-    return 1; /* the page sends nothing we need; keep the connection */
+    pthread_mutex_lock(&l->cmd_lock);
+    web_conn_t *c = l->done;
+    l->done = NULL;
+    pthread_mutex_unlock(&l->cmd_lock);
+    while (c) {
+        web_conn_t *next = c->cmd_next;
+        c->cmd_next = NULL;
+        c->parked = false;
+        conn_output(l, c);
+        if (!c->dead) conn_update(l, c);
+        c = next;
+    }
 }
 
-static void ws_close(const struct mg_connection *c, void *ud)
+/* ---- the loop ---- */
+
+static void *run(void *ud)
 {
     struct web *w = ud;
-    pthread_mutex_lock(&w->lock);
-    for (size_t i = 0; i < w->nclients; i++)
-        if (w->clients[i] == c) {
-            w->clients[i] = w->clients[--w->nclients];
-            break;
+    struct web_loop *l = w->loop;
+    pthread_setname_np(pthread_self(), "cicada-web"); /* bench/ui-viewers measures it */
+    struct epoll_event ev[256];
+    double last_expire = 0;
+    while (!atomic_load(&l->quit)) {
+        int n = epoll_wait(l->ep, ev, 256, 250);
+        for (int i = 0; i < n; i++) {
+            void *p = ev[i].data.ptr;
+            if (p == &l->lfd) {
+                accept_all(l, w);
+            } else if (p == &l->donefd) {
+                uint64_t v;
+                if (read(l->donefd, &v, sizeof v) > 0) commands_done(l);
+            } else if (p == &l->evfd) {
+                uint64_t v;
+                if (read(l->evfd, &v, sizeof v) > 0 && !atomic_load(&l->quit)) conn_push(l, w);
+            } else {
+                web_conn_t *c = p;
+                if (c->dead || c->parked) continue;
+                if (ev[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) conn_input(l, c);
+                if (!c->dead && (ev[i].events & EPOLLOUT)) conn_output(l, c);
+                if (!c->dead) conn_update(l, c);
+            }
         }
-    pthread_mutex_unlock(&w->lock);
+        double now = web_now();
+        if (now - last_expire >= 0.25) {
+            expire(l, now);
+            last_expire = now;
+        }
+        conn_free_dead(l);
+    }
+    return NULL;
 }
 
 static void on_tick(void *ud)
 {
     struct web *w = ud;
-    pthread_mutex_lock(&tick_lock);
-    w->ticks++;
-    pthread_cond_signal(&w->wake);
-    pthread_mutex_unlock(&tick_lock);
-}
-
-static void *push_loop(void *ud)
-{
-    struct web *w = ud;
-    for (;;) {
-        pthread_mutex_lock(&tick_lock);
-        while (!w->quit && w->ticks == 0)
-            pthread_cond_wait(&w->wake, &tick_lock);
-        bool quit = w->quit;
-        w->ticks = 0;
-        pthread_mutex_unlock(&tick_lock);
-        if (quit) return NULL;
-
-        pthread_mutex_lock(&w->lock);
-        size_t n = w->nclients;
-        pthread_mutex_unlock(&w->lock);
-        if (n == 0) continue; /* nobody watches: build nothing */
-        char *msg = snapshot(w);
-        size_t len = strlen(msg);
-        pthread_mutex_lock(&w->lock);
-        /* a failed write means the client is going; its close handler
-         * removes it */
-        for (size_t i = 0; i < w->nclients; i++)
-            mg_websocket_write(w->clients[i], MG_WEBSOCKET_OPCODE_TEXT, msg, len);
-        pthread_mutex_unlock(&w->lock);
-        free(msg);
+    uint64_t one = 1;
+    if (write(w->loop->evfd, &one, sizeof one) < 0) { /* full: a push is due anyway */
     }
 }
 
 /* ---- start and stop ---- */
 
-/* The IPv4 address to listen on: "0.0.0.0" for ""/"*", names resolved
- * (civetweb wants an address). */
-static int resolve(const char *host, char *ip, size_t n, char *err, size_t errn)
+static int tls_setup(struct web_loop *l, const opts_t *o, char *err, size_t n)
 {
-    if (host == NULL || *host == '\0' || strcmp(host, "*") == 0) {
-        snprintf(ip, n, "0.0.0.0");
-        return 0;
-    }
-    if (strchr(host, ':')) {
-        snprintf(err, errn,
-                 "--web-host %s: IPv6 is not supported (Debian's civetweb is built "
-                 "without it)",
-                 host);
-        return -1;
-    }
-    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
-    int rc = getaddrinfo(host, NULL, &hints, &res);
+    const char *what = "TLS", *path = "context";
+    l->ctx = SSL_CTX_new(TLS_server_method());
+    if (l->ctx == NULL) goto error;
+    SSL_CTX_set_min_proto_version(l->ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(l->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    what = "--tls-cert", path = o->tls_cert;
+    if (SSL_CTX_use_certificate_chain_file(l->ctx, o->tls_cert) != 1) goto error;
+    what = "--tls-key", path = o->tls_key;
+    if (SSL_CTX_use_PrivateKey_file(l->ctx, o->tls_key, SSL_FILETYPE_PEM) != 1) goto error;
+    what = "--tls-key does not match --tls-cert", path = o->tls_cert;
+    if (SSL_CTX_check_private_key(l->ctx) != 1) goto error;
+    return 0;
+error:;
+    char buf[256] = "";
+    unsigned long e = ERR_get_error();
+    if (e) ERR_error_string_n(e, buf, sizeof buf);
+    snprintf(err, n, "%s %s: %s", what, path, *buf ? buf : "failed");
+    ERR_clear_error();
+    return -1;
+}
+
+/* Bind and listen on host:port ("" or "*": every IPv4 interface). */
+static int listen_on(struct web_loop *l, struct web *w, const char *host, int port, char *err,
+                     size_t n)
+{
+    bool any = host == NULL || *host == '\0' || strcmp(host, "*") == 0;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    struct addrinfo hints = {.ai_family = any ? AF_INET : AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE},
+                    *res = NULL;
+    int rc = getaddrinfo(any ? NULL : host, ps, &hints, &res);
     if (rc != 0 || res == NULL) {
-        snprintf(err, errn, "--web-host %s: %s", host, gai_strerror(rc));
+        snprintf(err, n, "--web-host %s: %s", host, gai_strerror(rc));
         return -1;
     }
-    inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, ip, (socklen_t)n);
+    l->lfd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (l->lfd >= 0) setsockopt(l->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (l->lfd < 0 || bind(l->lfd, res->ai_addr, res->ai_addrlen) != 0 || listen(l->lfd, 1024)) {
+        snprintf(err, n,
+                 "cannot start the web interface on %s:%d: %s (is the port in use, or "
+                 "the address not local?)",
+                 any ? "0.0.0.0" : host, port, strerror(errno));
+        freeaddrinfo(res);
+        return -1;
+    }
+    unsigned char key[16];
+    web_peer_key((struct sockaddr_storage *)res->ai_addr, key);
+    static const unsigned char v6lo[16] = {[15] = 1};
+    w->loopback = (key[10] == 0xff && key[12] == 127) || memcmp(key, v6lo, 16) == 0;
     freeaddrinfo(res);
     return 0;
 }
 
 web_t *web_start(const opts_t *o, runner_t *r, char *err, size_t n)
 {
-    /* like Locust: HTTPS when both are given (opts refuses one alone) */
-    bool tls = o->tls_cert && *o->tls_cert && o->tls_key && *o->tls_key;
     struct web *w = xcalloc(1, sizeof *w);
+    struct web_loop *l = xcalloc(1, sizeof *l);
+    w->loop = l;
+    l->ep = l->lfd = l->evfd = l->donefd = -1;
+    pthread_mutex_init(&l->cmd_lock, NULL);
+    pthread_cond_init(&l->cmd_wake, NULL);
     w->r = r;
     w->o = o;
     w->auth = o->web_auth && *o->web_auth ? o->web_auth : NULL;
+    /* like Locust: HTTPS when both are given (opts refuses one alone) */
+    w->tls = o->tls_cert && *o->tls_cert && o->tls_key && *o->tls_key;
     if (o->csv_prefix && o->csv_full_history) {
         size_t len = strlen(o->csv_prefix) + sizeof "_stats_history.csv";
         w->history_path = xmalloc(len);
         snprintf(w->history_path, len, "%s_stats_history.csv", o->csv_prefix);
     }
-    pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->wake, NULL);
-
-    char ip[INET_ADDRSTRLEN], ports[64], ebuf[256] = "";
-    if (resolve(o->web_host, ip, sizeof ip, err, n) != 0) goto error;
-    if (tls) /* civetweb serves plain HTTP to the TLS front only (tls.h) */
-        snprintf(ports, sizeof ports, "127.0.0.1:0");
-    else
-        snprintf(ports, sizeof ports, "%s:%d", ip, o->web_port);
-    /* clang-format off */
-    const char *conf[] = {"listening_ports", ports,
-                          "num_threads", "32",
-                          "enable_keep_alive", "yes",
-                          "request_timeout_ms", "10000",
-                          "websocket_timeout_ms", "30000",
-                          "enable_websocket_ping_pong", "yes",
-                          NULL};
-    /* clang-format on */
-    struct mg_callbacks cb = {.begin_request = begin_request, .log_message = log_message};
-    struct mg_init_data init = {.callbacks = &cb, .user_data = w, .configuration_options = conf};
-    struct mg_error_data ed = {.text = ebuf, .text_buffer_size = sizeof ebuf};
-    mg_init_library(0);
-    w->lib = true;
-    last_msg[0] = '\0';
-    w->ctx = mg_start2(&init, &ed);
-    if (w->ctx == NULL) {
-        bool same_msg = strcmp(last_msg, ebuf) == 0;
-        snprintf(err, n, "cannot start the web interface on %s: %s%s%s%s", ports,
-                 *ebuf ? ebuf : "unknown error", *last_msg && !same_msg ? ": " : "",
-                 same_msg ? "" : last_msg,
-                 strstr(ebuf, "ports") ? " (is the port in use, or the address not local?)" : "");
+    if (w->tls && tls_setup(l, o, err, n) != 0) goto error;
+    if (listen_on(l, w, o->web_host, o->web_port, err, n) != 0) goto error;
+    l->ep = epoll_create1(EPOLL_CLOEXEC);
+    l->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    l->donefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct epoll_event el = {.events = EPOLLIN, .data.ptr = &l->lfd};
+    struct epoll_event ee = {.events = EPOLLIN, .data.ptr = &l->evfd};
+    struct epoll_event ed = {.events = EPOLLIN, .data.ptr = &l->donefd};
+    if (l->ep < 0 || l->evfd < 0 || l->donefd < 0 || epoll_ctl(l->ep, EPOLL_CTL_ADD, l->lfd, &el) ||
+        epoll_ctl(l->ep, EPOLL_CTL_ADD, l->evfd, &ee) ||
+        epoll_ctl(l->ep, EPOLL_CTL_ADD, l->donefd, &ed)) {
+        snprintf(err, n, "cannot start the web interface: %s", strerror(errno));
         goto error;
     }
-    struct mg_server_port sp;
-    int port = mg_get_server_ports(w->ctx, 1, &sp) == 1 ? sp.port : o->web_port;
-    if (tls) {
-        w->tls = tls_front_start(ip, o->web_port, o->tls_cert, o->tls_key, port, err, n);
-        if (w->tls == NULL) goto error;
-        port = tls_front_port(w->tls);
-    }
-    mg_set_websocket_handler(w->ctx, "/ws", NULL, ws_ready, ws_data, ws_close, w);
-    if (pthread_create(&w->pusher, NULL, push_loop, w) != 0) {
+    if (pthread_create(&l->cmd_thread, NULL, commands, w) != 0) {
         snprintf(err, n, "cannot start the web interface's thread");
         goto error;
     }
-    w->pusher_started = true;
+    l->cmd_started = true;
+    if (pthread_create(&l->thread, NULL, run, w) != 0) {
+        snprintf(err, n, "cannot start the web interface's thread");
+        goto error;
+    }
+    l->started = true;
     runner_on_tick(r, on_tick, w);
 
-    const char *scheme = tls ? "https" : "http";
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int port = o->web_port;
+    if (getsockname(l->lfd, (struct sockaddr *)&ss, &sl) == 0)
+        port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                              : ((struct sockaddr_in *)&ss)->sin_port);
+    const char *scheme = w->tls ? "https" : "http";
     if (o->web_host == NULL || *o->web_host == '\0' || strcmp(o->web_host, "*") == 0)
         log_info("Starting web interface at %s://0.0.0.0:%d (accepting connections from all "
                  "network interfaces)",
@@ -304,20 +353,34 @@ error:
 void web_stop(web_t *w)
 {
     if (w == NULL) return;
+    struct web_loop *l = w->loop;
     runner_on_tick(w->r, NULL, NULL);
-    if (w->pusher_started) {
-        pthread_mutex_lock(&tick_lock);
-        w->quit = true;
-        pthread_cond_signal(&w->wake);
-        pthread_mutex_unlock(&tick_lock);
-        pthread_join(w->pusher, NULL);
+    if (l->started) {
+        atomic_store(&l->quit, true);
+        uint64_t one = 1;
+        if (write(l->evfd, &one, sizeof one) < 0) { /* the loop wakes within 250 ms anyway */
+        }
+        pthread_join(l->thread, NULL);
     }
-    tls_front_stop(w->tls);
-    if (w->ctx) mg_stop(w->ctx); /* closes the WebSockets: ws_close runs for each */
-    if (w->lib) mg_exit_library();
-    pthread_cond_destroy(&w->wake);
-    pthread_mutex_destroy(&w->lock);
-    xfree(w->clients);
+    if (l->cmd_started) { /* after the command in hand, if any (at most ~2 s) */
+        pthread_mutex_lock(&l->cmd_lock);
+        l->cmd_quit = true;
+        pthread_cond_signal(&l->cmd_wake);
+        pthread_mutex_unlock(&l->cmd_lock);
+        pthread_join(l->cmd_thread, NULL);
+    }
+    while (l->first)
+        conn_kill(l, l->first);
+    conn_free_dead(l);
+    frame_unref(l->latest);
+    if (l->lfd >= 0) close(l->lfd);
+    if (l->evfd >= 0) close(l->evfd);
+    if (l->donefd >= 0) close(l->donefd);
+    pthread_mutex_destroy(&l->cmd_lock);
+    pthread_cond_destroy(&l->cmd_wake);
+    if (l->ep >= 0) close(l->ep);
+    if (l->ctx) SSL_CTX_free(l->ctx);
+    xfree(l);
     xfree(w->history_path);
     xfree(w);
 }

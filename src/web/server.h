@@ -1,4 +1,4 @@
-/* server: the web UI's HTTP server, on civetweb's own threads.
+/* server: the web UI's HTTP, WebSocket and TLS server, on one event loop.
  *
  * It serves the embedded page (web/assets.h), Locust's HTTP API with the
  * same routes and JSON field names (/swarm, /stop, /stats/reset,
@@ -6,11 +6,15 @@
  * see routes.c) and a WebSocket at /ws that pushes the /stats/requests
  * document once a second. Handlers never touch the engines: they queue
  * runner commands and read the merged statistics under runner_lock(), so a
- * slow browser can only slow the web threads, never the load.
+ * slow browser can only slow the web thread, never the load; and every
+ * connection is bounded (conn.h, docs/architecture.md), so no viewer or
+ * client can freeze the UI for the others.
  *
  * --web-auth user:password puts every route, the WebSocket included,
- * behind HTTP Basic auth; --tls-cert/--tls-key serve HTTPS and WSS. It
- * listens on IPv4 only (Debian's civetweb is built without IPv6). */
+ * behind HTTP Basic auth; --tls-cert/--tls-key serve HTTPS and WSS.
+ * State changes from other sites' pages are refused (guard.h). It listens
+ * on IPv4 or IPv6, whatever --web-host resolves to first ("" or "*": every
+ * IPv4 interface). */
 #ifndef CICADA_WEB_SERVER_H
 #define CICADA_WEB_SERVER_H
 
@@ -28,8 +32,9 @@ typedef struct web web_t;
  * r must outlive the server; call web_stop() before runner_free(). */
 web_t *web_start(const opts_t *o, runner_t *r, char *err, size_t n);
 
-/* Close every connection, stop the server's threads, and free w (NULL is
- * fine). Call it on the main thread, after runner_run() returned. */
+/* Stop the server's threads (after the command in hand, if any: at most
+ * about 2 s), close every connection and free w (NULL is fine). Call it
+ * on the main thread, after runner_run() returned. */
 void web_stop(web_t *w);
 
 #endif

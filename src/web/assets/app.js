@@ -542,10 +542,10 @@
     });
 
     $("stop-button").addEventListener("click", function () {
-      fetch("./stop", { credentials: "same-origin" }).then(function () { if (!ws) fetchStats(); });
+      post("./stop", {}).then(function () { if (!ws) fetchStats(); });
     });
     $("reset-button").addEventListener("click", function () {
-      fetch("./stats/reset", { credentials: "same-origin" }).then(function () {
+      post("./stats/reset", {}).then(function () {
         renderExceptions([]);
         fetchStats();
       });
