@@ -64,7 +64,8 @@ void runner_post(runner_t *r, int e, enum engine_cmd_kind kind, int cls, long co
 
 void runner_post_all(runner_t *r, enum engine_cmd_kind kind)
 {
-    for (int i = 0; i < r->neng; i++) runner_post(r, i, kind, 0, 0);
+    for (int i = 0; i < r->neng; i++)
+        runner_post(r, i, kind, 0, 0);
 }
 
 /* Fire a scenario event in every engine's VM. */
@@ -238,6 +239,7 @@ static void run_commands(runner_t *r)
                 if (c->host) spawn_host(r, c->host);
                 shape_begin(r);
             } else if (!r->shape_L) {
+                if (c->pick) spawn_pick(r, c->pick);
                 spawn_start(r, c->users, c->rate, c->host, c->run_time);
             }
             break;
@@ -258,6 +260,7 @@ static void run_commands(runner_t *r)
             break;
         }
         xfree(c->host);
+        xfree(c->pick);
         xfree(c->counts);
     }
 }
@@ -371,8 +374,10 @@ void runner_free(runner_t *r)
     if (r == NULL) return;
     /* freed without a run (a set-up error after the engines started):
      * end their threads first */
-    for (int i = 0; i < r->nstarted; i++) runner_post(r, i, CMD_QUIT, 0, 0);
-    for (int i = 0; i < r->nstarted; i++) engine_join(r->eng[i]);
+    for (int i = 0; i < r->nstarted; i++)
+        runner_post(r, i, CMD_QUIT, 0, 0);
+    for (int i = 0; i < r->nstarted; i++)
+        engine_join(r->eng[i]);
     r->nstarted = 0;
     output_close(r);
     /* an abandoned engine's thread still runs in its VM: leave it be (the
@@ -427,6 +432,17 @@ long runner_user_count(runner_t *r)
     return n;
 }
 
+/* A swarm's rate is above 0, so a rate of 0 means none has run yet. */
+long runner_target(runner_t *r)
+{
+    return r->rate > 0 ? r->target : r->o->users;
+}
+
+double runner_rate(runner_t *r)
+{
+    return r->rate > 0 ? r->rate : r->o->spawn_rate;
+}
+
 const char *runner_host(runner_t *r)
 {
     return r->host;
@@ -446,6 +462,7 @@ const runner_class_t *runner_classes(runner_t *r, size_t *n)
             if (!atomic_load(&r->eng[e]->abandoned)) u += atomic_load(&r->eng[e]->class_users[i]);
         if (runner_is_master(r)) u = r->remote.class_users(r->remote.ud, i);
         r->ucls[i].users = u;
+        r->ucls[i].selected = r->chosen[i];
     }
     *n = (size_t)r->ncls;
     return r->ucls;
@@ -479,7 +496,8 @@ int runner_list(const opts_t *o)
     int n = vm_classes(L, cls, VM_MAX_CLASSES);
     vm_free(L);
     printf("Available Users:\n");
-    for (int i = 0; i < n; i++) printf("    %s\n", cls[i].name);
+    for (int i = 0; i < n; i++)
+        printf("    %s\n", cls[i].name);
     return 0;
 }
 

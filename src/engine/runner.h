@@ -31,8 +31,13 @@
 
 typedef struct runner runner_t;
 
-enum runner_state { RUNNER_READY, RUNNER_SPAWNING, RUNNER_RUNNING, RUNNER_STOPPING,
-                    RUNNER_STOPPED };
+enum runner_state {
+    RUNNER_READY,
+    RUNNER_SPAWNING,
+    RUNNER_RUNNING,
+    RUNNER_STOPPING,
+    RUNNER_STOPPED
+};
 
 /* The percentiles recorded in each history point (for the charts). */
 #define RUNNER_NPCT 10
@@ -42,7 +47,7 @@ extern const double runner_pcts[RUNNER_NPCT];
 typedef struct runner_point {
     double time; /* unix seconds */
     double rps, fail_per_sec;
-    double p50, p95; /* current (10 s window) response-time percentiles, ms; -1 if none */
+    double p50, p95;         /* current (10 s window) response-time percentiles, ms; -1 if none */
     double pct[RUNNER_NPCT]; /* current percentiles runner_pcts[], ms; -1 if none */
     long users;
 } runner_point_t;
@@ -56,8 +61,18 @@ typedef struct runner_class {
     int ntasks;
     const char *task_names[64]; /* the first 64 tasks */
     double task_weights[64];
-    long users; /* live users now */
+    long users;    /* live users now */
+    bool selected; /* spawned by the test (positional names, the class picker, a shape) */
 } runner_class_t;
+
+/* The web UI's class picker (--class-picker): per class, in
+ * runner_classes() order, whether it runs and with which weight and
+ * fixed_count (> 0: exactly that many users; 0: by weight). */
+typedef struct runner_pick {
+    bool chosen[64];
+    double weight[64];
+    long fixed_count[64];
+} runner_pick_t;
 
 /* Check the scenario, start the engine threads. Returns NULL after printing
  * the reason (file:line for scenario errors). */
@@ -89,6 +104,11 @@ int runner_users_fit(long more, char *err, size_t n);
  * UI answers 503 then). They may block that long: call them from threads
  * other than the runner's. */
 bool runner_swarm(runner_t *r, long users, double spawn_rate, const char *host, double run_time);
+/* runner_swarm with the class picker's choice (copied; NULL: keep the
+ * classes). The choice applies when a test starts (ready or stopped); a
+ * swarm that changes a running test keeps the running classes. */
+bool runner_swarm_pick(runner_t *r, long users, double spawn_rate, const char *host,
+                       double run_time, const runner_pick_t *pick);
 bool runner_stop(runner_t *r);
 /* Discard everything measured so far, including what the engines have not
  * handed over yet (Locust's reset_all, and the exceptions). */
@@ -102,6 +122,10 @@ stats_t *runner_stats(runner_t *r);
 enum runner_state runner_state(runner_t *r);
 const char *runner_state_name(enum runner_state s);
 long runner_user_count(runner_t *r);
+/* The last swarm's user count and spawn rate; before any swarm, -u and -r
+ * (-1 when not given). For the web UI's forms. */
+long runner_target(runner_t *r);
+double runner_rate(runner_t *r);
 const char *runner_host(runner_t *r); /* -H or the swarm's host; "" if none */
 const runner_point_t *runner_history(runner_t *r, size_t *n);
 /* The classes, sorted by name. Valid for the runner's life. */
@@ -132,8 +156,8 @@ typedef struct runner_remote {
     void *ud;
     /* master: a swarm started or changed; host is -H or the swarm's, NULL to keep the last */
     void (*swarm)(void *ud, long users, double rate, const char *host);
-    void (*stop)(void *ud);       /* send stop to every worker */
-    bool (*spawned)(void *ud);    /* the last swarm's ramp is complete */
+    void (*stop)(void *ud);    /* send stop to every worker */
+    bool (*spawned)(void *ud); /* the last swarm's ramp is complete */
     int (*ready_workers)(void *ud);
     long (*user_count)(void *ud); /* users on all workers */
     long (*class_users)(void *ud, int cls);

@@ -59,7 +59,8 @@ int runner_users_fit(long more, char *err, size_t n)
 int spawn_choose(runner_t *r)
 {
     const opts_t *o = r->o;
-    for (int i = 0; i < r->ncls; i++) r->chosen[i] = o->nclasses == 0;
+    for (int i = 0; i < r->ncls; i++)
+        r->chosen[i] = o->nclasses == 0;
     for (size_t k = 0; k < o->nclasses; k++) {
         int found = -1;
         for (int i = 0; i < r->ncls; i++)
@@ -67,7 +68,8 @@ int spawn_choose(runner_t *r)
         if (found < 0) {
             fprintf(stderr, "cicada: unknown user class '%s' in %s (it has:", o->classes[k],
                     o->locustfile);
-            for (int i = 0; i < r->ncls; i++) fprintf(stderr, " %s", r->cls[i].name);
+            for (int i = 0; i < r->ncls; i++)
+                fprintf(stderr, " %s", r->cls[i].name);
             fprintf(stderr, ")\n");
             return -1;
         }
@@ -156,8 +158,7 @@ static void clear_for_test(runner_t *r)
         size_t n;
         stats_exception_t **ex = stats_exceptions(old, &n);
         for (size_t k = 0; k < n; k++)
-            stats_exception_add(r->stats, ex[k]->msg, ex[k]->traceback, ex[k]->nodes,
-                                ex[k]->count);
+            stats_exception_add(r->stats, ex[k]->msg, ex[k]->traceback, ex[k]->nodes, ex[k]->count);
     }
     stats_free(old);
     r->nhist = 0;
@@ -167,6 +168,21 @@ static void clear_for_test(runner_t *r)
     memset(r->class_count, 0, sizeof r->class_count);
     memset(r->swrr, 0, sizeof r->swrr);
     runner_fire(r, "test_start", 0);
+}
+
+void spawn_pick(runner_t *r, const runner_pick_t *pick)
+{
+    if (r->state != RUNNER_READY && r->state != RUNNER_STOPPED) {
+        log_info("user classes are chosen when a test starts: the running ones stay");
+        return;
+    }
+    pthread_mutex_lock(&r->lock); /* the web UI reads ucls */
+    for (int i = 0; i < r->ncls && i < 64; i++) {
+        r->chosen[i] = pick->chosen[i];
+        r->cls[i].weight = r->ucls[i].weight = pick->weight[i];
+        r->cls[i].fixed_count = r->ucls[i].fixed_count = pick->fixed_count[i];
+    }
+    pthread_mutex_unlock(&r->lock);
 }
 
 void spawn_start(runner_t *r, long users, double rate, const char *host, double run_time)
@@ -266,7 +282,8 @@ void spawn_counts(runner_t *r, const long *counts, const char *host)
             long best_n = -1;
             for (int e = 0; e < r->neng; e++) {
                 long n = 0;
-                for (int k = 0; k < r->ncls; k++) n += r->plan[e * VM_MAX_CLASSES + k];
+                for (int k = 0; k < r->ncls; k++)
+                    n += r->plan[e * VM_MAX_CLASSES + k];
                 if (best_n < 0 || n < best_n) best = e, best_n = n;
             }
             r->plan[best * VM_MAX_CLASSES + c]++;
