@@ -18,55 +18,55 @@
 #define OPTS_TAG_STORE 2048 /* bytes for all tag names of -T and -E together */
 
 typedef struct opts {
-    const char *command;    /* NULL for a load test, "demo-server" for the demo site */
-    const char *locustfile; /* -f/--locustfile, default "locustfile.lua" */
-    const char *host;       /* -H/--host, NULL if not given */
-    long users;             /* -u/--users, -1 if not given */
-    double spawn_rate;      /* -r/--spawn-rate, -1 if not given */
-    double run_time;        /* -t/--run-time in seconds, -1 for no limit */
-    bool headless;          /* --headless */
-    bool autostart;         /* --autostart */
-    bool class_picker;      /* --class-picker: choose user classes in the web UI */
-    long autoquit;          /* --autoquit, -1 if not given */
-    const char *web_host;   /* --web-host, default "127.0.0.1" */
-    int web_port;           /* --web-port/-P, default 8089 */
-    const char *web_auth;   /* --web-auth user:password */
+    const char *command;     /* NULL for a load test, "demo-server" for the demo site */
+    const char *locustfile;  /* -f/--locustfile, default "locustfile.lua" */
+    const char *host;        /* -H/--host, NULL if not given */
+    long users;              /* -u/--users, -1 if not given */
+    double spawn_rate;       /* -r/--spawn-rate, -1 if not given */
+    double run_time;         /* -t/--run-time in seconds, -1 for no limit */
+    bool headless;           /* --headless */
+    bool autostart;          /* --autostart */
+    bool class_picker;       /* --class-picker: choose user classes in the web UI */
+    long autoquit;           /* --autoquit, -1 if not given */
+    const char *web_host;    /* --web-host, default "127.0.0.1" */
+    int web_port;            /* --web-port/-P, default 8089 */
+    const char *web_auth;    /* --web-auth user:password */
     const char *tls_cert, *tls_key;
-    const char *csv_prefix;          /* --csv */
-    bool csv_full_history;           /* --csv-full-history (requires --csv) */
-    bool print_stats;                /* --print-stats */
-    bool only_summary;               /* --only-summary */
-    bool reset_stats;                /* --reset-stats */
-    const char *html_file;           /* --html */
-    const char *json_file;           /* --json FILE: cicada's JSON summary */
-    const char *loglevel;            /* -L/--loglevel, default "INFO" (validated) */
-    const char *logfile;             /* --logfile */
-    int exit_code_on_error;          /* --exit-code-on-error, default 1 */
-    double stop_timeout;             /* -s/--stop-timeout seconds, default 0 */
-    int threads;                     /* --threads, default: number of online CPUs */
-    bool insecure;                   /* --insecure: no TLS certificate verification */
-    const char *ca_file;             /* --ca-file: CA bundle (PEM) instead of the system's */
-    bool list_classes;               /* -l/--list */
-    bool show_version;               /* -V/--version */
-    bool master, worker;             /* --master, --worker */
-    const char *master_host;         /* --master-host, default "127.0.0.1" */
-    int master_port;                 /* --master-port, default 5557 */
-    const char *master_bind_host;    /* default "*" */
-    int master_bind_port;            /* default 5557 */
-    int expect_workers;              /* default 1 */
-    double expect_workers_max_wait;  /* default 0 = forever */
-    const char *tags[OPTS_MAX_TAGS]; /* -T/--tags (space or comma separated) */
+    const char *csv_prefix;  /* --csv */
+    bool csv_full_history;   /* --csv-full-history (requires --csv) */
+    bool print_stats;        /* --print-stats */
+    bool only_summary;       /* --only-summary */
+    bool reset_stats;        /* --reset-stats */
+    const char *html_file;   /* --html */
+    const char *json_file;   /* --json FILE: cicada's JSON summary */
+    const char *loglevel;    /* -L/--loglevel, default "INFO" (validated) */
+    const char *logfile;     /* --logfile */
+    int exit_code_on_error;  /* --exit-code-on-error, default 1 */
+    double stop_timeout;     /* -s/--stop-timeout seconds, default 0 */
+    int threads;             /* --threads, default: number of online CPUs */
+    bool insecure;           /* --insecure: no TLS certificate verification */
+    const char *ca_file;     /* --ca-file: CA bundle (PEM) instead of the system's */
+    bool list_classes;       /* -l/--list */
+    bool show_version;       /* -V/--version */
+    bool master, worker;     /* --master, --worker */
+    const char *master_host; /* --master-host, default "127.0.0.1" */
+    int master_port;         /* --master-port, default 5557 */
+    const char *master_bind_host; /* default "*" */
+    int master_bind_port;    /* default 5557 */
+    int expect_workers;      /* default 1 */
+    double expect_workers_max_wait; /* default 0 = forever */
+    const char *tags[OPTS_MAX_TAGS];         /* -T/--tags (space or comma separated) */
     size_t ntags;
     const char *exclude_tags[OPTS_MAX_TAGS]; /* -E/--exclude-tags */
     size_t nexclude_tags;
-    char tag_store[OPTS_TAG_STORE];        /* tags[] and exclude_tags[] point here */
-    const char *classes[OPTS_MAX_CLASSES]; /* positional user class names */
+    char tag_store[OPTS_TAG_STORE];          /* tags[] and exclude_tags[] point here */
+    const char *classes[OPTS_MAX_CLASSES];   /* positional user class names */
     size_t nclasses;
     /* demo-server */
-    const char *demo_host;  /* --bind, default "127.0.0.1" */
-    int demo_port;          /* --port, default 8080 */
-    double demo_slow;       /* --slow-delay seconds, default 0.2 */
-    double demo_fail_ratio; /* --fail-ratio, default 0.1 */
+    const char *demo_host;   /* --bind, default "127.0.0.1" */
+    int demo_port;           /* --port, default 8080 */
+    double demo_slow;        /* --slow-delay seconds, default 0.2 */
+    double demo_fail_ratio;  /* --fail-ratio, default 0.1 */
 } opts_t;
 
 /* Fill *o with the defaults above, ignoring argv and the environment. */

@@ -86,7 +86,8 @@ void engine_resume(user_t *u, int nargs)
         /* an error escaped the prelude's own handlers: count it, end the user */
         const char *msg = lua_tostring(u->co, -1);
         stats_shard_exception(e->shard, msg ? msg : "error in user", msg ? msg : "");
-        log_error("user %llu ended by an error: %s", (unsigned long long)u->id, msg ? msg : "?");
+        log_error("user %llu ended by an error: %s", (unsigned long long)u->id,
+                  msg ? msg : "?");
     }
     user_free(u);
 }
@@ -102,10 +103,8 @@ void engine_yield(user_t *u)
     engine_t *e = u->eng;
     u->state = USER_READY;
     u->next_ready = NULL;
-    if (e->ready_tail)
-        e->ready_tail->next_ready = u;
-    else
-        e->ready_head = u;
+    if (e->ready_tail) e->ready_tail->next_ready = u;
+    else e->ready_head = u;
     e->ready_tail = u;
 }
 
@@ -169,10 +168,8 @@ static void user_free(user_t *u)
     loop_timer_stop(e->loop, &u->timer);
     client_close_all(u);
     cosocket_release(u);
-    if (u->prev)
-        u->prev->next = u->next;
-    else
-        e->users = u->next;
+    if (u->prev) u->prev->next = u->next;
+    else e->users = u->next;
     if (u->next) u->next->prev = u->prev;
     atomic_fetch_sub(&e->class_users[u->cls], 1);
     atomic_fetch_sub(&e->live_users, 1);
@@ -233,10 +230,8 @@ static void user_cut(user_t *u)
     if (u->in_on_stop) return;
     switch (u->state) {
     case USER_WAITING:
-        if (u->waiting_on)
-            cut_request(u);
-        else
-            cosocket_cut(u);
+        if (u->waiting_on) cut_request(u);
+        else cosocket_cut(u);
         run_on_stop(u);
         break;
     case USER_SLEEPING:
@@ -274,10 +269,8 @@ void engine_post(engine_t *e, const engine_cmd_t *cmd)
     *c = *cmd;
     c->next = NULL;
     pthread_mutex_lock(&e->lock);
-    if (e->cmds_tail)
-        e->cmds_tail->next = c;
-    else
-        e->cmds = c;
+    if (e->cmds_tail) e->cmds_tail->next = c;
+    else e->cmds = c;
     e->cmds_tail = c;
     pthread_mutex_unlock(&e->lock);
     uint64_t one = 1;
@@ -291,11 +284,9 @@ static void each_user(engine_t *e, void (*fn)(user_t *))
      * snapshot of ids instead of the list itself */
     size_t n = (size_t)atomic_load(&e->live_users), k = 0;
     user_t **all = xmalloc((n ? n : 1) * sizeof *all);
-    for (user_t *u = e->users; u && k < n; u = u->next)
-        all[k++] = u;
+    for (user_t *u = e->users; u && k < n; u = u->next) all[k++] = u;
     uint64_t *ids = xmalloc((k ? k : 1) * sizeof *ids);
-    for (size_t i = 0; i < k; i++)
-        ids[i] = all[i]->id;
+    for (size_t i = 0; i < k; i++) ids[i] = all[i]->id;
     for (size_t i = 0; i < k; i++) {
         /* still alive? (a user freed earlier in this walk is gone from the list) */
         user_t *u;
@@ -335,8 +326,8 @@ static void on_wake(loop_t *l, loop_io_t *io)
             e->stopping_all = e->cutting = e->forced = false;
             e->cut_pending = e->force_pending = false;
             for (long i = 0; i < c->count; i++)
-                user_spawn(e, c->cls,
-                           (uint64_t)e->index + 1 + (uint64_t)e->conf->nengines * e->spawned++);
+                    user_spawn(e, c->cls,
+                               (uint64_t)e->index + 1 + (uint64_t)e->conf->nengines * e->spawned++);
             break;
         case CMD_STOP:
             stop_some(e, c->cls, c->count);

@@ -78,9 +78,9 @@ typedef struct user {
     bool forced;     /* the stop deadline passed: end without resuming */
     bool parked;     /* it parked on I/O since its last wait */
     loop_timer_t timer;
-    struct conn *conns;       /* keep-alive connections, one per host */
-    struct conn *waiting_on;  /* the connection of the request in flight */
-    struct cosock *cosocks;   /* its cosockets (lua/cosocket.c), closed by user_free */
+    struct conn *conns;      /* keep-alive connections, one per host */
+    struct conn *waiting_on; /* the connection of the request in flight */
+    struct cosock *cosocks;  /* its cosockets (lua/cosocket.c), closed by user_free */
     struct user *prev, *next; /* engine's list of live users */
     struct user *next_ready;
     uint64_t req_seq;
@@ -116,7 +116,7 @@ typedef struct engine_conf {
     const char *const *tags, *const *exclude_tags;
     size_t ntags, nexclude_tags;
     double stop_timeout;
-    int nengines;        /* user ids are dealt as index + 1 + nengines * k */
+    int nengines; /* user ids are dealt as index + 1 + nengines * k */
     bool insecure;       /* --insecure: HTTPS without certificate verification */
     const char *ca_file; /* --ca-file: CA bundle instead of the system's; may be NULL */
 } engine_conf_t;
@@ -143,15 +143,15 @@ typedef struct engine {
     struct conn *graveyard; /* closed connections, freed after the loop turn */
     bool stopping_all, cutting, forced, quit;
     bool cut_pending, force_pending; /* CMD_CUT / CMD_FORCE, done after the turn */
-    bool graceful;                   /* --stop-timeout > 0: tasks may finish */
-    int run_ref;                     /* cicada._run */
-    int stop_user_ref;               /* cicada._stop_user */
-    uint64_t spawned;                /* users ever spawned here, for ids */
-    struct lua_State *Lcb;           /* a VM thread for event listeners (anchored by cb_ref) */
+    bool graceful; /* --stop-timeout > 0: tasks may finish */
+    int run_ref;   /* cicada._run */
+    int stop_user_ref; /* cicada._stop_user */
+    uint64_t spawned; /* users ever spawned here, for ids */
+    struct lua_State *Lcb; /* a VM thread for event listeners (anchored by cb_ref) */
     int cb_ref;
-    bool request_events;        /* the scenario listens to the request event */
+    bool request_events; /* the scenario listens to the request event */
     atomic_bool quit_requested; /* the scenario called cicada.quit() */
-    bool in_event;              /* inside a request listener */
+    bool in_event;       /* inside a request listener */
     buf_t event_err;
 
     /* statistics */

@@ -64,8 +64,7 @@ void runner_post(runner_t *r, int e, enum engine_cmd_kind kind, int cls, long co
 
 void runner_post_all(runner_t *r, enum engine_cmd_kind kind)
 {
-    for (int i = 0; i < r->neng; i++)
-        runner_post(r, i, kind, 0, 0);
+    for (int i = 0; i < r->neng; i++) runner_post(r, i, kind, 0, 0);
 }
 
 /* Fire a scenario event in every engine's VM. */
@@ -374,10 +373,8 @@ void runner_free(runner_t *r)
     if (r == NULL) return;
     /* freed without a run (a set-up error after the engines started):
      * end their threads first */
-    for (int i = 0; i < r->nstarted; i++)
-        runner_post(r, i, CMD_QUIT, 0, 0);
-    for (int i = 0; i < r->nstarted; i++)
-        engine_join(r->eng[i]);
+    for (int i = 0; i < r->nstarted; i++) runner_post(r, i, CMD_QUIT, 0, 0);
+    for (int i = 0; i < r->nstarted; i++) engine_join(r->eng[i]);
     r->nstarted = 0;
     output_close(r);
     /* an abandoned engine's thread still runs in its VM: leave it be (the
@@ -496,8 +493,7 @@ int runner_list(const opts_t *o)
     int n = vm_classes(L, cls, VM_MAX_CLASSES);
     vm_free(L);
     printf("Available Users:\n");
-    for (int i = 0; i < n; i++)
-        printf("    %s\n", cls[i].name);
+    for (int i = 0; i < n; i++) printf("    %s\n", cls[i].name);
     return 0;
 }
 

@@ -31,13 +31,8 @@
 
 typedef struct runner runner_t;
 
-enum runner_state {
-    RUNNER_READY,
-    RUNNER_SPAWNING,
-    RUNNER_RUNNING,
-    RUNNER_STOPPING,
-    RUNNER_STOPPED
-};
+enum runner_state { RUNNER_READY, RUNNER_SPAWNING, RUNNER_RUNNING, RUNNER_STOPPING,
+                    RUNNER_STOPPED };
 
 /* The percentiles recorded in each history point (for the charts). */
 #define RUNNER_NPCT 10
@@ -47,7 +42,7 @@ extern const double runner_pcts[RUNNER_NPCT];
 typedef struct runner_point {
     double time; /* unix seconds */
     double rps, fail_per_sec;
-    double p50, p95;         /* current (10 s window) response-time percentiles, ms; -1 if none */
+    double p50, p95; /* current (10 s window) response-time percentiles, ms; -1 if none */
     double pct[RUNNER_NPCT]; /* current percentiles runner_pcts[], ms; -1 if none */
     long users;
 } runner_point_t;
@@ -156,8 +151,8 @@ typedef struct runner_remote {
     void *ud;
     /* master: a swarm started or changed; host is -H or the swarm's, NULL to keep the last */
     void (*swarm)(void *ud, long users, double rate, const char *host);
-    void (*stop)(void *ud);    /* send stop to every worker */
-    bool (*spawned)(void *ud); /* the last swarm's ramp is complete */
+    void (*stop)(void *ud);       /* send stop to every worker */
+    bool (*spawned)(void *ud);    /* the last swarm's ramp is complete */
     int (*ready_workers)(void *ud);
     long (*user_count)(void *ud); /* users on all workers */
     long (*class_users)(void *ud, int cls);

@@ -59,8 +59,7 @@ int runner_users_fit(long more, char *err, size_t n)
 int spawn_choose(runner_t *r)
 {
     const opts_t *o = r->o;
-    for (int i = 0; i < r->ncls; i++)
-        r->chosen[i] = o->nclasses == 0;
+    for (int i = 0; i < r->ncls; i++) r->chosen[i] = o->nclasses == 0;
     for (size_t k = 0; k < o->nclasses; k++) {
         int found = -1;
         for (int i = 0; i < r->ncls; i++)
@@ -68,8 +67,7 @@ int spawn_choose(runner_t *r)
         if (found < 0) {
             fprintf(stderr, "cicada: unknown user class '%s' in %s (it has:", o->classes[k],
                     o->locustfile);
-            for (int i = 0; i < r->ncls; i++)
-                fprintf(stderr, " %s", r->cls[i].name);
+            for (int i = 0; i < r->ncls; i++) fprintf(stderr, " %s", r->cls[i].name);
             fprintf(stderr, ")\n");
             return -1;
         }
@@ -158,7 +156,8 @@ static void clear_for_test(runner_t *r)
         size_t n;
         stats_exception_t **ex = stats_exceptions(old, &n);
         for (size_t k = 0; k < n; k++)
-            stats_exception_add(r->stats, ex[k]->msg, ex[k]->traceback, ex[k]->nodes, ex[k]->count);
+            stats_exception_add(r->stats, ex[k]->msg, ex[k]->traceback, ex[k]->nodes,
+                                ex[k]->count);
     }
     stats_free(old);
     r->nhist = 0;
@@ -282,8 +281,7 @@ void spawn_counts(runner_t *r, const long *counts, const char *host)
             long best_n = -1;
             for (int e = 0; e < r->neng; e++) {
                 long n = 0;
-                for (int k = 0; k < r->ncls; k++)
-                    n += r->plan[e * VM_MAX_CLASSES + k];
+                for (int k = 0; k < r->ncls; k++) n += r->plan[e * VM_MAX_CLASSES + k];
                 if (best_n < 0 || n < best_n) best = e, best_n = n;
             }
             r->plan[best * VM_MAX_CLASSES + c]++;

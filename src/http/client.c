@@ -250,10 +250,8 @@ static void finish(conn_t *c, const char *error, bool sync, client_result_t *out
         r.url_len = request_url(c, urltext, sizeof urltext);
     }
     if (error == NULL) {
-        if (c->keep_alive)
-            c->state = CONN_IDLE;
-        else
-            close_socket_as(c, true);
+        if (c->keep_alive) c->state = CONN_IDLE;
+        else close_socket_as(c, true);
         if (c->set_cookie) session_store_cookies(c);
         body_result(c, &r);
         if (r.error == NULL && c->req.follow && c->loc_len && session_is_redirect(c->status) &&

@@ -60,10 +60,10 @@ struct ssl_session_st;
 
 /* How one logical request is carried out (kept across its redirects). */
 typedef struct client_req {
-    bool head;              /* HEAD: the response has no body */
-    bool follow;            /* follow redirects (requests' allow_redirects) */
-    bool decode;            /* decode gzip/deflate bodies (the request sent Accept-Encoding) */
-    bool verify;            /* HTTPS: verify the certificate chain and the host */
+    bool head;    /* HEAD: the response has no body */
+    bool follow;  /* follow redirects (requests' allow_redirects) */
+    bool decode;  /* decode gzip/deflate bodies (the request sent Accept-Encoding) */
+    bool verify;  /* HTTPS: verify the certificate chain and the host */
     struct ssl_ctx_st *ctx; /* HTTPS: CA bundle context, NULL for the engine's default */
     double timeout_s;       /* per hop; <= 0: none */
     size_t max_body;        /* body cap in bytes, raw and decoded (0: BODY_DEFAULT_CAP) */
@@ -76,8 +76,8 @@ typedef struct conn {
     struct conn *next; /* user's list, or the engine's graveyard */
     char *host;        /* owned */
     int port;
-    bool tls;                        /* https */
-    char *origin;                    /* "http://host:port" as URLs show it; owned */
+    bool tls;          /* https */
+    char *origin;      /* "http://host:port" as URLs show it; owned */
     struct sockaddr_storage addr[4]; /* every address of the host, tried in turn */
     socklen_t addrlen[4];
     int naddr, addr_idx;
@@ -123,8 +123,8 @@ typedef struct conn {
 /* The outcome of one request, handed to the completion callback. Pointers
  * point into the connection's buffers and are valid only during the call. */
 typedef struct client_result {
-    int status;          /* 0 if no response */
-    const char *error;   /* NULL, or a Locust-style error ("ConnectionRefusedError(...)") */
+    int status;        /* 0 if no response */
+    const char *error; /* NULL, or a Locust-style error ("ConnectionRefusedError(...)") */
     const char *headers; /* raw header block (status line included) */
     size_t headers_len;
     const char *body; /* decoded when the request asked for gzip/deflate */

@@ -56,8 +56,7 @@ static void thread_state(void)
 
 int session_encoding(const char *v, size_t n)
 {
-    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-        n--;
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
     if ((n == 4 && strncasecmp(v, "gzip", 4) == 0) || (n == 6 && strncasecmp(v, "x-gzip", 6) == 0))
         return SESSION_GZIP;
     if (n == 7 && strncasecmp(v, "deflate", 7) == 0) return SESSION_DEFLATE;
@@ -102,8 +101,7 @@ static void remove_dots(buf_t *w, size_t from)
     while (i < plen) {
         /* p[i] == '/': look at the segment after it */
         size_t j = i + 1;
-        while (j < plen && p[j] != '/')
-            j++;
+        while (j < plen && p[j] != '/') j++;
         size_t sl = j - i - 1;
         const char *seg = p + i + 1;
         if (sl == 1 && seg[0] == '.') {
@@ -140,8 +138,7 @@ void session_store_cookies(conn_t *c)
         const http_header_t *h = &res.headers[i];
         if (h->name_len != 10 || strncasecmp(h->name, "set-cookie", 10) != 0) continue;
         if (u->jar == NULL) u->jar = cookie_jar_new();
-        cookie_jar_set(u->jar, h->value, h->value_len, c->host, strlen(c->host), t, tl, c->tls,
-                       now);
+        cookie_jar_set(u->jar, h->value, h->value_len, c->host, strlen(c->host), t, tl, c->tls, now);
     }
 }
 
@@ -168,8 +165,7 @@ static void resolve_location(const conn_t *c, buf_t *out)
     size_t ll = c->loc_len;
     if ((hash = memchr(l, '#', ll)) != NULL) ll = (size_t)(hash - l);
     size_t sl = 0;
-    while (sl < ll &&
-           (isalnum((unsigned char)l[sl]) || l[sl] == '+' || l[sl] == '-' || l[sl] == '.'))
+    while (sl < ll && (isalnum((unsigned char)l[sl]) || l[sl] == '+' || l[sl] == '-' || l[sl] == '.'))
         sl++;
     buf_reset(out);
     size_t path_from;
@@ -207,12 +203,9 @@ static void resolve_location(const conn_t *c, buf_t *out)
         append_quoted(out, l, ll);
     } else { /* relative to the current path's directory */
         size_t dir = base;
-        while (dir > 0 && t[dir - 1] != '/')
-            dir--;
-        if (dir == 0)
-            buf_puts(out, "/");
-        else
-            buf_append(out, t, dir);
+        while (dir > 0 && t[dir - 1] != '/') dir--;
+        if (dir == 0) buf_puts(out, "/");
+        else buf_append(out, t, dir);
         append_quoted(out, l, ll);
     }
     remove_dots(out, path_from);
@@ -282,8 +275,8 @@ bool session_redirect(conn_t *c, client_result_t *r)
         size_t nl = colon ? (size_t)(colon - line) : 0;
 #define IS(name) (nl == sizeof name - 1 && strncasecmp(line, name, nl) == 0)
         bool drop = IS("host") || IS("cookie") ||
-                    (!keep_body &&
-                     (IS("content-length") || IS("content-type") || IS("transfer-encoding"))) ||
+                    (!keep_body && (IS("content-length") || IS("content-type") ||
+                                    IS("transfer-encoding"))) ||
                     (!keep_auth && IS("authorization"));
 #undef IS
         if (!drop) buf_append(&next, line, len);

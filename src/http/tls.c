@@ -119,8 +119,7 @@ SSL *tls_new(SSL_CTX *ctx, int fd, const char *host, bool verify, SSL_SESSION **
     if (verify) {
         SSL_set_verify(s, SSL_VERIFY_PEER, NULL);
         X509_VERIFY_PARAM *p = SSL_get0_param(s);
-        if (is_ip)
-            X509_VERIFY_PARAM_set1_ip_asc(p, host);
+        if (is_ip) X509_VERIFY_PARAM_set1_ip_asc(p, host);
         else {
             X509_VERIFY_PARAM_set_hostflags(p, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
             SSL_set1_host(s, host);

@@ -69,23 +69,19 @@ bool api_must_stop(const user_t *u)
 /* The request event: hand the request to the scenario's listeners, which
  * may turn it into a failure. Runs on the engine's callback thread, never
  * on a user's coroutine (which may be suspended). */
-static const char *fire_request(engine_t *e, const char *method, const char *name, long long rt_us,
-                                long long len, const char *err)
+static const char *fire_request(engine_t *e, const char *method, const char *name,
+                                long long rt_us, long long len, const char *err)
 {
     lua_State *L = e->Lcb;
     lua_getglobal(L, "cicada");
     lua_getfield(L, -1, "_fire_request");
     lua_pushstring(L, method);
     lua_pushstring(L, name);
-    if (rt_us >= 0)
-        lua_pushnumber(L, (double)rt_us / 1000.0);
-    else
-        lua_pushnil(L);
+    if (rt_us >= 0) lua_pushnumber(L, (double)rt_us / 1000.0);
+    else lua_pushnil(L);
     lua_pushnumber(L, (double)len);
-    if (err)
-        lua_pushstring(L, err);
-    else
-        lua_pushnil(L);
+    if (err) lua_pushstring(L, err);
+    else lua_pushnil(L);
     const char *out = err;
     e->in_event = true;
     int rc = lua_pcall(L, 5, 1, 0);
@@ -283,7 +279,7 @@ void api_open(lua_State *L, engine_t *e)
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");
     http_open(L);
-    data_open(L);     /* cicada.data (lua/data.c) */
+    data_open(L); /* cicada.data (lua/data.c) */
     cosocket_open(L); /* cicada.tcp, cicada.udp (lua/cosocket.c) */
     lua_setglobal(L, "cicada");
     ngx_open(L); /* the global ngx for OpenResty drivers (lua/ngx.c) */

@@ -97,8 +97,8 @@ static unsigned header_flags(lua_State *L, int t)
     static const struct {
         const char *name;
         unsigned bit;
-    } known[] = {{"host", H_HOST},          {"user-agent", H_UA},      {"accept", H_ACCEPT},
-                 {"content-type", H_CTYPE}, {"authorization", H_AUTH}, {"cookie", H_COOKIE},
+    } known[] = {{"host", H_HOST},           {"user-agent", H_UA},      {"accept", H_ACCEPT},
+                 {"content-type", H_CTYPE},  {"authorization", H_AUTH}, {"cookie", H_COOKIE},
                  {"accept-encoding", H_AE}};
     unsigned f = 0;
     if (t == 0) return 0;
@@ -110,8 +110,7 @@ static unsigned header_flags(lua_State *L, int t)
                 if (strcasecmp(k, known[i].name) != 0) continue;
                 f |= known[i].bit;
                 const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-                if (known[i].bit == H_AE && v &&
-                    (strcasestr(v, "gzip") || strcasestr(v, "deflate")))
+                if (known[i].bit == H_AE && v && (strcasestr(v, "gzip") || strcasestr(v, "deflate")))
                     f |= H_DECODE;
             }
         }
@@ -254,10 +253,8 @@ static int do_request(lua_State *L, bool head_call)
         lua_replace(L, C_BASE);
         const char *b = lua_tostring(L, C_BASE);
         if (b == NULL || *b == '\0')
-            return luaL_error(L,
-                              "request to '%s' but the user has no host (set host in "
-                              "cicada.user{...} or pass -H)",
-                              target);
+            return luaL_error(L, "request to '%s' but the user has no host (set host in "
+                                 "cicada.user{...} or pass -H)", target);
         if (url_parse(b, &base, &why) != 0 || !base.absolute)
             return luaL_error(L, "bad host '%s': %s", b, why ? why : "not an absolute URL");
         url.host = base.host, url.host_len = base.host_len, url.port = base.port;
@@ -295,8 +292,8 @@ static int do_request(lua_State *L, bool head_call)
             if (req.ctx == NULL) early = err;
         }
     }
-    conn_t *c =
-        early ? NULL : client_conn(u, url.host, url.host_len, url.port, url.tls, err, sizeof err);
+    conn_t *c = early ? NULL : client_conn(u, url.host, url.host_len, url.port, url.tls, err,
+                                           sizeof err);
 
     /* method and name for the statistics */
     pending_t *p = &u->pending;
@@ -378,8 +375,7 @@ static int do_request(lua_State *L, bool head_call)
         has_body = true;
     } else if (lua_istable(L, OPT(O_FILES))) {
         char boundary[33];
-        for (int i = 0; i < 32; i++)
-            boundary[i] = "0123456789abcdef"[(int)(engine_random(e) * 16)];
+        for (int i = 0; i < 32; i++) boundary[i] = "0123456789abcdef"[(int)(engine_random(e) * 16)];
         boundary[32] = '\0';
         int data = lua_istable(L, OPT(O_DATA)) ? OPT(O_DATA) : 0;
         form_multipart(L, data, OPT(O_FILES), body, boundary);
@@ -458,8 +454,7 @@ static void open_client(lua_State *L)
     for (size_t i = 0; i < sizeof methods / sizeof *methods; i++) {
         char up[16];
         size_t n = strlen(methods[i]);
-        for (size_t k = 0; k <= n; k++)
-            up[k] = (char)toupper((unsigned char)methods[i][k]);
+        for (size_t k = 0; k <= n; k++) up[k] = (char)toupper((unsigned char)methods[i][k]);
         lua_pushstring(L, up);
         lua_pushcclosure(L, l_method, 1);
         lua_setfield(L, -2, methods[i]);

@@ -18,26 +18,14 @@ static void put_string(buf_t *out, const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
         switch (ch) {
-        case '"':
-            buf_append(out, "\\\"", 2);
-            break;
-        case '\\':
-            buf_append(out, "\\\\", 2);
-            break;
-        case '\n':
-            buf_append(out, "\\n", 2);
-            break;
-        case '\r':
-            buf_append(out, "\\r", 2);
-            break;
-        case '\t':
-            buf_append(out, "\\t", 2);
-            break;
+        case '"': buf_append(out, "\\\"", 2); break;
+        case '\\': buf_append(out, "\\\\", 2); break;
+        case '\n': buf_append(out, "\\n", 2); break;
+        case '\r': buf_append(out, "\\r", 2); break;
+        case '\t': buf_append(out, "\\t", 2); break;
         default:
-            if (ch < 0x20)
-                buf_printf(out, "\\u%04x", ch);
-            else
-                buf_append(out, &s[i], 1);
+            if (ch < 0x20) buf_printf(out, "\\u%04x", ch);
+            else buf_append(out, &s[i], 1);
         }
     }
     buf_append(out, "\"", 1);
@@ -81,10 +69,8 @@ static int encode(lua_State *L, int idx, buf_t *out, int depth, char *err, size_
             snprintf(err, n, "cannot encode %g as JSON", d);
             return -1;
         }
-        if (d == floor(d) && fabs(d) < 1e15)
-            buf_printf(out, "%.0f", d);
-        else
-            buf_printf(out, "%.17g", d);
+        if (d == floor(d) && fabs(d) < 1e15) buf_printf(out, "%.0f", d);
+        else buf_printf(out, "%.17g", d);
         return 0;
     }
     case LUA_TSTRING: {

@@ -29,10 +29,8 @@ static void push_headers(lua_State *L, const char *raw, size_t n)
     if (http_parse_response(raw, n, &res) < 0) return;
     char name[128];
     for (size_t i = 0; i < res.num_headers; i++) {
-        size_t nl =
-            res.headers[i].name_len < sizeof name ? res.headers[i].name_len : sizeof name - 1;
-        for (size_t k = 0; k < nl; k++)
-            name[k] = (char)tolower((unsigned char)res.headers[i].name[k]);
+        size_t nl = res.headers[i].name_len < sizeof name ? res.headers[i].name_len : sizeof name - 1;
+        for (size_t k = 0; k < nl; k++) name[k] = (char)tolower((unsigned char)res.headers[i].name[k]);
         lua_pushlstring(L, name, nl);
         lua_pushvalue(L, -1);
         lua_rawget(L, -3);
@@ -67,10 +65,8 @@ static void py_repr(buf_t *b, const char *s)
     buf_append(b, &q, 1);
     for (; *s; s++) {
         if (*s == q || *s == '\\') buf_append(b, "\\", 1);
-        if (*s == '\n')
-            buf_puts(b, "\\n");
-        else
-            buf_append(b, s, 1);
+        if (*s == '\n') buf_puts(b, "\\n");
+        else buf_append(b, s, 1);
     }
     buf_append(b, &q, 1);
 }
@@ -84,9 +80,8 @@ static int settle(lua_State *L, bool ok)
     uint64_t seq = (uint64_t)lua_tonumber(L, -1);
     pending_t *p = &u->pending;
     if (!p->active || p->seq != seq || seq == 0)
-        return luaL_error(L,
-                          "%s: this response was already reported (use catch_response = true, "
-                          "and call it before the next request)",
+        return luaL_error(L, "%s: this response was already reported (use catch_response = true, "
+                             "and call it before the next request)",
                           ok ? "success" : "failure");
     const char *err = NULL;
     if (!ok) {
@@ -119,10 +114,8 @@ static int resp_raise(lua_State *L)
     return 0;
 }
 
-static const luaL_Reg resp_methods[] = {{"json", resp_json},
-                                        {"success", resp_success},
-                                        {"failure", resp_failure},
-                                        {"raise_for_status", resp_raise},
+static const luaL_Reg resp_methods[] = {{"json", resp_json},       {"success", resp_success},
+                                        {"failure", resp_failure}, {"raise_for_status", resp_raise},
                                         {NULL, NULL}};
 
 /* __index: methods, `body` as an alias of text, `headers` parsed lazily. */
@@ -133,10 +126,8 @@ static int resp_index(lua_State *L)
         lua_getfield(L, 1, "_h");
         size_t n;
         const char *raw = lua_tolstring(L, -1, &n);
-        if (raw)
-            push_headers(L, raw, n);
-        else
-            lua_createtable(L, 0, 0);
+        if (raw) push_headers(L, raw, n);
+        else lua_createtable(L, 0, 0);
         lua_pushvalue(L, -1);
         lua_setfield(L, 1, "headers");
         return 1;

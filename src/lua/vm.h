@@ -33,7 +33,7 @@ typedef struct vm_class {
     double weight;
     long fixed_count;
     char host[256];
-    int ntasks;                    /* tasks that run (after tag filtering) */
+    int ntasks; /* tasks that run (after tag filtering) */
     vm_task_t tasks[VM_MAX_TASKS]; /* the first VM_MAX_TASKS of them */
 } vm_class_t;
 
