@@ -12,6 +12,13 @@
  * While the WebSocket is down the page reconnects with back-off and, so
  * that it never shows stale figures, fetches ./stats/requests once per
  * attempt; there is no polling while the socket is up.
+ *
+ * The forms are pre-filled from the pushed target_user_count and
+ * spawn_rate (-u/-r before the first run, then the running test's), the
+ * class picker (--class-picker) from ./user_classes, and the Logs tab
+ * from the pushed "logs" lines (./logs fills a gap). The theme follows the
+ * system (prefers-color-scheme) until the toggle picks one, kept in
+ * localStorage.
  */
 (function () {
   "use strict";
@@ -48,6 +55,27 @@
     if (v == null) return "";
     return v >= 100 || v === Math.round(v) ? String(Math.round(v)) : (Math.round(v * 100) / 100).toString();
   }
+  /* One precision for every response time in the table, so that 0.06
+   * never stands beside 0: 2 decimals while the largest is under 10 ms,
+   * 1 under 100 ms, whole milliseconds above. */
+  var MS_KEYS = ["median_response_time", "ninetieth_response_time", "ninety_ninth_response_time",
+    "avg_response_time", "min_response_time", "max_response_time"];
+  function msDigits(rows) {
+    var top = 0;
+    rows.forEach(function (s) { MS_KEYS.forEach(function (k) { if (s[k] > top) top = s[k]; }); });
+    return top >= 100 ? 0 : top >= 10 ? 1 : 2;
+  }
+  function fmtFixed(v, digits) { return v == null ? "" : Number(v).toFixed(digits); }
+  /* A failure ratio as a whole percentage that never rounds to a lie:
+   * some failures are "<1%", not "0%", and not all are ">99%", not "100%". */
+  function fmtRatio(r) {
+    r = r || 0;
+    if (r > 0 && r < 0.005) return "<1%";
+    if (r < 1 && r > 0.995) return ">99%";
+    return Math.round(r * 100) + "%";
+  }
+  /* Natural order: "fail.lua:2" before "fail.lua:10". */
+  function natural(a, b) { return String(a).localeCompare(String(b), undefined, { numeric: true, sensitivity: "base" }); }
   function two(n) { return n < 10 ? "0" + n : "" + n; }
   function hms(t) {
     var d = new Date(t * 1000);
@@ -64,7 +92,11 @@
   /* ---- requests ---- */
   function post(url, fields) {
     var body = new URLSearchParams();
-    Object.keys(fields).forEach(function (k) { if (fields[k] !== "" && fields[k] != null) body.append(k, fields[k]); });
+    Object.keys(fields).forEach(function (k) {
+      var v = fields[k];
+      if (Array.isArray(v)) v.forEach(function (x) { body.append(k, x); }); /* a repeated field */
+      else if (v !== "" && v != null) body.append(k, v);
+    });
     return fetch(url, { method: "POST", body: body, credentials: "same-origin" }).then(function (r) {
       return r.text().then(function (t) {
         try { return JSON.parse(t); } catch (e) { return { success: r.ok, message: t || r.statusText }; }
@@ -86,7 +118,7 @@
     el.className = "state " + st;
     $("users").textContent = d.user_count != null ? d.user_count : 0;
     $("rps").textContent = fmt1(d.total_rps || 0);
-    $("fail-ratio").textContent = Math.round((d.fail_ratio || 0) * 100) + "%";
+    $("fail-ratio").textContent = fmtRatio(d.fail_ratio);
     $("cut-off").textContent = d.cut_off || 0;
     $("cut-figure").hidden = !d.cut_off;
     if (d.host != null) setHost(d.host);
@@ -118,13 +150,13 @@
     }
     return x < y ? -sort.dir : x > y ? sort.dir : 0;
   }
-  function statsRow(s, total) {
+  function statsRow(s, total, digits) {
     return "<tr" + (total ? ' class="total"' : "") + ' data-name="' + esc(s.name) + '" data-method="' + esc(s.method || "") + '">' +
       "<td>" + esc(s.method || "") + '</td><td class="name">' + esc(s.name) + "</td>" +
       '<td class="num">' + fmtInt(s.num_requests) + '</td><td class="num' + (s.num_failures ? " fail" : "") + '">' + fmtInt(s.num_failures) + "</td>" +
-      '<td class="num">' + fmtMs(s.median_response_time) + '</td><td class="num">' + fmtMs(s.ninetieth_response_time) + "</td>" +
-      '<td class="num">' + fmtMs(s.ninety_ninth_response_time) + '</td><td class="num">' + fmtMs(s.avg_response_time) + "</td>" +
-      '<td class="num">' + fmtMs(s.min_response_time) + '</td><td class="num">' + fmtMs(s.max_response_time) + "</td>" +
+      '<td class="num">' + fmtFixed(s.median_response_time, digits) + '</td><td class="num">' + fmtFixed(s.ninetieth_response_time, digits) + "</td>" +
+      '<td class="num">' + fmtFixed(s.ninety_ninth_response_time, digits) + '</td><td class="num">' + fmtFixed(s.avg_response_time, digits) + "</td>" +
+      '<td class="num">' + fmtFixed(s.min_response_time, digits) + '</td><td class="num">' + fmtFixed(s.max_response_time, digits) + "</td>" +
       '<td class="num">' + fmtInt(s.avg_content_length) + '</td><td class="num">' + fmt1(s.current_rps) + "</td>" +
       '<td class="num">' + fmt1(s.current_fail_per_sec) + "</td></tr>";
   }
@@ -133,9 +165,9 @@
     var total = rows.length ? rows[rows.length - 1] : null;
     var list = rows.slice(0, -1);
     if (sort.key) list.sort(cmp);
-    var html = new Array(list.length + 1);
-    for (var i = 0; i < list.length; i++) html[i] = statsRow(list[i], false);
-    html[list.length] = total && (list.length || total.num_requests) ? statsRow(total, true) : "";
+    var html = new Array(list.length + 1), digits = msDigits(rows);
+    for (var i = 0; i < list.length; i++) html[i] = statsRow(list[i], false, digits);
+    html[list.length] = total && (list.length || total.num_requests) ? statsRow(total, true, digits) : "";
     $("stats-table").tBodies[0].innerHTML = html.join("");
     $("stats-empty").hidden = list.length > 0;
   }
@@ -193,7 +225,7 @@
     $("workers-empty").hidden = ws.length > 0;
   }
   function ratioTree(tasks) {
-    var names = Object.keys(tasks || {}).sort(function (a, b) { return tasks[b].ratio - tasks[a].ratio; });
+    var names = Object.keys(tasks || {}).sort(function (a, b) { return tasks[b].ratio - tasks[a].ratio || natural(a, b); });
     if (!names.length) return "";
     return "<ul>" + names.map(function (n) {
       var t = tasks[n];
@@ -291,7 +323,20 @@
       ctx.restore();
     }
   };
-  function makeChart(canvas, datasets, yTitle) {
+  var Y_AXIS_WIDTH = 58;
+  function cssVar(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888"; }
+  /* Theme colours into the charts (after a theme change). */
+  function themeCharts() {
+    if (typeof Chart === "undefined") return;
+    Chart.defaults.color = cssVar("--muted");
+    charts.forEach(function (c) {
+      c.options.scales.x.grid.color = c.options.scales.y.grid.color = cssVar("--chart-grid");
+      c.options.scales.x.ticks.color = c.options.scales.y.ticks.color = cssVar("--muted");
+      c.options.plugins.legend.labels.color = cssVar("--muted");
+      c.update("none");
+    });
+  }
+  function makeChart(canvas, datasets) {
     var chart = new Chart(canvas, {
       type: "line",
       data: { datasets: datasets },
@@ -327,9 +372,11 @@
               for (var v = Math.ceil(min / step) * step; v <= max; v += step) ticks.push({ value: v });
               axis.ticks = ticks;
             },
-            grid: { color: "#eef1f4" }
+            grid: { color: cssVar("--chart-grid") }
           },
-          y: { beginAtZero: true, title: { display: !!yTitle, text: yTitle }, grid: { color: "#eef1f4" } }
+          /* one fixed width for every chart's y-axis, so that the plot
+           * areas, and so the x-axes, line up whatever the labels */
+          y: { beginAtZero: true, afterFit: function (axis) { axis.width = Y_AXIS_WIDTH; }, grid: { color: cssVar("--chart-grid") } }
         }
       }
     });
@@ -389,17 +436,17 @@
     if (typeof Chart === "undefined") return;
     Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
     Chart.defaults.font.size = 11.5;
-    Chart.defaults.color = "#6b7686";
+    Chart.defaults.color = cssVar("--muted");
     function ds(label, data, color, hidden) {
       return { label: label, data: data, borderColor: color, backgroundColor: color, hidden: !!hidden, fill: false };
     }
-    makeChart($("chart-rps"), [ds("RPS", hist.rps, "#2fa36b"), ds("Failures/s", hist.fail, "#d64545")], "");
+    makeChart($("chart-rps"), [ds("RPS", hist.rps, "#2fa36b"), ds("Failures/s", hist.fail, "#d64545")]);
     var picked = { "50": true, "95": true };
     try { picked = JSON.parse(localStorage.getItem("cicada.pcts")) || picked; } catch (e) { /* default */ }
     makeChart($("chart-response"), PCTS.map(function (p) {
       return ds(p === "50" ? "Median (50%)" : p + "%", hist.pct[p], PCT_COLORS[p], !picked[p]);
-    }), "ms");
-    makeChart($("chart-users"), [ds("Users", hist.users, "#3949ab")], "");
+    }));
+    makeChart($("chart-users"), [ds("Users", hist.users, "#3949ab")]);
 
     var box = $("pct-picker");
     box.innerHTML = PCTS.map(function (p) {
@@ -434,6 +481,8 @@
     last = d;
     renderHeader(d);
     renderFailureBadge(d);
+    prefill(d);
+    onLogs(d.logs);
     addMessagePoint(d);
     renderTab(false);
   }
@@ -445,6 +494,7 @@
     else if (activeTab === "charts" && shown) updateCharts();
     else if (activeTab === "ratio" && shown) fetchRatio();
     else if (activeTab === "download" && shown) checkHistoryCsv();
+    else if (activeTab === "logs") renderLogs();
     if (activeTab === "exceptions" && (shown || Date.now() - lastExceptionsFetch >= EXCEPTIONS_EVERY_MS)) fetchExceptions();
   }
 
@@ -498,19 +548,22 @@
   }
   function formMessage(id, msg) { var m = $(id); m.textContent = msg; m.hidden = !msg; }
   function initForms() {
-    ["user_count", "spawn_rate", "host", "run_time"].forEach(function (id) {
+    ["user_count", "spawn_rate", "host", "run_time", "class-picker"].forEach(function (id) {
       $(id).addEventListener("input", function () { formTouched = true; });
     });
     $("start-form").addEventListener("submit", function (e) {
       e.preventDefault();
       var btn = $("start-button");
-      btn.disabled = true;
-      post("./swarm", {
+      var fields = pickerFields({
         user_count: $("user_count").value, spawn_rate: $("spawn_rate").value,
         host: $("host").value.trim(), run_time: $("run_time").value.trim()
-      }).then(function (j) {
+      });
+      if (!fields) { formMessage("start-message", "Choose at least one user class"); return; }
+      btn.disabled = true;
+      post("./swarm", fields).then(function (j) {
         if (j.success === false) { formMessage("start-message", j.message || "Could not start"); return; }
         $("start-overlay").hidden = true;
+        formTouched = false; /* the form follows the running test again */
         if (j.host != null) setHost(j.host);
         /* a new run: break the chart lines, start from the stats tab */
         if (hist.t.length) pushGap(Math.floor(Date.now() / 1000));
@@ -520,11 +573,16 @@
         .then(function () { btn.disabled = false; });
     });
     $("start-cancel").addEventListener("click", function () { $("start-overlay").hidden = true; });
-    $("new-test-button").addEventListener("click", function () { showStart(true); });
+    $("new-test-button").addEventListener("click", function () {
+      loadClasses(); /* the classes the last test ran */
+      showStart(true);
+    });
 
     $("edit-button").addEventListener("click", function () {
-      $("edit_user_count").value = last && last.user_count != null ? last.user_count : $("user_count").value;
-      $("edit_spawn_rate").value = $("spawn_rate").value;
+      /* the running test's figures (Locust: its num_users and spawn_rate) */
+      $("edit_user_count").value = last && last.target_user_count != null ? last.target_user_count :
+        last && last.user_count != null ? last.user_count : $("user_count").value;
+      $("edit_spawn_rate").value = last && last.spawn_rate != null ? last.spawn_rate : $("spawn_rate").value;
       formMessage("edit-message", "");
       $("edit-overlay").hidden = false;
       $("edit_user_count").focus();
@@ -557,6 +615,110 @@
     });
   }
 
+  /* ---- pre-filled forms ---- */
+  /* The start form shows the last test's figures (or -u and -r), unless
+   * the user has typed into it since it was last used. */
+  function prefill(d) {
+    if (formTouched) return;
+    if (d.target_user_count != null) $("user_count").value = d.target_user_count;
+    if (d.spawn_rate != null) $("spawn_rate").value = d.spawn_rate;
+  }
+
+  /* ---- class picker (--class-picker) ---- */
+  var picker = null; /* the classes from ./user_classes, or null when off */
+  function loadClasses() {
+    return getJSON("./user_classes").then(function (j) {
+      if (!j.class_picker) return;
+      picker = j.user_classes || [];
+      $("class-picker").hidden = false;
+      $("class-picker").querySelector("tbody").innerHTML = picker.map(function (c, i) {
+        var n = esc(c.name);
+        return '<tr data-class="' + n + '"><td><input type="checkbox" id="uc-' + i + '" class="pick" data-testid="class-' + n + '"' +
+          (c.selected ? " checked" : "") + '></td><td><label for="uc-' + i + '">' + n + "</label>" +
+          (c.host ? ' <span class="note">' + esc(c.host) + "</span>" : "") + '</td><td class="num"><input type="number" min="0" step="any" class="weight" value="' +
+          esc(c.weight) + '" data-testid="weight-' + n + '" aria-label="Weight of ' + n + '"></td><td class="num"><input type="number" min="0" step="1" class="fixed" value="' +
+          esc(c.fixed_count) + '" data-testid="fixed-' + n + '" aria-label="Fixed count of ' + n + '"></td></tr>';
+      }).join("");
+    }).catch(function () {});
+  }
+  /* The picker's fields for ./swarm, or null when nothing is chosen. */
+  function pickerFields(fields) {
+    if (!picker) return fields;
+    var chosen = [];
+    Array.prototype.forEach.call($("class-picker").querySelectorAll("tbody tr"), function (tr, i) {
+      var name = picker[i].name;
+      if (tr.querySelector(".pick").checked) chosen.push(name);
+      fields["weight." + name] = tr.querySelector(".weight").value;
+      fields["fixed_count." + name] = tr.querySelector(".fixed").value;
+    });
+    if (!chosen.length) return null;
+    fields.user_classes = chosen;
+    return fields;
+  }
+
+  /* ---- theme ---- */
+  function systemDark() { return !!(window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches); }
+  function storedTheme() { try { return localStorage.getItem("cicada.theme"); } catch (e) { return null; } }
+  function applyTheme() {
+    var t = storedTheme(), dark = t ? t === "dark" : systemDark();
+    document.documentElement.setAttribute("data-theme", dark ? "dark" : "light");
+    $("theme-toggle").title = "Theme: " + (dark ? "dark" : "light") + (t ? " (click: " + (dark ? "light" : "dark") + ")" : " (follows the system)");
+    themeCharts();
+  }
+  function initTheme() {
+    applyTheme();
+    $("theme-toggle").addEventListener("click", function () {
+      var dark = document.documentElement.getAttribute("data-theme") !== "dark";
+      /* back to the system's choice when the toggle lands on it */
+      try {
+        if (dark === systemDark()) localStorage.removeItem("cicada.theme");
+        else localStorage.setItem("cicada.theme", dark ? "dark" : "light");
+      } catch (e) { /* private mode: this page only */ }
+      document.documentElement.setAttribute("data-theme", dark ? "dark" : "light");
+      if (storedTheme() !== null || dark === systemDark()) applyTheme();
+      else themeCharts();
+    });
+    if (window.matchMedia) {
+      var mq = window.matchMedia("(prefers-color-scheme: dark)");
+      if (mq.addEventListener) mq.addEventListener("change", applyTheme);
+    }
+  }
+
+  /* ---- logs ---- */
+  var MAX_LOG_LINES = 1000;
+  var logs = [], lastLogSeq = 0, fetchingLogs = false;
+  function addLogs(list) {
+    list.forEach(function (l) {
+      if (l.seq > lastLogSeq) { logs.push(l); lastLogSeq = l.seq; }
+    });
+    if (logs.length > MAX_LOG_LINES) logs.splice(0, logs.length - MAX_LOG_LINES);
+  }
+  function fetchLogs() {
+    fetchingLogs = true;
+    return getJSON("./logs").then(function (j) { addLogs(j.logs || []); renderLogs(); })
+      .catch(function () {}).then(function () { fetchingLogs = false; });
+  }
+  /* A message's lines: those of the last seconds; a gap before them (a
+   * page opened late, a reconnect) is filled from ./logs. */
+  function onLogs(list) {
+    if (!list || !list.length || fetchingLogs) return;
+    if (list[0].seq > lastLogSeq + 1) { fetchLogs(); return; }
+    addLogs(list);
+  }
+  var LEVEL = /\/(DEBUG|WARNING|ERROR|CRITICAL)\//;
+  function renderLogs() {
+    if (activeTab !== "logs") return;
+    var pre = $("log-lines");
+    var atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    pre.innerHTML = logs.map(function (l) {
+      var m = LEVEL.exec(l.line);
+      return "<span" + (m ? ' class="lvl-' + m[1].toLowerCase() + '"' : "") + ">" + esc(l.line) + "</span>";
+    }).join("\n");
+    $("logs-empty").hidden = logs.length > 0;
+    $("log-lines").parentNode.hidden = logs.length === 0;
+    if (atEnd) pre.scrollTop = pre.scrollHeight;
+  }
+
   /* For tests and debugging: feed a message as if it came from ./ws. */
   window.cicadaUI = { onStats: function (d) { onStats(d); }, points: function () { return hist.t.length; } };
 
@@ -565,6 +727,8 @@
     initSort();
     initForms();
     initCharts();
+    initTheme();
+    loadClasses();
     Array.prototype.forEach.call(document.querySelectorAll(".tabs button"), function (b) {
       b.addEventListener("click", function () { showTab(b.getAttribute("data-tab")); });
     });
