@@ -140,6 +140,9 @@
     if (!formTouched && h && !$("host").value) $("host").value = h;
   }
 
+  /* An empty table shows its one-line message, not a bare header. */
+  function wrapOf(id) { return $(id).parentNode; }
+
   /* ---- statistics table ---- */
   function cmp(a, b) {
     var x = a[sort.key], y = b[sort.key];
@@ -170,6 +173,7 @@
     html[list.length] = total && (list.length || total.num_requests) ? statsRow(total, true, digits) : "";
     $("stats-table").tBodies[0].innerHTML = html.join("");
     $("stats-empty").hidden = list.length > 0;
+    wrapOf("stats-table").hidden = list.length === 0;
   }
   function initSort() {
     var ths = $("stats-table").tHead.rows[0].cells;
@@ -194,6 +198,7 @@
     });
     $("failures-table").tBodies[0].innerHTML = html.join("");
     $("failures-empty").hidden = errs.length > 0;
+    wrapOf("failures-table").hidden = errs.length === 0;
   }
   function renderFailureBadge(d) {
     var n = (d.errors || []).length, b = $("failures-count");
@@ -207,6 +212,7 @@
     });
     $("exceptions-table").tBodies[0].innerHTML = html.join("");
     $("exceptions-empty").hidden = list.length > 0;
+    wrapOf("exceptions-table").hidden = list.length === 0;
     var b = $("exceptions-count");
     b.hidden = list.length === 0;
     b.textContent = list.length;
@@ -223,6 +229,7 @@
         '</td><td class="num">' + (w.memory_usage != null ? (w.memory_usage / 1048576).toFixed(0) + " MB" : "") + "</td></tr>";
     }).join("");
     $("workers-empty").hidden = ws.length > 0;
+    wrapOf("workers-table").hidden = ws.length === 0;
   }
   function ratioTree(tasks) {
     var names = Object.keys(tasks || {}).sort(function (a, b) { return tasks[b].ratio - tasks[a].ratio || natural(a, b); });
