@@ -259,7 +259,7 @@ describe("dark theme and the Logs tab", { timeout: 60000 }, () => {
     assert.equal(await s.page.getAttribute("html", "data-theme"), "light");
     assert.ok((await background(s.page)) > 0.8, "a light background");
     await s.page.reload();
-    await s.page.locator("#theme-toggle").waitFor();
+    await s.page.locator("#start-overlay").waitFor({ state: "visible" }); // ready: the start form
     assert.equal(await s.page.getAttribute("html", "data-theme"), "light");
     await s.page.evaluate(() => { document.getElementById("start-overlay").hidden = true; });
     await s.page.click("#theme-toggle"); // back to dark: the system's choice again

@@ -5,10 +5,8 @@
  * header, appends one point to the charts' history and re-renders the
  * visible tab. The statistics table is rebuilt with one innerHTML per
  * message (no per-cell DOM work), so 1,000 request names stay cheap, and
- * the sort order survives the rebuild. Charts are Chart.js 3.9 line charts
- * on a linear x-axis of unix seconds (no date adapter needed), with
- * animation off and min-max decimation so an hour of points stays fast;
- * zooming is drag-to-select with mouse events, shared by all three charts.
+ * the sort order survives the rebuild. The charts live in charts.js, the
+ * class picker, the theme and the Logs tab in extras.js (loaded first).
  * While the WebSocket is down the page reconnects with back-off and, so
  * that it never shows stale figures, fetches ./stats/requests once per
  * attempt; there is no polling while the socket is up.
@@ -23,12 +21,6 @@
 (function () {
   "use strict";
 
-  var PCTS = ["50", "66", "75", "80", "90", "95", "98", "99", "99.9", "100"];
-  var PCT_COLORS = {
-    "50": "#2fa36b", "66": "#7cb342", "75": "#c0ca33", "80": "#fdd835", "90": "#fb8c00",
-    "95": "#e53935", "98": "#8e24aa", "99": "#3949ab", "99.9": "#00897b", "100": "#455a64"
-  };
-  var MAX_POINTS = 86400; /* one day of 1 s points */
   var EXCEPTIONS_EVERY_MS = 5000;
 
   var $ = function (id) { return document.getElementById(id); };
@@ -87,6 +79,7 @@
   var activeTab = "stats";
   var sort = { key: null, dir: 1 }; /* null: server order */
   var lastExceptionsFetch = 0;
+  var charts = null, extras = null; /* charts.js and extras.js, made by init() */
   var formTouched = false;      /* the start form was edited: don't overwrite it */
 
   /* ---- requests ---- */
@@ -259,238 +252,14 @@
     }).catch(function () {});
   }
 
-  /* ---- charts ---- */
-  var hist = { t: [], rps: [], fail: [], users: [], pct: {} };
-  PCTS.forEach(function (p) { hist.pct[p] = []; });
-  var charts = [];
-  var zoom = null; /* {min, max} in unix seconds, or null for all */
-  var gapPending = false;
-
-  function pushPoint(time, rps, fail, users, pcts) {
-    var n = hist.t.length;
-    if (n && time <= hist.t[n - 1]) return false;
-    hist.t.push(time);
-    hist.rps.push({ x: time, y: rps });
-    hist.fail.push({ x: time, y: fail });
-    hist.users.push({ x: time, y: users });
-    PCTS.forEach(function (p) {
-      var v = pcts ? pcts[p] : null;
-      hist.pct[p].push({ x: time, y: v == null || v < 0 ? null : v });
-    });
-    if (hist.t.length > MAX_POINTS) {
-      var drop = hist.t.length - MAX_POINTS;
-      hist.t.splice(0, drop);
-      [hist.rps, hist.fail, hist.users].concat(PCTS.map(function (p) { return hist.pct[p]; }))
-        .forEach(function (a) { a.splice(0, drop); });
-    }
-    return true;
-  }
-  /* A point of nulls, so that lines break between test runs. */
-  function pushGap(time) {
-    pushPoint(time, null, null, null, null);
-  }
-  function percentilesOf(d) {
-    if (d.percentiles) return d.percentiles;
-    return { "50": d.current_response_time_percentile_50, "95": d.current_response_time_percentile_95 };
-  }
-  function addMessagePoint(d) {
-    var t = d.time != null ? Math.floor(d.time) : Math.floor(Date.now() / 1000);
-    var st = d.state;
-    if (st === "spawning" || st === "running") {
-      var total = (d.stats || [])[(d.stats || []).length - 1] || {};
-      pushPoint(t, d.total_rps || 0, total.current_fail_per_sec || 0, d.user_count || 0, percentilesOf(d));
-      gapPending = true;
-    } else if (gapPending) {
-      pushGap(t);
-      gapPending = false;
-    } else return;
-    updateCharts();
-  }
-
-  function niceStep(span, px) {
-    var want = span / Math.max(2, px / 90);
-    var steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
-    for (var i = 0; i < steps.length; i++) if (steps[i] >= want) return steps[i];
-    return steps[steps.length - 1];
-  }
-  var selPlugin = {
-    id: "cicadaSelection",
-    /* no tooltips or hover while a zoom range is being dragged */
-    beforeEvent: function (chart) { return !chart.$sel; },
-    afterDraw: function (chart) {
-      var s = chart.$sel;
-      if (!s) return;
-      var a = chart.chartArea, ctx = chart.ctx;
-      ctx.save();
-      ctx.fillStyle = "rgba(47,163,107,.15)";
-      ctx.strokeStyle = "rgba(47,163,107,.8)";
-      var x0 = Math.max(a.left, Math.min(s.x0, s.x1)), x1 = Math.min(a.right, Math.max(s.x0, s.x1));
-      ctx.fillRect(x0, a.top, x1 - x0, a.bottom - a.top);
-      ctx.strokeRect(x0, a.top, x1 - x0, a.bottom - a.top);
-      ctx.restore();
-    }
-  };
-  var Y_AXIS_WIDTH = 58;
-  function cssVar(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888"; }
-  /* Theme colours into the charts (after a theme change). */
-  function themeCharts() {
-    if (typeof Chart === "undefined") return;
-    Chart.defaults.color = cssVar("--muted");
-    charts.forEach(function (c) {
-      c.options.scales.x.grid.color = c.options.scales.y.grid.color = cssVar("--chart-grid");
-      c.options.scales.x.ticks.color = c.options.scales.y.ticks.color = cssVar("--muted");
-      c.options.plugins.legend.labels.color = cssVar("--muted");
-      c.update("none");
-    });
-  }
-  function makeChart(canvas, datasets) {
-    var chart = new Chart(canvas, {
-      type: "line",
-      data: { datasets: datasets },
-      plugins: [selPlugin],
-      options: {
-        animation: false,
-        parsing: false,
-        normalized: true,
-        spanGaps: false,
-        responsive: true,
-        maintainAspectRatio: false,
-        interaction: { mode: "nearest", axis: "x", intersect: false },
-        elements: { point: { radius: 0, hitRadius: 4, hoverRadius: 3 }, line: { borderWidth: 1.6, tension: 0 } },
-        plugins: {
-          decimation: { enabled: true, algorithm: "min-max" },
-          legend: { position: "bottom", labels: { boxWidth: 12, filter: function (item, data) { return !data.datasets[item.datasetIndex].hidden; } } },
-          tooltip: {
-            callbacks: {
-              title: function (items) { return items.length ? hms(items[0].parsed.x) : ""; },
-              label: function (it) { return it.dataset.label + ": " + (it.parsed.y == null ? "–" : fmtMs(it.parsed.y)); }
-            }
-          }
-        },
-        scales: {
-          x: {
-            type: "linear",
-            bounds: "data",
-            ticks: { maxRotation: 0, autoSkip: false, callback: function (v) { return hms(v); } },
-            afterBuildTicks: function (axis) {
-              var min = axis.min, max = axis.max;
-              if (!(max > min)) return;
-              var step = niceStep(max - min, axis.width || 600), ticks = [];
-              for (var v = Math.ceil(min / step) * step; v <= max; v += step) ticks.push({ value: v });
-              axis.ticks = ticks;
-            },
-            grid: { color: cssVar("--chart-grid") }
-          },
-          /* one fixed width for every chart's y-axis, so that the plot
-           * areas, and so the x-axes, line up whatever the labels */
-          y: { beginAtZero: true, afterFit: function (axis) { axis.width = Y_AXIS_WIDTH; }, grid: { color: cssVar("--chart-grid") } }
-        }
-      }
-    });
-    attachZoom(chart);
-    charts.push(chart);
-    return chart;
-  }
-  function attachZoom(chart) {
-    var c = chart.canvas;
-    c.addEventListener("mousedown", function (e) {
-      if (e.button !== 0 || hist.t.length < 2) return;
-      var a = chart.chartArea;
-      if (e.offsetX < a.left || e.offsetX > a.right) return;
-      chart.$sel = { x0: e.offsetX, x1: e.offsetX };
-      e.preventDefault();
-    });
-    c.addEventListener("mousemove", function (e) {
-      if (!chart.$sel) return;
-      chart.$sel.x1 = e.offsetX;
-      chart.draw();
-    });
-    function finish(e) {
-      var s = chart.$sel;
-      if (!s) return;
-      chart.$sel = null;
-      if (e && e.type === "mouseup") s.x1 = e.offsetX;
-      var lo = Math.min(s.x0, s.x1), hi = Math.max(s.x0, s.x1);
-      if (hi - lo >= 5) {
-        var sc = chart.scales.x;
-        var min = sc.getValueForPixel(lo), max = sc.getValueForPixel(hi);
-        if (max - min >= 2) { setZoom({ min: min, max: max }); return; }
-      }
-      chart.draw();
-    }
-    c.addEventListener("mouseup", finish);
-    c.addEventListener("mouseleave", finish);
-    c.addEventListener("dblclick", function () { setZoom(null); });
-  }
-  function setZoom(z) {
-    zoom = z;
-    $("reset-zoom").disabled = !z;
-    updateCharts();
-  }
-  function updateCharts() {
-    if (!charts.length || activeTab !== "charts" || document.hidden) return;
-    var n = hist.t.length;
-    var min = zoom ? zoom.min : n ? hist.t[0] : undefined;
-    var max = zoom ? zoom.max : n ? hist.t[n - 1] : undefined;
-    if (min === max && min !== undefined) { min -= 30; }
-    charts.forEach(function (c) {
-      c.options.scales.x.min = min;
-      c.options.scales.x.max = max;
-      c.update("none");
-    });
-  }
-  function initCharts() {
-    if (typeof Chart === "undefined") return;
-    Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
-    Chart.defaults.font.size = 11.5;
-    Chart.defaults.color = cssVar("--muted");
-    function ds(label, data, color, hidden) {
-      return { label: label, data: data, borderColor: color, backgroundColor: color, hidden: !!hidden, fill: false };
-    }
-    makeChart($("chart-rps"), [ds("RPS", hist.rps, "#2fa36b"), ds("Failures/s", hist.fail, "#d64545")]);
-    var picked = { "50": true, "95": true };
-    try { picked = JSON.parse(localStorage.getItem("cicada.pcts")) || picked; } catch (e) { /* default */ }
-    makeChart($("chart-response"), PCTS.map(function (p) {
-      return ds(p === "50" ? "Median (50%)" : p + "%", hist.pct[p], PCT_COLORS[p], !picked[p]);
-    }));
-    makeChart($("chart-users"), [ds("Users", hist.users, "#3949ab")]);
-
-    var box = $("pct-picker");
-    box.innerHTML = PCTS.map(function (p) {
-      return '<label><input type="checkbox" id="pct-' + p.replace(".", "_") + '" data-pct="' + p + '"' + (picked[p] ? " checked" : "") +
-        '><span class="swatch" style="background:' + PCT_COLORS[p] + '"></span>' + p + "%</label>";
-    }).join("");
-    box.addEventListener("change", function (e) {
-      var p = e.target.getAttribute("data-pct");
-      if (!p) return;
-      var rc = charts[1], i = PCTS.indexOf(p);
-      rc.data.datasets[i].hidden = !e.target.checked;
-      var sel = {};
-      PCTS.forEach(function (q, j) { if (!rc.data.datasets[j].hidden) sel[q] = true; });
-      try { localStorage.setItem("cicada.pcts", JSON.stringify(sel)); } catch (err) { /* private mode */ }
-      rc.update("none");
-    });
-    $("reset-zoom").addEventListener("click", function () { setZoom(null); });
-  }
-  function seedHistory() {
-    return getJSON("./stats/history").then(function (points) {
-      (points || []).forEach(function (p) {
-        pushPoint(Math.floor(p.time), p.rps, p.fail_per_sec, p.users, p.percentiles ||
-          { "50": p.p50 != null ? p.p50 : p.current_response_time_percentile_50, "95": p.p95 != null ? p.p95 : p.current_response_time_percentile_95 });
-      });
-      gapPending = hist.t.length > 0;
-      updateCharts();
-    }).catch(function () {});
-  }
-
   /* ---- one stats message ---- */
   function onStats(d) {
     last = d;
     renderHeader(d);
     renderFailureBadge(d);
     prefill(d);
-    onLogs(d.logs);
-    addMessagePoint(d);
+    extras.onLogs(d.logs);
+    charts.add(d);
     renderTab(false);
   }
   function renderTab(shown) {
@@ -498,10 +267,10 @@
     if (activeTab === "stats" && last) renderStats(last);
     else if (activeTab === "failures" && last) renderFailures(last);
     else if (activeTab === "workers" && last) renderWorkers(last);
-    else if (activeTab === "charts" && shown) updateCharts();
+    else if (activeTab === "charts" && shown) charts.update();
     else if (activeTab === "ratio" && shown) fetchRatio();
     else if (activeTab === "download" && shown) checkHistoryCsv();
-    else if (activeTab === "logs") renderLogs();
+    else if (activeTab === "logs") extras.renderLogs();
     if (activeTab === "exceptions" && (shown || Date.now() - lastExceptionsFetch >= EXCEPTIONS_EVERY_MS)) fetchExceptions();
   }
 
@@ -561,7 +330,7 @@
     $("start-form").addEventListener("submit", function (e) {
       e.preventDefault();
       var btn = $("start-button");
-      var fields = pickerFields({
+      var fields = extras.fields({
         user_count: $("user_count").value, spawn_rate: $("spawn_rate").value,
         host: $("host").value.trim(), run_time: $("run_time").value.trim()
       });
@@ -573,7 +342,7 @@
         formTouched = false; /* the form follows the running test again */
         if (j.host != null) setHost(j.host);
         /* a new run: break the chart lines, start from the stats tab */
-        if (hist.t.length) pushGap(Math.floor(Date.now() / 1000));
+        charts.gap(Math.floor(Date.now() / 1000));
         showTab(activeTab === "charts" ? "charts" : "stats");
         if (!ws) fetchStats();
       }).catch(function (err) { formMessage("start-message", String(err)); })
@@ -581,7 +350,7 @@
     });
     $("start-cancel").addEventListener("click", function () { $("start-overlay").hidden = true; });
     $("new-test-button").addEventListener("click", function () {
-      loadClasses(); /* the classes the last test ran */
+      extras.loadClasses(); /* the classes the last test ran */
       showStart(true);
     });
 
@@ -631,111 +400,26 @@
     if (d.spawn_rate != null) $("spawn_rate").value = d.spawn_rate;
   }
 
-  /* ---- class picker (--class-picker) ---- */
-  var picker = null; /* the classes from ./user_classes, or null when off */
-  function loadClasses() {
-    return getJSON("./user_classes").then(function (j) {
-      if (!j.class_picker) return;
-      picker = j.user_classes || [];
-      $("class-picker").hidden = false;
-      $("class-picker").querySelector("tbody").innerHTML = picker.map(function (c, i) {
-        var n = esc(c.name);
-        return '<tr data-class="' + n + '"><td><input type="checkbox" id="uc-' + i + '" class="pick" data-testid="class-' + n + '"' +
-          (c.selected ? " checked" : "") + '></td><td><label for="uc-' + i + '">' + n + "</label>" +
-          (c.host ? ' <span class="note">' + esc(c.host) + "</span>" : "") + '</td><td class="num"><input type="number" min="0" step="any" class="weight" value="' +
-          esc(c.weight) + '" data-testid="weight-' + n + '" aria-label="Weight of ' + n + '"></td><td class="num"><input type="number" min="0" step="1" class="fixed" value="' +
-          esc(c.fixed_count) + '" data-testid="fixed-' + n + '" aria-label="Fixed count of ' + n + '"></td></tr>';
-      }).join("");
-    }).catch(function () {});
-  }
-  /* The picker's fields for ./swarm, or null when nothing is chosen. */
-  function pickerFields(fields) {
-    if (!picker) return fields;
-    var chosen = [];
-    Array.prototype.forEach.call($("class-picker").querySelectorAll("tbody tr"), function (tr, i) {
-      var name = picker[i].name;
-      if (tr.querySelector(".pick").checked) chosen.push(name);
-      fields["weight." + name] = tr.querySelector(".weight").value;
-      fields["fixed_count." + name] = tr.querySelector(".fixed").value;
-    });
-    if (!chosen.length) return null;
-    fields.user_classes = chosen;
-    return fields;
-  }
-
-  /* ---- theme ---- */
-  function systemDark() { return !!(window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches); }
-  function storedTheme() { try { return localStorage.getItem("cicada.theme"); } catch (e) { return null; } }
-  function applyTheme() {
-    var t = storedTheme(), dark = t ? t === "dark" : systemDark();
-    document.documentElement.setAttribute("data-theme", dark ? "dark" : "light");
-    $("theme-toggle").title = "Theme: " + (dark ? "dark" : "light") + (t ? " (click: " + (dark ? "light" : "dark") + ")" : " (follows the system)");
-    themeCharts();
-  }
-  function initTheme() {
-    applyTheme();
-    $("theme-toggle").addEventListener("click", function () {
-      var dark = document.documentElement.getAttribute("data-theme") !== "dark";
-      /* back to the system's choice when the toggle lands on it */
-      try {
-        if (dark === systemDark()) localStorage.removeItem("cicada.theme");
-        else localStorage.setItem("cicada.theme", dark ? "dark" : "light");
-      } catch (e) { /* private mode: this page only */ }
-      document.documentElement.setAttribute("data-theme", dark ? "dark" : "light");
-      if (storedTheme() !== null || dark === systemDark()) applyTheme();
-      else themeCharts();
-    });
-    if (window.matchMedia) {
-      var mq = window.matchMedia("(prefers-color-scheme: dark)");
-      if (mq.addEventListener) mq.addEventListener("change", applyTheme);
-    }
-  }
-
-  /* ---- logs ---- */
-  var MAX_LOG_LINES = 1000;
-  var logs = [], lastLogSeq = 0, fetchingLogs = false;
-  function addLogs(list) {
-    list.forEach(function (l) {
-      if (l.seq > lastLogSeq) { logs.push(l); lastLogSeq = l.seq; }
-    });
-    if (logs.length > MAX_LOG_LINES) logs.splice(0, logs.length - MAX_LOG_LINES);
-  }
-  function fetchLogs() {
-    fetchingLogs = true;
-    return getJSON("./logs").then(function (j) { addLogs(j.logs || []); renderLogs(); })
-      .catch(function () {}).then(function () { fetchingLogs = false; });
-  }
-  /* A message's lines: those of the last seconds; a gap before them (a
-   * page opened late, a reconnect) is filled from ./logs. */
-  function onLogs(list) {
-    if (!list || !list.length || fetchingLogs) return;
-    if (list[0].seq > lastLogSeq + 1) { fetchLogs(); return; }
-    addLogs(list);
-  }
-  var LEVEL = /\/(DEBUG|WARNING|ERROR|CRITICAL)\//;
-  function renderLogs() {
-    if (activeTab !== "logs") return;
-    var pre = $("log-lines");
-    var atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
-    pre.innerHTML = logs.map(function (l) {
-      var m = LEVEL.exec(l.line);
-      return "<span" + (m ? ' class="lvl-' + m[1].toLowerCase() + '"' : "") + ">" + esc(l.line) + "</span>";
-    }).join("\n");
-    $("logs-empty").hidden = logs.length > 0;
-    $("log-lines").parentNode.hidden = logs.length === 0;
-    if (atEnd) pre.scrollTop = pre.scrollHeight;
-  }
 
   /* For tests and debugging: feed a message as if it came from ./ws. */
-  window.cicadaUI = { onStats: function (d) { onStats(d); }, points: function () { return hist.t.length; } };
+  window.cicadaUI = { onStats: function (d) { onStats(d); }, points: function () { return charts.points(); } };
 
   /* ---- start ---- */
   function init() {
     initSort();
     initForms();
-    initCharts();
-    initTheme();
-    loadClasses();
+    charts = window.cicadaCharts({
+      $: $, hms: hms, fmtMs: fmtMs, getJSON: getJSON,
+      visible: function () { return activeTab === "charts" && !document.hidden; }
+    });
+    extras = window.cicadaExtras({
+      $: $, esc: esc, getJSON: getJSON,
+      retheme: function () { charts.retheme(); },
+      shown: function (tab) { return activeTab === tab; }
+    });
+    charts.init();
+    extras.initTheme();
+    extras.loadClasses();
     Array.prototype.forEach.call(document.querySelectorAll(".tabs button"), function (b) {
       b.addEventListener("click", function () { showTab(b.getAttribute("data-tab")); });
     });
@@ -743,7 +427,7 @@
     var h = location.hash.replace("#", "");
     if (document.querySelector('.tabs button[data-tab="' + h + '"]')) showTab(h);
     setConn("", "Connecting");
-    seedHistory().then(function () { return fetchStats(); }).then(connect);
+    charts.seed().then(function () { return fetchStats(); }).then(connect);
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
