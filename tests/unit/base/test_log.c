@@ -44,14 +44,16 @@ int main(void)
     CHECK(log_recent(got, 10, 0, (double)time(NULL) + 100) == 0);
 
     /* max: the newest max, oldest first */
-    for (int i = 0; i < 5; i++) log_info("line %d", i);
+    for (int i = 0; i < 5; i++)
+        log_info("line %d", i);
     n = log_recent(got, 3, 0, 0);
     CHECK(n == 3);
     CHECK(got[0].seq == 5 && got[2].seq == 7);
     CHECK(strstr(got[2].text, "line 4") != NULL);
 
     /* the ring keeps the last LOG_RING lines */
-    for (int i = 0; i < LOG_RING + 20; i++) log_info("flood %d", i);
+    for (int i = 0; i < LOG_RING + 20; i++)
+        log_info("flood %d", i);
     n = log_recent(got, LOG_RING + 10, 0, 0);
     CHECK(n == LOG_RING);
     CHECK(got[n - 1].seq == 7 + LOG_RING + 20);
