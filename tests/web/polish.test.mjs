@@ -144,8 +144,11 @@ describe("class picker (--class-picker)", { timeout: 90000 }, () => {
     await s.page.click("#start-button");
     await s.page.locator("#start-overlay").waitFor({ state: "hidden" });
     await waitFor(async () => (await getJSON(s, "/stats/requests")).state === "running", "running");
-    await sleep(1500);
-    const j = await getJSON(s, "/stats/requests");
+    const j = await waitFor(async () => {
+      const d = await getJSON(s, "/stats/requests");
+      const b = d.stats.find((r) => r.name === "/b");
+      return b && b.num_requests >= 5 && d;
+    }, "5 requests of Beta's /b");
     assert.equal(j.user_count, 2, "Beta's fixed count of 2 users");
     const names = j.stats.map((r) => r.name);
     assert.ok(names.includes("/b"), `Beta's requests: ${names}`);

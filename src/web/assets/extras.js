@@ -28,11 +28,13 @@ window.cicadaExtras = function (ui) {
       if (!j.class_picker) return;
       picker = j.user_classes || [];
       $("class-picker").hidden = false;
+      /* a class's host only when the classes differ (-H gives them all one) */
+      var hosts = picker.some(function (c) { return c.host !== picker[0].host; });
       $("class-picker").querySelector("tbody").innerHTML = picker.map(function (c, i) {
         var n = esc(c.name);
         return '<tr data-class="' + n + '"><td><input type="checkbox" id="uc-' + i + '" class="pick" data-testid="class-' + n + '"' +
           (c.selected ? " checked" : "") + '></td><td><label for="uc-' + i + '">' + n + "</label>" +
-          (c.host ? ' <span class="note">' + esc(c.host) + "</span>" : "") + '</td><td class="num"><input type="number" min="0" step="any" class="weight" value="' +
+          (hosts && c.host ? ' <span class="note">' + esc(c.host) + "</span>" : "") + '</td><td class="num"><input type="number" min="0" step="any" class="weight" value="' +
           esc(c.weight) + '" data-testid="weight-' + n + '" aria-label="Weight of ' + n + '"></td><td class="num"><input type="number" min="0" step="1" class="fixed" value="' +
           esc(c.fixed_count) + '" data-testid="fixed-' + n + '" aria-label="Fixed count of ' + n + '"></td></tr>';
       }).join("");
