@@ -9,8 +9,10 @@
  * to its dispatcher (runner_remote_t) and only learns the counts when the
  * workers' ramp is complete. A worker does not ramp either: its master sends
  * absolute per-class counts, which spawn_counts applies at once, balanced
- * over the engines. Nothing here takes r->lock except to change what other
- * threads read (host, state, statistics). */
+ * over the engines. The web UI's class picker (spawn_pick) sets the chosen
+ * classes, weights and fixed counts before a test starts, never during one.
+ * Nothing here takes r->lock except to change what other threads read
+ * (host, state, statistics, the classes). */
 #include "engine/spawn.h"
 
 #include <pthread.h>
