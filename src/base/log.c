@@ -1,4 +1,4 @@
-/* log: see log.h. */
+/* log: see log.h. Each line goes to the sink and into the ring. */
 #include "base/log.h"
 
 #include <pthread.h>
@@ -13,6 +13,8 @@ static enum log_level min_level = LOG_INFO;
 static FILE *out;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *names[] = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"};
+static log_line_t ring[LOG_RING]; /* ring[seq % LOG_RING]; guarded by lock */
+static unsigned long last_seq;
 
 int log_parse_level(const char *s, enum log_level *level)
 {
@@ -63,10 +65,27 @@ void log_msg(enum log_level level, const char *logger, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     pthread_mutex_lock(&lock);
+    /* formatted once into the ring, then printed from there; a line longer
+     * than the ring's slot is printed whole from a second pass */
+    log_line_t *l = &ring[++last_seq % LOG_RING];
+    l->seq = last_seq;
+    l->time = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+    int k = snprintf(l->text, sizeof l->text, "[%s,%03d] %s/%s/%s: ", stamp,
+                     (int)(tv.tv_usec / 1000), host, names[level], logger);
+    va_list copy;
+    va_copy(copy, ap);
+    int m = k >= 0 && (size_t)k < sizeof l->text
+                ? vsnprintf(l->text + k, sizeof l->text - (size_t)k, fmt, copy)
+                : 0;
+    va_end(copy);
     FILE *f = sink();
-    fprintf(f, "[%s,%03d] %s/%s/%s: ", stamp, (int)(tv.tv_usec / 1000), host, names[level],
-            logger);
-    vfprintf(f, fmt, ap);
+    if (k >= 0 && m >= 0 && (size_t)k + (size_t)m < sizeof l->text) {
+        fputs(l->text, f);
+    } else {
+        fprintf(f, "[%s,%03d] %s/%s/%s: ", stamp, (int)(tv.tv_usec / 1000), host, names[level],
+                logger);
+        vfprintf(f, fmt, ap);
+    }
     fputc('\n', f);
     fflush(f);
     pthread_mutex_unlock(&lock);
@@ -84,4 +103,19 @@ void log_plain(const char *fmt, ...)
     fflush(f);
     pthread_mutex_unlock(&lock);
     va_end(ap);
+}
+
+size_t log_recent(log_line_t *dst, size_t max, unsigned long after, double since)
+{
+    pthread_mutex_lock(&lock);
+    unsigned long first = last_seq > LOG_RING ? last_seq - LOG_RING + 1 : 1;
+    if (after + 1 > first) first = after + 1;
+    if (last_seq >= first && last_seq - first + 1 > max) first = last_seq - max + 1;
+    size_t n = 0;
+    for (unsigned long s = first; s <= last_seq && n < max; s++) {
+        const log_line_t *l = &ring[s % LOG_RING];
+        if (l->time >= since) dst[n++] = *l;
+    }
+    pthread_mutex_unlock(&lock);
+    return n;
 }

@@ -4,7 +4,7 @@
  * and their order follow Locust's own help (common, web UI, master, worker,
  * tags, request statistics, logging, other, user classes); cicada's own
  * flags sit in the group they belong to and say so. Flags Locust has and
- * cicada does not (--config, --class-picker, --show-task-ratio, ...) are
+ * cicada does not (--config, --show-task-ratio, ...) are
  * absent. When a flag is added to the table in opts.c it must be added here
  * too; tests/unit/cli/test_opts.c checks that every flag is mentioned. */
 #include <stdio.h>
@@ -42,6 +42,8 @@ static const char main_help[] =
     "                        port of the web interface (default: 8089)\n"
     "  --headless            no web interface: start at once, print stats to the console\n"
     "  --autostart           start the test at once, keeping the web interface\n"
+    "  --class-picker        choose the user classes, their weights and fixed counts in the\n"
+    "                        web interface's start form\n"
     "  --autoquit SECONDS    with --autostart: quit this long after the run ends (default: stay)\n"
     "  --web-auth USER:PASSWORD\n"
     "                        turn on basic authentication for the web interface\n"

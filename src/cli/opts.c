@@ -70,6 +70,7 @@ static const struct flag main_flags[] = {
     {"--web-port/-P", 'P', "web-port", "LOCUST_WEB_PORT", K_INT, AT(web_port), PORT},
     {"--headless", 0, "headless", "LOCUST_HEADLESS", K_BOOL, AT(headless)},
     {"--autostart", 0, "autostart", "LOCUST_AUTOSTART", K_BOOL, AT(autostart)},
+    {"--class-picker", 0, "class-picker", "LOCUST_USERCLASS_PICKER", K_BOOL, AT(class_picker)},
     {"--autoquit", 0, "autoquit", "LOCUST_AUTOQUIT", K_LONG, AT(autoquit), SECONDS(-1)},
     {"--web-auth", 0, "web-auth", "LOCUST_WEB_AUTH", K_STR, AT(web_auth), .check = C_AUTH},
     {"--tls-cert", 0, "tls-cert", "LOCUST_TLS_CERT", K_STR, AT(tls_cert)},

@@ -26,6 +26,7 @@ typedef struct opts {
     double run_time;         /* -t/--run-time in seconds, -1 for no limit */
     bool headless;           /* --headless */
     bool autostart;          /* --autostart */
+    bool class_picker;       /* --class-picker: choose user classes in the web UI */
     long autoquit;           /* --autoquit, -1 if not given */
     const char *web_host;    /* --web-host, default "127.0.0.1" */
     int web_port;            /* --web-port/-P, default 8089 */

@@ -42,17 +42,30 @@ static bool queue(runner_t *r, rcmd_t c)
                  RUNNER_MAX_CMDS);
         xfree(c.host);
         xfree(c.counts);
+        xfree(c.pick);
     }
     return ok;
 }
 
 bool runner_swarm(runner_t *r, long users, double spawn_rate, const char *host, double run_time)
 {
+    return runner_swarm_pick(r, users, spawn_rate, host, run_time, NULL);
+}
+
+bool runner_swarm_pick(runner_t *r, long users, double spawn_rate, const char *host,
+                       double run_time, const runner_pick_t *pick)
+{
+    runner_pick_t *copy = NULL;
+    if (pick) {
+        copy = xmalloc(sizeof *copy);
+        *copy = *pick;
+    }
     return queue(r, (rcmd_t){.kind = RC_SWARM,
                              .users = users,
                              .rate = spawn_rate,
                              .run_time = run_time,
-                             .host = host && *host ? xstrdup(host) : NULL});
+                             .host = host && *host ? xstrdup(host) : NULL,
+                             .pick = copy});
 }
 
 bool runner_stop(runner_t *r)

@@ -238,6 +238,7 @@ static void run_commands(runner_t *r)
                 if (c->host) spawn_host(r, c->host);
                 shape_begin(r);
             } else if (!r->shape_L) {
+                if (c->pick) spawn_pick(r, c->pick);
                 spawn_start(r, c->users, c->rate, c->host, c->run_time);
             }
             break;
@@ -258,6 +259,7 @@ static void run_commands(runner_t *r)
             break;
         }
         xfree(c->host);
+        xfree(c->pick);
         xfree(c->counts);
     }
 }
@@ -427,6 +429,17 @@ long runner_user_count(runner_t *r)
     return n;
 }
 
+/* A swarm's rate is above 0, so a rate of 0 means none has run yet. */
+long runner_target(runner_t *r)
+{
+    return r->rate > 0 ? r->target : r->o->users;
+}
+
+double runner_rate(runner_t *r)
+{
+    return r->rate > 0 ? r->rate : r->o->spawn_rate;
+}
+
 const char *runner_host(runner_t *r)
 {
     return r->host;
@@ -446,6 +459,7 @@ const runner_class_t *runner_classes(runner_t *r, size_t *n)
             if (!atomic_load(&r->eng[e]->abandoned)) u += atomic_load(&r->eng[e]->class_users[i]);
         if (runner_is_master(r)) u = r->remote.class_users(r->remote.ud, i);
         r->ucls[i].users = u;
+        r->ucls[i].selected = r->chosen[i];
     }
     *n = (size_t)r->ncls;
     return r->ucls;

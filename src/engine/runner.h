@@ -56,8 +56,18 @@ typedef struct runner_class {
     int ntasks;
     const char *task_names[64]; /* the first 64 tasks */
     double task_weights[64];
-    long users; /* live users now */
+    long users;    /* live users now */
+    bool selected; /* spawned by the test (positional names, the class picker, a shape) */
 } runner_class_t;
+
+/* The web UI's class picker (--class-picker): per class, in
+ * runner_classes() order, whether it runs and with which weight and
+ * fixed_count (> 0: exactly that many users; 0: by weight). */
+typedef struct runner_pick {
+    bool chosen[64];
+    double weight[64];
+    long fixed_count[64];
+} runner_pick_t;
 
 /* Check the scenario, start the engine threads. Returns NULL after printing
  * the reason (file:line for scenario errors). */
@@ -89,6 +99,11 @@ int runner_users_fit(long more, char *err, size_t n);
  * UI answers 503 then). They may block that long: call them from threads
  * other than the runner's. */
 bool runner_swarm(runner_t *r, long users, double spawn_rate, const char *host, double run_time);
+/* runner_swarm with the class picker's choice (copied; NULL: keep the
+ * classes). The choice applies when a test starts (ready or stopped); a
+ * swarm that changes a running test keeps the running classes. */
+bool runner_swarm_pick(runner_t *r, long users, double spawn_rate, const char *host,
+                       double run_time, const runner_pick_t *pick);
 bool runner_stop(runner_t *r);
 /* Discard everything measured so far, including what the engines have not
  * handed over yet (Locust's reset_all, and the exceptions). */
@@ -102,6 +117,10 @@ stats_t *runner_stats(runner_t *r);
 enum runner_state runner_state(runner_t *r);
 const char *runner_state_name(enum runner_state s);
 long runner_user_count(runner_t *r);
+/* The last swarm's user count and spawn rate; before any swarm, -u and -r
+ * (-1 when not given). For the web UI's forms. */
+long runner_target(runner_t *r);
+double runner_rate(runner_t *r);
 const char *runner_host(runner_t *r); /* -H or the swarm's host; "" if none */
 const runner_point_t *runner_history(runner_t *r, size_t *n);
 /* The classes, sorted by name. Valid for the runner's life. */

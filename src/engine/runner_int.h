@@ -31,7 +31,8 @@ typedef struct rcmd {
     long users;
     double rate, run_time;
     char *host;
-    long *counts; /* RC_COUNTS: per class, owned by the command */
+    long *counts;        /* RC_COUNTS: per class, owned by the command */
+    runner_pick_t *pick; /* RC_SWARM: the class picker's choice or NULL, owned by the command */
 } rcmd_t;
 
 struct runner {

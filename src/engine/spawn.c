@@ -9,8 +9,10 @@
  * to its dispatcher (runner_remote_t) and only learns the counts when the
  * workers' ramp is complete. A worker does not ramp either: its master sends
  * absolute per-class counts, which spawn_counts applies at once, balanced
- * over the engines. Nothing here takes r->lock except to change what other
- * threads read (host, state, statistics). */
+ * over the engines. The web UI's class picker (spawn_pick) sets the chosen
+ * classes, weights and fixed counts before a test starts, never during one.
+ * Nothing here takes r->lock except to change what other threads read
+ * (host, state, statistics, the classes). */
 #include "engine/spawn.h"
 
 #include <pthread.h>
@@ -167,6 +169,21 @@ static void clear_for_test(runner_t *r)
     memset(r->class_count, 0, sizeof r->class_count);
     memset(r->swrr, 0, sizeof r->swrr);
     runner_fire(r, "test_start", 0);
+}
+
+void spawn_pick(runner_t *r, const runner_pick_t *pick)
+{
+    if (r->state != RUNNER_READY && r->state != RUNNER_STOPPED) {
+        log_info("user classes are chosen when a test starts: the running ones stay");
+        return;
+    }
+    pthread_mutex_lock(&r->lock); /* the web UI reads ucls */
+    for (int i = 0; i < r->ncls && i < 64; i++) {
+        r->chosen[i] = pick->chosen[i];
+        r->cls[i].weight = r->ucls[i].weight = pick->weight[i];
+        r->cls[i].fixed_count = r->ucls[i].fixed_count = pick->fixed_count[i];
+    }
+    pthread_mutex_unlock(&r->lock);
 }
 
 void spawn_start(runner_t *r, long users, double rate, const char *host, double run_time)

@@ -12,6 +12,10 @@
  * name to stderr, 0 otherwise. */
 int spawn_choose(runner_t *r);
 
+/* The class picker's choice for the next test: taken when no test runs
+ * (ready or stopped), else ignored with a log line. */
+void spawn_pick(runner_t *r, const runner_pick_t *pick);
+
 /* Start a swarm, or change the running one: ramp to users at rate per
  * second. host may be NULL or "" (keep); run_time <= 0 keeps no limit (a
  * fresh test) or the current one. A fresh test clears the statistics.

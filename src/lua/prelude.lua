@@ -113,6 +113,29 @@ local function is_set(x)
   return type(x) == "table" and rawget(x, "_cicada_taskset") == true
 end
 
+-- The name of function fn as the scenario wrote it: a field of cls (or of
+-- its parents), a local of Class:task's caller, or a global; nil if none.
+local function fn_name(cls, fn)
+  local c = cls
+  for _ = 1, 16 do -- bounded: a parent chain may loop
+    if type(c) ~= "table" then break end
+    for k, v in pairs(c) do
+      if v == fn and type(k) == "string" then return k end
+    end
+    local mt = getmetatable(c)
+    c = mt and rawget(mt, "__index")
+  end
+  for i = 1, 250 do
+    local k, v = debug.getlocal(3, i)
+    if k == nil then break end
+    if v == fn and k:sub(1, 1) ~= "(" then return k end
+  end
+  for k, v in pairs(getfenv(3)) do
+    if v == fn and type(k) == "string" then return k end
+  end
+  return nil
+end
+
 -- Class:task(weight, fn | taskset), Class:task(fn | taskset), or
 -- Class:task{ fn | taskset, weight = 2, name = "checkout", tags = {"shop"} }
 function Class:task(a, b)
@@ -136,8 +159,14 @@ function Class:task(a, b)
     t.name = t.name or rawget(t.set, "name")
     t.tags = t.tags or rawget(t.set, "tags")
   elseif not t.name then
-    local info = debug.getinfo(t.fn, "S")
-    t.name = ("%s:%d"):format(info.short_src, info.linedefined)
+    -- the function's name where Lua knows it: a field of the class
+    -- (function User:browse), a local of the caller (local function
+    -- browse) or a global; else where it is defined (file:line)
+    t.name = fn_name(self, t.fn)
+    if not t.name then
+      local info = debug.getinfo(t.fn, "S")
+      t.name = ("%s:%d"):format(info.short_src, info.linedefined)
+    end
   end
   local tasks = rawget(self, "_tasks")
   tasks[#tasks + 1] = t

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "base/alloc.h"
+#include "base/log.h"
 
 #define MAX_ROWS 500 /* Locust truncates stats and errors to 500 rows */
 
@@ -199,7 +200,55 @@ cJSON *json_stats_requests(runner_t *r)
     }
     xfree(ws);
     cJSON_ReplaceItemInObject(j, "workers", list);
+    /* the start and edit forms show the running test's figures, or -u and
+     * -r before the first (Locust renders num_users and spawn_rate into
+     * its page) */
+    long target = runner_target(r);
+    double rate = runner_rate(r);
+    cJSON_AddItemToObject(j, "target_user_count", num_or_null(target >= 0, (double)target));
+    cJSON_AddItemToObject(j, "spawn_rate", num_or_null(rate > 0, rate));
+    /* the Logs tab: the lines of the last JSON_LOG_SECONDS, at most
+     * JSON_LOG_PUSH (a page that misses some fetches /logs) */
+    cJSON_AddItemToObject(j, "logs", json_logs(JSON_LOG_PUSH, wall_now() - JSON_LOG_SECONDS));
     return j;
+}
+
+cJSON *json_logs(size_t max, double since)
+{
+    log_line_t *lines = xmalloc(max * sizeof *lines);
+    size_t n = log_recent(lines, max, 0, since);
+    cJSON *list = check(cJSON_CreateArray());
+    for (size_t i = 0; i < n; i++) {
+        cJSON *o = check(cJSON_CreateObject());
+        add_num(o, "seq", (double)lines[i].seq);
+        add_num(o, "time", lines[i].time);
+        add_str(o, "line", lines[i].text);
+        cJSON_AddItemToArray(list, o);
+    }
+    xfree(lines);
+    return list;
+}
+
+cJSON *json_user_classes(runner_t *r)
+{
+    size_t n;
+    const runner_class_t *cls = runner_classes(r, &n);
+    cJSON *root = check(cJSON_CreateObject());
+    /* a master's dispatcher takes the classes once, at start */
+    cJSON_AddBoolToObject(root, "class_picker",
+                          runner_opts(r)->class_picker && !runner_opts(r)->master);
+    cJSON *list = check(cJSON_CreateArray());
+    for (size_t i = 0; i < n; i++) {
+        cJSON *o = check(cJSON_CreateObject());
+        add_str(o, "name", cls[i].name);
+        add_num(o, "weight", cls[i].weight);
+        add_num(o, "fixed_count", (double)cls[i].fixed_count);
+        add_str(o, "host", cls[i].host ? cls[i].host : "");
+        cJSON_AddBoolToObject(o, "selected", cls[i].selected);
+        cJSON_AddItemToArray(list, o);
+    }
+    cJSON_AddItemToObject(root, "user_classes", list);
+    return root;
 }
 
 /* ---- /exceptions ---- */

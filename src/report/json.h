@@ -29,9 +29,25 @@
  * "fail_ratio", "current_response_time_percentile_50/95" (null when there
  * is no request in the last ~10 s), "state", "user_count", "workers": [],
  * "percentiles": {"50": ms|null, ...}, "time"}; json_stats_requests also
- * adds "host" (runner_host: "" if none). now is unix seconds. */
+ * adds "host" (runner_host: "" if none), "target_user_count" and
+ * "spawn_rate" (runner_target/runner_rate, null if unknown) and "logs"
+ * (json_logs of the last JSON_LOG_SECONDS, at most JSON_LOG_PUSH lines).
+ * now is unix seconds. */
 cJSON *json_stats_requests(runner_t *r);
 cJSON *json_stats_requests_of(stats_t *st, const char *state, long user_count, double now);
+
+#define JSON_LOG_PUSH 50
+#define JSON_LOG_SECONDS 30.0
+
+/* The kept log lines (base/log.h) logged at or after since (unix seconds,
+ * 0: all), the newest max of them, oldest first: [{"seq", "time", "line"}].
+ * GET /logs is {"logs": json_logs(LOG_RING, 0)}. */
+cJSON *json_logs(size_t max, double since);
+
+/* GET /user_classes, for the class picker: {"class_picker": bool (on with
+ * --class-picker, never on a master), "user_classes": [{"name", "weight",
+ * "fixed_count", "host", "selected"}]} in runner_classes() order. */
+cJSON *json_user_classes(runner_t *r);
 
 /* GET /exceptions: {"exceptions": [{"count", "msg", "traceback", "nodes"}]},
  * msg and traceback HTML-escaped. */

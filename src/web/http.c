@@ -163,7 +163,8 @@ bool http_has(const http_req_t *req, const char *name)
     return find(req, name) != NULL;
 }
 
-int http_form_var(const char *data, size_t len, const char *key, char *out, size_t n)
+int http_form_var_nth(const char *data, size_t len, const char *key, size_t nth, char *out,
+                      size_t n)
 {
     size_t klen = strlen(key);
     const char *p = data, *end = data + len;
@@ -174,7 +175,7 @@ int http_form_var(const char *data, size_t len, const char *key, char *out, size
         const char *ke = eq ? eq : pe;
         char name[256];
         if (decode(p, (size_t)(ke - p), name, sizeof name, true) == (long)klen &&
-            memcmp(name, key, klen) == 0) {
+            memcmp(name, key, klen) == 0 && nth-- == 0) {
             const char *v = eq ? eq + 1 : pe;
             long got = decode(v, (size_t)(pe - v), out, n, true);
             return got < 0 ? -2 : (int)got;
@@ -182,6 +183,11 @@ int http_form_var(const char *data, size_t len, const char *key, char *out, size
         p = pe + 1;
     }
     return -1;
+}
+
+int http_form_var(const char *data, size_t len, const char *key, char *out, size_t n)
+{
+    return http_form_var_nth(data, len, key, 0, out, n);
 }
 
 const char *http_status_text(int status)

@@ -54,6 +54,11 @@ bool http_has(const http_req_t *req, const char *name);
  * if key is absent, -2 if the value does not fit in n. */
 int http_form_var(const char *data, size_t len, const char *key, char *out, size_t n);
 
+/* The same for the nth occurrence (from 0) of a repeated key
+ * (user_classes=A&user_classes=B): -1 once there are no more. */
+int http_form_var_nth(const char *data, size_t len, const char *key, size_t nth, char *out,
+                      size_t n);
+
 /* The reason phrase for status ("OK", "Not Found", ...). */
 const char *http_status_text(int status);
 

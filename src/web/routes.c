@@ -15,7 +15,10 @@
  * host over 1023 characters, or more users than the memory can hold is a
  * 400 with {"success": false, "message": ..., "host": ...} naming the
  * field, where Locust fails with a 500 or goes on. A command the runner
- * is too busy to queue (runner.h) is a 503, never a success. */
+ * is too busy to queue (runner.h) is a 503, never a success. With
+ * --class-picker, /swarm also takes user_classes (Locust's field, repeated)
+ * and cicada's weight.<Class> and fixed_count.<Class>; /user_classes and
+ * /logs serve the page's class picker and Logs tab. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -28,6 +31,7 @@
 
 #include "base/alloc.h"
 #include "base/limits.h"
+#include "base/log.h"
 #include "report/csv.h"
 #include "report/html.h"
 #include "report/json.h"
@@ -130,6 +134,69 @@ static bool parse_rate(const char *s, double *out)
     return true;
 }
 
+/* A number in [lo, hi] (whole if whole is set) into *out. */
+static bool parse_num(const char *s, double lo, double hi, bool whole, double *out)
+{
+    char *end;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s == '\0') return false;
+    double v = strtod(s, &end);
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (*end != '\0' || !isfinite(v) || v < lo || v > hi || (whole && v != floor(v))) return false;
+    *out = v;
+    return true;
+}
+
+/* The class picker's fields (--class-picker): user_classes (repeated; none
+ * means every class, as in Locust), and cicada's weight.<Class> and
+ * fixed_count.<Class> (absent: the class's current value). Fills *pick
+ * and the sorted names chosen; returns NULL, or the error message in msg. */
+static const char *parse_pick(const char *body, size_t len, const runner_class_t *cls, size_t n,
+                              runner_pick_t *pick, char *msg, size_t msgn)
+{
+    char name[256], key[300], v[64];
+    memset(pick, 0, sizeof *pick);
+    bool any = false;
+    for (int occ = 0; http_form_var_nth(body, len, "user_classes", (size_t)occ, name, sizeof name) >= 0;
+         occ++) {
+        size_t i = 0;
+        while (i < n && strcmp(cls[i].name, name) != 0)
+            i++;
+        if (i == n || i >= 64) {
+            snprintf(msg, msgn, "user_classes: unknown user class '%.200s'", name);
+            return msg;
+        }
+        pick->chosen[i] = any = true;
+    }
+    bool runs = false;
+    for (size_t i = 0; i < n && i < 64; i++) {
+        if (!any) pick->chosen[i] = true;
+        double w = cls[i].weight, f = (double)cls[i].fixed_count;
+        snprintf(key, sizeof key, "weight.%s", cls[i].name);
+        if (http_form_var(body, len, key, v, sizeof v) >= 0 && !parse_num(v, 0, 1e6, false, &w)) {
+            snprintf(msg, msgn, "%.200s must be a number from 0 to 1000000", key);
+            return msg;
+        }
+        snprintf(key, sizeof key, "fixed_count.%s", cls[i].name);
+        if (http_form_var(body, len, key, v, sizeof v) >= 0 &&
+            !parse_num(v, 0, LIMIT_USERS, true, &f)) {
+            snprintf(msg, msgn, "%.200s must be a whole number from 0 to 100000000", key);
+            return msg;
+        }
+        pick->weight[i] = w;
+        pick->fixed_count[i] = (long)f;
+        if (pick->chosen[i] && (w > 0 || f > 0)) runs = true;
+    }
+    if (!runs) {
+        snprintf(msg, msgn,
+                 "user_classes: the chosen classes all have weight 0 and no fixed_count");
+        return msg;
+    }
+    return NULL;
+}
+
 static int swarm_result(web_conn_t *c, int status, bool ok, const char *msg, const char *host,
                         double run_time)
 {
@@ -139,6 +206,42 @@ static int swarm_result(web_conn_t *c, int status, bool ok, const char *msg, con
     cJSON_AddStringToObject(j, "host", host);
     if (run_time > 0) cJSON_AddNumberToObject(j, "run_time", floor(run_time));
     return send_json(c, status, j);
+}
+
+/* Queue a checked swarm, with the class picker's choice when it is on,
+ * and answer. Like Locust, the answer then names the classes in play. */
+static int swarm_go(web_conn_t *c, struct web *w, const char *body, size_t len,
+                    long users, double rate, const char *host, const char *shown, double run_time)
+{
+    const opts_t *o = runner_opts(w->r);
+    runner_pick_t pick;
+    char msg[512];
+    const char *names[64];
+    size_t n, nn = 0;
+    bool picker = o->class_picker && !o->master;
+    bool fresh = true;
+    if (picker) {
+        runner_lock(w->r);
+        const runner_class_t *cls = runner_classes(w->r, &n);
+        enum runner_state st = runner_state(w->r);
+        fresh = st == RUNNER_READY || st == RUNNER_STOPPED;
+        const char *bad = parse_pick(body, len, cls, n, &pick, msg, sizeof msg);
+        /* a running test keeps its classes (spawn_pick) */
+        for (size_t i = 0; !bad && i < n && i < 64; i++)
+            if (fresh ? pick.chosen[i] : cls[i].selected) names[nn++] = cls[i].name;
+        runner_unlock(w->r);
+        if (bad) return swarm_result(c, 400, false, bad, shown, 0);
+    }
+    if (!runner_swarm_pick(w->r, users, rate, host, run_time, picker ? &pick : NULL))
+        return swarm_result(c, 503, false, "The runner is busy: try again", shown, 0);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddBoolToObject(j, "success", true);
+    cJSON_AddStringToObject(j, "message", "Swarming started");
+    cJSON_AddStringToObject(j, "host", shown);
+    if (run_time > 0) cJSON_AddNumberToObject(j, "run_time", floor(run_time));
+    if (picker) /* names are sorted: runner_classes() is */
+        cJSON_AddItemToObject(j, "user_classes", cJSON_CreateStringArray(names, (int)nn));
+    return send_json(c, 200, j);
 }
 
 /* The form a JSON object body stands for ({"user_count": 5} ->
@@ -230,10 +333,8 @@ static int r_swarm(web_conn_t *c, struct web *w)
     else if (!runner_opts(w->r)->master &&
              runner_users_fit(users - runner_user_count(w->r), msg, sizeof msg) != 0)
         status = swarm_result(c, 400, false, msg, shown, 0); /* before any user starts */
-    else if (!runner_swarm(w->r, users, rate, has_host ? host : NULL, run_time))
-        status = swarm_result(c, 503, false, "The runner is busy: try again", shown, 0);
     else
-        status = swarm_result(c, 200, true, "Swarming started", shown, run_time);
+        status = swarm_go(c, w, body, len, users, rate, has_host ? host : NULL, shown, run_time);
     xfree(form);
     return status;
 }
@@ -277,6 +378,22 @@ static int r_tasks(web_conn_t *c, struct web *w)
     runner_lock(w->r);
     cJSON *j = json_tasks(w->r);
     runner_unlock(w->r);
+    return send_json(c, 200, j);
+}
+
+static int r_user_classes(web_conn_t *c, struct web *w)
+{
+    runner_lock(w->r);
+    cJSON *j = json_user_classes(w->r);
+    runner_unlock(w->r);
+    return send_json(c, 200, j);
+}
+
+/* cicada's own: the log lines kept for the Logs tab (no runner lock) */
+static int r_logs(web_conn_t *c, struct web *w)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToObject(j, "logs", json_logs(LOG_RING, 0));
     return send_json(c, 200, j);
 }
 
@@ -413,6 +530,8 @@ static const struct route {
     {"GET", "/exceptions", r_exceptions, 0},
     {"GET", "/exceptions/csv", r_exceptions_csv, 0},
     {"GET", "/tasks", r_tasks, 0},
+    {"GET", "/user_classes", r_user_classes, 0},
+    {"GET", "/logs", r_logs, 0},
 };
 
 static bool is_method(const http_req_t *req, const char *m)

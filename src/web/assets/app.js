@@ -5,23 +5,22 @@
  * header, appends one point to the charts' history and re-renders the
  * visible tab. The statistics table is rebuilt with one innerHTML per
  * message (no per-cell DOM work), so 1,000 request names stay cheap, and
- * the sort order survives the rebuild. Charts are Chart.js 3.9 line charts
- * on a linear x-axis of unix seconds (no date adapter needed), with
- * animation off and min-max decimation so an hour of points stays fast;
- * zooming is drag-to-select with mouse events, shared by all three charts.
+ * the sort order survives the rebuild. The charts live in charts.js, the
+ * class picker, the theme and the Logs tab in extras.js (loaded first).
  * While the WebSocket is down the page reconnects with back-off and, so
  * that it never shows stale figures, fetches ./stats/requests once per
  * attempt; there is no polling while the socket is up.
+ *
+ * The forms are pre-filled from the pushed target_user_count and
+ * spawn_rate (-u/-r before the first run, then the running test's), the
+ * class picker (--class-picker) from ./user_classes, and the Logs tab
+ * from the pushed "logs" lines (./logs fills a gap). The theme follows the
+ * system (prefers-color-scheme) until the toggle picks one, kept in
+ * localStorage.
  */
 (function () {
   "use strict";
 
-  var PCTS = ["50", "66", "75", "80", "90", "95", "98", "99", "99.9", "100"];
-  var PCT_COLORS = {
-    "50": "#2fa36b", "66": "#7cb342", "75": "#c0ca33", "80": "#fdd835", "90": "#fb8c00",
-    "95": "#e53935", "98": "#8e24aa", "99": "#3949ab", "99.9": "#00897b", "100": "#455a64"
-  };
-  var MAX_POINTS = 86400; /* one day of 1 s points */
   var EXCEPTIONS_EVERY_MS = 5000;
 
   var $ = function (id) { return document.getElementById(id); };
@@ -48,6 +47,27 @@
     if (v == null) return "";
     return v >= 100 || v === Math.round(v) ? String(Math.round(v)) : (Math.round(v * 100) / 100).toString();
   }
+  /* One precision for every response time in the table, so that 0.06
+   * never stands beside 0: 2 decimals while the largest is under 10 ms,
+   * 1 under 100 ms, whole milliseconds above. */
+  var MS_KEYS = ["median_response_time", "ninetieth_response_time", "ninety_ninth_response_time",
+    "avg_response_time", "min_response_time", "max_response_time"];
+  function msDigits(rows) {
+    var top = 0;
+    rows.forEach(function (s) { MS_KEYS.forEach(function (k) { if (s[k] > top) top = s[k]; }); });
+    return top >= 100 ? 0 : top >= 10 ? 1 : 2;
+  }
+  function fmtFixed(v, digits) { return v == null ? "" : Number(v).toFixed(digits); }
+  /* A failure ratio as a whole percentage that never rounds to a lie:
+   * some failures are "<1%", not "0%", and not all are ">99%", not "100%". */
+  function fmtRatio(r) {
+    r = r || 0;
+    if (r > 0 && r < 0.005) return "<1%";
+    if (r < 1 && r > 0.995) return ">99%";
+    return Math.round(r * 100) + "%";
+  }
+  /* Natural order: "fail.lua:2" before "fail.lua:10". */
+  function natural(a, b) { return String(a).localeCompare(String(b), undefined, { numeric: true, sensitivity: "base" }); }
   function two(n) { return n < 10 ? "0" + n : "" + n; }
   function hms(t) {
     var d = new Date(t * 1000);
@@ -59,12 +79,17 @@
   var activeTab = "stats";
   var sort = { key: null, dir: 1 }; /* null: server order */
   var lastExceptionsFetch = 0;
+  var charts = null, extras = null; /* charts.js and extras.js, made by init() */
   var formTouched = false;      /* the start form was edited: don't overwrite it */
 
   /* ---- requests ---- */
   function post(url, fields) {
     var body = new URLSearchParams();
-    Object.keys(fields).forEach(function (k) { if (fields[k] !== "" && fields[k] != null) body.append(k, fields[k]); });
+    Object.keys(fields).forEach(function (k) {
+      var v = fields[k];
+      if (Array.isArray(v)) v.forEach(function (x) { body.append(k, x); }); /* a repeated field */
+      else if (v !== "" && v != null) body.append(k, v);
+    });
     return fetch(url, { method: "POST", body: body, credentials: "same-origin" }).then(function (r) {
       return r.text().then(function (t) {
         try { return JSON.parse(t); } catch (e) { return { success: r.ok, message: t || r.statusText }; }
@@ -86,7 +111,7 @@
     el.className = "state " + st;
     $("users").textContent = d.user_count != null ? d.user_count : 0;
     $("rps").textContent = fmt1(d.total_rps || 0);
-    $("fail-ratio").textContent = Math.round((d.fail_ratio || 0) * 100) + "%";
+    $("fail-ratio").textContent = fmtRatio(d.fail_ratio);
     $("cut-off").textContent = d.cut_off || 0;
     $("cut-figure").hidden = !d.cut_off;
     if (d.host != null) setHost(d.host);
@@ -108,6 +133,9 @@
     if (!formTouched && h && !$("host").value) $("host").value = h;
   }
 
+  /* An empty table shows its one-line message, not a bare header. */
+  function wrapOf(id) { return $(id).parentNode; }
+
   /* ---- statistics table ---- */
   function cmp(a, b) {
     var x = a[sort.key], y = b[sort.key];
@@ -118,13 +146,13 @@
     }
     return x < y ? -sort.dir : x > y ? sort.dir : 0;
   }
-  function statsRow(s, total) {
+  function statsRow(s, total, digits) {
     return "<tr" + (total ? ' class="total"' : "") + ' data-name="' + esc(s.name) + '" data-method="' + esc(s.method || "") + '">' +
       "<td>" + esc(s.method || "") + '</td><td class="name">' + esc(s.name) + "</td>" +
       '<td class="num">' + fmtInt(s.num_requests) + '</td><td class="num' + (s.num_failures ? " fail" : "") + '">' + fmtInt(s.num_failures) + "</td>" +
-      '<td class="num">' + fmtMs(s.median_response_time) + '</td><td class="num">' + fmtMs(s.ninetieth_response_time) + "</td>" +
-      '<td class="num">' + fmtMs(s.ninety_ninth_response_time) + '</td><td class="num">' + fmtMs(s.avg_response_time) + "</td>" +
-      '<td class="num">' + fmtMs(s.min_response_time) + '</td><td class="num">' + fmtMs(s.max_response_time) + "</td>" +
+      '<td class="num">' + fmtFixed(s.median_response_time, digits) + '</td><td class="num">' + fmtFixed(s.ninetieth_response_time, digits) + "</td>" +
+      '<td class="num">' + fmtFixed(s.ninety_ninth_response_time, digits) + '</td><td class="num">' + fmtFixed(s.avg_response_time, digits) + "</td>" +
+      '<td class="num">' + fmtFixed(s.min_response_time, digits) + '</td><td class="num">' + fmtFixed(s.max_response_time, digits) + "</td>" +
       '<td class="num">' + fmtInt(s.avg_content_length) + '</td><td class="num">' + fmt1(s.current_rps) + "</td>" +
       '<td class="num">' + fmt1(s.current_fail_per_sec) + "</td></tr>";
   }
@@ -133,11 +161,12 @@
     var total = rows.length ? rows[rows.length - 1] : null;
     var list = rows.slice(0, -1);
     if (sort.key) list.sort(cmp);
-    var html = new Array(list.length + 1);
-    for (var i = 0; i < list.length; i++) html[i] = statsRow(list[i], false);
-    html[list.length] = total && (list.length || total.num_requests) ? statsRow(total, true) : "";
+    var html = new Array(list.length + 1), digits = msDigits(rows);
+    for (var i = 0; i < list.length; i++) html[i] = statsRow(list[i], false, digits);
+    html[list.length] = total && (list.length || total.num_requests) ? statsRow(total, true, digits) : "";
     $("stats-table").tBodies[0].innerHTML = html.join("");
     $("stats-empty").hidden = list.length > 0;
+    wrapOf("stats-table").hidden = list.length === 0;
   }
   function initSort() {
     var ths = $("stats-table").tHead.rows[0].cells;
@@ -162,6 +191,7 @@
     });
     $("failures-table").tBodies[0].innerHTML = html.join("");
     $("failures-empty").hidden = errs.length > 0;
+    wrapOf("failures-table").hidden = errs.length === 0;
   }
   function renderFailureBadge(d) {
     var n = (d.errors || []).length, b = $("failures-count");
@@ -175,6 +205,7 @@
     });
     $("exceptions-table").tBodies[0].innerHTML = html.join("");
     $("exceptions-empty").hidden = list.length > 0;
+    wrapOf("exceptions-table").hidden = list.length === 0;
     var b = $("exceptions-count");
     b.hidden = list.length === 0;
     b.textContent = list.length;
@@ -191,9 +222,10 @@
         '</td><td class="num">' + (w.memory_usage != null ? (w.memory_usage / 1048576).toFixed(0) + " MB" : "") + "</td></tr>";
     }).join("");
     $("workers-empty").hidden = ws.length > 0;
+    wrapOf("workers-table").hidden = ws.length === 0;
   }
   function ratioTree(tasks) {
-    var names = Object.keys(tasks || {}).sort(function (a, b) { return tasks[b].ratio - tasks[a].ratio; });
+    var names = Object.keys(tasks || {}).sort(function (a, b) { return tasks[b].ratio - tasks[a].ratio || natural(a, b); });
     if (!names.length) return "";
     return "<ul>" + names.map(function (n) {
       var t = tasks[n];
@@ -220,221 +252,14 @@
     }).catch(function () {});
   }
 
-  /* ---- charts ---- */
-  var hist = { t: [], rps: [], fail: [], users: [], pct: {} };
-  PCTS.forEach(function (p) { hist.pct[p] = []; });
-  var charts = [];
-  var zoom = null; /* {min, max} in unix seconds, or null for all */
-  var gapPending = false;
-
-  function pushPoint(time, rps, fail, users, pcts) {
-    var n = hist.t.length;
-    if (n && time <= hist.t[n - 1]) return false;
-    hist.t.push(time);
-    hist.rps.push({ x: time, y: rps });
-    hist.fail.push({ x: time, y: fail });
-    hist.users.push({ x: time, y: users });
-    PCTS.forEach(function (p) {
-      var v = pcts ? pcts[p] : null;
-      hist.pct[p].push({ x: time, y: v == null || v < 0 ? null : v });
-    });
-    if (hist.t.length > MAX_POINTS) {
-      var drop = hist.t.length - MAX_POINTS;
-      hist.t.splice(0, drop);
-      [hist.rps, hist.fail, hist.users].concat(PCTS.map(function (p) { return hist.pct[p]; }))
-        .forEach(function (a) { a.splice(0, drop); });
-    }
-    return true;
-  }
-  /* A point of nulls, so that lines break between test runs. */
-  function pushGap(time) {
-    pushPoint(time, null, null, null, null);
-  }
-  function percentilesOf(d) {
-    if (d.percentiles) return d.percentiles;
-    return { "50": d.current_response_time_percentile_50, "95": d.current_response_time_percentile_95 };
-  }
-  function addMessagePoint(d) {
-    var t = d.time != null ? Math.floor(d.time) : Math.floor(Date.now() / 1000);
-    var st = d.state;
-    if (st === "spawning" || st === "running") {
-      var total = (d.stats || [])[(d.stats || []).length - 1] || {};
-      pushPoint(t, d.total_rps || 0, total.current_fail_per_sec || 0, d.user_count || 0, percentilesOf(d));
-      gapPending = true;
-    } else if (gapPending) {
-      pushGap(t);
-      gapPending = false;
-    } else return;
-    updateCharts();
-  }
-
-  function niceStep(span, px) {
-    var want = span / Math.max(2, px / 90);
-    var steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
-    for (var i = 0; i < steps.length; i++) if (steps[i] >= want) return steps[i];
-    return steps[steps.length - 1];
-  }
-  var selPlugin = {
-    id: "cicadaSelection",
-    /* no tooltips or hover while a zoom range is being dragged */
-    beforeEvent: function (chart) { return !chart.$sel; },
-    afterDraw: function (chart) {
-      var s = chart.$sel;
-      if (!s) return;
-      var a = chart.chartArea, ctx = chart.ctx;
-      ctx.save();
-      ctx.fillStyle = "rgba(47,163,107,.15)";
-      ctx.strokeStyle = "rgba(47,163,107,.8)";
-      var x0 = Math.max(a.left, Math.min(s.x0, s.x1)), x1 = Math.min(a.right, Math.max(s.x0, s.x1));
-      ctx.fillRect(x0, a.top, x1 - x0, a.bottom - a.top);
-      ctx.strokeRect(x0, a.top, x1 - x0, a.bottom - a.top);
-      ctx.restore();
-    }
-  };
-  function makeChart(canvas, datasets, yTitle) {
-    var chart = new Chart(canvas, {
-      type: "line",
-      data: { datasets: datasets },
-      plugins: [selPlugin],
-      options: {
-        animation: false,
-        parsing: false,
-        normalized: true,
-        spanGaps: false,
-        responsive: true,
-        maintainAspectRatio: false,
-        interaction: { mode: "nearest", axis: "x", intersect: false },
-        elements: { point: { radius: 0, hitRadius: 4, hoverRadius: 3 }, line: { borderWidth: 1.6, tension: 0 } },
-        plugins: {
-          decimation: { enabled: true, algorithm: "min-max" },
-          legend: { position: "bottom", labels: { boxWidth: 12, filter: function (item, data) { return !data.datasets[item.datasetIndex].hidden; } } },
-          tooltip: {
-            callbacks: {
-              title: function (items) { return items.length ? hms(items[0].parsed.x) : ""; },
-              label: function (it) { return it.dataset.label + ": " + (it.parsed.y == null ? "–" : fmtMs(it.parsed.y)); }
-            }
-          }
-        },
-        scales: {
-          x: {
-            type: "linear",
-            bounds: "data",
-            ticks: { maxRotation: 0, autoSkip: false, callback: function (v) { return hms(v); } },
-            afterBuildTicks: function (axis) {
-              var min = axis.min, max = axis.max;
-              if (!(max > min)) return;
-              var step = niceStep(max - min, axis.width || 600), ticks = [];
-              for (var v = Math.ceil(min / step) * step; v <= max; v += step) ticks.push({ value: v });
-              axis.ticks = ticks;
-            },
-            grid: { color: "#eef1f4" }
-          },
-          y: { beginAtZero: true, title: { display: !!yTitle, text: yTitle }, grid: { color: "#eef1f4" } }
-        }
-      }
-    });
-    attachZoom(chart);
-    charts.push(chart);
-    return chart;
-  }
-  function attachZoom(chart) {
-    var c = chart.canvas;
-    c.addEventListener("mousedown", function (e) {
-      if (e.button !== 0 || hist.t.length < 2) return;
-      var a = chart.chartArea;
-      if (e.offsetX < a.left || e.offsetX > a.right) return;
-      chart.$sel = { x0: e.offsetX, x1: e.offsetX };
-      e.preventDefault();
-    });
-    c.addEventListener("mousemove", function (e) {
-      if (!chart.$sel) return;
-      chart.$sel.x1 = e.offsetX;
-      chart.draw();
-    });
-    function finish(e) {
-      var s = chart.$sel;
-      if (!s) return;
-      chart.$sel = null;
-      if (e && e.type === "mouseup") s.x1 = e.offsetX;
-      var lo = Math.min(s.x0, s.x1), hi = Math.max(s.x0, s.x1);
-      if (hi - lo >= 5) {
-        var sc = chart.scales.x;
-        var min = sc.getValueForPixel(lo), max = sc.getValueForPixel(hi);
-        if (max - min >= 2) { setZoom({ min: min, max: max }); return; }
-      }
-      chart.draw();
-    }
-    c.addEventListener("mouseup", finish);
-    c.addEventListener("mouseleave", finish);
-    c.addEventListener("dblclick", function () { setZoom(null); });
-  }
-  function setZoom(z) {
-    zoom = z;
-    $("reset-zoom").disabled = !z;
-    updateCharts();
-  }
-  function updateCharts() {
-    if (!charts.length || activeTab !== "charts" || document.hidden) return;
-    var n = hist.t.length;
-    var min = zoom ? zoom.min : n ? hist.t[0] : undefined;
-    var max = zoom ? zoom.max : n ? hist.t[n - 1] : undefined;
-    if (min === max && min !== undefined) { min -= 30; }
-    charts.forEach(function (c) {
-      c.options.scales.x.min = min;
-      c.options.scales.x.max = max;
-      c.update("none");
-    });
-  }
-  function initCharts() {
-    if (typeof Chart === "undefined") return;
-    Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
-    Chart.defaults.font.size = 11.5;
-    Chart.defaults.color = "#6b7686";
-    function ds(label, data, color, hidden) {
-      return { label: label, data: data, borderColor: color, backgroundColor: color, hidden: !!hidden, fill: false };
-    }
-    makeChart($("chart-rps"), [ds("RPS", hist.rps, "#2fa36b"), ds("Failures/s", hist.fail, "#d64545")], "");
-    var picked = { "50": true, "95": true };
-    try { picked = JSON.parse(localStorage.getItem("cicada.pcts")) || picked; } catch (e) { /* default */ }
-    makeChart($("chart-response"), PCTS.map(function (p) {
-      return ds(p === "50" ? "Median (50%)" : p + "%", hist.pct[p], PCT_COLORS[p], !picked[p]);
-    }), "ms");
-    makeChart($("chart-users"), [ds("Users", hist.users, "#3949ab")], "");
-
-    var box = $("pct-picker");
-    box.innerHTML = PCTS.map(function (p) {
-      return '<label><input type="checkbox" id="pct-' + p.replace(".", "_") + '" data-pct="' + p + '"' + (picked[p] ? " checked" : "") +
-        '><span class="swatch" style="background:' + PCT_COLORS[p] + '"></span>' + p + "%</label>";
-    }).join("");
-    box.addEventListener("change", function (e) {
-      var p = e.target.getAttribute("data-pct");
-      if (!p) return;
-      var rc = charts[1], i = PCTS.indexOf(p);
-      rc.data.datasets[i].hidden = !e.target.checked;
-      var sel = {};
-      PCTS.forEach(function (q, j) { if (!rc.data.datasets[j].hidden) sel[q] = true; });
-      try { localStorage.setItem("cicada.pcts", JSON.stringify(sel)); } catch (err) { /* private mode */ }
-      rc.update("none");
-    });
-    $("reset-zoom").addEventListener("click", function () { setZoom(null); });
-  }
-  function seedHistory() {
-    return getJSON("./stats/history").then(function (points) {
-      (points || []).forEach(function (p) {
-        pushPoint(Math.floor(p.time), p.rps, p.fail_per_sec, p.users, p.percentiles ||
-          { "50": p.p50 != null ? p.p50 : p.current_response_time_percentile_50, "95": p.p95 != null ? p.p95 : p.current_response_time_percentile_95 });
-      });
-      gapPending = hist.t.length > 0;
-      updateCharts();
-    }).catch(function () {});
-  }
-
   /* ---- one stats message ---- */
   function onStats(d) {
     last = d;
     renderHeader(d);
     renderFailureBadge(d);
-    addMessagePoint(d);
+    prefill(d);
+    extras.onLogs(d.logs);
+    charts.add(d);
     renderTab(false);
   }
   function renderTab(shown) {
@@ -442,9 +267,10 @@
     if (activeTab === "stats" && last) renderStats(last);
     else if (activeTab === "failures" && last) renderFailures(last);
     else if (activeTab === "workers" && last) renderWorkers(last);
-    else if (activeTab === "charts" && shown) updateCharts();
+    else if (activeTab === "charts" && shown) charts.update();
     else if (activeTab === "ratio" && shown) fetchRatio();
     else if (activeTab === "download" && shown) checkHistoryCsv();
+    else if (activeTab === "logs") extras.renderLogs();
     if (activeTab === "exceptions" && (shown || Date.now() - lastExceptionsFetch >= EXCEPTIONS_EVERY_MS)) fetchExceptions();
   }
 
@@ -498,33 +324,41 @@
   }
   function formMessage(id, msg) { var m = $(id); m.textContent = msg; m.hidden = !msg; }
   function initForms() {
-    ["user_count", "spawn_rate", "host", "run_time"].forEach(function (id) {
+    ["user_count", "spawn_rate", "host", "run_time", "class-picker"].forEach(function (id) {
       $(id).addEventListener("input", function () { formTouched = true; });
     });
     $("start-form").addEventListener("submit", function (e) {
       e.preventDefault();
       var btn = $("start-button");
-      btn.disabled = true;
-      post("./swarm", {
+      var fields = extras.fields({
         user_count: $("user_count").value, spawn_rate: $("spawn_rate").value,
         host: $("host").value.trim(), run_time: $("run_time").value.trim()
-      }).then(function (j) {
+      });
+      if (!fields) { formMessage("start-message", "Choose at least one user class"); return; }
+      btn.disabled = true;
+      post("./swarm", fields).then(function (j) {
         if (j.success === false) { formMessage("start-message", j.message || "Could not start"); return; }
         $("start-overlay").hidden = true;
+        formTouched = false; /* the form follows the running test again */
         if (j.host != null) setHost(j.host);
         /* a new run: break the chart lines, start from the stats tab */
-        if (hist.t.length) pushGap(Math.floor(Date.now() / 1000));
+        charts.gap(Math.floor(Date.now() / 1000));
         showTab(activeTab === "charts" ? "charts" : "stats");
         if (!ws) fetchStats();
       }).catch(function (err) { formMessage("start-message", String(err)); })
         .then(function () { btn.disabled = false; });
     });
     $("start-cancel").addEventListener("click", function () { $("start-overlay").hidden = true; });
-    $("new-test-button").addEventListener("click", function () { showStart(true); });
+    $("new-test-button").addEventListener("click", function () {
+      extras.loadClasses(); /* the classes the last test ran */
+      showStart(true);
+    });
 
     $("edit-button").addEventListener("click", function () {
-      $("edit_user_count").value = last && last.user_count != null ? last.user_count : $("user_count").value;
-      $("edit_spawn_rate").value = $("spawn_rate").value;
+      /* the running test's figures (Locust: its num_users and spawn_rate) */
+      $("edit_user_count").value = last && last.target_user_count != null ? last.target_user_count :
+        last && last.user_count != null ? last.user_count : $("user_count").value;
+      $("edit_spawn_rate").value = last && last.spawn_rate != null ? last.spawn_rate : $("spawn_rate").value;
       formMessage("edit-message", "");
       $("edit-overlay").hidden = false;
       $("edit_user_count").focus();
@@ -557,14 +391,35 @@
     });
   }
 
+  /* ---- pre-filled forms ---- */
+  /* The start form shows the last test's figures (or -u and -r), unless
+   * the user has typed into it since it was last used. */
+  function prefill(d) {
+    if (formTouched) return;
+    if (d.target_user_count != null) $("user_count").value = d.target_user_count;
+    if (d.spawn_rate != null) $("spawn_rate").value = d.spawn_rate;
+  }
+
+
   /* For tests and debugging: feed a message as if it came from ./ws. */
-  window.cicadaUI = { onStats: function (d) { onStats(d); }, points: function () { return hist.t.length; } };
+  window.cicadaUI = { onStats: function (d) { onStats(d); }, points: function () { return charts.points(); } };
 
   /* ---- start ---- */
   function init() {
     initSort();
     initForms();
-    initCharts();
+    charts = window.cicadaCharts({
+      $: $, hms: hms, fmtMs: fmtMs, getJSON: getJSON,
+      visible: function () { return activeTab === "charts" && !document.hidden; }
+    });
+    extras = window.cicadaExtras({
+      $: $, esc: esc, getJSON: getJSON,
+      retheme: function () { charts.retheme(); },
+      shown: function (tab) { return activeTab === tab; }
+    });
+    charts.init();
+    extras.initTheme();
+    extras.loadClasses();
     Array.prototype.forEach.call(document.querySelectorAll(".tabs button"), function (b) {
       b.addEventListener("click", function () { showTab(b.getAttribute("data-tab")); });
     });
@@ -572,7 +427,7 @@
     var h = location.hash.replace("#", "");
     if (document.querySelector('.tabs button[data-tab="' + h + '"]')) showTab(h);
     setConn("", "Connecting");
-    seedHistory().then(function () { return fetchStats(); }).then(connect);
+    charts.seed().then(function () { return fetchStats(); }).then(connect);
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();

@@ -6,8 +6,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/log.h"
 #include "check.h"
 #include "report/json.h"
 #include "stats_fixture.h"
@@ -256,6 +258,35 @@ static void test_escape(void)
     xfree(e);
 }
 
+/* The Logs tab's lines: the newest max, oldest first, with seq and time;
+ * none before since. */
+static void test_logs(void)
+{
+    char path[] = "/tmp/cicada-json-log-XXXXXX";
+    close(mkstemp(path));
+    CHECK(log_set_file(path) == 0);
+    log_info("one <b>");
+    log_warn("two");
+    log_error("three");
+    cJSON *j = json_logs(2, 0);
+    CHECK(cJSON_GetArraySize(j) == 2);
+    cJSON *a = cJSON_GetArrayItem(j, 0), *b = cJSON_GetArrayItem(j, 1);
+    double sa = cJSON_GetObjectItem(a, "seq")->valuedouble;
+    CHECK(cJSON_GetObjectItem(b, "seq")->valuedouble == sa + 1);
+    CHECK(strstr(cJSON_GetObjectItem(a, "line")->valuestring, "/WARNING/cicada: two") != NULL);
+    CHECK(strstr(cJSON_GetObjectItem(b, "line")->valuestring, "/ERROR/cicada: three") != NULL);
+    CHECK(cJSON_GetObjectItem(b, "time")->valuedouble > 1.6e9);
+    cJSON_Delete(j);
+    j = json_logs(10, 0);
+    CHECK(cJSON_GetArraySize(j) == 3); /* the page escapes: the line is as logged */
+    CHECK(strstr(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "line")->valuestring, "one <b>"));
+    cJSON_Delete(j);
+    j = json_logs(10, 4e9); /* nothing that recent */
+    CHECK(cJSON_GetArraySize(j) == 0);
+    cJSON_Delete(j);
+    unlink(path);
+}
+
 int main(void)
 {
     test_stats_requests();
@@ -264,5 +295,6 @@ int main(void)
     test_tasks();
     test_history();
     test_escape();
+    test_logs();
     return check_done();
 }
