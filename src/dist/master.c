@@ -153,8 +153,10 @@ static void *run(void *arg)
 {
     master_t *m = arg;
     for (;;) {
-        zmq_pollitem_t it = {m->sock, 0, ZMQ_POLLIN, 0};
-        zmq_poll(&it, 1, 20);
+        zmq_pollitem_t it[3] = {{m->sock, 0, ZMQ_POLLIN, 0}};
+        if (m->guard) curve_guard_items(m->guard, it + 1);
+        zmq_poll(it, m->guard ? 3 : 1, 20);
+        if (m->guard) curve_guard_handle(m->guard);
         enum action act = master_read_socket(m);
         double now = mono();
         pthread_mutex_lock(&m->lock);
@@ -301,6 +303,14 @@ static void hook_quit(void *ud)
 
 /* ---- set-up ---- */
 
+/* True if a bind host (an address or an interface name, as zmq_bind
+ * takes it) is the loopback one. */
+static bool loopback(const char *host)
+{
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "localhost") == 0 ||
+           strcmp(host, "::1") == 0 || strcmp(host, "[::1]") == 0 || strcmp(host, "lo") == 0;
+}
+
 master_t *master_start(runner_t *r, const opts_t *o, char *err, size_t n)
 {
     master_t *m = xcalloc(1, sizeof *m);
@@ -353,6 +363,17 @@ master_t *master_start(runner_t *r, const opts_t *o, char *err, size_t n)
     int hwm = MAX_QUEUED;
     zmq_setsockopt(m->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     zmq_setsockopt(m->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (o->master_key) {
+        curve_key_t k;
+        char kerr[600];
+        if (curve_load(o->master_key, true, &k, kerr, sizeof kerr) != 0) {
+            snprintf(err, n, "argument --master-key: %s", kerr);
+            goto error;
+        }
+        m->guard = curve_guard_new(m->ctx, m->sock, &k, o->worker_keys, err, n);
+        memset(&k, 0, sizeof k);
+        if (m->guard == NULL) goto error;
+    }
     if (zmq_bind(m->sock, m->endpoint) != 0) {
         snprintf(err, n, "cannot bind the master to %s: %s", m->endpoint, zmq_strerror(errno));
         goto error;
@@ -375,7 +396,13 @@ master_t *master_start(runner_t *r, const opts_t *o, char *err, size_t n)
         goto error;
     }
     m->started = true;
-    log_info("Starting the master, listening on %s", m->endpoint);
+    log_info("Starting the master, listening on %s%s", m->endpoint,
+             m->guard ? " (CURVE: encrypted, known worker keys only)" : "");
+    if (m->guard == NULL && !loopback(o->master_bind_host))
+        log_warn("The master listens on %s without CURVE: anyone who reaches this port can join "
+                 "as a worker and feed it statistics. Bind to 127.0.0.1, or use --master-key and "
+                 "--worker-keys (docs/distributed.md, Security)",
+                 m->endpoint);
     return m;
 error:
     master_free(m);
@@ -391,6 +418,7 @@ void master_free(master_t *m)
         pthread_mutex_unlock(&m->lock);
         pthread_join(m->thread, NULL);
     }
+    curve_guard_free(m->guard);
     if (m->sock) zmq_close(m->sock);
     if (m->ctx) zmq_ctx_term(m->ctx);
     dispatch_free(m->disp);

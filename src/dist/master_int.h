@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "dist/curve.h"
 #include "dist/dispatch.h"
 #include "dist/master.h"
 #include "dist/proto.h"
@@ -49,6 +50,7 @@ struct master {
     runner_t *r;
     const opts_t *o;
     void *ctx, *sock;
+    curve_guard_t *guard; /* with --master-key: CURVE's ZAP handler and monitor */
     char endpoint[512];
     pthread_t thread;
     bool started;
