@@ -27,7 +27,7 @@
 #define MISSING_AFTER 3.5 /* s without a heartbeat: about 4 of Locust's 1 s beats */
 #define DROP_AFTER 60.0   /* s missing before a worker is forgotten */
 #define QUIT_WAIT 2.0     /* s to wait for the workers' final reports */
-#define MAX_QUEUED 8      /* messages queued per worker connection (ZMQ_RCVHWM) */
+#define MAX_QUEUED 4      /* messages queued per worker connection (ZMQ_RCVHWM) */
 
 static long node_users(const master_t *m, const node_t *n)
 {
