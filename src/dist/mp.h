@@ -48,11 +48,11 @@ void mp_key(msgpack_packer *pk, const char *key);
 
 /* The most objects (every value, key and container counts one) a frame
  * mp_check accepts: msgpack-c makes a 16-byte msgpack_object of each, so
- * this bounds what unpacking one frame allocates (about 60 MB, zone
- * included) whatever
- * its size. A worker's report holds about 4 objects per request it
- * reports (two histograms of (bucket, count) pairs) plus ~40 per name. */
-#define MP_MAX_OBJECTS (2u << 20)
+ * this bounds what unpacking one frame allocates (about 120 MB, zone
+ * included) whatever its size. A worker's report holds about 40 objects
+ * per name plus 4 per response-time bucket in use (two histograms of
+ * (bucket, count) pairs): 5,000 names with 150 buckets each fit. */
+#define MP_MAX_OBJECTS (4u << 20)
 
 /* True if buf (len bytes) is exactly one msgpack object that msgpack-c
  * unpacks without error, and no array or map in it claims more elements

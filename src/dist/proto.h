@@ -94,8 +94,8 @@ int proto_class_counts(const msgpack_object *m, const char *const *classes, int 
  * closes the sender's connection); the others are applied by
  * proto_merge_report, which drops what is over them and says so. */
 #define PROTO_MAX_MSG (8 << 20) /* bytes in one message */
-#define PROTO_MAX_NAMES 1000    /* entries (names) in one report */
-#define PROTO_MAX_ROWS 2000     /* rows in the master's statistics: new names past it are dropped */
+#define PROTO_MAX_NAMES 5000    /* entries (names) in one report */
+#define PROTO_MAX_ROWS 5000     /* rows in the master's statistics: new names past it are dropped */
 #define PROTO_MAX_SECS 64       /* keys in one entry's per-second map */
 #define PROTO_MAX_ERRORS 1000   /* failures in one report */
 #define PROTO_MAX_ERROR_ROWS 2000 /* failure rows in the master's statistics */
