@@ -7,7 +7,12 @@
  * thread takes the runner lock only while NOT holding m->lock, so the
  * order is always runner lock → m->lock. Requests for the runner
  * (stop/quit when the last worker leaves) are collected under m->lock and
- * made after it is released. */
+ * made after it is released.
+ *
+ * With --master-key the socket is a CURVE server and the thread also polls
+ * the two sockets of its guard (dist/curve.h: ZAP answers, refused
+ * handshakes). Without it, a master bound beyond loopback warns once at
+ * start that anyone who reaches the port can join. */
 #include "dist/master_int.h"
 
 #include <errno.h>

@@ -10,7 +10,10 @@
  * another process, maybe a buggy or hostile one): counts must be in
  * [0, 2^53] (exact as a double, as the web UI's JSON numbers are), times
  * in [0, 1e12] ms and timestamps in (0, STATS_MAX_TS]; a value outside is
- * taken as absent, like a mistyped one. */
+ * taken as absent, like a mistyped one. Sizes are capped too (proto.h:
+ * names per report, rows, per-second keys, failures): what is over a cap
+ * is skipped and counted for the caller to report, so one message costs
+ * time linear in its size and the master's rows stay bounded. */
 #include "dist/proto.h"
 
 #include <math.h>
