@@ -176,15 +176,16 @@ def keygen(tmp_path, name):
 
 @pytest.mark.time_limit(90)
 def test_curve_refuses_keyless_and_unknown_workers(tmp_path, nginx, procs, scenario):
-    """--master-key/--worker-keys: a cicada worker without keys and one with
-    a key the master does not admit are refused (each says why, the master
-    logs it, neither is ever ready); a worker with the admitted key runs the
-    test, its counts exact. Before: the flags did not exist."""
+    """--master-key/--worker-keys: a cicada worker without keys, one with a
+    key the master does not admit, and one with a wrong master public key
+    are refused (each says why, the master logs it, none is ever ready); a
+    worker with the admitted key runs the test, its counts exact. Before:
+    the flags did not exist."""
     if not zmq.has("curve"):
         pytest.skip("libzmq without CURVE")
     master_pub, master_sec = keygen(tmp_path, "master")
     worker_pub, worker_sec = keygen(tmp_path, "worker")
-    _, other_sec = keygen(tmp_path, "other")
+    other_pub, other_sec = keygen(tmp_path, "other")
     assert (master_sec.stat().st_mode & 0o777) == 0o600
     # pyzmq reads the files cicada wrote (the CZMQ certificate format)
     from zmq.auth import load_certificate
@@ -200,8 +201,12 @@ def test_curve_refuses_keyless_and_unknown_workers(tmp_path, nginx, procs, scena
     wrong = procs("wrong", worker_cmd(scenario, port, "--worker-key", other_sec,
                                       "--master-public-key", master_pub),
                   env={"CICADA_TAG": "wrong"})
+    wrong_master = procs("wrong-master", worker_cmd(scenario, port, "--worker-key", worker_sec,
+                                                    "--master-public-key", other_pub),
+                         env={"CICADA_TAG": "wrongmaster"})
     keyless.wait_for(r"refused this worker's connection: the master requires CURVE", 10)
     wrong.wait_for(r"refused this worker's connection: its --worker-key is not among", 10)
+    wrong_master.wait_for(r"refused this worker's connection: a wrong --master-public-key", 10)
     master.wait_for(r"Refused a worker connection from tcp://127\.0\.0\.1", 10)
     # a raw ZeroMQ peer without CURVE gets no ack either
     ctx = zmq.Context()
@@ -212,8 +217,8 @@ def test_curve_refuses_keyless_and_unknown_workers(tmp_path, nginx, procs, scena
     finally:
         ctx.destroy(linger=0)
     assert "reported as ready" not in master.text()
-    keyless.stop()
-    wrong.stop()
+    for w in (keyless, wrong, wrong_master):
+        w.stop()
 
     good = procs("good", worker_cmd(scenario, port, "--worker-key", worker_sec,
                                     "--master-public-key", master_pub),
