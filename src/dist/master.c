@@ -32,7 +32,7 @@
 #define MISSING_AFTER 3.5 /* s without a heartbeat: about 4 of Locust's 1 s beats */
 #define DROP_AFTER 60.0   /* s missing before a worker is forgotten */
 #define QUIT_WAIT 2.0     /* s to wait for the workers' final reports */
-#define MAX_QUEUED 4      /* messages queued per worker connection (ZMQ_RCVHWM) */
+#define MAX_QUEUED 2      /* messages queued per worker connection (ZMQ_RCVHWM) */
 
 static long node_users(const master_t *m, const node_t *n)
 {
@@ -361,10 +361,11 @@ master_t *master_start(runner_t *r, const opts_t *o, char *err, size_t n)
     zmq_setsockopt(m->sock, ZMQ_TCP_KEEPALIVE, &one, sizeof one);
     zmq_setsockopt(m->sock, ZMQ_TCP_KEEPALIVE_IDLE, &idle, sizeof idle);
     zmq_setsockopt(m->sock, ZMQ_LINGER, &linger, sizeof linger);
-    /* a bigger message closes its sender's connection before it is
-     * buffered; a few queued per connection hold a fast sender back (TCP
-     * pushes back) instead of queueing 1,000 of them */
-    int64_t maxmsg = PROTO_MAX_MSG;
+    /* a message over twice the cap closes its sender's connection before
+     * it is buffered (one between the two is dropped with a warning naming
+     * the worker, master_msg.c); a few queued per connection hold a fast
+     * sender back (TCP pushes back) instead of queueing 1,000 of them */
+    int64_t maxmsg = 2 * (int64_t)PROTO_MAX_MSG;
     int hwm = MAX_QUEUED;
     zmq_setsockopt(m->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     zmq_setsockopt(m->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);

@@ -262,6 +262,23 @@ static enum action on_frame(master_t *m, const char *id, bool id_ok, const void 
     return act;
 }
 
+/* A message over PROTO_MAX_MSG (and under the socket's hard cap, twice
+ * that): dropped undecoded, with a warning naming its sender once per
+ * worker (a worker whose reports outgrow the cap would repeat it every
+ * 3 s). */
+static void too_big(master_t *m, const char *id, size_t len)
+{
+    pthread_mutex_lock(&m->lock);
+    node_t *n = find(m, id);
+    bool warn = n == NULL || !(n->cap_warned & 16u);
+    if (n) n->cap_warned |= 16u;
+    pthread_mutex_unlock(&m->lock);
+    if (warn)
+        log_warn("Worker %s sent a message of %zu bytes, over the %d MiB limit: dropped (reported "
+                 "once per worker; fewer names per report, see docs/distributed.md)",
+                 id, len, PROTO_MAX_MSG >> 20);
+}
+
 enum action master_read_socket(master_t *m)
 {
     enum action act = ACT_NONE;
@@ -291,7 +308,9 @@ enum action master_read_socket(master_t *m)
             id[idlen] = '\0';
         }
         enum action a = ACT_NONE;
-        if (nf >= 2)
+        if (nf >= 2 && zmq_msg_size(&f[1]) > PROTO_MAX_MSG)
+            too_big(m, id_ok ? id : "(not UTF-8)", zmq_msg_size(&f[1]));
+        else if (nf >= 2)
             a = on_frame(m, id, id_ok, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]));
         else
             log_warn("Dropped a message without a payload frame");

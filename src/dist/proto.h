@@ -90,9 +90,10 @@ int proto_class_counts(const msgpack_object *m, const char *const *classes, int 
 /* What a master takes from its workers: a worker is another process,
  * maybe a buggy or hostile one, and these caps bound the master's memory
  * and the time one message can take (docs/distributed.md, Security).
- * PROTO_MAX_MSG is the master socket's ZMQ_MAXMSGSIZE (a bigger message
- * closes the sender's connection); the others are applied by
- * proto_merge_report, which drops what is over them and says so. */
+ * A message over PROTO_MAX_MSG is dropped undecoded with a warning naming
+ * the worker, and one over twice that closes the sender's connection
+ * (ZMQ_MAXMSGSIZE); the others are applied by proto_merge_report, which
+ * drops what is over them and says so. */
 #define PROTO_MAX_MSG (8 << 20) /* bytes in one message */
 #define PROTO_MAX_NAMES 5000    /* entries (names) in one report */
 #define PROTO_MAX_ROWS 5000     /* rows in the master's statistics: new names past it are dropped */

@@ -3,8 +3,9 @@
 A master with its web UI runs a real cicada worker against the nginx
 fixture while DEALER sockets from this test feed it what a hostile peer
 could: reports from an identity that never said client_ready, a report
-with 200,000 per-second keys, one with 20,000 names, a message over the
-8 MiB cap. The master must stay under its memory bound (VmHWM), answer its
+with 200,000 per-second keys, one with 20,000 names, messages over the
+8 MiB cap (10 MiB: dropped with a warning) and over the socket's 16 MiB
+limit (40 MiB: the connection is closed). The master must stay under its memory bound (VmHWM), answer its
 web UI all along, and end with the real worker's counts exactly as nginx
 served them. Then CURVE: a master with --master-key/--worker-keys refuses
 a worker without keys and one with a key it does not know, and runs one
@@ -30,7 +31,7 @@ zmq = pytest.importorskip("zmq")
 msgpack = pytest.importorskip("msgpack")
 
 # docs/distributed.md, Security: the master's memory bound under any input
-# (plus 40 MB per open connection); before the fix 20,000 names alone took
+# (plus 48 MiB per open connection); before the fix 20,000 names alone took
 # the master to 670 MB.
 MEMORY_BOUND_MB = 400
 MAX_NAMES = MAX_ROWS = 5000  # dist/proto.h
@@ -126,7 +127,8 @@ def test_master_bounded_and_exact_under_hostile_reports(tmp_path, nginx, procs, 
         shapes = [
             report("evil", [entry("/evil/secs", {now - i: 1 for i in range(200_000)})]),
             report("evil", [entry(f"/evil/n{i}") for i in range(20_000)]),
-            msgpack.packb(["stats", {"stats": [], "pad": b"x" * (16 << 20)}, "evil"]),
+            msgpack.packb(["stats", {"stats": [], "pad": b"x" * (10 << 20)}, "evil"]),
+            msgpack.packb(["stats", {"stats": [], "pad": b"x" * (40 << 20)}, "evil"]),
         ]
         for shape in shapes:
             evil.send(shape)
@@ -153,6 +155,7 @@ def test_master_bounded_and_exact_under_hostile_reports(tmp_path, nginx, procs, 
     assert f"Worker evil sent a report of over {MAX_NAMES} names: 15000 entries dropped" in text
     assert f"Worker evil reported new names while the statistics hold {MAX_ROWS} rows" in text
     assert "Worker evil sent over 64 per-second counts for one name" in text
+    assert re.search(r"Worker evil sent a message of 1048\d{4} bytes, over the 8 MiB limit", text)
     _, csvs = read_csvs(tmp_path / "m")
     rows = {r["Name"] for r in csvs["stats"]} - {"Aggregated"}
     assert "/stranger" not in rows
