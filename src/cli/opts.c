@@ -533,6 +533,11 @@ static int check_combinations(struct parser *p)
         return fail(p, "argument --csv-full-history: requires --csv");
     if (o->master && o->worker)
         return fail(p, "argument --worker: not allowed with argument --master");
+    /* Why: keys given to the wrong side would be silently ignored. */
+    if (o->master_key && !o->master)
+        return fail(p, "argument --master-key: only with --master (a worker takes --worker-key)");
+    if (o->worker_key && !o->worker)
+        return fail(p, "argument --worker-key: only with --worker (a master takes --master-key)");
     /* Why: half a CURVE set-up would silently run without it, or admit anyone. */
     if ((o->master_key == NULL) != (o->worker_keys == NULL))
         return fail(p, "argument %s: requires %s", o->master_key ? "--master-key" : "--worker-keys",

@@ -246,6 +246,8 @@ def test_curve_flags_and_bind_warning(tmp_path, procs, scenario):
     assert r.returncode == 2 and "argument --master-key: requires --worker-keys" in r.stderr
     r = run("--worker", "--worker-key", "x.key_secret")
     assert r.returncode == 2 and "--worker-key: requires --master-public-key" in r.stderr
+    r = run("--worker", "--master-key", "x.key_secret", "--worker-keys", "y.key")
+    assert r.returncode == 2 and "argument --master-key: only with --master" in r.stderr
     bad = tmp_path / "bad.key_secret"
     bad.write_text("# a comment\ncurve\n    public-key = \"short\"\n")
     pub, _ = keygen(tmp_path, "ok")
