@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "cli/opts.h"
 #include "demo/demo.h"
+#include "dist/curve.h"
 #include "dist/master.h"
 #include "dist/worker.h"
 #include "engine/runner.h"
@@ -53,6 +54,7 @@ int main(int argc, char **argv)
 {
     static opts_t o;
     char err[1024];
+    if (argc > 1 && strcmp(argv[1], "keygen") == 0) return curve_keygen_main(argc, argv);
     int rc = opts_parse(&o, argc, argv, err, sizeof err);
     if (rc == 1) return 0;
     if (rc != 0) {

@@ -59,11 +59,18 @@ static const char main_help[] =
     "  --expect-workers N    with --headless: wait for N workers before starting (default: 1)\n"
     "  --expect-workers-max-wait SECONDS\n"
     "                        give up waiting for workers after this long (default: 0, forever)\n"
+    "  --master-key FILE     cicada: CURVE (encrypted, authenticated): the master's key pair,\n"
+    "                        NAME.key_secret as `cicada keygen NAME` writes it\n"
+    "  --worker-keys PATH    cicada: with --master-key: the workers admitted, a NAME.key file or\n"
+    "                        a directory of them\n"
     "\n"
     "Worker options:\n"
     "  --worker              run as a worker, taking orders from a master\n"
     "  --master-host HOST    host of the master to connect to (default: 127.0.0.1)\n"
     "  --master-port PORT    port of the master to connect to (default: 5557)\n"
+    "  --worker-key FILE     cicada: CURVE: this worker's key pair (NAME.key_secret)\n"
+    "  --master-public-key FILE\n"
+    "                        cicada: with --worker-key: the master's public key (its NAME.key)\n"
     "\n"
     "Tag options:\n"
     "  -T, --tags [TAG ...]  run only the tasks with one of these tags (comma or space separated)\n"
@@ -99,7 +106,9 @@ static const char main_help[] =
     "\n"
     "Commands:\n"
     "  demo-server           serve the demo website the examples test; see\n"
-    "                        `cicada demo-server --help`\n";
+    "                        `cicada demo-server --help`\n"
+    "  keygen NAME           write a CURVE key pair for --master-key/--worker-key: NAME.key\n"
+    "                        (public) and NAME.key_secret (mode 0600)\n";
 
 static const char demo_about[] =
     "\n"

@@ -85,10 +85,15 @@ static const struct flag main_flags[] = {
      .min = 1, .max = INT_MAX_D},
     {"--expect-workers-max-wait", 0, "expect-workers-max-wait", "LOCUST_EXPECT_WORKERS_MAX_WAIT",
      K_FLOAT, AT(expect_workers_max_wait), SECONDS(0)},
+    {"--master-key", 0, "master-key", "CICADA_MASTER_KEY", K_STR, AT(master_key)},
+    {"--worker-keys", 0, "worker-keys", "CICADA_WORKER_KEYS", K_STR, AT(worker_keys)},
     /* Worker options */
     {"--worker", 0, "worker", "LOCUST_MODE_WORKER", K_BOOL, AT(worker)},
     {"--master-host", 0, "master-host", "LOCUST_MASTER_NODE_HOST", K_STR, AT(master_host)},
     {"--master-port", 0, "master-port", "LOCUST_MASTER_NODE_PORT", K_INT, AT(master_port), PORT},
+    {"--worker-key", 0, "worker-key", "CICADA_WORKER_KEY", K_STR, AT(worker_key)},
+    {"--master-public-key", 0, "master-public-key", "CICADA_MASTER_PUBLIC_KEY", K_STR,
+     AT(master_public_key)},
     /* Tag options */
     {"-T/--tags", 'T', "tags", "LOCUST_TAGS", K_LIST, AT(tags),
      .count_off = offsetof(opts_t, ntags)},
@@ -529,6 +534,19 @@ static int check_combinations(struct parser *p)
         return fail(p, "argument --csv-full-history: requires --csv");
     if (o->master && o->worker)
         return fail(p, "argument --worker: not allowed with argument --master");
+    /* Why: keys given to the wrong side would be silently ignored. */
+    if (o->master_key && !o->master)
+        return fail(p, "argument --master-key: only with --master (a worker takes --worker-key)");
+    if (o->worker_key && !o->worker)
+        return fail(p, "argument --worker-key: only with --worker (a master takes --master-key)");
+    /* Why: half a CURVE set-up would silently run without it, or admit anyone. */
+    if ((o->master_key == NULL) != (o->worker_keys == NULL))
+        return fail(p, "argument %s: requires %s", o->master_key ? "--master-key" : "--worker-keys",
+                    o->master_key ? "--worker-keys" : "--master-key");
+    if ((o->worker_key == NULL) != (o->master_public_key == NULL))
+        return fail(p, "argument %s: requires %s",
+                    o->worker_key ? "--worker-key" : "--master-public-key",
+                    o->worker_key ? "--master-public-key" : "--worker-key");
     /* Why: with only one of the pair the UI would silently serve plain HTTP. */
     if ((o->tls_cert == NULL) != (o->tls_key == NULL))
         return fail(p, "argument %s: requires %s", o->tls_cert ? "--tls-cert" : "--tls-key",

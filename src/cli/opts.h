@@ -55,6 +55,10 @@ typedef struct opts {
     int master_bind_port;    /* default 5557 */
     int expect_workers;      /* default 1 */
     double expect_workers_max_wait; /* default 0 = forever */
+    const char *master_key;  /* --master-key FILE: the master's CURVE key pair (NAME.key_secret) */
+    const char *worker_keys; /* --worker-keys PATH: admitted worker keys (a .key file or a dir) */
+    const char *worker_key;  /* --worker-key FILE: a worker's CURVE key pair */
+    const char *master_public_key; /* --master-public-key FILE: the master's NAME.key */
     const char *tags[OPTS_MAX_TAGS];         /* -T/--tags (space or comma separated) */
     size_t ntags;
     const char *exclude_tags[OPTS_MAX_TAGS]; /* -E/--exclude-tags */

@@ -7,7 +7,12 @@
  * thread takes the runner lock only while NOT holding m->lock, so the
  * order is always runner lock → m->lock. Requests for the runner
  * (stop/quit when the last worker leaves) are collected under m->lock and
- * made after it is released. */
+ * made after it is released.
+ *
+ * With --master-key the socket is a CURVE server and the thread also polls
+ * the two sockets of its guard (dist/curve.h: ZAP answers, refused
+ * handshakes). Without it, a master bound beyond loopback warns once at
+ * start that anyone who reaches the port can join. */
 #include "dist/master_int.h"
 
 #include <errno.h>
@@ -27,6 +32,7 @@
 #define MISSING_AFTER 3.5 /* s without a heartbeat: about 4 of Locust's 1 s beats */
 #define DROP_AFTER 60.0   /* s missing before a worker is forgotten */
 #define QUIT_WAIT 2.0     /* s to wait for the workers' final reports */
+#define MAX_QUEUED 2      /* messages queued per worker connection (ZMQ_RCVHWM) */
 
 static long node_users(const master_t *m, const node_t *n)
 {
@@ -152,8 +158,10 @@ static void *run(void *arg)
 {
     master_t *m = arg;
     for (;;) {
-        zmq_pollitem_t it = {m->sock, 0, ZMQ_POLLIN, 0};
-        zmq_poll(&it, 1, 20);
+        zmq_pollitem_t it[3] = {{m->sock, 0, ZMQ_POLLIN, 0}};
+        if (m->guard) curve_guard_items(m->guard, it + 1);
+        zmq_poll(it, m->guard ? 3 : 1, 20);
+        if (m->guard) curve_guard_handle(m->guard);
         enum action act = master_read_socket(m);
         master_custom_tick(m);
         double now = mono();
@@ -301,6 +309,14 @@ static void hook_quit(void *ud)
 
 /* ---- set-up ---- */
 
+/* True if a bind host (an address or an interface name, as zmq_bind
+ * takes it) is the loopback one. */
+static bool loopback(const char *host)
+{
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "localhost") == 0 ||
+           strcmp(host, "::1") == 0 || strcmp(host, "[::1]") == 0 || strcmp(host, "lo") == 0;
+}
+
 master_t *master_start(runner_t *r, const opts_t *o, char *err, size_t n)
 {
     master_t *m = xcalloc(1, sizeof *m);
@@ -346,6 +362,25 @@ master_t *master_start(runner_t *r, const opts_t *o, char *err, size_t n)
     zmq_setsockopt(m->sock, ZMQ_TCP_KEEPALIVE, &one, sizeof one);
     zmq_setsockopt(m->sock, ZMQ_TCP_KEEPALIVE_IDLE, &idle, sizeof idle);
     zmq_setsockopt(m->sock, ZMQ_LINGER, &linger, sizeof linger);
+    /* a message over twice the cap closes its sender's connection before
+     * it is buffered (one between the two is dropped with a warning naming
+     * the worker, master_msg.c); a few queued per connection hold a fast
+     * sender back (TCP pushes back) instead of queueing 1,000 of them */
+    int64_t maxmsg = 2 * (int64_t)PROTO_MAX_MSG;
+    int hwm = MAX_QUEUED;
+    zmq_setsockopt(m->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    zmq_setsockopt(m->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (o->master_key) {
+        curve_key_t k;
+        char kerr[600];
+        if (curve_load(o->master_key, true, &k, kerr, sizeof kerr) != 0) {
+            snprintf(err, n, "argument --master-key: %s", kerr);
+            goto error;
+        }
+        m->guard = curve_guard_new(m->ctx, m->sock, &k, o->worker_keys, err, n);
+        memset(&k, 0, sizeof k);
+        if (m->guard == NULL) goto error;
+    }
     if (zmq_bind(m->sock, m->endpoint) != 0) {
         snprintf(err, n, "cannot bind the master to %s: %s", m->endpoint, zmq_strerror(errno));
         goto error;
@@ -369,7 +404,13 @@ master_t *master_start(runner_t *r, const opts_t *o, char *err, size_t n)
         goto error;
     }
     m->started = true;
-    log_info("Starting the master, listening on %s", m->endpoint);
+    log_info("Starting the master, listening on %s%s", m->endpoint,
+             m->guard ? " (CURVE: encrypted, known worker keys only)" : "");
+    if (m->guard == NULL && !loopback(o->master_bind_host))
+        log_warn("The master listens on %s without CURVE: anyone who reaches this port can join "
+                 "as a worker and feed it statistics. Bind to 127.0.0.1, or use --master-key and "
+                 "--worker-keys (docs/distributed.md, Security)",
+                 m->endpoint);
     return m;
 error:
     master_free(m);
@@ -386,6 +427,7 @@ void master_free(master_t *m)
         pthread_join(m->thread, NULL);
     }
     master_custom_close(m);
+    curve_guard_free(m->guard);
     if (m->sock) zmq_close(m->sock);
     if (m->ctx) zmq_ctx_term(m->ctx);
     dispatch_free(m->disp);

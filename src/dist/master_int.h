@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "dist/curve.h"
 #include "dist/dispatch.h"
 #include "dist/master.h"
 #include "dist/proto.h"
@@ -29,7 +30,18 @@ typedef struct node {
     double cpu;
     long long mem;
     bool cpu_warned;
+    unsigned cap_warned; /* the report caps it was warned about, once each (master_msg.c) */
 } node_t;
+
+/* Identities a master remembers (each that said client_ready, 256 bytes
+ * each): past it a new identity is refused, so a flood of made-up ones
+ * cannot grow the master without bound. */
+#define MAX_IDS 10000
+/* Exception rows a master keeps from its workers, and the bytes of their
+ * message and traceback it keeps (longer ones are cut). */
+#define MAX_EXC_ROWS 1000
+#define MAX_EXC_MSG 4096
+#define MAX_EXC_TB 16384
 
 /* What the runner must be asked to do, made after m->lock is released. */
 enum action { ACT_NONE, ACT_STOP, ACT_STOP_QUIT };
@@ -38,6 +50,7 @@ struct master {
     runner_t *r;
     const opts_t *o;
     void *ctx, *sock;
+    curve_guard_t *guard; /* with --master-key: CURVE's ZAP handler and monitor */
     char endpoint[512];
     pthread_t thread;
     bool started;
@@ -48,6 +61,10 @@ struct master {
     int nnodes, capnodes;
     char (*ids)[PROTO_MAX_ID]; /* every id ever seen: its position is its index */
     int nids;
+    /* messages dropped from identities that never said client_ready, and
+     * when that was last logged (at most every 10 s) */
+    long unknown_dropped;
+    double unknown_logged_at;
 
     const char *names[MAXC]; /* the classes in play, sorted by name */
     int ncls;

@@ -3,8 +3,11 @@
  * The master's thread calls master_read_socket each turn of its loop; it
  * drains the ROUTER socket ([identity, payload] frames), decodes each
  * payload (dist/proto.h) and handles it: `stats` and `exception` reports
- * are merged into the runner's statistics under the runner lock (even from
- * unknown workers, as Locust does); then, under m->lock, client_ready is
+ * are merged into the runner's statistics under the runner lock, within
+ * proto.h's caps (a warning names the worker the first time each cap
+ * bites) and only from an identity that once said client_ready (unlike
+ * Locust, which merges anyone's: everything else from an unknown identity
+ * is dropped, with a warning at most every 10 s); then, under m->lock, client_ready is
  * acked and adds or resets the worker's node, heartbeats keep its state,
  * CPU and memory, spawning/spawning_complete/stats update its state and
  * user counts, and client_stopped/quit drop it. Undecodable frames get
@@ -27,10 +30,19 @@ static node_t *find(master_t *m, const char *id)
     return NULL;
 }
 
-static int index_of(master_t *m, const char *id)
+static int known_index(const master_t *m, const char *id)
 {
     for (int i = 0; i < m->nids; i++)
         if (strcmp(m->ids[i], id) == 0) return i;
+    return -1;
+}
+
+/* id's index, a new one if it is new; -1 if MAX_IDS are taken. */
+static int index_of(master_t *m, const char *id)
+{
+    int i = known_index(m, id);
+    if (i >= 0) return i;
+    if (m->nids >= MAX_IDS) return -1;
     m->ids = xrealloc(m->ids, (size_t)(m->nids + 1) * sizeof *m->ids);
     snprintf(m->ids[m->nids], PROTO_MAX_ID, "%s", id);
     return m->nids++;
@@ -50,6 +62,11 @@ static enum action on_control(master_t *m, const char *id, const proto_msg_t *ms
                      "version is %s",
                      id, version, PROTO_VERSION);
         int index = index_of(m, id);
+        if (index < 0) {
+            log_warn("Refused worker %s: the master has seen %d worker identities, its limit", id,
+                     MAX_IDS);
+            return ACT_NONE;
+        }
         proto_ack(&m->out, id, index);
         master_send_to(m, id);
         if (n == NULL) {
@@ -67,6 +84,21 @@ static enum action on_control(master_t *m, const char *id, const proto_msg_t *ms
                  live_count(m));
         return ACT_NONE;
     }
+    if (n == NULL) {
+        /* a worker that said client_ready and then stopped or quit may
+         * still report; others are logged (at most every 10 s: a flood of
+         * them must not flood the log) */
+        if (known_index(m, id) >= 0) return ACT_NONE;
+        m->unknown_dropped++;
+        if (now - m->unknown_logged_at >= 10.0) {
+            log_warn("Received %s message from an unknown worker: %s (it never said "
+                     "client_ready): dropped, with %ld such message(s) since the last warning",
+                     t, id, m->unknown_dropped);
+            m->unknown_logged_at = now;
+            m->unknown_dropped = 0;
+        }
+        return ACT_NONE;
+    }
     static const char *const known[] = {"heartbeat",      "stats", "spawning", "spawning_complete",
                                         "client_stopped", "quit",  "exception"};
     bool is_known = false;
@@ -75,12 +107,6 @@ static enum action on_control(master_t *m, const char *id, const proto_msg_t *ms
     if (!is_known) {
         log_warn("Unknown message type received from worker %s (index %d): %s", id,
                  n ? n->index : -1, t);
-        return ACT_NONE;
-    }
-    if (n == NULL) {
-        /* heartbeats of unknown workers are ignored, as Locust does */
-        if (strcmp(t, "heartbeat") != 0 && strcmp(t, "stats") != 0)
-            log_warn("Received %s message from an unknown worker: %s.", t, id);
         return ACT_NONE;
     }
     if (strcmp(t, "heartbeat") == 0) {
@@ -132,6 +158,65 @@ static enum action on_control(master_t *m, const char *id, const proto_msg_t *ms
     return ACT_NONE;
 }
 
+/* Warn, once per worker and cap, that a report of worker id went over
+ * proto.h's caps. */
+static void warn_caps(master_t *m, const char *id, const proto_dropped_t *dr)
+{
+    node_t *n = find(m, id);
+    unsigned bits =
+        (dr->names ? 1u : 0) | (dr->rows ? 2u : 0) | (dr->secs ? 4u : 0) | (dr->errors ? 8u : 0);
+    if (n) {
+        bits &= ~n->cap_warned;
+        n->cap_warned |= bits;
+    }
+    if (bits & 1u)
+        log_warn("Worker %s sent a report of over %d names: %zu entries dropped (reported once "
+                 "per worker)",
+                 id, PROTO_MAX_NAMES, dr->names);
+    if (bits & 2u)
+        log_warn("Worker %s reported new names while the statistics hold %d rows, the limit: "
+                 "%zu entries dropped (reported once per worker)",
+                 id, PROTO_MAX_ROWS, dr->rows);
+    if (bits & 4u)
+        log_warn("Worker %s sent over %d per-second counts for one name: %zu dropped (reported "
+                 "once per worker)",
+                 id, PROTO_MAX_SECS, dr->secs);
+    if (bits & 8u)
+        log_warn("Worker %s sent failures over the limits (%d per report, %d rows): %zu dropped "
+                 "(reported once per worker)",
+                 id, PROTO_MAX_ERRORS, PROTO_MAX_ERROR_ROWS, dr->errors);
+}
+
+/* A str of at most max bytes (cut), or NULL. */
+static char *dup_cut(const msgpack_object *o, size_t max)
+{
+    if (o == NULL || o->type != MSGPACK_OBJECT_STR) return NULL;
+    return xstrndup(o->via.str.ptr, o->via.str.size < max ? o->via.str.size : max);
+}
+
+/* Count an exception report, within MAX_EXC_* (the caller holds the
+ * runner lock). */
+static void merge_exception(stats_t *st, const char *id, const proto_msg_t *msg)
+{
+    char *em = dup_cut(mp_get(msg->data, "msg"), MAX_EXC_MSG),
+         *tb = dup_cut(mp_get(msg->data, "traceback"), MAX_EXC_TB);
+    if (em && tb) {
+        size_t nexc;
+        stats_exception_t **xs = stats_exceptions(st, &nexc);
+        bool fits = nexc < MAX_EXC_ROWS;
+        for (size_t i = 0; i < nexc && !fits; i++)
+            fits = strcmp(xs[i]->traceback, tb) == 0;
+        if (fits)
+            stats_exception_add(st, em, tb, msg->node_id[0] ? msg->node_id : id, 1);
+        else
+            log_debug("exception from %s dropped: %d exception rows, the limit", id, MAX_EXC_ROWS);
+    } else {
+        log_warn("exception message from %s without msg/traceback: dropped", id);
+    }
+    xfree(em);
+    xfree(tb);
+}
+
 static enum action on_frame(master_t *m, const char *id, bool id_ok, const void *buf, size_t len)
 {
     proto_msg_t msg;
@@ -151,30 +236,51 @@ static enum action on_frame(master_t *m, const char *id, bool id_ok, const void 
         proto_msg_free(&msg);
         return ACT_NONE;
     }
-    if (strcmp(msg.type, "stats") == 0 || strcmp(msg.type, "exception") == 0) {
-        /* statistics go in even from unknown workers, as Locust's do */
+    bool report = strcmp(msg.type, "stats") == 0 || strcmp(msg.type, "exception") == 0;
+    if (report) {
+        pthread_mutex_lock(&m->lock);
+        report = known_index(m, id) >= 0; /* else on_control logs and drops it */
+        pthread_mutex_unlock(&m->lock);
+    }
+    if (report) {
+        proto_dropped_t dr = {0};
         runner_lock(m->r);
         stats_t *st = runner_stats(m->r);
         if (msg.type[0] == 's') {
-            if (proto_merge_stats(st, msg.data, m->scratch) < 0)
+            if (proto_merge_report(st, msg.data, m->scratch, &dr) < 0)
                 log_warn("stats message from %s is not a map: dropped", id);
         } else {
-            char *em = mp_dup_str(mp_get(msg.data, "msg")),
-                 *tb = mp_dup_str(mp_get(msg.data, "traceback"));
-            if (em && tb)
-                stats_exception_add(st, em, tb, msg.node_id[0] ? msg.node_id : id, 1);
-            else
-                log_warn("exception message from %s without msg/traceback: dropped", id);
-            xfree(em);
-            xfree(tb);
+            merge_exception(st, id, &msg);
         }
         runner_unlock(m->r);
+        if (dr.names || dr.rows || dr.secs || dr.errors) {
+            pthread_mutex_lock(&m->lock);
+            warn_caps(m, id, &dr);
+            pthread_mutex_unlock(&m->lock);
+        }
     }
     pthread_mutex_lock(&m->lock);
     enum action act = on_control(m, id, &msg, mono());
     pthread_mutex_unlock(&m->lock);
     proto_msg_free(&msg);
     return act;
+}
+
+/* A message over PROTO_MAX_MSG (and under the socket's hard cap, twice
+ * that): dropped undecoded, with a warning naming its sender once per
+ * worker (a worker whose reports outgrow the cap would repeat it every
+ * 3 s). */
+static void too_big(master_t *m, const char *id, size_t len)
+{
+    pthread_mutex_lock(&m->lock);
+    node_t *n = find(m, id);
+    bool warn = n == NULL || !(n->cap_warned & 16u);
+    if (n) n->cap_warned |= 16u;
+    pthread_mutex_unlock(&m->lock);
+    if (warn)
+        log_warn("Worker %s sent a message of %zu bytes, over the %d MiB limit: dropped (reported "
+                 "once per worker; fewer names per report, see docs/distributed.md)",
+                 id, len, PROTO_MAX_MSG >> 20);
 }
 
 enum action master_read_socket(master_t *m)
@@ -206,7 +312,9 @@ enum action master_read_socket(master_t *m)
             id[idlen] = '\0';
         }
         enum action a = ACT_NONE;
-        if (nf >= 2)
+        if (nf >= 2 && zmq_msg_size(&f[1]) > PROTO_MAX_MSG)
+            too_big(m, id_ok ? id : "(not UTF-8)", zmq_msg_size(&f[1]));
+        else if (nf >= 2)
             a = on_frame(m, id, id_ok, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]));
         else
             log_warn("Dropped a message without a payload frame");

@@ -79,6 +79,7 @@ bool mp_check(const void *buf, size_t len)
     int depth = 0;
     left[0] = 1;          /* the top-level object */
     uint64_t pending = 1; /* sum of left[]: every one needs a byte */
+    uint64_t objects = 1; /* announced so far, the top-level one included */
     while (pending) {
         if (p == end) return false;
         unsigned b = *p++;
@@ -127,6 +128,7 @@ bool mp_check(const void *buf, size_t len)
         if (pending > (uint64_t)(end - p)) return false;
         if (count) {
             if (count > (uint64_t)(end - p) - pending) return false;
+            if ((objects += count) > MP_MAX_OBJECTS) return false;
             left[++depth] = count;
             pending += count;
         }

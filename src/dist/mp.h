@@ -46,11 +46,20 @@ void mp_key(msgpack_packer *pk, const char *key);
  * (MSGPACK_EMBED_STACK_SIZE). */
 #define MP_MAX_DEPTH 32
 
+/* The most objects (every value, key and container counts one) a frame
+ * mp_check accepts: msgpack-c makes a 16-byte msgpack_object of each, so
+ * this bounds what unpacking one frame allocates (about 120 MB, zone
+ * included) whatever its size. A worker's report holds about 40 objects
+ * per name plus 4 per response-time bucket in use (two histograms of
+ * (bucket, count) pairs): 5,000 names with 150 buckets each fit. */
+#define MP_MAX_OBJECTS (4u << 20)
+
 /* True if buf (len bytes) is exactly one msgpack object that msgpack-c
  * unpacks without error, and no array or map in it claims more elements
- * than there are bytes left to hold them (each takes at least one): so
- * unpacking allocates at most about len objects, not the 2^32 a 5-byte
- * array32 header can claim. A pure scan: nothing is allocated. */
+ * than there are bytes left to hold them (each takes at least one), nor
+ * more than MP_MAX_OBJECTS in all: so unpacking allocates at most about
+ * min(len, MP_MAX_OBJECTS) objects, not the 2^32 a 5-byte array32 header
+ * can claim. A pure scan: nothing is allocated. */
 bool mp_check(const void *buf, size_t len);
 
 /* The value of key in map o (key compared as a str); NULL if o is not a

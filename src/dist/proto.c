@@ -10,7 +10,10 @@
  * another process, maybe a buggy or hostile one): counts must be in
  * [0, 2^53] (exact as a double, as the web UI's JSON numbers are), times
  * in [0, 1e12] ms and timestamps in (0, STATS_MAX_TS]; a value outside is
- * taken as absent, like a mistyped one. */
+ * taken as absent, like a mistyped one. Sizes are capped too (proto.h:
+ * names per report, rows, per-second keys, failures): what is over a cap
+ * is skipped and counted for the caller to report, so one message costs
+ * time linear in its size and the master's rows stay bounded. */
 #include "dist/proto.h"
 
 #include <math.h>
@@ -424,19 +427,24 @@ static void secs_add(secs_t *s, int64_t sec, uint32_t v, bool fail)
     s->n++;
 }
 
-static void read_secs(const msgpack_object *e, secs_t *s)
+static void read_secs(const msgpack_object *e, secs_t *s, size_t *dropped)
 {
     const msgpack_object *r = mp_get(e, "num_reqs_per_sec"), *f = mp_get(e, "num_fail_per_sec");
-    size_t cap = (r && r->type == MSGPACK_OBJECT_MAP ? r->via.map.size : 0) +
-                 (f && f->type == MSGPACK_OBJECT_MAP ? f->via.map.size : 0);
+    size_t cap = 2 * PROTO_MAX_SECS;
     s->n = 0;
-    s->sec = xmalloc((cap ? cap : 1) * sizeof *s->sec);
-    s->reqs = xmalloc((cap ? cap : 1) * sizeof *s->reqs);
-    s->fails = xmalloc((cap ? cap : 1) * sizeof *s->fails);
+    s->sec = xmalloc(cap * sizeof *s->sec);
+    s->reqs = xmalloc(cap * sizeof *s->reqs);
+    s->fails = xmalloc(cap * sizeof *s->fails);
     const msgpack_object *maps[2] = {r, f};
     for (int m = 0; m < 2; m++) {
         if (maps[m] == NULL || maps[m]->type != MSGPACK_OBJECT_MAP) continue;
-        for (uint32_t k = 0; k < maps[m]->via.map.size; k++) {
+        uint32_t n = maps[m]->via.map.size;
+        /* a report covers ~3 s and the rings keep 32: the rest is noise */
+        if (n > PROTO_MAX_SECS) {
+            *dropped += n - PROTO_MAX_SECS;
+            n = PROTO_MAX_SECS;
+        }
+        for (uint32_t k = 0; k < n; k++) {
             int64_t sec, v;
             if (mp_int(&maps[m]->via.map.ptr[k].key, &sec) &&
                 mp_int(&maps[m]->via.map.ptr[k].val, &v) && v > 0 && v <= UINT32_MAX)
@@ -452,8 +460,10 @@ static void secs_free(secs_t *s)
     xfree(s->fails);
 }
 
-/* Merge one serialized entry. Returns false if it is malformed. */
-static bool merge_entry(stats_t *st, const msgpack_object *e, bool total, hist_t *scratch)
+/* Merge one serialized entry. Returns false if it is malformed, or if its
+ * name is new and st is full (counted in dr->rows). */
+static bool merge_entry(stats_t *st, const msgpack_object *e, bool total, hist_t *scratch,
+                        proto_dropped_t *dr)
 {
     if (e == NULL || e->type != MSGPACK_OBJECT_MAP) return false;
     char name[1024], method[64] = "";
@@ -471,12 +481,16 @@ static bool merge_entry(stats_t *st, const msgpack_object *e, bool total, hist_t
     if (d.min_response_time_ms < 0) d.min_response_time_ms = d.max_response_time_ms;
     get_ts(e, "last_request_timestamp", &d.last_request_ts);
     if (d.num_none_requests > d.num_requests) d.num_none_requests = d.num_requests;
+    if (!total && stats_rows(st) >= PROTO_MAX_ROWS && !stats_has_entry(st, method, name)) {
+        dr->rows++;
+        return false;
+    }
     d.method = method;
     d.name = name;
     read_hist(e, scratch);
     d.hist = scratch;
     secs_t s;
-    read_secs(e, &s);
+    read_secs(e, &s, &dr->secs);
     d.secs = s.sec;
     d.sec_reqs = s.reqs;
     d.sec_fails = s.fails;
@@ -486,27 +500,60 @@ static bool merge_entry(stats_t *st, const msgpack_object *e, bool total, hist_t
     return true;
 }
 
-int proto_merge_stats(stats_t *st, const msgpack_object *data, hist_t *scratch)
+/* Copy a failure's string, cut at PROTO_MAX_ERROR_LEN bytes. NULL if
+ * it is not a str. */
+static char *error_str(const msgpack_object *o)
 {
+    if (o == NULL || o->type != MSGPACK_OBJECT_STR) return NULL;
+    size_t n = o->via.str.size < PROTO_MAX_ERROR_LEN ? o->via.str.size : PROTO_MAX_ERROR_LEN;
+    return xstrndup(o->via.str.ptr, n);
+}
+
+int proto_merge_report(stats_t *st, const msgpack_object *data, hist_t *scratch,
+                       proto_dropped_t *dropped)
+{
+    proto_dropped_t dr = {0};
+    if (dropped) *dropped = dr;
     if (data == NULL || data->type != MSGPACK_OBJECT_MAP) return -1;
     int merged = 0;
     const msgpack_object *list = mp_get(data, "stats");
-    if (list && list->type == MSGPACK_OBJECT_ARRAY)
-        for (uint32_t i = 0; i < list->via.array.size; i++)
-            merged += merge_entry(st, &list->via.array.ptr[i], false, scratch);
-    merge_entry(st, mp_get(data, "stats_total"), true, scratch);
+    if (list && list->type == MSGPACK_OBJECT_ARRAY) {
+        uint32_t n = list->via.array.size;
+        if (n > PROTO_MAX_NAMES) {
+            dr.names = n - PROTO_MAX_NAMES;
+            n = PROTO_MAX_NAMES;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            merged += merge_entry(st, &list->via.array.ptr[i], false, scratch, &dr);
+    }
+    merge_entry(st, mp_get(data, "stats_total"), true, scratch, &dr);
     const msgpack_object *errs = mp_get(data, "errors");
     if (errs && errs->type == MSGPACK_OBJECT_MAP)
         for (uint32_t i = 0; i < errs->via.map.size; i++) {
+            if (i >= PROTO_MAX_ERRORS) {
+                dr.errors += errs->via.map.size - i;
+                break;
+            }
             const msgpack_object *v = &errs->via.map.ptr[i].val;
-            char *name = mp_dup_str(mp_get(v, "name")), *method = mp_dup_str(mp_get(v, "method"));
-            char *error = mp_dup_str(mp_get(v, "error"));
+            char *name = error_str(mp_get(v, "name")), *method = error_str(mp_get(v, "method"));
+            char *error = error_str(mp_get(v, "error"));
             int64_t n;
-            if (name && error && count_ok(mp_get(v, "occurrences"), &n) && n > 0)
-                stats_error_add(st, method ? method : "", name, error, (uint64_t)n);
+            if (name && error && count_ok(mp_get(v, "occurrences"), &n) && n > 0) {
+                if (stats_error_rows(st) < PROTO_MAX_ERROR_ROWS ||
+                    stats_has_error(st, method ? method : "", name, error))
+                    stats_error_add(st, method ? method : "", name, error, (uint64_t)n);
+                else
+                    dr.errors++;
+            }
             xfree(name);
             xfree(method);
             xfree(error);
         }
+    if (dropped) *dropped = dr;
     return merged;
+}
+
+int proto_merge_stats(stats_t *st, const msgpack_object *data, hist_t *scratch)
+{
+    return proto_merge_report(st, data, scratch, NULL);
 }

@@ -87,10 +87,41 @@ void proto_stats(mp_out_t *o, const char *node_id, stats_t *st, const char *cons
  * were not among the names (or -1 if m is not a map). */
 int proto_class_counts(const msgpack_object *m, const char *const *classes, int n, long *counts);
 
+/* What a master takes from its workers: a worker is another process,
+ * maybe a buggy or hostile one, and these caps bound the master's memory
+ * and the time one message can take (docs/distributed.md, Security).
+ * A message over PROTO_MAX_MSG is dropped undecoded with a warning naming
+ * the worker, and one over twice that closes the sender's connection
+ * (ZMQ_MAXMSGSIZE); the others are applied by proto_merge_report, which
+ * drops what is over them and says so. */
+#define PROTO_MAX_MSG (8 << 20) /* bytes in one message */
+#define PROTO_MAX_NAMES 5000    /* entries (names) in one report */
+#define PROTO_MAX_ROWS 5000     /* rows in the master's statistics: new names past it are dropped */
+#define PROTO_MAX_SECS 64       /* keys in one entry's per-second map */
+#define PROTO_MAX_ERRORS 1000   /* failures in one report */
+#define PROTO_MAX_ERROR_ROWS 2000 /* failure rows in the master's statistics */
+#define PROTO_MAX_ERROR_LEN 4096  /* bytes of a failure's text; longer is cut */
+
+/* What proto_merge_report dropped from one report (all 0 when it kept
+ * everything). */
+typedef struct proto_dropped {
+    size_t names;  /* entries past PROTO_MAX_NAMES */
+    size_t rows;   /* entries with a new name once st held PROTO_MAX_ROWS rows */
+    size_t secs;   /* per-second keys past PROTO_MAX_SECS */
+    size_t errors; /* failures past PROTO_MAX_ERRORS, or new past PROTO_MAX_ERROR_ROWS */
+} proto_dropped_t;
+
 /* Merge the data of a `stats` message into st: every entry into its row,
- * stats_total into Aggregated, and the failures. scratch is a histogram the
- * caller lends (contents are replaced). Returns the number of entries
- * merged, or -1 if data is not a map; malformed entries are skipped. */
+ * stats_total into Aggregated, and the failures, within the caps above
+ * (Aggregated always gets the whole total). scratch is a histogram the
+ * caller lends (contents are replaced); what was dropped is counted in
+ * *dropped (may be NULL). Returns the number of entries merged, or -1 if
+ * data is not a map; malformed entries are skipped. Linear in the size of
+ * the message. */
+int proto_merge_report(stats_t *st, const msgpack_object *data, hist_t *scratch,
+                       proto_dropped_t *dropped);
+
+/* proto_merge_report without the account of what was dropped. */
 int proto_merge_stats(stats_t *st, const msgpack_object *data, hist_t *scratch);
 
 /* Locust's response-time bucket of t ms: round(t) under 100, to 10 under

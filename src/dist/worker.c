@@ -20,6 +20,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "dist/custom.h"
+#include "dist/curve.h"
 #include "dist/proto.h"
 #include "engine/loop.h"
 #include "lua/msg.h"
@@ -53,6 +54,11 @@ struct worker {
     unsigned long cpu_ticks;
     double cpu_wall, cpu;
     atomic_int exit_code;
+    /* --worker-key / --master-public-key: CURVE, and whether a refused
+     * handshake was reported (once) */
+    bool curve, hs_warned;
+    curve_key_t key;
+    curve_key_t master_key;
 };
 
 static double mono(void)
@@ -202,9 +208,13 @@ static int open_socket(worker_t *w, char *err, size_t n)
     zmq_setsockopt(w->sock, ZMQ_TCP_KEEPALIVE, &one, sizeof one);
     zmq_setsockopt(w->sock, ZMQ_TCP_KEEPALIVE_IDLE, &idle, sizeof idle);
     zmq_setsockopt(w->sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (w->curve && curve_client(w->sock, &w->key, w->master_key.pub) != 0) goto error;
     char mon[64];
     snprintf(mon, sizeof mon, "inproc://cicada-worker-monitor-%d", w->nmon++);
-    if (zmq_socket_monitor(w->sock, mon, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0)
+    if (zmq_socket_monitor(
+            w->sock, mon,
+            ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
         goto error;
     w->mon = zmq_socket(w->ctx, ZMQ_PAIR);
     if (w->mon == NULL || zmq_connect(w->mon, mon) != 0) goto error;
@@ -262,6 +272,18 @@ static void read_monitor(worker_t *w)
             w->connected = true;
             w->lost = false;
             w->down_since = 0;
+        } else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
+                   ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+                   ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            /* libzmq retries on its own; say why once, not every 100 ms */
+            if (!w->hs_warned)
+                log_error("The master at %s refused this worker's connection: %s", w->endpoint,
+                          ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                              ? "its --worker-key is not among the master's --worker-keys"
+                          : w->curve ? "a wrong --master-public-key, or a master without CURVE"
+                                     : "the master requires CURVE (--worker-key and "
+                                       "--master-public-key)");
+            w->hs_warned = true;
         } else if (ev == ZMQ_EVENT_DISCONNECTED) {
             if (w->acked) log_warn("Lost the connection to the master at %s", w->endpoint);
             w->connected = false;
@@ -500,6 +522,20 @@ worker_t *worker_start(runner_t *r, const opts_t *o, char *err, size_t n)
     for (size_t i = 0; i < ncls && i < 64; i++)
         w->names[w->ncls++] = cls[i].name;
     runner_unlock(r);
+    if (o->worker_key) {
+        char kerr[600];
+        if (curve_load(o->worker_key, true, &w->key, kerr, sizeof kerr) != 0 ||
+            curve_load(o->master_public_key, false, &w->master_key, kerr, sizeof kerr) != 0) {
+            snprintf(err, n, "argument %s: %s",
+                     w->key.secret[0] ? "--master-public-key" : "--worker-key", kerr);
+            goto error;
+        }
+        if (!curve_available()) {
+            snprintf(err, n, "argument --worker-key: this libzmq was built without CURVE");
+            goto error;
+        }
+        w->curve = true;
+    }
     w->ctx = zmq_ctx_new();
     if (w->ctx == NULL || open_socket(w, err, n) != 0) goto error;
     runner_remote_t rm = {
@@ -516,6 +552,7 @@ worker_t *worker_start(runner_t *r, const opts_t *o, char *err, size_t n)
     return w;
 error:
     msg_set_sink(NULL);
+    memset(&w->key, 0, sizeof w->key);
     close_socket(w, 0);
     if (w->ctx) zmq_ctx_term(w->ctx);
     custom_queue_free(&w->outq);

@@ -358,8 +358,32 @@ stats_entry_t *stats_main_entry(stats_t *st, const char *method, const char *nam
     table_put(&st->rows, h, e);
     st->sorted = xrealloc(st->sorted, (st->nsorted + 1) * sizeof *st->sorted);
     st->sorted[st->nsorted++] = e;
-    qsort(st->sorted, st->nsorted, sizeof *st->sorted, entry_cmp);
+    /* sorted when next read: sorting here made a report of n new names
+     * cost n sorts (20,000 names froze a master for 20 s) */
+    st->rows_unsorted = true;
     return e;
+}
+
+bool stats_has_entry(const stats_t *st, const char *method, const char *name)
+{
+    uint64_t h = table_hash(method, name, NULL);
+    return table_get(&st->rows, h, entry_eq, method, name, NULL) != NULL;
+}
+
+size_t stats_rows(const stats_t *st)
+{
+    return st->nsorted;
+}
+
+bool stats_has_error(const stats_t *st, const char *method, const char *name, const char *error)
+{
+    uint64_t h = table_hash(method, name, error);
+    return table_get(&st->errs, h, error_eq, method, name, error) != NULL;
+}
+
+size_t stats_error_rows(const stats_t *st)
+{
+    return st->nerr;
 }
 
 /* Add one shard row into a main row (its own, or Aggregated). */
@@ -470,8 +494,14 @@ void stats_exception_add(stats_t *st, const char *msg, const char *traceback, co
             if (l == len && memcmp(p, node, len) == 0) found = true;
             p = end ? end + 2 : p + l;
         }
-        if (!found) {
-            size_t old = strlen(x->nodes);
+        size_t old = strlen(x->nodes);
+        /* a worker names itself: a hostile one could grow this forever */
+        if (!found && old + 2 + len > STATS_MAX_NODES_LEN) {
+            if (old < 5 || strcmp(x->nodes + old - 5, ", ...") != 0) {
+                x->nodes = xrealloc(x->nodes, old + 6);
+                memcpy(x->nodes + old, ", ...", 6);
+            }
+        } else if (!found) {
             x->nodes = xrealloc(x->nodes, old + 2 + len + 1);
             memcpy(x->nodes + old, ", ", 2);
             memcpy(x->nodes + old + 2, node, len + 1);
@@ -482,6 +512,8 @@ void stats_exception_add(stats_t *st, const char *msg, const char *traceback, co
 
 stats_entry_t **stats_entries(stats_t *st, size_t *n)
 {
+    if (st->rows_unsorted) qsort(st->sorted, st->nsorted, sizeof *st->sorted, entry_cmp);
+    st->rows_unsorted = false;
     *n = st->nsorted;
     return st->sorted;
 }

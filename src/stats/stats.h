@@ -116,7 +116,9 @@ void stats_add_cut(stats_t *st, uint64_t n);
 
 /* Count an exception reported by node (e.g. "local", or a worker id from a
  * master's point of view) count times; equal tracebacks are one row whose
- * nodes list ("a, b") gains node if new. Strings are copied. */
+ * nodes list ("a, b") gains node if new, up to STATS_MAX_NODES_LEN bytes
+ * (then it ends in ", ..." and stops growing). Strings are copied. */
+#define STATS_MAX_NODES_LEN 4096
 void stats_exception_add(stats_t *st, const char *msg, const char *traceback, const char *node,
                          uint64_t count);
 
@@ -151,6 +153,17 @@ typedef struct stats_delta {
  * Aggregated row when aggregated is true (a worker reports its total
  * separately, as Locust's stats_total). */
 void stats_merge_delta(stats_t *st, const stats_delta_t *d, bool aggregated);
+
+/* True if st has a row for (method, name) (Aggregated is not a row). A
+ * master checks it before merging a worker's entry once it holds as many
+ * rows as it allows (dist/proto.h). */
+bool stats_has_entry(const stats_t *st, const char *method, const char *name);
+/* How many rows st holds (without Aggregated); cheaper than stats_entries. */
+size_t stats_rows(const stats_t *st);
+/* The same two for failures: is there a row for (method, name, error), and
+ * how many rows there are. */
+bool stats_has_error(const stats_t *st, const char *method, const char *name, const char *error);
+size_t stats_error_rows(const stats_t *st);
 
 /* Count n occurrences of a failure (method, name, error); strings are copied. */
 void stats_error_add(stats_t *st, const char *method, const char *name, const char *error,

@@ -26,9 +26,10 @@ _Static_assert(sizeof((stats_entry_t *)0)->sec_key == STATS_RING * sizeof(int64_
 struct stats {
     double start_time;
     stats_entry_t total;
-    table_t rows; /* stats_entry_t* by (method, name) */
-    stats_entry_t **sorted;
+    table_t rows;           /* stats_entry_t* by (method, name) */
+    stats_entry_t **sorted; /* every row; sorted by (name, method) unless rows_unsorted */
     size_t nsorted;
+    bool rows_unsorted;
     table_t errs; /* stats_error_t* by (method, name, error) */
     stats_error_t **errlist;
     size_t nerr;
