@@ -106,9 +106,10 @@ bool master_custom_frame(master_t *m, const char *id, const char *type, const vo
     pthread_mutex_lock(&m->lock);
     bool known = find_live(m, id) != NULL;
     pthread_mutex_unlock(&m->lock);
-    /* from an identity that never said client_ready: on_control drops it
-     * with the master's rate-limited warning */
-    if (!known) return false;
+    if (!known) {
+        log_warn("Received custom message %s from an unknown worker %s: dropped", type, id);
+        return true;
+    }
     if (!msg_deliver(m->L, buf, len))
         log_warn("Unknown message type received from worker %s: %s (no handler on the master)", id,
                  type);

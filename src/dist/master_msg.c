@@ -84,6 +84,16 @@ static enum action on_control(master_t *m, const char *id, const proto_msg_t *ms
                  live_count(m));
         return ACT_NONE;
     }
+    static const char *const known[] = {"heartbeat",      "stats", "spawning", "spawning_complete",
+                                        "client_stopped", "quit",  "exception"};
+    bool is_known = false;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        is_known |= strcmp(t, known[i]) == 0;
+    if (!is_known) {
+        log_warn("Unknown message type received from worker %s (index %d): %s", id,
+                 n ? n->index : -1, t);
+        return ACT_NONE;
+    }
     if (n == NULL) {
         /* a worker that said client_ready and then stopped or quit may
          * still report; others are logged (at most every 10 s: a flood of
@@ -97,16 +107,6 @@ static enum action on_control(master_t *m, const char *id, const proto_msg_t *ms
             m->unknown_logged_at = now;
             m->unknown_dropped = 0;
         }
-        return ACT_NONE;
-    }
-    static const char *const known[] = {"heartbeat",      "stats", "spawning", "spawning_complete",
-                                        "client_stopped", "quit",  "exception"};
-    bool is_known = false;
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        is_known |= strcmp(t, known[i]) == 0;
-    if (!is_known) {
-        log_warn("Unknown message type received from worker %s (index %d): %s", id,
-                 n ? n->index : -1, t);
         return ACT_NONE;
     }
     if (strcmp(t, "heartbeat") == 0) {
