@@ -415,6 +415,6 @@ void msg_open(lua_State *L, engine_t *e)
     lua_setfield(L, -2, "role");
     lua_pushnumber(L, e ? e->index + 1 : 0);
     lua_setfield(L, -2, "thread_index");
-    lua_pushnumber(L, e ? e->conf->nengines : 0);
+    lua_pushnumber(L, e && e->conf ? e->conf->nengines : 0); /* a test engine may have no conf */
     lua_setfield(L, -2, "thread_count");
 }
