@@ -499,18 +499,20 @@ if coroutine.isyieldable then
   function coroutine.isyieldable() return made[co_running()] == true end
 end
 
-local running = {}   -- id -> { self, class } of every user of this VM
+local running = {}   -- id -> self of every user of this VM (its class is its metatable's __index)
 
 -- on_stop of a user whose request was cut off at stop: the engine runs it
 -- in a fresh coroutine (the user's own stays parked where it was cut).
 function cicada._stop_user(id)
-  local u = running[id]
-  if u == nil then return end
+  local self = running[id]
+  if self == nil then return end
+  local mt = getmetatable(self)
+  local cls = type(mt) == "table" and mt.__index or nil
   _flush()
   cicada._on_stop_begin()
-  if u[2].on_stop then
+  if type(cls) == "table" and cls.on_stop then
     _task("on_stop")
-    protected(u[2].on_stop, u[1])
+    protected(cls.on_stop, self)
   end
   _flush()
   running[id] = nil
@@ -521,7 +523,7 @@ function cicada._run(index, id)
   local cls = classes[index]
   local self = setmetatable({ id = id, host = cls.host }, cls._instance)
   self.client = setmetatable({ base_url = cls.host, max_body_size = cls.max_body_size }, client_mt)
-  running[id] = { self, cls }
+  running[id] = self
   local stop = false
   if cls.on_start then
     _task("on_start")
