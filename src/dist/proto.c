@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/utf8.h"
 
 /* ---- envelope ---- */
 
@@ -54,27 +55,7 @@ void proto_msg_free(proto_msg_t *m)
 
 bool proto_utf8(const char *s, size_t len)
 {
-    if (len == 0) return true; /* s may be NULL (an empty msgpack str) */
-    const unsigned char *p = (const unsigned char *)s, *end = p + len;
-    while (p < end) {
-        unsigned c = *p++;
-        int more;
-        if (c == 0) return false;
-        if (c < 0x80) continue;
-        if (c >= 0xc2 && c <= 0xdf)
-            more = 1;
-        else if (c >= 0xe0 && c <= 0xef)
-            more = 2;
-        else if (c >= 0xf0 && c <= 0xf4)
-            more = 3;
-        else
-            return false;
-        if (end - p < more) return false;
-        for (int i = 0; i < more; i++)
-            if ((p[i] & 0xc0) != 0x80) return false;
-        p += more;
-    }
-    return true;
+    return utf8_valid(s, len, false);
 }
 
 /* ---- encoders ---- */

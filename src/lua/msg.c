@@ -26,6 +26,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "base/utf8.h"
 #include "engine/engine.h"
 
 #define MSG_MAX_DEPTH 30 /* below msgpack-c's unpacking limit of 32 */
@@ -63,29 +64,6 @@ bool msg_registered(const char *name)
 }
 
 /* ---- Lua to msgpack ---- */
-
-static bool utf8_ok(const unsigned char *p, size_t len)
-{
-    const unsigned char *end = p + len;
-    while (p < end) {
-        unsigned c = *p++;
-        int more;
-        if (c < 0x80) continue;
-        if (c >= 0xc2 && c <= 0xdf)
-            more = 1;
-        else if (c >= 0xe0 && c <= 0xef)
-            more = 2;
-        else if (c >= 0xf0 && c <= 0xf4)
-            more = 3;
-        else
-            return false;
-        if (end - p < more) return false;
-        for (int i = 0; i < more; i++)
-            if ((p[i] & 0xc0) != 0x80) return false;
-        p += more;
-    }
-    return true;
-}
 
 /* Is the table at idx a sequence 1..n (n may be 0)? Sets *n to its size. */
 static bool is_array(lua_State *L, int idx, size_t *n)
@@ -197,7 +175,7 @@ static int pack(lua_State *L, int idx, msgpack_packer *pk, int depth, char *path
     case LUA_TSTRING: {
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
-        if (utf8_ok((const unsigned char *)s, len)) {
+        if (utf8_valid(s, len, true)) {
             msgpack_pack_str(pk, len);
             msgpack_pack_str_body(pk, s, len);
         } else {

@@ -91,13 +91,7 @@ const char *__lsan_default_suppressions(void)
     return "leak:libluajit-5.1.so\n";
 }
 
-#define MUST(cond)                                                                                 \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);           \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "must.h"
 
 #define MAX_FRAMES 64
 
