@@ -90,6 +90,8 @@ describe("forms pre-filled from the command line and the running test", { timeou
     await s.page.reload();
     await s.page.locator("#edit-button").waitFor({ state: "visible" });
     await waitFor(() => s.page.evaluate(() => document.getElementById("conn").classList.contains("live")), "live");
+    // the socket opens before its first document arrives: wait for the page to show it
+    await waitFor(async () => (await s.page.textContent("#users")).trim() === "5", "the page shows 5 users");
     await s.page.click("#edit-button");
     await s.page.locator("#edit-overlay").waitFor({ state: "visible" });
     assert.equal(await s.page.inputValue("#edit_user_count"), "5");
