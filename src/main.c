@@ -76,10 +76,6 @@ int main(int argc, char **argv)
         return demo_run(o.demo_host, o.demo_port, o.demo_slow, o.demo_fail_ratio);
     raise_fd_limit();
     if (o.list_classes) return runner_list(&o);
-    if (o.json_file) {
-        fprintf(stderr, "cicada: --json reports are not available yet\n");
-        return 2;
-    }
     /* users run here (not on workers): refuse up front what cannot fit */
     if (!o.master && !o.worker && o.users > 0 && runner_users_fit(o.users, err, sizeof err) != 0) {
         fprintf(stderr,

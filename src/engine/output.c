@@ -6,13 +6,15 @@
  * by a row per second. It records one chart point per second once requests
  * were made, and prints Locust's console tables: the current table every
  * two seconds of a headless run and the summary (totals, percentiles,
- * errors) at the end. The statistics are read under r->lock; this module
+ * errors) at the end, and with --json FILE the JSON summary once the run
+ * is over. The statistics are read under r->lock; this module
  * neither collects them from the engines nor decides when to write. */
 #include "engine/output.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,6 +23,7 @@
 #include "cli/console.h"
 #include "engine/runner_int.h"
 #include "report/csv.h"
+#include "report/json.h"
 
 static FILE *open_csv(const char *prefix, const char *suffix)
 {
@@ -128,4 +131,26 @@ void output_summary(runner_t *r)
                 cut == 1 ? "" : "s");
     pthread_mutex_unlock(&r->lock);
     fflush(stdout);
+}
+
+void output_json(runner_t *r, int exit_code)
+{
+    const char *path = r->o->json_file;
+    if (path == NULL) return;
+    pthread_mutex_lock(&r->lock);
+    /* /stats/requests' document (rows, errors, cut_off, ...) with the
+     * exceptions, the per-second history and the exit code beside it */
+    cJSON *j = json_stats_requests(r);
+    cJSON *exc = json_exceptions(r->stats);
+    cJSON_AddItemToObject(j, "exceptions", cJSON_DetachItemFromObject(exc, "exceptions"));
+    cJSON_Delete(exc);
+    cJSON_AddItemToObject(j, "history", json_history(r));
+    pthread_mutex_unlock(&r->lock);
+    cJSON_AddNumberToObject(j, "exit_code", exit_code);
+    char *text = json_print(j, true);
+    FILE *f = fopen(path, "w");
+    if (f == NULL || fputs(text, f) == EOF || fputc('\n', f) == EOF)
+        log_error("cannot write %s: %s", path, strerror(errno));
+    if (f && fclose(f) != 0) log_error("cannot write %s: %s", path, strerror(errno));
+    free(text); /* cJSON's */
 }

@@ -25,4 +25,9 @@ void output_table(runner_t *r, bool current);
 /* Print the final summary: totals, percentiles and errors. */
 void output_summary(runner_t *r);
 
+/* With --json FILE: write the JSON summary there (/stats/requests' document
+ * plus "exceptions", "history" and "exit_code"); a write error is logged,
+ * never fatal. Takes r->lock itself. */
+void output_json(runner_t *r, int exit_code);
+
 #endif

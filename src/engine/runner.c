@@ -364,6 +364,7 @@ int runner_run(runner_t *r)
     output_csvs(r, true);
     output_summary(r);
     int code = exit_code(r);
+    output_json(r, code);
     log_info("Shutting down (exit code %d)", code);
     return code;
 }
