@@ -24,7 +24,6 @@
  * "lua_socket_log_errors", receiving with "*L". */
 #include "lua/cosocket.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <lauxlib.h>
 #include <lua.h>
@@ -44,26 +43,7 @@
 #define READ_CHUNK 16384
 
 static char pool_key;
-static _Thread_local char errbuf[256];
-
-/* ---- errors ---- */
-
-/* OpenResty's style: strerror in lower case ("connection refused"). */
-const char *cosock_errstr(int e)
-{
-    if (e == ETIMEDOUT) return "timeout";
-    if (e == EPROTO) return "ssl error";
-    snprintf(errbuf, sizeof errbuf, "%s", strerror(e));
-    errbuf[0] = (char)tolower((unsigned char)errbuf[0]);
-    return errbuf;
-}
-
-int cosock_fail(lua_State *L, const char *err)
-{
-    lua_pushnil(L);
-    lua_pushstring(L, err);
-    return 2;
-}
+static _Thread_local char errbuf[256]; /* cosock_handshake_error's text */
 
 /* ---- connection life ---- */
 

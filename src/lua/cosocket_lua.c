@@ -15,6 +15,7 @@
  * Not done: socket options (setoption() accepts and ignores them). */
 #include "lua/cosocket.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <lauxlib.h>
 #include <lua.h>
@@ -40,6 +41,26 @@ static int ok1(lua_State *L)
 {
     lua_pushinteger(L, 1);
     return 1;
+}
+
+/* ---- errors ---- */
+
+/* OpenResty's style: strerror in lower case ("connection refused"). */
+const char *cosock_errstr(int e)
+{
+    static _Thread_local char errbuf[256];
+    if (e == ETIMEDOUT) return "timeout";
+    if (e == EPROTO) return "ssl error";
+    snprintf(errbuf, sizeof errbuf, "%s", strerror(e));
+    errbuf[0] = (char)tolower((unsigned char)errbuf[0]);
+    return errbuf;
+}
+
+int cosock_fail(lua_State *L, const char *err)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
 }
 
 /* ---- the Lua objects ---- */
