@@ -317,17 +317,9 @@ static bool loopback(const char *host)
            strcmp(host, "::1") == 0 || strcmp(host, "[::1]") == 0 || strcmp(host, "lo") == 0;
 }
 
-master_t *master_start(runner_t *r, const opts_t *o, char *err, size_t n)
+/* The classes in play: the chosen ones (positional names), else all. */
+static void pick_classes(master_t *m, runner_t *r, const opts_t *o)
 {
-    master_t *m = xcalloc(1, sizeof *m);
-    m->r = r;
-    m->o = o;
-    pthread_mutex_init(&m->lock, NULL);
-    pthread_cond_init(&m->cond, NULL);
-    mp_out_init(&m->out);
-    m->scratch = hist_new();
-
-    /* the classes in play: the chosen ones (positional names), else all */
     dispatch_class_t dc[MAXC];
     size_t ncls;
     runner_lock(r);
@@ -346,7 +338,12 @@ master_t *master_start(runner_t *r, const opts_t *o, char *err, size_t n)
         m->of_runner[i] = -1;
     runner_unlock(r);
     m->disp = dispatch_new(dc, m->ncls);
+}
 
+/* The ROUTER socket, its bounds and (with --master-key) CURVE, bound to
+ * the endpoint. Returns 0, or -1 with err filled. */
+static int open_socket(master_t *m, const opts_t *o, char *err, size_t n)
+{
     const char *host = strcmp(o->master_bind_host, "*") == 0 ? "*" : o->master_bind_host;
     if (o->master_bind_port == 0)
         snprintf(m->endpoint, sizeof m->endpoint, "tcp://%s:*", host);
@@ -356,7 +353,7 @@ master_t *master_start(runner_t *r, const opts_t *o, char *err, size_t n)
     m->sock = m->ctx ? zmq_socket(m->ctx, ZMQ_ROUTER) : NULL;
     if (m->sock == NULL) {
         snprintf(err, n, "cannot create the master socket: %s", zmq_strerror(errno));
-        goto error;
+        return -1;
     }
     int one = 1, idle = 30, linger = 1000;
     zmq_setsockopt(m->sock, ZMQ_TCP_KEEPALIVE, &one, sizeof one);
@@ -375,18 +372,32 @@ master_t *master_start(runner_t *r, const opts_t *o, char *err, size_t n)
         char kerr[600];
         if (curve_load(o->master_key, true, &k, kerr, sizeof kerr) != 0) {
             snprintf(err, n, "argument --master-key: %s", kerr);
-            goto error;
+            return -1;
         }
         m->guard = curve_guard_new(m->ctx, m->sock, &k, o->worker_keys, err, n);
         memset(&k, 0, sizeof k);
-        if (m->guard == NULL) goto error;
+        if (m->guard == NULL) return -1;
     }
     if (zmq_bind(m->sock, m->endpoint) != 0) {
         snprintf(err, n, "cannot bind the master to %s: %s", m->endpoint, zmq_strerror(errno));
-        goto error;
+        return -1;
     }
     size_t elen = sizeof m->endpoint;
     zmq_getsockopt(m->sock, ZMQ_LAST_ENDPOINT, m->endpoint, &elen);
+    return 0;
+}
+
+master_t *master_start(runner_t *r, const opts_t *o, char *err, size_t n)
+{
+    master_t *m = xcalloc(1, sizeof *m);
+    m->r = r;
+    m->o = o;
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_cond_init(&m->cond, NULL);
+    mp_out_init(&m->out);
+    m->scratch = hist_new();
+    pick_classes(m, r, o);
+    if (open_socket(m, o, err, n) != 0) goto error;
     runner_remote_t rm = {.master = true,
                           .ud = m,
                           .swarm = hook_swarm,

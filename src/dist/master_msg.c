@@ -48,88 +48,129 @@ static int index_of(master_t *m, const char *id)
     return m->nids++;
 }
 
+/* client_ready: a worker (new, or back after a restart) joins. */
+static void on_ready(master_t *m, node_t *n, const char *id, const proto_msg_t *msg, double now)
+{
+    char version[64] = "";
+    mp_copy_str(msg->data, version, sizeof version);
+    if (version[0] == '\0')
+        log_info("Worker %s sent no version (Debian's Locust does so): accepted", id);
+    else if (strcmp(version, PROTO_VERSION) != 0)
+        log_warn("A worker (%s) running a different version (%s) connected, master "
+                 "version is %s",
+                 id, version, PROTO_VERSION);
+    int index = index_of(m, id);
+    if (index < 0) {
+        log_warn("Refused worker %s: the master has seen %d worker identities, its limit", id,
+                 MAX_IDS);
+        return;
+    }
+    proto_ack(&m->out, id, index);
+    master_send_to(m, id);
+    if (n == NULL) {
+        if (m->nnodes == m->capnodes) {
+            m->capnodes = m->capnodes ? 2 * m->capnodes : 16;
+            m->nodes = xrealloc(m->nodes, (size_t)m->capnodes * sizeof *m->nodes);
+        }
+        n = &m->nodes[m->nnodes++];
+    }
+    *n = (node_t){.index = index, .last_beat = now};
+    snprintf(n->id, sizeof n->id, "%s", id);
+    snprintf(n->state, sizeof n->state, "ready");
+    if (m->active) m->rebalance = true;
+    log_info("Worker %s (index %d) reported as ready. %d workers connected.", id, index,
+             live_count(m));
+}
+
+static bool is_known(const char *t)
+{
+    static const char *const known[] = {"heartbeat",      "stats", "spawning", "spawning_complete",
+                                        "client_stopped", "quit",  "exception"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(t, known[i]) == 0) return true;
+    return false;
+}
+
+/* A message from a worker that is not (or no longer) among the nodes. */
+static void on_stranger(master_t *m, const char *id, const char *t, double now)
+{
+    /* a worker that said client_ready and then stopped or quit may still
+     * report; others are logged (at most every 10 s: a flood of them must
+     * not flood the log) */
+    if (known_index(m, id) >= 0) return;
+    m->unknown_dropped++;
+    if (now - m->unknown_logged_at >= 10.0) {
+        log_warn("Received %s message from an unknown worker: %s (it never said "
+                 "client_ready): dropped, with %ld such message(s) since the last warning",
+                 t, id, m->unknown_dropped);
+        m->unknown_logged_at = now;
+        m->unknown_dropped = 0;
+    }
+}
+
+static void on_heartbeat(master_t *m, node_t *n, const char *id, const proto_msg_t *msg,
+                         double now)
+{
+    char state[16] = "";
+    if (!mp_copy_str(mp_get(msg->data, "state"), state, sizeof state) || !state[0]) {
+        log_warn("heartbeat from %s without a state: dropped", id);
+        return;
+    }
+    if (!live(n)) {
+        log_info("Worker %s self-healed with heartbeat, setting state to %s.", id, state);
+        if (m->active) m->rebalance = true;
+    }
+    n->last_beat = now;
+    if (strcmp(state, "missing") != 0) snprintf(n->state, sizeof n->state, "%s", state);
+    mp_num(mp_get(msg->data, "current_cpu_usage"), &n->cpu);
+    int64_t mem;
+    if (mp_int(mp_get(msg->data, "current_memory_usage"), &mem)) n->mem = mem;
+    if (!n->cpu_warned && n->cpu > 90) {
+        n->cpu_warned = true;
+        log_warn("Worker %s (index %d) exceeded cpu threshold (will only log this once "
+                 "per worker)",
+                 id, n->index);
+    }
+}
+
+/* client_stopped or quit: the worker leaves the run. */
+static enum action on_gone(master_t *m, node_t *n, const char *id, bool quit)
+{
+    if (quit)
+        log_info("Worker '%s' (index %d) quit. %d workers ready.", id, n->index,
+                 live_count(m) - 1);
+    else
+        log_info("Worker %s (index %d) reported that it has stopped, removing from running "
+                 "workers",
+                 id, n->index);
+    node_drop(m, n);
+    if (m->active) m->rebalance = true;
+    if (quit && !m->quit_req && live_count(m) == 0) {
+        log_info("The last worker quit, stopping test.");
+        return m->o->headless ? ACT_STOP_QUIT : ACT_STOP;
+    }
+    return ACT_NONE;
+}
+
 static enum action on_control(master_t *m, const char *id, const proto_msg_t *msg, double now)
 {
     node_t *n = find(m, id);
     const char *t = msg->type;
     if (strcmp(t, "client_ready") == 0) {
-        char version[64] = "";
-        mp_copy_str(msg->data, version, sizeof version);
-        if (version[0] == '\0')
-            log_info("Worker %s sent no version (Debian's Locust does so): accepted", id);
-        else if (strcmp(version, PROTO_VERSION) != 0)
-            log_warn("A worker (%s) running a different version (%s) connected, master "
-                     "version is %s",
-                     id, version, PROTO_VERSION);
-        int index = index_of(m, id);
-        if (index < 0) {
-            log_warn("Refused worker %s: the master has seen %d worker identities, its limit", id,
-                     MAX_IDS);
-            return ACT_NONE;
-        }
-        proto_ack(&m->out, id, index);
-        master_send_to(m, id);
-        if (n == NULL) {
-            if (m->nnodes == m->capnodes) {
-                m->capnodes = m->capnodes ? 2 * m->capnodes : 16;
-                m->nodes = xrealloc(m->nodes, (size_t)m->capnodes * sizeof *m->nodes);
-            }
-            n = &m->nodes[m->nnodes++];
-        }
-        *n = (node_t){.index = index, .last_beat = now};
-        snprintf(n->id, sizeof n->id, "%s", id);
-        snprintf(n->state, sizeof n->state, "ready");
-        if (m->active) m->rebalance = true;
-        log_info("Worker %s (index %d) reported as ready. %d workers connected.", id, index,
-                 live_count(m));
+        on_ready(m, n, id, msg, now);
         return ACT_NONE;
     }
-    static const char *const known[] = {"heartbeat",      "stats", "spawning", "spawning_complete",
-                                        "client_stopped", "quit",  "exception"};
-    bool is_known = false;
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        is_known |= strcmp(t, known[i]) == 0;
-    if (!is_known) {
+    if (!is_known(t)) {
         log_warn("Unknown message type received from worker %s (index %d): %s", id,
                  n ? n->index : -1, t);
         return ACT_NONE;
     }
     if (n == NULL) {
-        /* a worker that said client_ready and then stopped or quit may
-         * still report; others are logged (at most every 10 s: a flood of
-         * them must not flood the log) */
-        if (known_index(m, id) >= 0) return ACT_NONE;
-        m->unknown_dropped++;
-        if (now - m->unknown_logged_at >= 10.0) {
-            log_warn("Received %s message from an unknown worker: %s (it never said "
-                     "client_ready): dropped, with %ld such message(s) since the last warning",
-                     t, id, m->unknown_dropped);
-            m->unknown_logged_at = now;
-            m->unknown_dropped = 0;
-        }
+        on_stranger(m, id, t, now);
         return ACT_NONE;
     }
     if (strcmp(t, "heartbeat") == 0) {
-        char state[16] = "";
-        if (!mp_copy_str(mp_get(msg->data, "state"), state, sizeof state) || !state[0]) {
-            log_warn("heartbeat from %s without a state: dropped", id);
-            return ACT_NONE;
-        }
-        if (!live(n)) {
-            log_info("Worker %s self-healed with heartbeat, setting state to %s.", id, state);
-            if (m->active) m->rebalance = true;
-        }
-        n->last_beat = now;
-        if (strcmp(state, "missing") != 0) snprintf(n->state, sizeof n->state, "%s", state);
-        mp_num(mp_get(msg->data, "current_cpu_usage"), &n->cpu);
-        int64_t mem;
-        if (mp_int(mp_get(msg->data, "current_memory_usage"), &mem)) n->mem = mem;
-        if (!n->cpu_warned && n->cpu > 90) {
-            n->cpu_warned = true;
-            log_warn("Worker %s (index %d) exceeded cpu threshold (will only log this once "
-                     "per worker)",
-                     id, n->index);
-        }
+        on_heartbeat(m, n, id, msg, now);
     } else if (strcmp(t, "spawning") == 0) {
         if (live(n)) snprintf(n->state, sizeof n->state, "spawning");
     } else if (strcmp(t, "spawning_complete") == 0) {
@@ -140,20 +181,7 @@ static enum action on_control(master_t *m, const char *id, const proto_msg_t *ms
             proto_class_counts(mp_get(msg->data, "user_classes_count"), m->names, m->ncls,
                                n->counts);
     } else if (strcmp(t, "client_stopped") == 0 || strcmp(t, "quit") == 0) {
-        bool quit = t[0] == 'q';
-        if (quit)
-            log_info("Worker '%s' (index %d) quit. %d workers ready.", id, n->index,
-                     live_count(m) - 1);
-        else
-            log_info("Worker %s (index %d) reported that it has stopped, removing from running "
-                     "workers",
-                     id, n->index);
-        node_drop(m, n);
-        if (m->active) m->rebalance = true;
-        if (quit && !m->quit_req && live_count(m) == 0) {
-            log_info("The last worker quit, stopping test.");
-            return m->o->headless ? ACT_STOP_QUIT : ACT_STOP;
-        }
+        return on_gone(m, n, id, t[0] == 'q');
     }
     return ACT_NONE;
 }

@@ -164,6 +164,130 @@ static bool attr_is(const char *a, size_t al, const char *name)
     return strlen(name) == al && strncasecmp(a, name, al) == 0;
 }
 
+/* A Set-Cookie header's attributes: the last of each kind wins (RFC 6265 5.3). */
+typedef struct attrs {
+    const char *path; /* NULL: none (or not starting with '/') */
+    size_t path_len;
+    char domain[256]; /* lower case, leading dot dropped */
+    size_t domain_len;
+    bool has_domain, secure;
+    int64_t expires;
+} attrs_t;
+
+static void parse_max_age(const char *v, size_t vl, int64_t now, attrs_t *at, bool *has_max_age)
+{
+    char num[24];
+    size_t k = vl < sizeof num - 1 ? vl : sizeof num - 1;
+    memcpy(num, v, k), num[k] = '\0';
+    char *e;
+    long long s = strtoll(num, &e, 10);
+    if (*e == '\0' && (isdigit((unsigned char)num[0]) || num[0] == '-')) {
+        at->expires = s <= 0 ? INT64_MIN : (s > INT64_MAX / 2 ? INT64_MAX - 1 : now + s);
+        *has_max_age = true;
+    }
+}
+
+static void parse_attrs(const char *p, const char *end, int64_t now, attrs_t *at)
+{
+    bool has_max_age = false;
+    while (p < end) {
+        const char *next = memchr(p, ';', (size_t)(end - p));
+        if (next == NULL) next = end;
+        const char *a = p, *v = NULL;
+        size_t al = (size_t)(next - p), avl = 0;
+        const char *aeq = memchr(a, '=', al);
+        if (aeq) {
+            v = aeq + 1, avl = (size_t)(next - v);
+            al = (size_t)(aeq - a);
+            trim(&v, &avl);
+        }
+        trim(&a, &al);
+        if (attr_is(a, al, "domain") && v) {
+            if (avl && v[0] == '.') v++, avl--;
+            if (avl && avl < sizeof at->domain) {
+                for (size_t i = 0; i < avl; i++) at->domain[i] = (char)tolower((unsigned char)v[i]);
+                at->domain[avl] = '\0', at->domain_len = avl, at->has_domain = true;
+            }
+        } else if (attr_is(a, al, "path") && v) {
+            at->path = avl && v[0] == '/' ? v : NULL, at->path_len = at->path ? avl : 0;
+        } else if (attr_is(a, al, "max-age") && v && avl) {
+            parse_max_age(v, avl, now, at, &has_max_age);
+        } else if (attr_is(a, al, "expires") && v && !has_max_age) {
+            int64_t t;
+            if (cookie_parse_date(v, avl, &t) == 0) at->expires = t;
+        } else if (attr_is(a, al, "secure")) {
+            at->secure = true;
+        }
+        p = next + 1;
+    }
+}
+
+/* The default-path (RFC 6265 5.1.4): the request path up to its last '/',
+ * or "/". Points into path or at a static "/". */
+static const char *default_path(const char *path, size_t plen, size_t *len)
+{
+    size_t rl = path_only(path, plen);
+    const char *slash = NULL;
+    for (size_t i = rl; i-- > 0;)
+        if (path[i] == '/') {
+            slash = path + i;
+            break;
+        }
+    if (rl == 0 || path[0] != '/' || slash == path) {
+        *len = 1;
+        return "/";
+    }
+    *len = (size_t)(slash - path);
+    return path;
+}
+
+/* The index of the cookie with this name, domain and path, or j->n. */
+static size_t find(const cookie_jar_t *j, const char *name, size_t nl, const char *dom,
+                   const char *cpath, size_t cpl)
+{
+    size_t i = 0;
+    for (; i < j->n; i++) {
+        const cookie_t *c = &j->c[i];
+        if (strlen(cookie_name(c)) == nl && memcmp(cookie_name(c), name, nl) == 0 &&
+            strcmp(cookie_domain(c), dom) == 0 && strlen(cookie_path(c)) == cpl &&
+            memcmp(cookie_path(c), cpath, cpl) == 0)
+            break;
+    }
+    return i;
+}
+
+/* A slot for a new cookie at the end of the jar, or -1 when it is full. */
+static long grow(cookie_jar_t *j)
+{
+    if (j->n == COOKIE_JAR_MAX) return -1;
+    if (j->n == j->cap) {
+        size_t cap = j->cap ? j->cap * 2 : 8;
+        j->c = xrealloc(j->c, cap * sizeof *j->c);
+        memset(j->c + j->cap, 0, (cap - j->cap) * sizeof *j->c);
+        j->cap = cap;
+    }
+    return (long)j->n++;
+}
+
+static void fill(cookie_t *c, const char *name, size_t nl, const char *value, size_t vl,
+                 const attrs_t *at, const char *cpath, size_t cpl)
+{
+    buf_t *m = &c->mem;
+    buf_set(m, name, nl);
+    buf_append(m, "", 1);
+    c->value = m->len;
+    buf_append(m, value, vl);
+    buf_append(m, "", 1);
+    c->domain = m->len;
+    buf_append(m, at->domain, at->domain_len);
+    buf_append(m, "", 1);
+    c->path = m->len;
+    buf_append(m, cpath, cpl);
+    c->expires = at->expires;
+    c->host_only = !at->has_domain;
+    c->secure = at->secure;
+}
+
 int cookie_jar_set(cookie_jar_t *j, const char *hdr, size_t n, const char *host, size_t hlen,
                    const char *path, size_t plen, bool secure, int64_t now)
 {
@@ -185,86 +309,24 @@ int cookie_jar_set(cookie_jar_t *j, const char *hdr, size_t n, const char *host,
     if (nl == 0 || hlen == 0 || hlen > 255) return -1;
     if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') value++, vl -= 2;
 
-    char lhost[256], dom[256];
+    char lhost[256];
     for (size_t i = 0; i < hlen; i++) lhost[i] = (char)tolower((unsigned char)host[i]);
     lhost[hlen] = '\0';
-    const char *cpath = NULL;
-    size_t cpl = 0;
-    bool has_domain = false, sec = false, has_max_age = false;
-    int64_t expires = COOKIE_SESSION;
-    size_t dl = 0;
-
-    /* attributes: the last of each kind wins (RFC 6265 5.3) */
-    const char *p = semi ? semi + 1 : hdr + n, *end = hdr + n;
-    while (p < end) {
-        const char *next = memchr(p, ';', (size_t)(end - p));
-        if (next == NULL) next = end;
-        const char *a = p, *v = NULL;
-        size_t al = (size_t)(next - p), avl = 0;
-        const char *aeq = memchr(a, '=', al);
-        if (aeq) {
-            v = aeq + 1, avl = (size_t)(next - v);
-            al = (size_t)(aeq - a);
-            trim(&v, &avl);
-        }
-        trim(&a, &al);
-        if (attr_is(a, al, "domain") && v) {
-            if (avl && v[0] == '.') v++, avl--;
-            if (avl && avl < sizeof dom) {
-                for (size_t i = 0; i < avl; i++) dom[i] = (char)tolower((unsigned char)v[i]);
-                dom[avl] = '\0', dl = avl, has_domain = true;
-            }
-        } else if (attr_is(a, al, "path") && v) {
-            cpath = avl && v[0] == '/' ? v : NULL, cpl = cpath ? avl : 0;
-        } else if (attr_is(a, al, "max-age") && v && avl) {
-            char num[24];
-            size_t k = avl < sizeof num - 1 ? avl : sizeof num - 1;
-            memcpy(num, v, k), num[k] = '\0';
-            char *e;
-            long long s = strtoll(num, &e, 10);
-            if (*e == '\0' && (isdigit((unsigned char)num[0]) || num[0] == '-')) {
-                expires = s <= 0 ? INT64_MIN : (s > INT64_MAX / 2 ? INT64_MAX - 1 : now + s);
-                has_max_age = true;
-            }
-        } else if (attr_is(a, al, "expires") && v && !has_max_age) {
-            int64_t t;
-            if (cookie_parse_date(v, avl, &t) == 0) expires = t;
-        } else if (attr_is(a, al, "secure")) {
-            sec = true;
-        }
-        p = next + 1;
-    }
-    if (has_domain) {
-        if (!domain_match(lhost, hlen, dom)) return -1;
-        if (strcmp(dom, lhost) == 0 && is_ip(lhost)) has_domain = false;
+    attrs_t at = {.expires = COOKIE_SESSION};
+    parse_attrs(semi ? semi + 1 : hdr + n, hdr + n, now, &at);
+    if (at.has_domain) {
+        if (!domain_match(lhost, hlen, at.domain)) return -1;
+        if (strcmp(at.domain, lhost) == 0 && is_ip(lhost)) at.has_domain = false;
     } else {
-        memcpy(dom, lhost, hlen + 1), dl = hlen;
+        memcpy(at.domain, lhost, hlen + 1), at.domain_len = hlen;
     }
-    if (sec && !secure) return -1; /* RFC 6265bis: no Secure cookies from plain HTTP */
-    /* the default-path: the request path up to its last '/', or "/" */
-    char dpath[2] = "/";
-    if (cpath == NULL) {
-        size_t rl = path_only(path, plen);
-        const char *slash = NULL;
-        for (size_t i = rl; i-- > 0;)
-            if (path[i] == '/') {
-                slash = path + i;
-                break;
-            }
-        if (rl == 0 || path[0] != '/' || slash == path) cpath = dpath, cpl = 1;
-        else cpath = path, cpl = (size_t)(slash - path);
-    }
+    if (at.secure && !secure) return -1; /* RFC 6265bis: no Secure cookies from plain HTTP */
+    size_t cpl = at.path_len;
+    const char *cpath = at.path ? at.path : default_path(path, plen, &cpl);
 
     /* replace the cookie with the same name, domain and path, or add one */
-    size_t i = 0;
-    for (; i < j->n; i++) {
-        cookie_t *c = &j->c[i];
-        if (strlen(cookie_name(c)) == nl && memcmp(cookie_name(c), name, nl) == 0 &&
-            strcmp(cookie_domain(c), dom) == 0 && strlen(cookie_path(c)) == cpl &&
-            memcmp(cookie_path(c), cpath, cpl) == 0)
-            break;
-    }
-    if (expires != COOKIE_SESSION && expires <= now) { /* an expiry in the past deletes */
+    size_t i = find(j, name, nl, at.domain, cpath, cpl);
+    if (at.expires != COOKIE_SESSION && at.expires <= now) { /* an expiry in the past deletes */
         if (i < j->n) drop(j, i);
         return 0;
     }
@@ -272,32 +334,13 @@ int cookie_jar_set(cookie_jar_t *j, const char *hdr, size_t n, const char *host,
     if (i < j->n) {
         created = j->c[i].created; /* RFC 6265 5.3 step 11.3: keep the creation time */
     } else {
-        if (j->n == COOKIE_JAR_MAX) return -1;
-        if (j->n == j->cap) {
-            size_t cap = j->cap ? j->cap * 2 : 8;
-            j->c = xrealloc(j->c, cap * sizeof *j->c);
-            memset(j->c + j->cap, 0, (cap - j->cap) * sizeof *j->c);
-            j->cap = cap;
-        }
-        i = j->n++;
+        long k = grow(j);
+        if (k < 0) return -1;
+        i = (size_t)k;
         created = ++j->seq;
     }
-    cookie_t *c = &j->c[i];
-    buf_t *m = &c->mem;
-    buf_set(m, name, nl);
-    buf_append(m, "", 1);
-    c->value = m->len;
-    buf_append(m, value, vl);
-    buf_append(m, "", 1);
-    c->domain = m->len;
-    buf_append(m, dom, dl);
-    buf_append(m, "", 1);
-    c->path = m->len;
-    buf_append(m, cpath, cpl);
-    c->expires = expires;
-    c->created = created;
-    c->host_only = !has_domain;
-    c->secure = sec;
+    fill(&j->c[i], name, nl, value, vl, &at, cpath, cpl);
+    j->c[i].created = created;
     return 1;
 }
 
