@@ -8,7 +8,7 @@ port and on --metrics-bind in headless runs.
   started here and stopped by its PID, scrapes a headless cicada: the
   request counter it stored equals the CSV's count. The users make a fixed
   number of requests in the first second or so and then sleep until the
-  run ends 5 s in, so the last scrapes all see the final figures: the
+  run ends 4 s in, so the last scrapes all see the final figures: the
   comparison is exact, not "within one scrape interval";
 - --web-auth guards /metrics (401 without credentials), and its counters
   do not go down after /stats/reset;
@@ -140,7 +140,7 @@ def test_promtool_accepts_awkward_names(tmp_path, procs):
     names as the format says, and the port serves nothing but /metrics."""
     (tmp_path / "s.lua").write_text(AWKWARD)
     port = free_port()
-    c = procs("cicada", [CICADA, "-f", "s.lua", "--headless", "-u", 2, "-r", 100, "-t", 4,
+    c = procs("cicada", [CICADA, "-f", "s.lua", "--headless", "-u", 2, "-r", 100, "-t", 2,
                          "--metrics-bind", f"127.0.0.1:{port}"])
     wait_port(port, proc=c.p)
     text = scrape_until(port, lambda s: s.get("cicada_exceptions_total", 0) > 0 and any(
@@ -221,7 +221,7 @@ scrape_configs:
         time.sleep(0.1)
 
     (tmp_path / "s.lua").write_text(BOUNDED)
-    c = procs("cicada", [CICADA, "-f", "s.lua", "--headless", "-u", 3, "-r", 100, "-t", 5,
+    c = procs("cicada", [CICADA, "-f", "s.lua", "--headless", "-u", 3, "-r", 100, "-t", 4,
                          "-H", nginx.url, "--metrics-bind", f"127.0.0.1:{mport}",
                          "--csv", tmp_path / "out"])
     assert c.wait(30) == 0, c.text()
@@ -280,9 +280,9 @@ U:task(1, function(self) self.client:get("/r") end)
             break
         assert time.monotonic() < deadline, body
         time.sleep(0.1)
+    # what the reset cleared (at least `before`) is carried, plus the table
     after = samples(get(web, "/metrics", auth=auth)[2].decode())[series]
-    assert after >= before + table[0] - 2 * 30, (before, after, table)  # a merge or so apart
-    assert after >= before
+    assert after >= before + table[0], (before, after, table)
     # the two servers show the same counters (give or take a merge)
     other = samples(get(mport, "/metrics", auth=auth)[2].decode())[series]
     assert other >= after
@@ -300,7 +300,7 @@ U:task(1, function(self) self.client:get("/w") end)
     port, mport = free_port(), free_port()
     master = procs("master", [CICADA, "-f", "s.lua", "--master", "--master-bind-host",
                               "127.0.0.1", "--master-bind-port", port, "--headless", "-u", 4,
-                              "-r", 100, "-t", 8, "--expect-workers", 2, "-H", nginx.url,
+                              "-r", 100, "-t", 30, "--expect-workers", 2, "-H", nginx.url,
                               "--metrics-bind", f"127.0.0.1:{mport}"])
     for i in (1, 2):
         procs(f"w{i}", [CICADA, "-f", "s.lua", "--worker", "--master-host", "127.0.0.1",
@@ -324,7 +324,7 @@ U:task(1, function(self) self.client:get("/w") end)
         assert s[f'cicada_worker_state{{worker="{w}",state="missing"}}'] == 0, text
         assert s[f'cicada_worker_memory_bytes{{worker="{w}"}}'] > 1e6, text
         assert s[f'cicada_worker_cpu_usage_ratio{{worker="{w}"}}'] >= 0, text
-    assert master.wait(30) == 0, master.text()
+    master.stop(signal.SIGTERM)
 
 
 def test_bad_metrics_bind_is_a_usage_error(cicada):
