@@ -9,6 +9,7 @@
 
 #include <inttypes.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -70,65 +71,79 @@ static void head(FILE *f, const char *name, const char *type, const char *help)
     fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* name{name="...",method="..." and the closing brace unless more follow. */
-static void row_labels(FILE *f, const char *metric, const stats_entry_t *e, bool more)
+/* ---- the request families ---- */
+
+/* One row as written: its lifetime figures and its labels, escaped once
+ * (name="...",method="...") for the 24 lines that repeat them. */
+typedef struct row {
+    stats_life_t life;
+    char *labels; /* malloc'd by open_memstream */
+} row_t;
+
+static char *row_labels(const stats_entry_t *e)
 {
-    fprintf(f, "%s{name=\"", metric);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (f == NULL) abort(); /* out of memory: base/alloc.h's policy */
+    fputs("name=\"", f);
     prom_label(f, e->name);
     fputs("\",method=\"", f);
     prom_label(f, e->method);
-    fputs(more ? "\"," : "\"}", f);
+    fputc('"', f);
+    if (fclose(f) != 0) abort();
+    return out;
 }
 
-/* ---- the request families ---- */
-
-static void counter(FILE *f, stats_entry_t **rows, const stats_life_t *life, size_t n,
-                    const char *name, size_t field, const char *help)
+static void counter(FILE *f, const row_t *rows, size_t n, const char *name, size_t field,
+                    const char *help)
 {
     head(f, name, "counter", help);
-    for (size_t i = 0; i < n; i++) {
-        row_labels(f, name, rows[i], false);
-        fprintf(f, " %" PRIu64 "\n", *(const uint64_t *)((const char *)&life[i] + field));
-    }
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%s{%s} %" PRIu64 "\n", name, rows[i].labels,
+                *(const uint64_t *)((const char *)&rows[i].life + field));
 }
 
-static void histogram(FILE *f, stats_entry_t **rows, const stats_life_t *life, size_t n)
+static void histogram(FILE *f, const row_t *rows, size_t n)
 {
     static const char name[] = "cicada_response_time_seconds";
+    char le[LIFE_NLE + 1][24];
+    for (int j = 0; j < LIFE_NLE; j++)
+        snprintf(le[j], sizeof le[j], "%g", (double)life_le_us[j] / 1e6);
+    snprintf(le[LIFE_NLE], sizeof le[LIFE_NLE], "+Inf");
     head(f, name, "histogram",
          "Response times of the timed requests (fixed bounds: docs/metrics.md).");
     for (size_t i = 0; i < n; i++) {
+        const stats_life_t *l = &rows[i].life;
         uint64_t cum = 0;
         for (int j = 0; j <= LIFE_NLE; j++) {
-            cum += life[i].le[j];
-            row_labels(f, "cicada_response_time_seconds_bucket", rows[i], true);
-            if (j < LIFE_NLE)
-                fprintf(f, "le=\"%g\"} %" PRIu64 "\n", (double)life_le_us[j] / 1e6, cum);
-            else
-                fprintf(f, "le=\"+Inf\"} %" PRIu64 "\n", cum);
+            cum += l->le[j];
+            fprintf(f, "%s_bucket{%s,le=\"%s\"} %" PRIu64 "\n", name, rows[i].labels, le[j], cum);
         }
-        row_labels(f, "cicada_response_time_seconds_sum", rows[i], false);
-        fprintf(f, " %.17g\n", life[i].response_time_ms / 1000.0);
-        row_labels(f, "cicada_response_time_seconds_count", rows[i], false);
-        fprintf(f, " %" PRIu64 "\n", life[i].timed);
+        fprintf(f, "%s_sum{%s} %.17g\n", name, rows[i].labels, l->response_time_ms / 1000.0);
+        fprintf(f, "%s_count{%s} %" PRIu64 "\n", name, rows[i].labels, l->timed);
     }
 }
 
 void prom_write_stats(FILE *f, stats_t *st)
 {
     size_t n;
-    stats_entry_t **rows = stats_entries(st, &n);
-    stats_life_t *life = xmalloc((n ? n : 1) * sizeof *life);
-    for (size_t i = 0; i < n; i++)
-        life_get(rows[i], &life[i]);
-    counter(f, rows, life, n, "cicada_requests_total", offsetof(stats_life_t, requests),
+    stats_entry_t **entries = stats_entries(st, &n);
+    row_t *rows = xmalloc((n ? n : 1) * sizeof *rows);
+    for (size_t i = 0; i < n; i++) {
+        life_get(entries[i], &rows[i].life);
+        rows[i].labels = row_labels(entries[i]);
+    }
+    counter(f, rows, n, "cicada_requests_total", offsetof(stats_life_t, requests),
             "Requests made, per name and method, since cicada started (resets do not clear it).");
-    counter(f, rows, life, n, "cicada_request_failures_total", offsetof(stats_life_t, failures),
+    counter(f, rows, n, "cicada_request_failures_total", offsetof(stats_life_t, failures),
             "Requests that failed, per name and method, since cicada started.");
-    counter(f, rows, life, n, "cicada_response_size_bytes_total",
-            offsetof(stats_life_t, content_length), "Bytes of response bodies received.");
-    histogram(f, rows, life, n);
-    xfree(life);
+    counter(f, rows, n, "cicada_response_size_bytes_total", offsetof(stats_life_t, content_length),
+            "Bytes of response bodies received.");
+    histogram(f, rows, n);
+    for (size_t i = 0; i < n; i++)
+        free(rows[i].labels); /* open_memstream's buffer is plain malloc */
+    xfree(rows);
     head(f, "cicada_exceptions_total", "counter",
          "Errors raised by scenario code (Lua errors in tasks) since cicada started.");
     fprintf(f, "cicada_exceptions_total %" PRIu64 "\n", life_exceptions(st));
