@@ -24,7 +24,11 @@
  * The push: the runner calls on_tick() on its thread once a second; it
  * writes to an eventfd, and the loop builds the /stats/requests document
  * (under runner_lock) and queues it to every viewer. TLS is OpenSSL on the
- * same non-blocking sockets (the handshake happens inside SSL_read). */
+ * same non-blocking sockets (the handshake happens inside SSL_read).
+ *
+ * The same server, started by web_start_metrics() for --metrics-bind,
+ * serves /metrics alone (web/metrics.h): no page, no API, no WebSocket,
+ * no push; its bounds, --web-auth and TLS are the UI's. */
 #include "web/server.h"
 
 #include <errno.h>
@@ -304,7 +308,7 @@ static web_t *start(const opts_t *o, runner_t *r, const char *host, int port, bo
     w->auth = o->web_auth && *o->web_auth ? o->web_auth : NULL;
     /* like Locust: HTTPS when both are given (opts refuses one alone) */
     w->tls = o->tls_cert && *o->tls_cert && o->tls_key && *o->tls_key;
-    if (o->csv_prefix && o->csv_full_history) {
+    if (!metrics_only && o->csv_prefix && o->csv_full_history) {
         size_t len = strlen(o->csv_prefix) + sizeof "_stats_history.csv";
         w->history_path = xmalloc(len);
         snprintf(w->history_path, len, "%s_stats_history.csv", o->csv_prefix);
@@ -386,7 +390,7 @@ void web_stop(web_t *w)
 {
     if (w == NULL) return;
     struct web_loop *l = w->loop;
-    runner_on_tick(w->r, NULL, NULL);
+    if (!w->metrics_only) runner_on_tick(w->r, NULL, NULL); /* the UI's, not ours */
     if (l->started) {
         atomic_store(&l->quit, true);
         uint64_t one = 1;
