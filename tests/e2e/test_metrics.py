@@ -336,3 +336,5 @@ def test_bad_metrics_bind_is_a_usage_error(cicada):
     r = subprocess.run([str(cicada), "--worker", "--metrics-bind", "127.0.0.1:9646"],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 2 and "--metrics-bind" in r.stderr, r.stderr
+    r = subprocess.run([str(cicada), "--help"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0 and "--metrics-bind HOST:PORT" in r.stdout
