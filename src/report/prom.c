@@ -1,8 +1,10 @@
 /* prom: the Prometheus text exposition (see prom.h for the families).
  *
  * A plain printer over the merged statistics, run under the runner's lock
- * like the CSV writers: it reads stats_t and the runner, keeps no state of
- * its own and allocates only the workers' copy on a master. Numbers are
+ * like the CSV writers: it reads stats_t and the runner and keeps no state
+ * of its own; per scrape it allocates each row's figures and escaped labels
+ * (written once, repeated on the row's 24 lines) and, on a master, a copy
+ * of the workers' list, and frees them before it returns. Numbers are
  * printed as integers (counters), "%.17g" (floats, read back exactly) or
  * bounds in seconds with "%g" (100 µs is "0.0001"). */
 #include "report/prom.h"
