@@ -118,7 +118,16 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    web_t *metrics = NULL; /* --metrics-bind: /metrics alone, headless runs too */
+    if (o.metrics_bind && (metrics = web_start_metrics(&o, r, err, sizeof err)) == NULL) {
+        fprintf(stderr, "cicada: %s\n", err);
+        web_stop(web);
+        master_free(master);
+        runner_free(r);
+        return 1;
+    }
     int code = runner_run(r);
+    web_stop(metrics);
     web_stop(web);
     if (o.html_file && write_html(r, o.html_file) != 0 && code == 0) code = 1;
     master_free(master);

@@ -32,7 +32,7 @@
 #include "base/log.h"
 
 enum kind { K_HELP, K_BOOL, K_STR, K_INT, K_LONG, K_FLOAT, K_SPAN, K_STOP, K_LIST };
-enum check { C_NONE, C_LOGLEVEL, C_AUTH, C_HOST };
+enum check { C_NONE, C_LOGLEVEL, C_AUTH, C_HOST, C_BIND };
 
 struct flag {
     const char *name; /* as messages show it, in Locust's order of spellings */
@@ -75,6 +75,7 @@ static const struct flag main_flags[] = {
     {"--web-auth", 0, "web-auth", "LOCUST_WEB_AUTH", K_STR, AT(web_auth), .check = C_AUTH},
     {"--tls-cert", 0, "tls-cert", "LOCUST_TLS_CERT", K_STR, AT(tls_cert)},
     {"--tls-key", 0, "tls-key", "LOCUST_TLS_KEY", K_STR, AT(tls_key)},
+    {"--metrics-bind", 0, "metrics-bind", NULL, K_STR, AT(metrics_bind), .check = C_BIND},
     /* Master options */
     {"--master", 0, "master", "LOCUST_MODE_MASTER", K_BOOL, AT(master)},
     {"--master-bind-host", 0, "master-bind-host", "LOCUST_MASTER_BIND_HOST", K_STR,
@@ -321,6 +322,9 @@ static int set_value(struct parser *p, const struct flag *f, const char *v)
         if (f->check == C_AUTH && strchr(v, ':') == NULL)
             return fail(p, "argument %s: invalid value '%s' (expected username:password)", f->name,
                         v);
+        if (f->check == C_BIND && opts_hostport(v, (char[256]){0}, 256, &(int){0}) != 0)
+            return fail(p, "argument %s: invalid value '%s' (expected HOST:PORT, e.g. %s)",
+                        f->name, v, "127.0.0.1:9646");
         if (f->check == C_HOST && strlen(v) > LIMIT_HOST)
             return fail(p, "argument %s: the host is %zu characters long (at most %d)", f->name,
                         strlen(v), LIMIT_HOST);
@@ -547,10 +551,34 @@ static int check_combinations(struct parser *p)
         return fail(p, "argument %s: requires %s",
                     o->worker_key ? "--worker-key" : "--master-public-key",
                     o->worker_key ? "--master-public-key" : "--worker-key");
+    if (o->metrics_bind && o->worker) /* Why: a worker's figures are its master's to serve */
+        return fail(p, "argument --metrics-bind: not allowed with --worker (scrape the master)");
     /* Why: with only one of the pair the UI would silently serve plain HTTP. */
     if ((o->tls_cert == NULL) != (o->tls_key == NULL))
         return fail(p, "argument %s: requires %s", o->tls_cert ? "--tls-cert" : "--tls-key",
                     o->tls_cert ? "--tls-key" : "--tls-cert");
+    return 0;
+}
+
+int opts_hostport(const char *s, char *host, size_t n, int *port)
+{
+    const char *colon = strrchr(s, ':'), *h = s, *he = colon;
+    if (colon == NULL) return -1;
+    if (*s == '[') { /* [v6]:port */
+        if (colon == s || colon[-1] != ']') return -1;
+        h = s + 1, he = colon - 1;
+    } else if (memchr(s, ':', (size_t)(colon - s))) {
+        return -1; /* a bare IPv6 address: which colon ends it? */
+    }
+    if (he - h == 1 && *h == '*') he = h; /* "*": every interface */
+    char *end;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (colon[1] < '0' || colon[1] > '9' || *end || errno || p < 1 || p > 65535) return -1;
+    if ((size_t)(he - h) >= n) return -1;
+    memcpy(host, h, (size_t)(he - h));
+    host[he - h] = '\0';
+    *port = (int)p;
     return 0;
 }
 

@@ -32,6 +32,7 @@ typedef struct opts {
     int web_port;            /* --web-port/-P, default 8089 */
     const char *web_auth;    /* --web-auth user:password */
     const char *tls_cert, *tls_key;
+    const char *metrics_bind; /* --metrics-bind HOST:PORT (checked), NULL if not given */
     const char *csv_prefix;  /* --csv */
     bool csv_full_history;   /* --csv-full-history (requires --csv) */
     bool print_stats;        /* --print-stats */
@@ -90,6 +91,12 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t n);
  * order, each at most once) into seconds. Returns 0, or -1 if malformed
  * (empty, negative, fractional, unknown unit, units out of order). */
 int opts_timespan(const char *s, double *seconds);
+
+/* Split a checked HOST:PORT ("127.0.0.1:9646", "[::1]:9646", ":9646" or
+ * "*:9646" for every interface) into host (size n; "" for every
+ * interface, brackets removed) and *port (1 .. 65535). Returns 0, or -1
+ * if s is not of that form or host does not fit. */
+int opts_hostport(const char *s, char *host, size_t n, int *port);
 
 /* Print the full help (every flag with a one-line description, grouped
  * like Locust's, and the demo-server command) to stdout. */

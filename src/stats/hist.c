@@ -58,6 +58,14 @@ uint64_t hist_bucket_value(int i)
     return low + (UINT64_C(1) << shift) / 2;
 }
 
+uint64_t hist_bucket_high(int i)
+{
+    if (i < 2 * HIST_SUB) return (uint64_t)i;
+    int shift = (i >> HIST_SUB_BITS) - 1;
+    uint64_t low = (uint64_t)((i & (HIST_SUB - 1)) + HIST_SUB) << shift;
+    return low + (UINT64_C(1) << shift) - 1;
+}
+
 void hist_add(hist_t *h, int i, uint64_t n)
 {
     if (n == 0) return;

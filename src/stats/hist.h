@@ -45,6 +45,10 @@ uint64_t hist_count(const hist_t *h);
  * (its midpoint in µs; the value itself below 256 µs). */
 int hist_index(uint64_t us);
 uint64_t hist_bucket_value(int i);
+/* The largest value (µs) bucket i holds: i itself below 256 µs, else its
+ * low end plus its width minus one (the top bucket also holds the clamped
+ * values above HIST_MAX_VALUE). */
+uint64_t hist_bucket_high(int i);
 /* Count in bucket i. */
 uint64_t hist_bucket_count(const hist_t *h, int i);
 

@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "base/alloc.h"
+#include "stats/life.h"
 #include "stats/stats_int.h"
 #include "stats/table.h"
 #include "stats/window.h"
@@ -258,6 +259,7 @@ static void entry_fini(stats_entry_t *e)
     xfree(e->name);
     hist_free(e->hist);
     window_free(e->window);
+    life_free(e);
 }
 
 static double wall_now(void)
@@ -290,6 +292,7 @@ static void drop_errors(stats_t *st)
 
 void stats_clear_exceptions(stats_t *st)
 {
+    life_fold_exceptions(st);
     for (size_t i = 0; i < st->nexc; i++) {
         stats_exception_t *x = st->exclist[i];
         xfree(x->msg);
@@ -320,6 +323,7 @@ void stats_free(stats_t *st)
 
 void stats_reset(stats_t *st, double now_unix)
 {
+    life_fold(st); /* Prometheus counters never go down (life.h) */
     for (size_t i = 0; i < st->nsorted; i++)
         entry_zero(st->sorted[i]);
     entry_zero(&st->total);

@@ -38,6 +38,7 @@ struct stats {
     stats_exception_t **exclist;
     size_t nexc;
     uint64_t cut; /* requests cut off at stop (stats_shard_cut) */
+    uint64_t life_exceptions; /* exceptions dropped by stats_clear_exceptions (life.h) */
 };
 
 /* The ring slot of unix second sec (negative seconds too). */

@@ -22,6 +22,7 @@
 #include "base/alloc.h"
 #include "report/json.h"
 #include "web/guard.h"
+#include "web/metrics.h"
 
 double web_now(void)
 {
@@ -387,6 +388,10 @@ static void handle(struct web_loop *l, web_conn_t *c)
         c->close_after = true;
         web_reply(c, 401, "text/plain; charset=utf-8",
                   "WWW-Authenticate: Basic realm=\"cicada\"\r\n", "Unauthorized", 12);
+        return;
+    }
+    if (metrics_wants(w, &c->req)) { /* web/metrics.h: never waits */
+        metrics_route(c, w);
         return;
     }
     if (strcmp(c->req.path, "/ws") == 0) {

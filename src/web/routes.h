@@ -22,6 +22,7 @@ struct web {
     char *history_path; /* PREFIX_stats_history.csv with --csv-full-history, else NULL */
     bool tls;           /* serving HTTPS */
     bool loopback;      /* listening on a loopback address only */
+    bool metrics_only;  /* --metrics-bind's server: /metrics alone (web/metrics.h) */
     struct web_loop *loop;
 };
 

@@ -24,7 +24,11 @@
  * The push: the runner calls on_tick() on its thread once a second; it
  * writes to an eventfd, and the loop builds the /stats/requests document
  * (under runner_lock) and queues it to every viewer. TLS is OpenSSL on the
- * same non-blocking sockets (the handshake happens inside SSL_read). */
+ * same non-blocking sockets (the handshake happens inside SSL_read).
+ *
+ * The same server, started by web_start_metrics() for --metrics-bind,
+ * serves /metrics alone (web/metrics.h): no page, no API, no WebSocket,
+ * no push; its bounds, --web-auth and TLS are the UI's. */
 #include "web/server.h"
 
 #include <errno.h>
@@ -252,9 +256,10 @@ error:;
     return -1;
 }
 
-/* Bind and listen on host:port ("" or "*": every IPv4 interface). */
-static int listen_on(struct web_loop *l, struct web *w, const char *host, int port, char *err,
-                     size_t n)
+/* Bind and listen on host:port ("" or "*": every IPv4 interface); flag
+ * names the option in messages. */
+static int listen_on(struct web_loop *l, struct web *w, const char *host, int port,
+                     const char *flag, char *err, size_t n)
 {
     bool any = host == NULL || *host == '\0' || strcmp(host, "*") == 0;
     char ps[16];
@@ -265,7 +270,7 @@ static int listen_on(struct web_loop *l, struct web *w, const char *host, int po
                     *res = NULL;
     int rc = getaddrinfo(any ? NULL : host, ps, &hints, &res);
     if (rc != 0 || res == NULL) {
-        snprintf(err, n, "--web-host %s: %s", host, gai_strerror(rc));
+        snprintf(err, n, "%s %s: %s", flag, host, gai_strerror(rc));
         return -1;
     }
     l->lfd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -273,8 +278,8 @@ static int listen_on(struct web_loop *l, struct web *w, const char *host, int po
     if (l->lfd >= 0) setsockopt(l->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (l->lfd < 0 || bind(l->lfd, res->ai_addr, res->ai_addrlen) != 0 || listen(l->lfd, 1024)) {
         snprintf(err, n,
-                 "cannot start the web interface on %s:%d: %s (is the port in use, or "
-                 "the address not local?)",
+                 "cannot start %s on %s:%d: %s (is the port in use, or the address not local?)",
+                 w->metrics_only ? "the --metrics-bind server" : "the web interface",
                  any ? "0.0.0.0" : host, port, strerror(errno));
         freeaddrinfo(res);
         return -1;
@@ -287,7 +292,9 @@ static int listen_on(struct web_loop *l, struct web *w, const char *host, int po
     return 0;
 }
 
-web_t *web_start(const opts_t *o, runner_t *r, char *err, size_t n)
+/* Start a server on host:port: the web UI, or only /metrics. */
+static web_t *start(const opts_t *o, runner_t *r, const char *host, int port, bool metrics_only,
+                    char *err, size_t n)
 {
     struct web *w = xcalloc(1, sizeof *w);
     struct web_loop *l = xcalloc(1, sizeof *l);
@@ -297,16 +304,18 @@ web_t *web_start(const opts_t *o, runner_t *r, char *err, size_t n)
     pthread_cond_init(&l->cmd_wake, NULL);
     w->r = r;
     w->o = o;
+    w->metrics_only = metrics_only;
     w->auth = o->web_auth && *o->web_auth ? o->web_auth : NULL;
     /* like Locust: HTTPS when both are given (opts refuses one alone) */
     w->tls = o->tls_cert && *o->tls_cert && o->tls_key && *o->tls_key;
-    if (o->csv_prefix && o->csv_full_history) {
+    if (!metrics_only && o->csv_prefix && o->csv_full_history) {
         size_t len = strlen(o->csv_prefix) + sizeof "_stats_history.csv";
         w->history_path = xmalloc(len);
         snprintf(w->history_path, len, "%s_stats_history.csv", o->csv_prefix);
     }
     if (w->tls && tls_setup(l, o, err, n) != 0) goto error;
-    if (listen_on(l, w, o->web_host, o->web_port, err, n) != 0) goto error;
+    if (listen_on(l, w, host, port, metrics_only ? "--metrics-bind" : "--web-host", err, n) != 0)
+        goto error;
     l->ep = epoll_create1(EPOLL_CLOEXEC);
     l->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     l->donefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -329,14 +338,29 @@ web_t *web_start(const opts_t *o, runner_t *r, char *err, size_t n)
         goto error;
     }
     l->started = true;
-    runner_on_tick(r, on_tick, w);
+    if (!metrics_only) runner_on_tick(r, on_tick, w); /* nothing to push */
+    return w;
+error:
+    web_stop(w);
+    return NULL;
+}
 
+/* The port l listens on (port when it cannot tell). */
+static int bound_port(struct web_loop *l, int port)
+{
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    int port = o->web_port;
     if (getsockname(l->lfd, (struct sockaddr *)&ss, &sl) == 0)
         port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    return port;
+}
+
+web_t *web_start(const opts_t *o, runner_t *r, char *err, size_t n)
+{
+    web_t *w = start(o, r, o->web_host, o->web_port, false, err, n);
+    if (w == NULL) return NULL;
+    int port = bound_port(w->loop, o->web_port);
     const char *scheme = w->tls ? "https" : "http";
     if (o->web_host == NULL || *o->web_host == '\0' || strcmp(o->web_host, "*") == 0)
         log_info("Starting web interface at %s://0.0.0.0:%d (accepting connections from all "
@@ -345,16 +369,28 @@ web_t *web_start(const opts_t *o, runner_t *r, char *err, size_t n)
     else
         log_info("Starting web interface at %s://%s:%d", scheme, o->web_host, port);
     return w;
-error:
-    web_stop(w);
-    return NULL;
+}
+
+web_t *web_start_metrics(const opts_t *o, runner_t *r, char *err, size_t n)
+{
+    char host[256];
+    int port;
+    if (opts_hostport(o->metrics_bind, host, sizeof host, &port) != 0) { /* opts checked it */
+        snprintf(err, n, "--metrics-bind %s: expected HOST:PORT", o->metrics_bind);
+        return NULL;
+    }
+    web_t *w = start(o, r, host, port, true, err, n);
+    if (w == NULL) return NULL;
+    log_info("Serving Prometheus metrics at %s://%s:%d/metrics", w->tls ? "https" : "http",
+             *host ? host : "0.0.0.0", bound_port(w->loop, port));
+    return w;
 }
 
 void web_stop(web_t *w)
 {
     if (w == NULL) return;
     struct web_loop *l = w->loop;
-    runner_on_tick(w->r, NULL, NULL);
+    if (!w->metrics_only) runner_on_tick(w->r, NULL, NULL); /* the UI's, not ours */
     if (l->started) {
         atomic_store(&l->quit, true);
         uint64_t one = 1;

@@ -32,6 +32,14 @@ typedef struct web web_t;
  * r must outlive the server; call web_stop() before runner_free(). */
 web_t *web_start(const opts_t *o, runner_t *r, char *err, size_t n);
 
+/* Start the --metrics-bind server (o->metrics_bind, HOST:PORT): the same
+ * server with the same --web-auth and TLS, serving GET /metrics and a 404
+ * for every other path (no page, no API, no WebSocket). Logs "Serving
+ * Prometheus metrics at ...". Returns NULL with the reason in err if the
+ * address cannot be bound. Independent of web_start(): both may run.
+ * Stop it with web_stop(). */
+web_t *web_start_metrics(const opts_t *o, runner_t *r, char *err, size_t n);
+
 /* Stop the server's threads (after the command in hand, if any: at most
  * about 2 s), close every connection and free w (NULL is fine). Call it
  * on the main thread, after runner_run() returned. */
