@@ -15,7 +15,7 @@
 #include "dist/curve.h"
 #include "dist/master.h"
 #include "dist/worker.h"
-#include "engine/runner.h"
+#include "runner/runner.h"
 #include "lua/msg.h"
 #include "report/html.h"
 #include "web/server.h"

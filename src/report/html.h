@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "engine/runner.h"
+#include "runner/runner.h"
 #include "stats/stats.h"
 
 /* Write the report of r's run. The caller holds runner_lock(r). With

@@ -22,7 +22,7 @@
 
 #include <cJSON.h>
 
-#include "engine/runner.h"
+#include "runner/runner.h"
 #include "stats/stats.h"
 
 /* GET /stats/requests: {"stats": [...], "errors": [...], "total_rps",

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "engine/runner.h"
+#include "runner/runner.h"
 #include "report/html.h"
 #include "web/assets.h"
 

@@ -20,7 +20,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "engine/engine.h"
-#include "engine/runner_int.h"
+#include "runner/runner_int.h"
 #include "lua/vm.h"
 
 #define SEC 1000000000LL

@@ -4,7 +4,7 @@
  * spawn.c (the spawn plan), shape.c (the load shape) and output.c (CSV
  * files, chart history, console tables) all work on one struct runner;
  * this header defines it and declares the few helpers they share. It is
- * internal to src/engine: other parts use runner.h. Everything here runs
+ * internal to src/runner: other parts use runner.h. Everything here runs
  * on the runner's (main) thread unless it takes r->lock itself. */
 #ifndef CICADA_RUNNER_INT_H
 #define CICADA_RUNNER_INT_H
@@ -15,8 +15,8 @@
 #include <stdio.h>
 
 #include "engine/engine.h"
-#include "engine/exclog.h"
-#include "engine/runner.h"
+#include "runner/exclog.h"
+#include "runner/runner.h"
 #include "lua/vm.h"
 
 /* The command queue: at most RUNNER_MAX_CMDS waiting; a caller finding it

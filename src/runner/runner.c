@@ -11,7 +11,7 @@
  * stopping users and engine threads in stop.c, the CSV files, history and
  * console tables in output.c; they share struct runner through
  * runner_int.h. */
-#include "engine/runner.h"
+#include "runner/runner.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -25,10 +25,10 @@
 #include "base/log.h"
 #include "cli/console.h"
 #include "engine/engine.h"
-#include "engine/output.h"
-#include "engine/runner_int.h"
-#include "engine/shape.h"
-#include "engine/spawn.h"
+#include "runner/output.h"
+#include "runner/runner_int.h"
+#include "runner/shape.h"
+#include "runner/spawn.h"
 #include "lua/vm.h"
 
 #define TICK_NS 20000000LL /* 20 ms */

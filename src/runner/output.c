@@ -9,7 +9,7 @@
  * errors) at the end, and with --json FILE the JSON summary once the run
  * is over. The statistics are read under r->lock; this module
  * neither collects them from the engines nor decides when to write. */
-#include "engine/output.h"
+#include "runner/output.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -21,7 +21,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "cli/console.h"
-#include "engine/runner_int.h"
+#include "runner/runner_int.h"
 #include "report/csv.h"
 #include "report/json.h"
 

@@ -16,8 +16,8 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
-#include "engine/runner.h"
-#include "engine/runner_int.h"
+#include "runner/runner.h"
+#include "runner/runner_int.h"
 
 /* Add c to the queue. A full queue (the runner is busy, e.g. stopping
  * users) is waited on for up to RUNNER_QUEUE_WAIT_MS, never overflowed:

@@ -13,7 +13,7 @@
  * classes, weights and fixed counts before a test starts, never during one.
  * Nothing here takes r->lock except to change what other threads read
  * (host, state, statistics, the classes). */
-#include "engine/spawn.h"
+#include "runner/spawn.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -23,7 +23,7 @@
 #include "base/alloc.h"
 #include "base/limits.h"
 #include "base/log.h"
-#include "engine/runner_int.h"
+#include "runner/runner_int.h"
 
 /* MemAvailable from /proc/meminfo in bytes, or -1 if unknown. */
 static double mem_available(void)

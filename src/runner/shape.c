@@ -7,15 +7,15 @@
  * cicada._shape_tick; whenever the answer changes it starts a swarm toward
  * it. A shape decides users, rate and run time alone, so those options are
  * refused with it. It does not ramp by itself: spawn.c does. */
-#include "engine/shape.h"
+#include "runner/shape.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "base/limits.h"
 #include "base/log.h"
-#include "engine/runner_int.h"
-#include "engine/spawn.h"
+#include "runner/runner_int.h"
+#include "runner/spawn.h"
 
 #include <lauxlib.h>
 #include <lua.h>
