@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/limits.h"
 #include "engine/loop.h"
 #include "stats/stats.h"
 
@@ -44,8 +45,6 @@ struct lua_State;
 struct conn;
 struct cosock;
 struct engine;
-
-#define ENGINE_MAX_CLASSES 64
 
 enum user_state {
     USER_RUNNING,  /* inside lua_resume */
@@ -140,7 +139,7 @@ typedef struct engine {
     user_t *users; /* live users, doubly linked */
     user_t *ready_head, *ready_tail;
     user_t *current; /* the user whose coroutine is running */
-    atomic_long class_users[ENGINE_MAX_CLASSES];
+    atomic_long class_users[LIMIT_CLASSES];
     atomic_long live_users;
     struct conn *graveyard; /* closed connections, freed after the loop turn */
     bool stopping_all, cutting, forced, quit;

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "base/alloc.h"
+#include "base/limits.h"
 #include "base/log.h"
 
 #define MAX_ROWS 500 /* Locust truncates stats and errors to 500 rows */
@@ -278,7 +279,7 @@ cJSON *json_exceptions(stats_t *st)
 static cJSON *task_ratios(const runner_class_t *c, double scale)
 {
     cJSON *o = check(cJSON_CreateObject());
-    int nt = c->ntasks < 64 ? c->ntasks : 64;
+    int nt = c->ntasks < LIMIT_TASKS ? c->ntasks : LIMIT_TASKS;
     double sum = 0;
     for (int k = 0; k < nt; k++)
         sum += c->task_weights[k];

@@ -96,8 +96,8 @@ void runner_message(runner_t *r, const void *frame, size_t len)
 
 void runner_spawn_counts(runner_t *r, const long *counts, int n, const char *host)
 {
-    long *copy = xcalloc(VM_MAX_CLASSES, sizeof *copy);
-    for (int i = 0; i < n && i < VM_MAX_CLASSES; i++)
+    long *copy = xcalloc(LIMIT_CLASSES, sizeof *copy);
+    for (int i = 0; i < n && i < LIMIT_CLASSES; i++)
         copy[i] = counts[i];
     char *h = host && *host ? xstrdup(host) : NULL;
     if (!queue(r, (rcmd_t){.kind = RC_COUNTS, .counts = copy, .host = h}))

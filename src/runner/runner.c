@@ -143,7 +143,7 @@ runner_t *runner_new(const opts_t *o)
         fprintf(stderr, "cicada: %s\n", err);
         goto error;
     }
-    r->ncls = vm_classes(L, r->cls, VM_MAX_CLASSES);
+    r->ncls = vm_classes(L, r->cls, LIMIT_CLASSES);
     if (shape_adopt(r, L) != 0) goto error; /* L is the runner's from here */
     for (int i = 0; i < r->ncls; i++) {
         r->ucls[i] = (runner_class_t){.name = r->cls[i].name,
@@ -151,7 +151,7 @@ runner_t *runner_new(const opts_t *o)
                                       .fixed_count = r->cls[i].fixed_count,
                                       .host = r->cls[i].host,
                                       .ntasks = r->cls[i].ntasks};
-        for (int k = 0; k < r->cls[i].ntasks && k < 64; k++) {
+        for (int k = 0; k < r->cls[i].ntasks && k < LIMIT_TASKS; k++) {
             r->ucls[i].task_names[k] = r->cls[i].tasks[k].name;
             r->ucls[i].task_weights[k] = r->cls[i].tasks[k].weight;
         }
@@ -165,7 +165,7 @@ runner_t *runner_new(const opts_t *o)
     r->neng = o->master ? 0 : o->threads;
     r->eng = xcalloc((size_t)r->neng, sizeof *r->eng);
     r->watch = stop_watch_new(r->neng);
-    r->plan = xcalloc((size_t)r->neng * VM_MAX_CLASSES, sizeof *r->plan);
+    r->plan = xcalloc((size_t)r->neng * LIMIT_CLASSES, sizeof *r->plan);
     for (int i = 0; i < r->neng; i++) {
         r->eng[i] = engine_new(i, &r->conf, err, sizeof err);
         if (r->eng[i] == NULL) {
@@ -490,8 +490,8 @@ int runner_list(const opts_t *o)
         fprintf(stderr, "cicada: %s\n", err);
         return 1;
     }
-    vm_class_t cls[VM_MAX_CLASSES];
-    int n = vm_classes(L, cls, VM_MAX_CLASSES);
+    vm_class_t cls[LIMIT_CLASSES];
+    int n = vm_classes(L, cls, LIMIT_CLASSES);
     vm_free(L);
     printf("Available Users:\n");
     for (int i = 0; i < n; i++) printf("    %s\n", cls[i].name);

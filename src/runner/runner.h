@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/limits.h"
 #include "cli/opts.h"
 #include "stats/stats.h"
 
@@ -54,8 +55,8 @@ typedef struct runner_class {
     long fixed_count;
     const char *host;
     int ntasks;
-    const char *task_names[64]; /* the first 64 tasks */
-    double task_weights[64];
+    const char *task_names[LIMIT_TASKS]; /* the first LIMIT_TASKS tasks */
+    double task_weights[LIMIT_TASKS];
     long users;    /* live users now */
     bool selected; /* spawned by the test (positional names, the class picker, a shape) */
 } runner_class_t;
@@ -64,9 +65,9 @@ typedef struct runner_class {
  * runner_classes() order, whether it runs and with which weight and
  * fixed_count (> 0: exactly that many users; 0: by weight). */
 typedef struct runner_pick {
-    bool chosen[64];
-    double weight[64];
-    long fixed_count[64];
+    bool chosen[LIMIT_CLASSES];
+    double weight[LIMIT_CLASSES];
+    long fixed_count[LIMIT_CLASSES];
 } runner_pick_t;
 
 /* Check the scenario, start the engine threads. Returns NULL after printing

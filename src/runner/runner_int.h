@@ -42,10 +42,10 @@ struct runner {
     int neng;
     pthread_mutex_t lock; /* guards stats, history, state, host, commands */
     stats_t *stats;
-    vm_class_t cls[VM_MAX_CLASSES];
-    runner_class_t ucls[VM_MAX_CLASSES];
+    vm_class_t cls[LIMIT_CLASSES];
+    runner_class_t ucls[LIMIT_CLASSES];
     int ncls;
-    bool chosen[VM_MAX_CLASSES];
+    bool chosen[LIMIT_CLASSES];
     enum runner_state state;
     long target;
     double rate;
@@ -53,8 +53,8 @@ struct runner {
     /* the spawn sequence: class of the k-th user, for ramping down */
     int *seq;
     long nseq, capseq;
-    long class_count[VM_MAX_CLASSES];
-    double swrr[VM_MAX_CLASSES];
+    long class_count[LIMIT_CLASSES];
+    double swrr[LIMIT_CLASSES];
     int64_t ramp_start;
     long ramp_base;
     int64_t run_end; /* monotonic ns, INT64_MAX for none */
@@ -80,7 +80,7 @@ struct runner {
     /* master/worker link (src/dist) */
     runner_remote_t remote;
     bool has_remote;
-    long *plan;          /* worker: users per engine and class, [e * VM_MAX_CLASSES + c] */
+    long *plan;          /* worker: users per engine and class, [e * LIMIT_CLASSES + c] */
     struct watch *watch; /* per engine: is its thread stuck? (runner.c) */
     exclog_t exclog;     /* Lua errors shown in the console (guarded by lock) */
 };

@@ -100,7 +100,7 @@ static int next_class(runner_t *r)
 /* Add users up to n in all, dealt to engines in turn. */
 static void grow_to(runner_t *r, long n)
 {
-    long *per = xcalloc((size_t)r->neng * VM_MAX_CLASSES, sizeof *per);
+    long *per = xcalloc((size_t)r->neng * LIMIT_CLASSES, sizeof *per);
     while (r->nseq < n) {
         int c = next_class(r);
         if (c < 0) break;
@@ -109,14 +109,14 @@ static void grow_to(runner_t *r, long n)
             r->seq = xrealloc(r->seq, (size_t)r->capseq * sizeof *r->seq);
         }
         r->seq[r->nseq] = c;
-        per[(r->nseq % r->neng) * VM_MAX_CLASSES + c]++;
+        per[(r->nseq % r->neng) * LIMIT_CLASSES + c]++;
         r->class_count[c]++;
         r->nseq++;
     }
     for (int e = 0; e < r->neng; e++)
         for (int c = 0; c < r->ncls; c++)
-            if (per[e * VM_MAX_CLASSES + c])
-                runner_post(r, e, CMD_SPAWN, c, per[e * VM_MAX_CLASSES + c]);
+            if (per[e * LIMIT_CLASSES + c])
+                runner_post(r, e, CMD_SPAWN, c, per[e * LIMIT_CLASSES + c]);
     xfree(per);
 }
 
@@ -178,7 +178,7 @@ void spawn_pick(runner_t *r, const runner_pick_t *pick)
         return;
     }
     pthread_mutex_lock(&r->lock); /* the web UI reads ucls */
-    for (int i = 0; i < r->ncls && i < 64; i++) {
+    for (int i = 0; i < r->ncls && i < LIMIT_CLASSES; i++) {
         r->chosen[i] = pick->chosen[i];
         r->cls[i].weight = r->ucls[i].weight = pick->weight[i];
         r->cls[i].fixed_count = r->ucls[i].fixed_count = pick->fixed_count[i];
@@ -270,7 +270,7 @@ void spawn_counts(runner_t *r, const long *counts, const char *host)
     if (host && *host) spawn_host(r, host);
     if (r->state == RUNNER_READY || r->state == RUNNER_STOPPED) {
         clear_for_test(r);
-        memset(r->plan, 0, (size_t)r->neng * VM_MAX_CLASSES * sizeof *r->plan);
+        memset(r->plan, 0, (size_t)r->neng * LIMIT_CLASSES * sizeof *r->plan);
     }
     runner_set_state(r, RUNNER_SPAWNING);
     long *delta = xcalloc((size_t)r->neng + 1, sizeof *delta);
@@ -283,17 +283,17 @@ void spawn_counts(runner_t *r, const long *counts, const char *host)
             long best_n = -1;
             for (int e = 0; e < r->neng; e++) {
                 long n = 0;
-                for (int k = 0; k < r->ncls; k++) n += r->plan[e * VM_MAX_CLASSES + k];
+                for (int k = 0; k < r->ncls; k++) n += r->plan[e * LIMIT_CLASSES + k];
                 if (best_n < 0 || n < best_n) best = e, best_n = n;
             }
-            r->plan[best * VM_MAX_CLASSES + c]++;
+            r->plan[best * LIMIT_CLASSES + c]++;
             delta[best]++;
         }
         for (; r->class_count[c] > want; r->class_count[c]--) {
             int best = 0;
             for (int e = 1; e < r->neng; e++)
-                if (r->plan[e * VM_MAX_CLASSES + c] > r->plan[best * VM_MAX_CLASSES + c]) best = e;
-            r->plan[best * VM_MAX_CLASSES + c]--;
+                if (r->plan[e * LIMIT_CLASSES + c] > r->plan[best * LIMIT_CLASSES + c]) best = e;
+            r->plan[best * LIMIT_CLASSES + c]--;
             delta[best]--;
         }
         for (int e = 0; e < r->neng; e++)

@@ -194,7 +194,7 @@ void stop_users(runner_t *r)
     }
     r->nseq = 0;
     memset(r->class_count, 0, sizeof r->class_count);
-    memset(r->plan, 0, (size_t)r->neng * VM_MAX_CLASSES * sizeof *r->plan);
+    memset(r->plan, 0, (size_t)r->neng * LIMIT_CLASSES * sizeof *r->plan);
     r->run_end = INT64_MAX;
     r->shape_active = false;
     runner_fire(r, "test_stop", 0);

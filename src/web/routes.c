@@ -164,14 +164,14 @@ static const char *parse_pick(const char *body, size_t len, const runner_class_t
         size_t i = 0;
         while (i < n && strcmp(cls[i].name, name) != 0)
             i++;
-        if (i == n || i >= 64) {
+        if (i == n || i >= LIMIT_CLASSES) {
             snprintf(msg, msgn, "user_classes: unknown user class '%.200s'", name);
             return msg;
         }
         pick->chosen[i] = any = true;
     }
     bool runs = false;
-    for (size_t i = 0; i < n && i < 64; i++) {
+    for (size_t i = 0; i < n && i < LIMIT_CLASSES; i++) {
         if (!any) pick->chosen[i] = true;
         double w = cls[i].weight, f = (double)cls[i].fixed_count;
         snprintf(key, sizeof key, "weight.%s", cls[i].name);
@@ -216,7 +216,7 @@ static int swarm_go(web_conn_t *c, struct web *w, const char *body, size_t len,
     const opts_t *o = runner_opts(w->r);
     runner_pick_t pick;
     char msg[512];
-    const char *names[64];
+    const char *names[LIMIT_CLASSES];
     size_t n, nn = 0;
     bool picker = o->class_picker && !o->master;
     bool fresh = true;
@@ -227,7 +227,7 @@ static int swarm_go(web_conn_t *c, struct web *w, const char *body, size_t len,
         fresh = st == RUNNER_READY || st == RUNNER_STOPPED;
         const char *bad = parse_pick(body, len, cls, n, &pick, msg, sizeof msg);
         /* a running test keeps its classes (spawn_pick) */
-        for (size_t i = 0; !bad && i < n && i < 64; i++)
+        for (size_t i = 0; !bad && i < n && i < LIMIT_CLASSES; i++)
             if (fresh ? pick.chosen[i] : cls[i].selected) names[nn++] = cls[i].name;
         runner_unlock(w->r);
         if (bad) return swarm_result(c, 400, false, bad, shown, 0);
