@@ -471,16 +471,6 @@ const opts_t *runner_opts(runner_t *r)
     return r->o;
 }
 
-bool runner_has_shape(runner_t *r)
-{
-    return r->shape_L != NULL;
-}
-
-double runner_start_time(runner_t *r)
-{
-    return r->start_wall;
-}
-
 int runner_list(const opts_t *o)
 {
     char err[4096];

@@ -127,10 +127,6 @@ const runner_point_t *runner_history(runner_t *r, size_t *n);
 /* The classes, sorted by name. Valid for the runner's life. */
 const runner_class_t *runner_classes(runner_t *r, size_t *n);
 const opts_t *runner_opts(runner_t *r);
-double runner_start_time(runner_t *r);
-/* The scenario defines a load shape: /swarm starts it (users and rate are
- * the shape's). */
-bool runner_has_shape(runner_t *r); /* unix seconds the last swarm started, 0 if none */
 
 /* ---- master/worker (src/dist) ---- */
 

@@ -58,7 +58,6 @@ struct runner {
     int64_t ramp_start;
     long ramp_base;
     int64_t run_end; /* monotonic ns, INT64_MAX for none */
-    double start_wall;
     /* history */
     runner_point_t *hist;
     size_t nhist, caphist;

@@ -163,7 +163,6 @@ static void clear_for_test(runner_t *r)
     }
     stats_free(old);
     r->nhist = 0;
-    r->start_wall = clock_wall();
     pthread_mutex_unlock(&r->lock);
     r->nseq = 0;
     memset(r->class_count, 0, sizeof r->class_count);
