@@ -23,7 +23,6 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
-#include "cli/console.h"
 #include "engine/engine.h"
 #include "runner/output.h"
 #include "runner/runner_int.h"
@@ -45,8 +44,6 @@ int runner_signals(void)
 {
     return signals;
 }
-
-const double runner_pcts[RUNNER_NPCT] = {0.5, 0.66, 0.75, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999, 1.0};
 
 const char *runner_state_name(enum runner_state s)
 {
@@ -108,7 +105,7 @@ void runner_reset_stats(runner_t *r, bool exceptions)
     pthread_mutex_unlock(&r->lock);
 }
 
-static vm_conf_t vm_conf(const opts_t *o)
+static vm_conf_t vm_conf(const runner_conf_t *o)
 {
     return (vm_conf_t){.locustfile = o->locustfile,
                        .host = o->host,
@@ -118,11 +115,11 @@ static vm_conf_t vm_conf(const opts_t *o)
                        .nexclude_tags = o->nexclude_tags};
 }
 
-runner_t *runner_new(const opts_t *o)
+runner_t *runner_new(const runner_conf_t *o)
 {
     char err[4096];
     runner_t *r = xcalloc(1, sizeof *r);
-    r->o = o;
+    r->rc = *o;
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->cmd_room, NULL);
     r->run_end = INT64_MAX;
@@ -181,7 +178,6 @@ runner_t *runner_new(const opts_t *o)
             r->neng = i;
             goto error;
         }
-    r->name_width = console_name_width(STDOUT_FILENO);
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
@@ -218,7 +214,7 @@ static int exit_code(runner_t *r)
     size_t nerr = 0, nexc = 0;
     stats_errors(r->stats, &nerr);
     stats_exceptions(r->stats, &nexc);
-    return nerr || nexc ? r->o->exit_code_on_error : 0;
+    return nerr || nexc ? r->rc.exit_code_on_error : 0;
 }
 
 static void run_commands(runner_t *r)
@@ -269,7 +265,7 @@ static void run_commands(runner_t *r)
  * interrupted). */
 static bool wait_for_workers(runner_t *r)
 {
-    const opts_t *o = r->o;
+    const runner_conf_t *o = &r->rc;
     int64_t start = clock_ns(), next_log = start;
     for (;;) {
         int ready = r->remote.ready_workers(r->remote.ud);
@@ -294,7 +290,7 @@ static bool wait_for_workers(runner_t *r)
 
 int runner_run(runner_t *r)
 {
-    const opts_t *o = r->o;
+    const runner_conf_t *o = &r->rc;
     /* a worker waits for its master's commands, like the UI mode */
     bool headless = o->headless && !runner_is_worker(r),
          autostart = o->autostart && !runner_is_worker(r);
@@ -386,6 +382,7 @@ void runner_free(runner_t *r)
     xfree(r->eng);
     xfree(r->seq);
     xfree(r->hist);
+    xfree(r->workers);
     for (int i = 0; i < r->ncmds; i++) {
         xfree(r->cmds[i].host);
         xfree(r->cmds[i].counts);
@@ -433,12 +430,12 @@ long runner_user_count(runner_t *r)
 /* A swarm's rate is above 0, so a rate of 0 means none has run yet. */
 long runner_target(runner_t *r)
 {
-    return r->rate > 0 ? r->target : r->o->users;
+    return r->rate > 0 ? r->target : r->rc.users;
 }
 
 double runner_rate(runner_t *r)
 {
-    return r->rate > 0 ? r->rate : r->o->spawn_rate;
+    return r->rate > 0 ? r->rate : r->rc.spawn_rate;
 }
 
 const char *runner_host(runner_t *r)
@@ -466,12 +463,34 @@ const runner_class_t *runner_classes(runner_t *r, size_t *n)
     return r->ucls;
 }
 
-const opts_t *runner_opts(runner_t *r)
+const runner_conf_t *runner_conf(runner_t *r)
 {
-    return r->o;
+    return &r->rc;
 }
 
-int runner_list(const opts_t *o)
+void runner_report(runner_t *r, report_run_t *out)
+{
+    *out = (report_run_t){.st = r->stats,
+                          .state = runner_state_name(r->state),
+                          .user_count = runner_user_count(r),
+                          .target = runner_target(r),
+                          .rate = runner_rate(r),
+                          .host = r->host,
+                          .script = r->rc.locustfile,
+                          .class_picker = r->rc.class_picker && !r->rc.master,
+                          .hist = r->hist,
+                          .nhist = r->nhist};
+    out->cls = runner_classes(r, &out->ncls);
+    if (runner_is_master(r)) {
+        /* the buffer is read and written under the lock only */
+        if (r->workers == NULL) r->workers = xcalloc(RUNNER_MAX_WORKERS, sizeof *r->workers);
+        out->workers = r->workers;
+        out->nworkers = runner_workers(r, r->workers, RUNNER_MAX_WORKERS);
+        if (out->nworkers > RUNNER_MAX_WORKERS) out->nworkers = RUNNER_MAX_WORKERS;
+    }
+}
+
+int runner_list(const runner_conf_t *o)
 {
     char err[4096];
     vm_conf_t vc = vm_conf(o);

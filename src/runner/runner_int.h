@@ -1,7 +1,8 @@
 /* runner_int: the runner's private state, shared by its modules.
  *
- * runner.c (set-up, the main loop, the command queue, the accessors),
- * spawn.c (the spawn plan), shape.c (the load shape) and output.c (CSV
+ * runner.c (set-up, the main loop, the accessors), command.c (the queue
+ * other threads fill), spawn.c (the spawn plan), shape.c (the load
+ * shape), stop.c (stopping users and engine threads) and output.c (CSV
  * files, chart history, console tables) all work on one struct runner;
  * this header defines it and declares the few helpers they share. It is
  * internal to src/runner: other parts use runner.h. Everything here runs
@@ -23,6 +24,8 @@
  * full waits up to RUNNER_QUEUE_WAIT_MS for room (runner.c's queue()). */
 #define RUNNER_MAX_CMDS 64
 #define RUNNER_QUEUE_WAIT_MS 2000
+/* The workers runner_report lists (a master's /stats/requests). */
+#define RUNNER_MAX_WORKERS 256
 
 enum cmd_kind { RC_SWARM, RC_STOP, RC_RESET, RC_QUIT, RC_COUNTS };
 
@@ -36,7 +39,7 @@ typedef struct rcmd {
 } rcmd_t;
 
 struct runner {
-    const opts_t *o;
+    runner_conf_t rc; /* runner_new's, copied */
     engine_conf_t conf;
     engine_t **eng;
     int neng;
@@ -68,7 +71,6 @@ struct runner {
     bool quit;
     uint64_t epoch; /* stats resets so far: engines' shards of older epochs are dropped */
     FILE *csv_stats, *csv_history, *csv_failures, *csv_exceptions;
-    int name_width;
     void (*tick_fn)(void *);
     void *tick_ud;
     /* a load shape (cicada.shape) runs in the main thread's own VM */
@@ -82,6 +84,7 @@ struct runner {
     long *plan;          /* worker: users per engine and class, [e * LIMIT_CLASSES + c] */
     struct watch *watch; /* per engine: is its thread stuck? (runner.c) */
     exclog_t exclog;     /* Lua errors shown in the console (guarded by lock) */
+    runner_worker_t *workers; /* master: runner_report's copy (RUNNER_MAX_WORKERS, under lock) */
 };
 
 static inline bool runner_is_master(const runner_t *r)

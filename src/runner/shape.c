@@ -22,7 +22,7 @@
 
 int shape_adopt(runner_t *r, struct lua_State *L)
 {
-    const opts_t *o = r->o;
+    const runner_conf_t *o = &r->rc;
     lua_getglobal(L, "cicada");
     lua_getfield(L, -1, "_has_shape");
     lua_call(L, 0, 1);

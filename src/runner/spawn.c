@@ -60,7 +60,7 @@ int runner_users_fit(long more, char *err, size_t n)
 
 int spawn_choose(runner_t *r)
 {
-    const opts_t *o = r->o;
+    const runner_conf_t *o = &r->rc;
     for (int i = 0; i < r->ncls; i++) r->chosen[i] = o->nclasses == 0;
     for (size_t k = 0; k < o->nclasses; k++) {
         int found = -1;
@@ -199,7 +199,7 @@ void spawn_start(runner_t *r, long users, double rate, const char *host, double 
     if (run_time > 0) log_info("Run time limit set to %g seconds", run_time);
     log_info("Ramping to %ld users at a rate of %.2f per second", users, rate);
     if (runner_is_master(r))
-        r->remote.swarm(r->remote.ud, users, rate, host && *host ? host : r->o->host);
+        r->remote.swarm(r->remote.ud, users, rate, host && *host ? host : r->rc.host);
     else if (users < r->nseq)
         shrink_to(r, users);
     runner_set_state(r, RUNNER_SPAWNING);
@@ -241,7 +241,7 @@ void spawn_step(runner_t *r, int64_t now)
         runner_set_state(r, RUNNER_RUNNING);
         log_spawned(r);
         runner_fire(r, "spawning_complete", r->nseq);
-        if (r->o->reset_stats) {
+        if (r->rc.reset_stats) {
             runner_reset_stats(r, false);
             log_info("Resetting stats");
         }
