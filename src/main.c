@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/resource.h>
 
 #include "base/log.h"
+#include "base/sys.h"
 #include "cli/console.h"
 #include "cli/opts.h"
 #include "demo/demo.h"
@@ -25,16 +25,6 @@
 #include "web/server.h"
 
 #define CICADA_VERSION "0.1.0"
-
-/* Many users need many sockets: raise the soft limit to the hard one. */
-static void raise_fd_limit(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
 
 /* The console tables, Locust's STATS_NAME_WIDTH wide (taken once, at
  * start) on stdout. */
@@ -140,7 +130,7 @@ int main(int argc, char **argv)
     }
     if (o.command && strcmp(o.command, "demo-server") == 0)
         return demo_run(o.demo_host, o.demo_port, o.demo_slow, o.demo_fail_ratio);
-    raise_fd_limit();
+    sys_raise_fd_limit(); /* many users need many sockets */
     runner_conf_t conf = runner_conf_of(&o);
     if (o.list_classes) return runner_list(&conf);
     /* users run here (not on workers): refuse up front what cannot fit */
