@@ -151,6 +151,7 @@ typedef struct engine {
     struct lua_State *Lcb; /* a VM thread for event listeners (anchored by cb_ref) */
     int cb_ref;
     bool request_events; /* the scenario listens to the request event */
+    uint64_t rand;       /* data:random()'s xorshift64* state (lua/data.c); 0 until first used */
     atomic_bool quit_requested; /* the scenario called cicada.quit() */
     bool in_event;       /* inside a request listener */
     buf_t event_err;
@@ -198,6 +199,16 @@ void engine_free(engine_t *e);
 /* ---- a thread stuck in Lua (main thread) ---- */
 
 enum { HOOK_NONE, HOOK_LOCATE, HOOK_STOP };
+
+/* The engine whose thread this is, or NULL on any other thread (the main
+ * thread's VM, the web UI). The one thread-local of src/engine: the Lua
+ * primitives (lua/api.c) and the stuck-task signal handler (watch.c) find
+ * their engine through it, as neither is handed one. */
+engine_t *engine_self(void);
+/* Make e this thread's engine. The engine thread does it first thing
+ * (watch_thread); a test or fuzzer running e's VM on its own thread does
+ * it before. */
+void engine_bind(engine_t *e);
 
 /* How long the engine has been away from its loop, in ns (0 while it waits
  * for events). A long time means a callback, in practice a Lua task that
