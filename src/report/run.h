@@ -27,8 +27,8 @@ extern const double report_pcts[REPORT_NPCT];
 typedef struct report_point {
     double time; /* unix seconds */
     double rps, fail_per_sec;
-    double p50, p95;            /* current (10 s window) response-time percentiles, ms; -1 if none */
-    double pct[REPORT_NPCT];    /* current percentiles report_pcts[], ms; -1 if none */
+    double p50, p95;         /* current (10 s window) response-time percentiles, ms; -1 if none */
+    double pct[REPORT_NPCT]; /* current percentiles report_pcts[], ms; -1 if none */
     long users;
 } report_point_t;
 

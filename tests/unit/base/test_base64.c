@@ -34,8 +34,9 @@ static void test_vectors(void)
         CHECK(decode(bare[i], dec, sizeof dec) == (long)n && memcmp(dec, plain[i], n) == 0);
     }
     /* the WebSocket accept key of RFC 6455, section 1.3 (SHA-1 bytes) */
-    static const unsigned char sha[20] = {0xb3, 0x7a, 0x4f, 0x2c, 0xc0, 0x62, 0x4f, 0x16, 0x90, 0xf6,
-                                          0x46, 0x06, 0xcf, 0x38, 0x59, 0x45, 0xb2, 0xbe, 0xc4, 0xea};
+    static const unsigned char sha[20] = {0xb3, 0x7a, 0x4f, 0x2c, 0xc0, 0x62, 0x4f,
+                                          0x16, 0x90, 0xf6, 0x46, 0x06, 0xcf, 0x38,
+                                          0x59, 0x45, 0xb2, 0xbe, 0xc4, 0xea};
     CHECK(base64_encode(out, sha, sizeof sha, true) == 28);
     CHECK(strcmp(out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") == 0);
 }
@@ -49,7 +50,7 @@ static void test_bad_input(void)
     CHECK(decode("Zm9vY", dec, sizeof dec) == -1);  /* a lone last character */
     CHECK(decode("Zm9vYmFy", dec, 5) == -1);        /* 6 bytes do not fit in 5 */
     CHECK(decode("Zm9vYmFy", dec, 6) == 6);
-    CHECK(decode("====", dec, sizeof dec) == 0);    /* padding alone is empty */
+    CHECK(decode("====", dec, sizeof dec) == 0); /* padding alone is empty */
 }
 
 static void test_round_trip(void)
@@ -69,7 +70,8 @@ static void test_round_trip(void)
 static void test_fenced(void)
 {
     long page = sysconf(_SC_PAGESIZE);
-    char *m = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *m =
+        mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     CHECK(m != MAP_FAILED);
     if (m == MAP_FAILED) return;
     CHECK(mprotect(m + page, (size_t)page, PROT_NONE) == 0);
