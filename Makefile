@@ -1,8 +1,9 @@
 # cicada — plain Makefile with pkg-config.
 #   make          install missing Debian packages (as root), build ./cicada
 #   make run      build, start the demo site, run examples/demo.lua headless
-#   make test     unit tests under ASan/UBSan, end-to-end tests (pytest), then browser
-#                 tests (node --test, playwright-core driving Debian's chromium)
+#   make test     the folder include-cycle check (tools/deps), unit tests under
+#                 ASan/UBSan, end-to-end tests (pytest), then browser tests
+#                 (node --test, playwright-core driving Debian's chromium)
 #   make bench    benchmarks against wrk (bench/vs-wrk)
 #   make asan     ./cicada-asan, the whole binary under sanitizers
 #   make fuzz     libFuzzer targets (tests/fuzz), FUZZ_TIME seconds each (default 60)
@@ -36,7 +37,7 @@ CHARTJS  := /usr/share/javascript/chart.js/chart.min.js
 UNIT     := $(shell find tests/unit -name 'test_*.c' | sort)
 UNIT_BIN := $(UNIT:%.c=build/san/%)
 
-.PHONY: all deps run test unit e2e web bench asan fuzz fmt clean
+.PHONY: all deps run test cycles unit e2e web bench asan fuzz fmt clean
 all: deps cicada
 
 # Install what is missing: as root with apt-get, otherwise print the line to run.
@@ -118,7 +119,13 @@ web: all
 	cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --prefer-offline \
 	  --loglevel=error && node --test --test-reporter=spec
 
-test: unit e2e web
+# No include cycle between the folders of src/ (docs/architecture.md,
+# "Folders"): the checker's own tests first, then the tree.
+cycles:
+	cd tests/tools && /usr/bin/python3 -m pytest -q -p no:cacheprovider .
+	/usr/bin/python3 tools/deps src
+
+test: cycles unit e2e web
 
 bench: all
 	sh bench/vs-wrk

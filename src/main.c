@@ -2,34 +2,86 @@
  * site, a class listing, or a load test, headless or with the web UI up
  * beside the runner. A master (--master) runs the same way with its users on
  * its workers (dist/master.h); a worker (--worker) runs the runner with no
- * UI under its master's orders (dist/worker.h). The --html report is
- * written here once the run is over. */
+ * UI under its master's orders (dist/worker.h). The runner is told the
+ * flags through a runner_conf_t filled here, with the console tables of
+ * cli/console.c; the --html report is written here once the run is over. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
+#include <unistd.h>
 
 #include "base/log.h"
+#include "base/sys.h"
+#include "cli/console.h"
 #include "cli/opts.h"
 #include "demo/demo.h"
 #include "dist/curve.h"
 #include "dist/master.h"
 #include "dist/worker.h"
-#include "engine/runner.h"
+#include "runner/runner.h"
 #include "lua/msg.h"
 #include "report/html.h"
+#include "web/assets.h"
 #include "web/server.h"
 
 #define CICADA_VERSION "0.1.0"
 
-/* Many users need many sockets: raise the soft limit to the hard one. */
-static void raise_fd_limit(void)
+/* The console tables, Locust's STATS_NAME_WIDTH wide (taken once, at
+ * start) on stdout. */
+static int name_width;
+
+static void table_stats(void *ud, stats_t *st, bool current)
 {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    console_stats(st, name_width, current, console_to_file, stdout);
+}
+
+static void table_percentiles(void *ud, stats_t *st)
+{
+    console_percentiles(st, name_width, console_to_file, stdout);
+}
+
+static void table_errors(void *ud, stats_t *st)
+{
+    console_errors(st, name_width, console_to_file, stdout);
+}
+
+/* What the runner is told of the command line; o must outlive the runner. */
+static runner_conf_t runner_conf_of(const opts_t *o)
+{
+    name_width = console_name_width(STDOUT_FILENO);
+    return (runner_conf_t){.locustfile = o->locustfile,
+                           .host = o->host,
+                           .users = o->users,
+                           .spawn_rate = o->spawn_rate,
+                           .run_time = o->run_time,
+                           .headless = o->headless,
+                           .autostart = o->autostart,
+                           .class_picker = o->class_picker,
+                           .autoquit = o->autoquit,
+                           .csv_prefix = o->csv_prefix,
+                           .csv_full_history = o->csv_full_history,
+                           .print_stats = o->print_stats,
+                           .only_summary = o->only_summary,
+                           .reset_stats = o->reset_stats,
+                           .json_file = o->json_file,
+                           .exit_code_on_error = o->exit_code_on_error,
+                           .stop_timeout = o->stop_timeout,
+                           .threads = o->threads,
+                           .insecure = o->insecure,
+                           .ca_file = o->ca_file,
+                           .master = o->master,
+                           .worker = o->worker,
+                           .expect_workers = o->expect_workers,
+                           .expect_workers_max_wait = o->expect_workers_max_wait,
+                           .tags = o->tags,
+                           .ntags = o->ntags,
+                           .exclude_tags = o->exclude_tags,
+                           .nexclude_tags = o->nexclude_tags,
+                           .classes = o->classes,
+                           .nclasses = o->nclasses,
+                           .tables = {.stats = table_stats,
+                                      .percentiles = table_percentiles,
+                                      .errors = table_errors}};
 }
 
 /* The --html report of the finished run. Returns 0, or -1 after saying why. */
@@ -40,8 +92,12 @@ static int write_html(runner_t *r, const char *path)
         log_error("cannot write the HTML report %s: %s", path, strerror(errno));
         return -1;
     }
+    const asset_t *chart = asset_find("/chart.min.js");
+    html_page_t page = {.chartjs = chart ? chart->data : NULL, .chartjs_len = chart ? chart->len : 0};
+    report_run_t run;
     runner_lock(r);
-    html_report(f, r, false);
+    runner_report(r, &run);
+    html_report(f, &run, &page);
     runner_unlock(r);
     if (fclose(f) != 0) {
         log_error("cannot write the HTML report %s: %s", path, strerror(errno));
@@ -74,8 +130,9 @@ int main(int argc, char **argv)
     }
     if (o.command && strcmp(o.command, "demo-server") == 0)
         return demo_run(o.demo_host, o.demo_port, o.demo_slow, o.demo_fail_ratio);
-    raise_fd_limit();
-    if (o.list_classes) return runner_list(&o);
+    sys_raise_fd_limit(); /* many users need many sockets */
+    runner_conf_t conf = runner_conf_of(&o);
+    if (o.list_classes) return runner_list(&conf);
     /* users run here (not on workers): refuse up front what cannot fit */
     if (!o.master && !o.worker && o.users > 0 && runner_users_fit(o.users, err, sizeof err) != 0) {
         fprintf(stderr,
@@ -85,7 +142,7 @@ int main(int argc, char **argv)
         return 2;
     }
     msg_set_role(o.master ? "master" : o.worker ? "worker" : "local"); /* cicada.role */
-    runner_t *r = runner_new(&o);
+    runner_t *r = runner_new(&conf);
     if (r == NULL) return 1;
     if (o.worker) {
         worker_t *w = worker_start(r, &o, err, sizeof err);

@@ -28,5 +28,11 @@
  * above the memory available is refused; above the typical need, warned. */
 #define LIMIT_USER_BYTES_MIN 2048L
 #define LIMIT_USER_BYTES_TYPICAL 8192L
+/* User classes in one scenario, and tasks in one class: the scenario's
+ * loader (lua/vm.c) takes the first LIMIT_CLASSES and LIMIT_TASKS and
+ * every array indexed by a class or task (engine, runner, web UI, master
+ * and worker) is this long. */
+#define LIMIT_CLASSES 64
+#define LIMIT_TASKS 64
 
 #endif

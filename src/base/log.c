@@ -92,19 +92,6 @@ void log_msg(enum log_level level, const char *logger, const char *fmt, ...)
     va_end(ap);
 }
 
-void log_plain(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    pthread_mutex_lock(&lock);
-    FILE *f = sink();
-    vfprintf(f, fmt, ap);
-    fputc('\n', f);
-    fflush(f);
-    pthread_mutex_unlock(&lock);
-    va_end(ap);
-}
-
 size_t log_recent(log_line_t *dst, size_t max, unsigned long after, double since)
 {
     pthread_mutex_lock(&lock);

@@ -3,7 +3,8 @@
  * Lines look like Locust's: "[2026-11-26 10:00:00,123] host/INFO/cicada.main: msg".
  * Output goes to stderr, or to --logfile. Thread-safe (one lock per line;
  * never called on the hot path). The console stats tables are not log
- * lines: they are printed with log_plain(), like Locust's stats_logger.
+ * lines: the runner prints them to stdout (cli/console.c), like Locust's
+ * stats_logger.
  *
  * The last LOG_RING lines logged (at or above the level) are also kept in
  * memory, each numbered, for the web UI's Logs tab: a fixed ring, so
@@ -23,9 +24,6 @@ int log_set_file(const char *path);
 
 void log_msg(enum log_level level, const char *logger, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* A plain line on stdout-equivalent of Locust's stats logger (stderr or the
- * log file), with no prefix. */
-void log_plain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #define LOG_RING 500     /* lines kept for the web UI */
 #define LOG_LINE_MAX 400 /* bytes kept of each line, with its prefix */

@@ -456,8 +456,8 @@ static int parse_argv(struct parser *p, int argc, char **argv, int start)
         if (flags_done || !is_flag(a)) {
             if (p->flags == demo_flags)
                 note_unknown(unknown, sizeof unknown, a);
-            else if (p->o->nclasses == OPTS_MAX_CLASSES)
-                return fail(p, "too many user classes (at most %d)", OPTS_MAX_CLASSES);
+            else if (p->o->nclasses == LIMIT_CLASSES)
+                return fail(p, "too many user classes (at most %d)", LIMIT_CLASSES);
             else
                 p->o->classes[p->o->nclasses++] = a;
             continue;

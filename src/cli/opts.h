@@ -13,7 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define OPTS_MAX_CLASSES 64
+#include "base/limits.h"
+
 #define OPTS_MAX_TAGS 64
 #define OPTS_TAG_STORE 2048 /* bytes for all tag names of -T and -E together */
 
@@ -65,7 +66,7 @@ typedef struct opts {
     const char *exclude_tags[OPTS_MAX_TAGS]; /* -E/--exclude-tags */
     size_t nexclude_tags;
     char tag_store[OPTS_TAG_STORE];          /* tags[] and exclude_tags[] point here */
-    const char *classes[OPTS_MAX_CLASSES];   /* positional user class names */
+    const char *classes[LIMIT_CLASSES];   /* positional user class names */
     size_t nclasses;
     /* demo-server */
     const char *demo_host;   /* --bind, default "127.0.0.1" */

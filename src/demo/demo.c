@@ -36,13 +36,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/sys.h"
 #include "demo/req.h"
 #include "demo/site.h"
 
@@ -493,17 +493,6 @@ static int listen_on(const char *host, int port, char *url, size_t urlcap, char 
     return fd;
 }
 
-/* Thousands of connections need thousands of descriptors: raise the soft
- * limit to the hard one. */
-static void raise_fd_limit(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
 static int add_fd(struct server *s, int fd, uint64_t key)
 {
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = key};
@@ -554,7 +543,7 @@ int demo_run(const char *host, int port, double slow_delay, double fail_ratio)
         rc = s.lfd == -2 ? 2 : 1;
         goto out;
     }
-    raise_fd_limit();
+    sys_raise_fd_limit(); /* thousands of connections need thousands of descriptors */
     s.sfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
     s.ep = epoll_create1(EPOLL_CLOEXEC);
     s.spare = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -71,7 +71,7 @@ static void send_maps(master_t *m)
         xfree(ids);
         return;
     }
-    m->map = xrealloc(m->map, (size_t)nw * MAXC * sizeof *m->map);
+    m->map = xrealloc(m->map, (size_t)nw * LIMIT_CLASSES * sizeof *m->map);
     long placed = dispatch_counts(m->disp, ids, nw, m->current, m->map);
     if (placed < m->current) { /* only fixed_count classes, all full */
         m->current = placed;
@@ -263,7 +263,7 @@ static long hook_user_count(void *ud)
 static long hook_class_users(void *ud, int cls)
 {
     master_t *m = ud;
-    if (cls < 0 || cls >= MAXC || m->of_runner[cls] < 0) return 0;
+    if (cls < 0 || cls >= LIMIT_CLASSES || m->of_runner[cls] < 0) return 0;
     int c = m->of_runner[cls];
     long s = 0;
     pthread_mutex_lock(&m->lock);
@@ -320,11 +320,11 @@ static bool loopback(const char *host)
 /* The classes in play: the chosen ones (positional names), else all. */
 static void pick_classes(master_t *m, runner_t *r, const opts_t *o)
 {
-    dispatch_class_t dc[MAXC];
+    dispatch_class_t dc[LIMIT_CLASSES];
     size_t ncls;
     runner_lock(r);
     const runner_class_t *cls = runner_classes(r, &ncls);
-    for (size_t i = 0; i < ncls && i < MAXC; i++) {
+    for (size_t i = 0; i < ncls && i < LIMIT_CLASSES; i++) {
         bool chosen = o->nclasses == 0;
         for (size_t k = 0; k < o->nclasses; k++)
             chosen |= strcmp(o->classes[k], cls[i].name) == 0;
@@ -334,7 +334,7 @@ static void pick_classes(master_t *m, runner_t *r, const opts_t *o)
         dc[m->ncls] = (dispatch_class_t){cls[i].name, cls[i].weight, cls[i].fixed_count};
         m->names[m->ncls++] = cls[i].name;
     }
-    for (size_t i = ncls; i < MAXC; i++)
+    for (size_t i = ncls; i < LIMIT_CLASSES; i++)
         m->of_runner[i] = -1;
     runner_unlock(r);
     m->disp = dispatch_new(dc, m->ncls);

@@ -28,7 +28,7 @@
 #include <stddef.h>
 
 #include "cli/opts.h"
-#include "engine/runner.h"
+#include "runner/runner.h"
 
 typedef struct master master_t;
 

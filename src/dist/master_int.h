@@ -13,20 +13,19 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "base/limits.h"
 #include "dist/curve.h"
 #include "dist/dispatch.h"
 #include "dist/master.h"
 #include "dist/proto.h"
 #include "engine/loop.h"
 
-#define MAXC 64
-
 typedef struct node {
     char id[PROTO_MAX_ID];
     int index;
     char state[16]; /* as its heartbeat says, or "missing" */
     double last_beat, missing_since;
-    long counts[MAXC]; /* its reported user_classes_count */
+    long counts[LIMIT_CLASSES]; /* its reported user_classes_count */
     double cpu;
     long long mem;
     bool cpu_warned;
@@ -66,9 +65,9 @@ struct master {
     long unknown_dropped;
     double unknown_logged_at;
 
-    const char *names[MAXC]; /* the classes in play, sorted by name */
+    const char *names[LIMIT_CLASSES]; /* the classes in play, sorted by name */
     int ncls;
-    int of_runner[MAXC]; /* runner class index → ours, or -1 */
+    int of_runner[LIMIT_CLASSES]; /* runner class index → ours, or -1 */
     dispatch_t *disp;
 
     /* the swarm */

@@ -18,6 +18,7 @@
 #include <zmq.h>
 
 #include "base/alloc.h"
+#include "base/limits.h"
 #include "base/log.h"
 #include "dist/custom.h"
 #include "dist/curve.h"
@@ -40,11 +41,11 @@ struct worker {
 
     pthread_mutex_t lock; /* guards the outbox and finishing */
     bool send_complete, send_stopped, finishing;
-    long complete_counts[64];
+    long complete_counts[LIMIT_CLASSES];
     custom_queue_t outq; /* custom messages from the engines (lua/msg.h) */
 
     /* the link thread's own */
-    const char *names[64];
+    const char *names[LIMIT_CLASSES];
     int ncls;
     mp_out_t out;
     bool acked;
@@ -179,7 +180,7 @@ static void send_exceptions(worker_t *w)
 static void send_report(worker_t *w)
 {
     send_exceptions(w);
-    long counts[64] = {0};
+    long counts[LIMIT_CLASSES] = {0};
     runner_lock(w->r);
     size_t ncls;
     const runner_class_t *cls = runner_classes(w->r, &ncls);
@@ -309,7 +310,7 @@ static void on_spawn(worker_t *w, const proto_msg_t *m)
         return;
     }
     w->last_spawn_ts = ts;
-    long counts[64];
+    long counts[LIMIT_CLASSES];
     int unknown =
         proto_class_counts(mp_get(m->data, "user_classes_count"), w->names, w->ncls, counts);
     if (unknown < 0) {
@@ -408,7 +409,7 @@ static void *run(void *arg)
 
         pthread_mutex_lock(&w->lock);
         bool complete = w->send_complete, stopped = w->send_stopped, finishing = w->finishing;
-        long counts[64];
+        long counts[LIMIT_CLASSES];
         memcpy(counts, w->complete_counts, sizeof counts);
         w->send_complete = w->send_stopped = false;
         pthread_mutex_unlock(&w->lock);
@@ -472,7 +473,7 @@ static void hook_spawned(void *ud, const long *counts, int n)
 {
     worker_t *w = ud;
     pthread_mutex_lock(&w->lock);
-    for (int i = 0; i < n && i < 64; i++)
+    for (int i = 0; i < n && i < LIMIT_CLASSES; i++)
         w->complete_counts[i] = counts[i];
     w->send_complete = true;
     pthread_mutex_unlock(&w->lock);
@@ -519,7 +520,7 @@ worker_t *worker_start(runner_t *r, const opts_t *o, char *err, size_t n)
     size_t ncls;
     runner_lock(r);
     const runner_class_t *cls = runner_classes(r, &ncls);
-    for (size_t i = 0; i < ncls && i < 64; i++)
+    for (size_t i = 0; i < ncls && i < LIMIT_CLASSES; i++)
         w->names[w->ncls++] = cls[i].name;
     runner_unlock(r);
     if (o->worker_key) {

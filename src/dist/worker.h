@@ -32,7 +32,7 @@
 #include <stddef.h>
 
 #include "cli/opts.h"
-#include "engine/runner.h"
+#include "runner/runner.h"
 
 typedef struct worker worker_t;
 

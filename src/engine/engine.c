@@ -441,8 +441,7 @@ static void settle_then_cut(engine_t *e)
 static void *thread_main(void *arg)
 {
     engine_t *e = arg;
-    watch_thread(e); /* signals blocked but the hook's */
-    api_bind(e);
+    watch_thread(e); /* signals blocked but the hook's; e is this thread's engine */
     /* listeners were added while the scenario loaded, before this thread
      * was bound: ask the VM whether it listens to requests */
     if (luaL_dostring(e->L, "return #cicada.events.request._listeners > 0") == 0) {

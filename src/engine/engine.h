@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/limits.h"
 #include "engine/loop.h"
 #include "stats/stats.h"
 
@@ -44,8 +45,6 @@ struct lua_State;
 struct conn;
 struct cosock;
 struct engine;
-
-#define ENGINE_MAX_CLASSES 64
 
 enum user_state {
     USER_RUNNING,  /* inside lua_resume */
@@ -140,7 +139,7 @@ typedef struct engine {
     user_t *users; /* live users, doubly linked */
     user_t *ready_head, *ready_tail;
     user_t *current; /* the user whose coroutine is running */
-    atomic_long class_users[ENGINE_MAX_CLASSES];
+    atomic_long class_users[LIMIT_CLASSES];
     atomic_long live_users;
     struct conn *graveyard; /* closed connections, freed after the loop turn */
     bool stopping_all, cutting, forced, quit;
@@ -152,6 +151,7 @@ typedef struct engine {
     struct lua_State *Lcb; /* a VM thread for event listeners (anchored by cb_ref) */
     int cb_ref;
     bool request_events; /* the scenario listens to the request event */
+    uint64_t rand;       /* data:random()'s xorshift64* state (lua/data.c); 0 until first used */
     atomic_bool quit_requested; /* the scenario called cicada.quit() */
     bool in_event;       /* inside a request listener */
     buf_t event_err;
@@ -199,6 +199,16 @@ void engine_free(engine_t *e);
 /* ---- a thread stuck in Lua (main thread) ---- */
 
 enum { HOOK_NONE, HOOK_LOCATE, HOOK_STOP };
+
+/* The engine whose thread this is, or NULL on any other thread (the main
+ * thread's VM, the web UI). The one thread-local of src/engine: the Lua
+ * primitives (lua/api.c) and the stuck-task signal handler (watch.c) find
+ * their engine through it, as neither is handed one. */
+engine_t *engine_self(void);
+/* Make e this thread's engine. The engine thread does it first thing
+ * (watch_thread); a test or fuzzer running e's VM on its own thread does
+ * it before. */
+void engine_bind(engine_t *e);
 
 /* How long the engine has been away from its loop, in ns (0 while it waits
  * for events). A long time means a callback, in practice a Lua task that

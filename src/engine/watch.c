@@ -21,7 +21,19 @@
 
 #include "engine/engine.h"
 
-static _Thread_local engine_t *self; /* this thread's engine, for the hook */
+/* This thread's engine (engine_self). A thread-local because a signal
+ * handler gets no argument, and a Lua C function only its lua_State. */
+static _Thread_local engine_t *self;
+
+engine_t *engine_self(void)
+{
+    return self;
+}
+
+void engine_bind(engine_t *e)
+{
+    self = e;
+}
 
 uint64_t engine_resumes(const engine_t *e)
 {
@@ -110,5 +122,5 @@ void watch_thread(engine_t *e)
     sigfillset(&all);
     sigdelset(&all, SIGURG);
     pthread_sigmask(SIG_SETMASK, &all, NULL);
-    self = e;
+    engine_bind(e);
 }

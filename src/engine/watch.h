@@ -9,8 +9,8 @@ struct engine;
 /* Install the SIGURG handler (once per process; before any engine thread
  * starts). */
 void watch_install(void);
-/* On a new engine thread: block every signal but SIGURG, and note e as
- * this thread's engine for the hook. */
+/* On a new engine thread: block every signal but SIGURG, and bind e to
+ * the thread (engine_bind). */
 void watch_thread(struct engine *e);
 /* If the main thread abandoned e, never return (the thread sleeps until
  * the process ends); else return at once. */

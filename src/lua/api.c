@@ -4,9 +4,9 @@
  * return lua_yield(): the coroutine parks, the engine's loop runs, and the
  * engine resumes it with the result (LuaJIT lets C functions yield, and
  * yields cross pcall, so user code and the prelude's error handling see an
- * ordinary call). The engine is a per-thread global: every VM lives on one
- * engine thread, and the main thread's VM (used only to load and inspect the
- * scenario) has none.
+ * ordinary call). The engine is the thread's (engine_self, engine/engine.h):
+ * every VM lives on one engine thread, and the main thread's VM (used only
+ * to load and inspect the scenario) has none.
  *
  * The HTTP client's methods live in lua/http.c. */
 #include "lua/api.h"
@@ -28,7 +28,6 @@
 #include "engine/engine.h"
 #include "lua/vm.h"
 
-static _Thread_local engine_t *eng;
 static char stop_key; /* its address is the STOP sentinel */
 
 void api_push_stop(lua_State *L)
@@ -49,6 +48,7 @@ const char *api_tostr(lua_State *L, int idx, size_t *len)
 
 user_t *api_current(lua_State *L, const char *what)
 {
+    engine_t *eng = engine_self();
     if (eng == NULL || eng->current == NULL)
         luaL_error(L, "%s can only be called from a running user (in a task, on_start or on_stop)",
                    what);
@@ -57,6 +57,7 @@ user_t *api_current(lua_State *L, const char *what)
 
 bool api_user_running(void)
 {
+    engine_t *eng = engine_self();
     return eng && eng->current;
 }
 
@@ -157,6 +158,7 @@ static int l_sleep(lua_State *L)
  * there are no statistics (the main thread's VM). */
 static int l_exception(lua_State *L)
 {
+    engine_t *eng = engine_self();
     lua_pushboolean(L, eng != NULL);
     if (eng == NULL) return 1;
     const char *msg = luaL_checkstring(L, 1), *tb = luaL_optstring(L, 2, "");
@@ -175,6 +177,7 @@ static int l_exception(lua_State *L)
  * about a thread that does not come back to its loop). */
 static int l_task(lua_State *L)
 {
+    engine_t *eng = engine_self();
     if (eng && eng->current && lua_type(L, 1) == LUA_TSTRING)
         engine_task(eng->current, lua_tostring(L, 1)); /* the string lives in the task table */
     return 0;
@@ -182,18 +185,21 @@ static int l_task(lua_State *L)
 
 static int l_flush(lua_State *L)
 {
+    engine_t *eng = engine_self();
     if (eng && eng->current) engine_flush_pending(eng->current);
     return 0;
 }
 
 static int l_stopping(lua_State *L)
 {
+    engine_t *eng = engine_self();
     lua_pushboolean(L, eng && eng->current && eng->current->stopping);
     return 1;
 }
 
 static int l_on_stop_begin(lua_State *L)
 {
+    engine_t *eng = engine_self();
     if (eng && eng->current) eng->current->in_on_stop = true;
     return 0;
 }
@@ -201,12 +207,14 @@ static int l_on_stop_begin(lua_State *L)
 /* cicada.quit(): end the whole test (like Locust's runner.quit()). */
 static int l_quit(lua_State *L)
 {
+    engine_t *eng = engine_self();
     if (eng) atomic_store(&eng->quit_requested, true);
     return 0;
 }
 
 static int l_want_request_events(lua_State *L)
 {
+    engine_t *eng = engine_self();
     if (eng) eng->request_events = lua_toboolean(L, 1);
     return 0;
 }
@@ -232,6 +240,7 @@ static double report_number(lua_State *L, int idx, const char *field, double non
 
 static int l_report(lua_State *L)
 {
+    engine_t *eng = engine_self();
     luaL_checktype(L, 1, LUA_TTABLE);
     if (eng == NULL) return 0;
     lua_getfield(L, 1, "type");
@@ -248,11 +257,6 @@ static int l_report(lua_State *L)
     int64_t rt = ms < 0 ? -1 : (int64_t)llround(ms * 1000.0);
     api_record(eng, type, name, rt, len, err);
     return 0;
-}
-
-void api_bind(engine_t *e)
-{
-    eng = e;
 }
 
 void api_open(lua_State *L, engine_t *e)

@@ -15,10 +15,6 @@ struct engine;
  * blocking calls raise an error). */
 void api_open(struct lua_State *L, struct engine *e);
 
-/* Bind the calling thread to engine e: the primitives of every VM used on
- * this thread act for e. Engine threads call it once at start. */
-void api_bind(struct engine *e);
-
 /* Push the sentinel that stops a user (the value blocking calls raise). */
 void api_push_stop(struct lua_State *L);
 

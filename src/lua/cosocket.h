@@ -22,7 +22,7 @@ struct user;
 
 /* Add tcp() and udp() to the table on top of the stack (the cicada table),
  * and create this VM's connection pool (closed when the VM is closed). The
- * engine is the thread's (api_bind); in the main thread's VM the
+ * engine is the thread's (engine_self); in the main thread's VM the
  * constructors work but connecting raises (no running user). */
 void cosocket_open(struct lua_State *L);
 

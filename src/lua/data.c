@@ -48,6 +48,7 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "engine/engine.h"
 #include "lua/json.h"
 
 #define MT "cicada.dataset"
@@ -499,22 +500,25 @@ static int l_next(lua_State *L)
     return 1;
 }
 
-/* xorshift64*, one state per thread: no lock, and engines do not share
- * their sequences. */
+/* xorshift64*, one state per engine (engine_t.rand): no lock, and engines
+ * do not share their sequences. Off the engines (the main thread's VM,
+ * which only checks the scenario) there is one thread, and main_rand. */
 static uint64_t rand64(void)
 {
-    static _Thread_local uint64_t x;
-    if (x == 0) {
+    static uint64_t main_rand;
+    engine_t *e = engine_self();
+    uint64_t *x = e ? &e->rand : &main_rand;
+    if (*x == 0) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        x = ((uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull) ^ (uint64_t)(uintptr_t)&x ^
-            (uint64_t)ts.tv_sec;
-        if (x == 0) x = 1;
+        *x = ((uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull) ^ (uint64_t)(uintptr_t)x ^
+             (uint64_t)ts.tv_sec;
+        if (*x == 0) *x = 1;
     }
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    return x * 0x2545F4914F6CDD1Dull;
+    *x ^= *x >> 12;
+    *x ^= *x << 25;
+    *x ^= *x >> 27;
+    return *x * 0x2545F4914F6CDD1Dull;
 }
 
 static int l_random(lua_State *L)

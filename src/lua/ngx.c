@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/base64.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "engine/loop.h"
@@ -28,40 +29,18 @@
 #define RE_GROUPS 32
 #define RE_CACHE_MAX 256
 
-/* ---- base64 ---- */
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/* ---- base64 (base/base64.c; a userdata is the scratch, so an error
+ * raised later leaks nothing) ---- */
 
 static int l_encode_base64(lua_State *L)
 {
     size_t n;
-    const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
+    const char *s = luaL_checklstring(L, 1, &n);
     bool pad = !lua_toboolean(L, 2);
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)s[i] << 16;
-        if (i + 1 < n) v |= (unsigned)s[i + 1] << 8;
-        if (i + 2 < n) v |= s[i + 2];
-        luaL_addchar(&b, b64[v >> 18 & 63]);
-        luaL_addchar(&b, b64[v >> 12 & 63]);
-        if (i + 1 < n)
-            luaL_addchar(&b, b64[v >> 6 & 63]);
-        else if (pad)
-            luaL_addchar(&b, '=');
-        if (i + 2 < n)
-            luaL_addchar(&b, b64[v & 63]);
-        else if (pad)
-            luaL_addchar(&b, '=');
-    }
-    luaL_pushresult(&b);
+    char *out = lua_newuserdata(L, BASE64_LEN(n) + 1);
+    size_t len = base64_encode(out, s, n, pad);
+    lua_pushlstring(L, out, len);
     return 1;
-}
-
-static int b64val(int c)
-{
-    const char *p = c ? strchr(b64, c) : NULL;
-    return p ? (int)(p - b64) : -1;
 }
 
 /* Returns nil for input that is not base64 (padding optional). */
@@ -69,30 +48,13 @@ static int l_decode_base64(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
-    while (n && s[n - 1] == '=')
-        n--;
-    if (n % 4 == 1) {
+    size_t cap = n / 4 * 3 + 3;
+    unsigned char *out = lua_newuserdata(L, cap);
+    long len = base64_decode(out, cap, s, n);
+    if (len < 0)
         lua_pushnil(L);
-        return 1;
-    }
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    unsigned v = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int d = b64val((unsigned char)s[i]);
-        if (d < 0) {
-            lua_pushnil(L);
-            return 1;
-        }
-        v = v << 6 | (unsigned)d;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            luaL_addchar(&b, (char)(v >> bits & 0xff));
-        }
-    }
-    luaL_pushresult(&b);
+    else
+        lua_pushlstring(L, (const char *)out, (size_t)len);
     return 1;
 }
 

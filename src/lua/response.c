@@ -24,7 +24,7 @@ static char resp_mt_key;
 
 static void push_headers(lua_State *L, const char *raw, size_t n)
 {
-    static _Thread_local http_response_t res;
+    http_response_t res; /* about 3 KB, on the engine thread's stack */
     lua_createtable(L, 0, 8);
     if (http_parse_response(raw, n, &res) < 0) return;
     char name[128];

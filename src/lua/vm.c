@@ -139,9 +139,9 @@ lua_State *vm_new(struct engine *e, const vm_conf_t *conf, char *err, size_t n)
                  conf->locustfile);
         goto error;
     }
-    if (count > VM_MAX_CLASSES) {
+    if (count > LIMIT_CLASSES) {
         snprintf(err, n, "%s: too many user classes (%zu, at most %d)", conf->locustfile, count,
-                 VM_MAX_CLASSES);
+                 LIMIT_CLASSES);
         goto error;
     }
     return L;
@@ -177,7 +177,7 @@ int vm_classes(lua_State *L, vm_class_t *out, int max)
             lua_pop(L, 1);
             continue;
         }
-        for (int k = 0; k < c->ntasks && k < VM_MAX_TASKS; k++) {
+        for (int k = 0; k < c->ntasks && k < LIMIT_TASKS; k++) {
             lua_rawgeti(L, -1, k + 1);
             lua_getfield(L, -1, "name");
             lua_getfield(L, -2, "weight");

@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "base/limits.h"
+
 struct lua_State;
 struct engine;
 
@@ -18,10 +20,6 @@ struct engine;
  * and losing the run (docs/scenario.md, "Memory"). */
 #define VM_MEMORY_LIMIT ((size_t)1 << 30)
 #define VM_MEMORY_LIMIT_TEXT "1 GiB"
-
-#define VM_MAX_CLASSES 64
-
-#define VM_MAX_TASKS 64
 
 typedef struct vm_task {
     char name[96];
@@ -34,7 +32,7 @@ typedef struct vm_class {
     long fixed_count;
     char host[256];
     int ntasks; /* tasks that run (after tag filtering) */
-    vm_task_t tasks[VM_MAX_TASKS]; /* the first VM_MAX_TASKS of them */
+    vm_task_t tasks[LIMIT_TASKS]; /* the first LIMIT_TASKS of them */
 } vm_class_t;
 
 typedef struct vm_conf {

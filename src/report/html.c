@@ -11,7 +11,6 @@
 #include <time.h>
 
 #include "report/json.h"
-#include "web/assets.h"
 
 /* The report's percentile columns: Locust's report set, not its CSV set. */
 static const double pcts[] = {0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0};
@@ -282,7 +281,7 @@ static void charts(FILE *f, size_t nhist)
                 c[i][1], c[i][0]);
 }
 
-void html_report_of(FILE *f, const html_info_t *in)
+void html_report(FILE *f, const report_run_t *in, const html_page_t *page)
 {
     stats_t *st = in->st;
     double start = stats_start_time(st), end = stats_total(st)->last_request_ts;
@@ -303,7 +302,7 @@ void html_report_of(FILE *f, const html_info_t *in)
     fputs("</span></div>\n<div><b>Script</b><span id=\"script\">", f);
     put_esc(f, in->script);
     fputs("</span></div>\n", f);
-    if (in->download_link)
+    if (page->download_link)
         fputs("<div><b>&nbsp;</b><span><a href=\"?download=1\">Download the "
               "Report</a></span></div>\n",
               f);
@@ -316,10 +315,9 @@ void html_report_of(FILE *f, const html_info_t *in)
     fputs("<h2>Final ratio</h2>\n<div id=\"ratio\" class=\"ratio\"></div>\n</div>\n", f);
 
     /* Chart.js, inline; it holds no "</script" (checked by the unit test) */
-    const asset_t *a = asset_find("/chart.min.js");
-    if (a != NULL) {
+    if (page->chartjs != NULL) {
         fputs("<script>\n", f);
-        fwrite(a->data, 1, a->len, f);
+        fwrite(page->chartjs, 1, page->chartjs_len, f);
         fputs("\n</script>\n", f);
     }
     fputs("<script>\nwindow.cicadaHistory = ", f);
@@ -329,15 +327,4 @@ void html_report_of(FILE *f, const html_info_t *in)
     fputs(";\n", f);
     fputs(script, f);
     fputs("</script>\n</body>\n</html>\n", f);
-}
-
-void html_report(FILE *f, runner_t *r, bool download_link)
-{
-    html_info_t in = {.st = runner_stats(r),
-                      .host = runner_host(r),
-                      .script = runner_opts(r)->locustfile,
-                      .download_link = download_link};
-    in.hist = runner_history(r, &in.nhist);
-    in.cls = runner_classes(r, &in.ncls);
-    html_report_of(f, &in);
 }

@@ -12,7 +12,10 @@
  * errors, tracebacks, host, script path) is HTML-escaped, and JSON inside
  * <script> has every '<' written as \u003c so no text can close the tag.
  *
- * The writers only write to f; opening and closing it is the caller's. */
+ * The writer only writes to f; opening and closing it is the caller's. It
+ * reads the run from a report_run_t (run.h) and takes Chart.js from the
+ * caller (the web UI's embedded asset), so report/ needs neither the
+ * runner nor the web server. */
 #ifndef CICADA_REPORT_HTML_H
 #define CICADA_REPORT_HTML_H
 
@@ -20,26 +23,17 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "engine/runner.h"
-#include "stats/stats.h"
+#include "report/run.h"
 
-/* Write the report of r's run. The caller holds runner_lock(r). With
- * download_link, the page links to "?download=1" (the web route's own
- * download), as Locust's does when served rather than downloaded. */
-void html_report(FILE *f, runner_t *r, bool download_link);
+/* How the page is made, beside the run it shows. */
+typedef struct html_page {
+    const unsigned char *chartjs; /* Chart.js, inlined; NULL: no charts script */
+    size_t chartjs_len;
+    bool download_link; /* link to "?download=1" (the web route's own download), as
+                           Locust's report does when served rather than downloaded */
+} html_page_t;
 
-/* What a report is made of, for callers (and tests) without a runner. */
-typedef struct html_info {
-    stats_t *st;                /* read; non-const because its sorted views are built lazily */
-    const char *host;           /* target host, "" or NULL if none */
-    const char *script;         /* the scenario path */
-    const runner_point_t *hist; /* per-second history, oldest first */
-    size_t nhist;
-    const runner_class_t *cls; /* user classes, for the final ratio */
-    size_t ncls;
-    bool download_link;
-} html_info_t;
-
-void html_report_of(FILE *f, const html_info_t *in);
+/* Write the report of run (read only; its pointers valid for the call). */
+void html_report(FILE *f, const report_run_t *run, const html_page_t *page);
 
 #endif

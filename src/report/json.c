@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "base/alloc.h"
+#include "base/limits.h"
 #include "base/log.h"
 
 #define MAX_ROWS 500 /* Locust truncates stats and errors to 500 rows */
@@ -42,7 +43,9 @@ static void add_owned(cJSON *o, const char *k, char *v)
     xfree(v);
 }
 
-/* ms, or null for "no value" (-1 in runner points, false from stats). */
+const double report_pcts[REPORT_NPCT] = {0.5, 0.66, 0.75, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999, 1.0};
+
+/* ms, or null for "no value" (-1 in history points, false from stats). */
 static cJSON *num_or_null(bool ok, double v)
 {
     return check(ok ? cJSON_CreateNumber(v) : cJSON_CreateNull());
@@ -149,11 +152,11 @@ cJSON *json_stats_requests_of(stats_t *st, const char *state, long user_count, d
     /* cicada's own: requests cut off at stop (neither successes nor failures) */
     add_num(root, "cut_off", (double)stats_cut(st));
     cJSON *pcts = check(cJSON_CreateObject());
-    for (int i = 0; i < RUNNER_NPCT; i++) {
+    for (int i = 0; i < REPORT_NPCT; i++) {
         char k[16];
         double v = 0;
-        bool ok = stats_current_percentile(st, t, runner_pcts[i], (int64_t)now, &v);
-        pct_key(k, sizeof k, runner_pcts[i]);
+        bool ok = stats_current_percentile(st, t, report_pcts[i], (int64_t)now, &v);
+        pct_key(k, sizeof k, report_pcts[i]);
         cJSON_AddItemToObject(pcts, k, num_or_null(ok, v));
     }
     double v = 0;
@@ -178,35 +181,31 @@ static double wall_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-cJSON *json_stats_requests(runner_t *r)
+cJSON *json_stats_requests(const report_run_t *run)
 {
-    cJSON *j = json_stats_requests_of(runner_stats(r), runner_state_name(runner_state(r)),
-                                      runner_user_count(r), wall_now());
+    cJSON *j = json_stats_requests_of(run->st, run->state, run->user_count, wall_now());
     /* the page's header and start form show the host; Locust writes it
      * into its HTML template instead */
-    add_str(j, "host", runner_host(r));
+    add_str(j, "host", run->host ? run->host : "");
     /* a master's workers, as Locust lists its clients */
-    runner_worker_t *ws = xmalloc(256 * sizeof *ws);
-    size_t n = runner_workers(r, ws, 256);
     cJSON *list = check(cJSON_CreateArray());
-    for (size_t i = 0; i < n && i < 256; i++) {
+    for (size_t i = 0; i < run->nworkers; i++) {
+        const report_worker_t *ws = &run->workers[i];
         cJSON *w = check(cJSON_CreateObject());
-        add_str(w, "id", ws[i].id);
-        add_str(w, "state", ws[i].state);
-        add_num(w, "user_count", (double)ws[i].user_count);
-        add_num(w, "cpu_usage", ws[i].cpu_usage);
-        add_num(w, "memory_usage", (double)ws[i].memory_usage);
+        add_str(w, "id", ws->id);
+        add_str(w, "state", ws->state);
+        add_num(w, "user_count", (double)ws->user_count);
+        add_num(w, "cpu_usage", ws->cpu_usage);
+        add_num(w, "memory_usage", (double)ws->memory_usage);
         cJSON_AddItemToArray(list, w);
     }
-    xfree(ws);
     cJSON_ReplaceItemInObject(j, "workers", list);
     /* the start and edit forms show the running test's figures, or -u and
      * -r before the first (Locust renders num_users and spawn_rate into
      * its page) */
-    long target = runner_target(r);
-    double rate = runner_rate(r);
-    cJSON_AddItemToObject(j, "target_user_count", num_or_null(target >= 0, (double)target));
-    cJSON_AddItemToObject(j, "spawn_rate", num_or_null(rate > 0, rate));
+    cJSON_AddItemToObject(j, "target_user_count",
+                          num_or_null(run->target >= 0, (double)run->target));
+    cJSON_AddItemToObject(j, "spawn_rate", num_or_null(run->rate > 0, run->rate));
     /* the Logs tab: the lines of the last JSON_LOG_SECONDS, at most
      * JSON_LOG_PUSH (a page that misses some fetches /logs) */
     cJSON_AddItemToObject(j, "logs", json_logs(JSON_LOG_PUSH, wall_now() - JSON_LOG_SECONDS));
@@ -229,14 +228,13 @@ cJSON *json_logs(size_t max, double since)
     return list;
 }
 
-cJSON *json_user_classes(runner_t *r)
+cJSON *json_user_classes(const report_run_t *run)
 {
-    size_t n;
-    const runner_class_t *cls = runner_classes(r, &n);
+    size_t n = run->ncls;
+    const report_class_t *cls = run->cls;
     cJSON *root = check(cJSON_CreateObject());
     /* a master's dispatcher takes the classes once, at start */
-    cJSON_AddBoolToObject(root, "class_picker",
-                          runner_opts(r)->class_picker && !runner_opts(r)->master);
+    cJSON_AddBoolToObject(root, "class_picker", run->class_picker);
     cJSON *list = check(cJSON_CreateArray());
     for (size_t i = 0; i < n; i++) {
         cJSON *o = check(cJSON_CreateObject());
@@ -275,10 +273,10 @@ cJSON *json_exceptions(stats_t *st)
 
 /* One class's tasks: weight share of each task name (names given twice
  * add up), times scale. */
-static cJSON *task_ratios(const runner_class_t *c, double scale)
+static cJSON *task_ratios(const report_class_t *c, double scale)
 {
     cJSON *o = check(cJSON_CreateObject());
-    int nt = c->ntasks < 64 ? c->ntasks : 64;
+    int nt = c->ntasks < LIMIT_TASKS ? c->ntasks : LIMIT_TASKS;
     double sum = 0;
     for (int k = 0; k < nt; k++)
         sum += c->task_weights[k];
@@ -298,7 +296,7 @@ static cJSON *task_ratios(const runner_class_t *c, double scale)
     return o;
 }
 
-static cJSON *class_ratios(const runner_class_t *cls, size_t n, bool total)
+static cJSON *class_ratios(const report_class_t *cls, size_t n, bool total)
 {
     double users = 0, weights = 0;
     for (size_t i = 0; i < n; i++) {
@@ -320,7 +318,7 @@ static cJSON *class_ratios(const runner_class_t *cls, size_t n, bool total)
     return o;
 }
 
-cJSON *json_tasks_of(const runner_class_t *cls, size_t n)
+cJSON *json_tasks_of(const report_class_t *cls, size_t n)
 {
     cJSON *root = check(cJSON_CreateObject());
     cJSON_AddItemToObject(root, "per_class", class_ratios(cls, n, false));
@@ -328,16 +326,14 @@ cJSON *json_tasks_of(const runner_class_t *cls, size_t n)
     return root;
 }
 
-cJSON *json_tasks(runner_t *r)
+cJSON *json_tasks(const report_run_t *run)
 {
-    size_t n;
-    const runner_class_t *cls = runner_classes(r, &n);
-    return json_tasks_of(cls, n);
+    return json_tasks_of(run->cls, run->ncls);
 }
 
 /* ---- /stats/history ---- */
 
-cJSON *json_history_of(const runner_point_t *p, size_t n)
+cJSON *json_history_of(const report_point_t *p, size_t n)
 {
     cJSON *list = check(cJSON_CreateArray());
     for (size_t i = 0; i < n; i++) {
@@ -347,9 +343,9 @@ cJSON *json_history_of(const runner_point_t *p, size_t n)
         add_num(o, "fail_per_sec", p[i].fail_per_sec);
         add_num(o, "users", (double)p[i].users);
         cJSON *pcts = check(cJSON_CreateObject());
-        for (int k = 0; k < RUNNER_NPCT; k++) {
+        for (int k = 0; k < REPORT_NPCT; k++) {
             char key[16];
-            pct_key(key, sizeof key, runner_pcts[k]);
+            pct_key(key, sizeof key, report_pcts[k]);
             cJSON_AddItemToObject(pcts, key, num_or_null(p[i].pct[k] >= 0, p[i].pct[k]));
         }
         cJSON_AddItemToObject(o, "percentiles", pcts);
@@ -358,11 +354,9 @@ cJSON *json_history_of(const runner_point_t *p, size_t n)
     return list;
 }
 
-cJSON *json_history(runner_t *r)
+cJSON *json_history(const report_run_t *run)
 {
-    size_t n;
-    const runner_point_t *p = runner_history(r, &n);
-    return json_history_of(p, n);
+    return json_history_of(run->hist, run->nhist);
 }
 
 /* ---- printing ---- */

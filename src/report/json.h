@@ -10,10 +10,11 @@
  * percentiles keyed "50" ... "100"), "time" (unix seconds) and "host".
  *
  * The builders only read; they return a fresh cJSON tree that the caller
- * owns (cJSON_Delete, or hand it to json_print). Those taking a runner_t
- * must be called between runner_lock() and runner_unlock(). The *_of
- * variants take the pieces instead of a runner, for tests and for other
- * callers that have no runner (a master's merged stats, say). */
+ * owns (cJSON_Delete, or hand it to json_print). Those taking a
+ * report_run_t (run.h) read it while the caller keeps its pointers valid
+ * (the runner's: between runner_lock() and runner_unlock()). The *_of
+ * variants take the pieces instead, for tests and for callers that have
+ * no whole run (a master's merged stats, say). */
 #ifndef CICADA_REPORT_JSON_H
 #define CICADA_REPORT_JSON_H
 
@@ -22,18 +23,17 @@
 
 #include <cJSON.h>
 
-#include "engine/runner.h"
+#include "report/run.h"
 #include "stats/stats.h"
 
 /* GET /stats/requests: {"stats": [...], "errors": [...], "total_rps",
  * "fail_ratio", "current_response_time_percentile_50/95" (null when there
  * is no request in the last ~10 s), "state", "user_count", "workers": [],
  * "percentiles": {"50": ms|null, ...}, "time"}; json_stats_requests also
- * adds "host" (runner_host: "" if none), "target_user_count" and
- * "spawn_rate" (runner_target/runner_rate, null if unknown) and "logs"
- * (json_logs of the last JSON_LOG_SECONDS, at most JSON_LOG_PUSH lines).
- * now is unix seconds. */
-cJSON *json_stats_requests(runner_t *r);
+ * adds "host" ("" if none), "target_user_count" and "spawn_rate" (null if
+ * unknown), the workers and "logs" (json_logs of the last
+ * JSON_LOG_SECONDS, at most JSON_LOG_PUSH lines). now is unix seconds. */
+cJSON *json_stats_requests(const report_run_t *run);
 cJSON *json_stats_requests_of(stats_t *st, const char *state, long user_count, double now);
 
 #define JSON_LOG_PUSH 50
@@ -46,8 +46,8 @@ cJSON *json_logs(size_t max, double since);
 
 /* GET /user_classes, for the class picker: {"class_picker": bool (on with
  * --class-picker, never on a master), "user_classes": [{"name", "weight",
- * "fixed_count", "host", "selected"}]} in runner_classes() order. */
-cJSON *json_user_classes(runner_t *r);
+ * "fixed_count", "host", "selected"}]} in run->cls order. */
+cJSON *json_user_classes(const report_run_t *run);
 
 /* GET /exceptions: {"exceptions": [{"count", "msg", "traceback", "nodes"}]},
  * msg and traceback HTML-escaped. */
@@ -57,13 +57,13 @@ cJSON *json_exceptions(stats_t *st);
  * "total": {...}}. Class ratios come from the live user counts, or from
  * the class weights when no user runs; per_class task ratios sum to 1
  * within a class, total ones are multiplied by the class ratio. */
-cJSON *json_tasks(runner_t *r);
-cJSON *json_tasks_of(const runner_class_t *cls, size_t n);
+cJSON *json_tasks(const report_run_t *run);
+cJSON *json_tasks_of(const report_class_t *cls, size_t n);
 
 /* GET /stats/history: [{"time", "rps", "fail_per_sec", "users",
  * "percentiles": {"50": ms|null, ...}}], one point per second of the run. */
-cJSON *json_history(runner_t *r);
-cJSON *json_history_of(const runner_point_t *p, size_t n);
+cJSON *json_history(const report_run_t *run);
+cJSON *json_history_of(const report_point_t *p, size_t n);
 
 /* Sort every object's keys (recursively, like Flask's jsonify), print the
  * tree (indented if pretty), and delete it. Returns cJSON's malloc'd

@@ -153,17 +153,17 @@ void prom_write_stats(FILE *f, stats_t *st)
 
 /* ---- the run ---- */
 
-static void run_gauges(FILE *f, runner_t *r)
+static void run_gauges(FILE *f, const report_run_t *run)
 {
-    stats_t *st = runner_stats(r);
-    enum runner_state now = runner_state(r);
+    /* the runner's states, in its order (runner/runner.c runner_state_name) */
+    static const char *states[] = {"ready", "spawning", "running", "stopping", "stopped"};
+    stats_t *st = run->st;
     head(f, "cicada_state", "gauge",
          "The runner's state: 1 for the current one, 0 for the others.");
-    for (int s = RUNNER_READY; s <= RUNNER_STOPPED; s++)
-        fprintf(f, "cicada_state{state=\"%s\"} %d\n", runner_state_name((enum runner_state)s),
-                s == (int)now);
+    for (size_t s = 0; s < sizeof states / sizeof *states; s++)
+        fprintf(f, "cicada_state{state=\"%s\"} %d\n", states[s], strcmp(states[s], run->state) == 0);
     head(f, "cicada_users", "gauge", "Users running now (on every worker, on a master).");
-    fprintf(f, "cicada_users %ld\n", runner_user_count(r));
+    fprintf(f, "cicada_users %ld\n", run->user_count);
     head(f, "cicada_current_requests_per_second", "gauge",
          "Requests per second over the last seconds, as the web UI's Current RPS.");
     fprintf(f, "cicada_current_requests_per_second %.17g\n",
@@ -174,20 +174,18 @@ static void run_gauges(FILE *f, runner_t *r)
             stats_current_fail_per_sec(st, stats_total(st)));
 }
 
-static void worker_gauge(FILE *f, const char *name, const runner_worker_t *w)
+static void worker_gauge(FILE *f, const char *name, const report_worker_t *w)
 {
     fprintf(f, "%s{worker=\"", name);
     prom_label(f, w->id);
     fputs("\"}", f);
 }
 
-static void workers(FILE *f, runner_t *r)
+static void workers(FILE *f, const report_run_t *run)
 {
     static const char *states[] = {"ready", "spawning", "running", "stopping", "missing"};
-    size_t cap = runner_workers(r, NULL, 0) + 8; /* room for a few joining meanwhile */
-    runner_worker_t *w = xmalloc(cap * sizeof *w);
-    size_t n = runner_workers(r, w, cap);
-    if (n > cap) n = cap;
+    const report_worker_t *w = run->workers;
+    size_t n = run->nworkers;
     head(f, "cicada_workers", "gauge", "Workers connected to this master (missing ones too).");
     fprintf(f, "cicada_workers %zu\n", n);
     head(f, "cicada_worker_users", "gauge", "Users running on each worker.");
@@ -225,12 +223,11 @@ static void workers(FILE *f, runner_t *r)
             fputs("\"} 1\n", f);
         }
     }
-    xfree(w);
 }
 
-void prom_write(FILE *f, runner_t *r)
+void prom_write(FILE *f, const report_run_t *run)
 {
-    run_gauges(f, r);
-    if (runner_opts(r)->master) workers(f, r);
-    prom_write_stats(f, runner_stats(r));
+    run_gauges(f, run);
+    if (run->master) workers(f, run);
+    prom_write_stats(f, run->st);
 }

@@ -23,7 +23,7 @@
 
 #include <stdio.h>
 
-#include "engine/runner.h"
+#include "report/run.h"
 #include "stats/stats.h"
 
 /* The Content-Type of what prom_write() writes. */
@@ -34,9 +34,9 @@
 void prom_write_stats(FILE *f, stats_t *st);
 
 /* Write every family: the run's state and gauges, the workers' series on
- * a master, and prom_write_stats() of the runner's statistics. Call
- * between runner_lock() and runner_unlock(). */
-void prom_write(FILE *f, runner_t *r);
+ * a master, and prom_write_stats() of the run's statistics. run is read
+ * only (the caller holds whatever lock guards it). */
+void prom_write(FILE *f, const report_run_t *run);
 
 /* Write s as the inside of a label value (escaped, UTF-8). */
 void prom_label(FILE *f, const char *s);

@@ -93,7 +93,7 @@ typedef struct stats_error {
 typedef struct stats_exception {
     char *msg, *traceback, *nodes;
     uint64_t count;
-    uint64_t logged; /* of count, what the console has seen (engine/exclog.c); 0 when created */
+    uint64_t logged; /* of count, what the console has seen (runner/exclog.c); 0 when created */
 } stats_exception_t;
 
 typedef struct stats stats_t;

@@ -289,8 +289,10 @@ static void ws_queue(web_conn_t *c, frame_t *f)
  * push; the caller holds one reference. */
 static frame_t *snapshot(struct web *w)
 {
+    report_run_t run;
     runner_lock(w->r);
-    cJSON *j = json_stats_requests(w->r);
+    runner_report(w->r, &run);
+    cJSON *j = json_stats_requests(&run);
     runner_unlock(w->r);
     char *s = json_print(j, false);
     size_t len = strlen(s);

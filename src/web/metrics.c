@@ -40,8 +40,10 @@ int metrics_route(web_conn_t *c, struct web *w)
     size_t len = 0;
     FILE *f = open_memstream(&data, &len);
     if (f == NULL) return plain(c, 500, NULL, "Internal Server Error");
+    report_run_t run;
     runner_lock(w->r);
-    prom_write(f, w->r);
+    runner_report(w->r, &run);
+    prom_write(f, &run);
     runner_unlock(w->r);
     fclose(f);
     web_reply(c, 200, PROM_CONTENT_TYPE, NULL, data, len);

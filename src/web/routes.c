@@ -164,14 +164,14 @@ static const char *parse_pick(const char *body, size_t len, const runner_class_t
         size_t i = 0;
         while (i < n && strcmp(cls[i].name, name) != 0)
             i++;
-        if (i == n || i >= 64) {
+        if (i == n || i >= LIMIT_CLASSES) {
             snprintf(msg, msgn, "user_classes: unknown user class '%.200s'", name);
             return msg;
         }
         pick->chosen[i] = any = true;
     }
     bool runs = false;
-    for (size_t i = 0; i < n && i < 64; i++) {
+    for (size_t i = 0; i < n && i < LIMIT_CLASSES; i++) {
         if (!any) pick->chosen[i] = true;
         double w = cls[i].weight, f = (double)cls[i].fixed_count;
         snprintf(key, sizeof key, "weight.%s", cls[i].name);
@@ -213,10 +213,10 @@ static int swarm_result(web_conn_t *c, int status, bool ok, const char *msg, con
 static int swarm_go(web_conn_t *c, struct web *w, const char *body, size_t len,
                     long users, double rate, const char *host, const char *shown, double run_time)
 {
-    const opts_t *o = runner_opts(w->r);
+    const runner_conf_t *o = runner_conf(w->r);
     runner_pick_t pick;
     char msg[512];
-    const char *names[64];
+    const char *names[LIMIT_CLASSES];
     size_t n, nn = 0;
     bool picker = o->class_picker && !o->master;
     bool fresh = true;
@@ -227,7 +227,7 @@ static int swarm_go(web_conn_t *c, struct web *w, const char *body, size_t len,
         fresh = st == RUNNER_READY || st == RUNNER_STOPPED;
         const char *bad = parse_pick(body, len, cls, n, &pick, msg, sizeof msg);
         /* a running test keeps its classes (spawn_pick) */
-        for (size_t i = 0; !bad && i < n && i < 64; i++)
+        for (size_t i = 0; !bad && i < n && i < LIMIT_CLASSES; i++)
             if (fresh ? pick.chosen[i] : cls[i].selected) names[nn++] = cls[i].name;
         runner_unlock(w->r);
         if (bad) return swarm_result(c, 400, false, bad, shown, 0);
@@ -330,7 +330,7 @@ static int r_swarm(web_conn_t *c, struct web *w)
                               shown, 0);
     else if (run_time > LIMIT_SECONDS)
         status = swarm_result(c, 400, false, "run_time must be at most 8760h (365 days)", shown, 0);
-    else if (!runner_opts(w->r)->master &&
+    else if (!runner_conf(w->r)->master &&
              runner_users_fit(users - runner_user_count(w->r), msg, sizeof msg) != 0)
         status = swarm_result(c, 400, false, msg, shown, 0); /* before any user starts */
     else
@@ -357,12 +357,20 @@ static int r_reset(web_conn_t *c, struct web *w)
 
 /* ---- JSON documents ---- */
 
+/* A document built from the run as the runner sees it now (report/run.h). */
+static cJSON *of_run(struct web *w, cJSON *(*build)(const report_run_t *))
+{
+    report_run_t run;
+    runner_lock(w->r);
+    runner_report(w->r, &run);
+    cJSON *j = build(&run);
+    runner_unlock(w->r);
+    return j;
+}
+
 static int r_requests(web_conn_t *c, struct web *w)
 {
-    runner_lock(w->r);
-    cJSON *j = json_stats_requests(w->r);
-    runner_unlock(w->r);
-    return send_json(c, 200, j);
+    return send_json(c, 200, of_run(w, json_stats_requests));
 }
 
 static int r_exceptions(web_conn_t *c, struct web *w)
@@ -375,18 +383,12 @@ static int r_exceptions(web_conn_t *c, struct web *w)
 
 static int r_tasks(web_conn_t *c, struct web *w)
 {
-    runner_lock(w->r);
-    cJSON *j = json_tasks(w->r);
-    runner_unlock(w->r);
-    return send_json(c, 200, j);
+    return send_json(c, 200, of_run(w, json_tasks));
 }
 
 static int r_user_classes(web_conn_t *c, struct web *w)
 {
-    runner_lock(w->r);
-    cJSON *j = json_user_classes(w->r);
-    runner_unlock(w->r);
-    return send_json(c, 200, j);
+    return send_json(c, 200, of_run(w, json_user_classes));
 }
 
 /* cicada's own: the log lines kept for the Logs tab (no runner lock) */
@@ -399,9 +401,7 @@ static int r_logs(web_conn_t *c, struct web *w)
 
 static int r_history(web_conn_t *c, struct web *w)
 {
-    runner_lock(w->r);
-    cJSON *j = json_history(w->r);
-    runner_unlock(w->r);
+    cJSON *j = of_run(w, json_history);
     /* compact: an hour of history is 3,600 points */
     char *s = json_print(j, false);
     web_reply(c, 200, JSON_TYPE, NULL, s, strlen(s));
@@ -490,8 +490,14 @@ static int r_report(web_conn_t *c, struct web *w)
     size_t len = 0;
     FILE *f = open_memstream(&data, &len);
     if (f == NULL) return send_text(c, 500, "Internal Server Error");
+    const asset_t *chart = asset_find("/chart.min.js");
+    html_page_t page = {.chartjs = chart ? chart->data : NULL,
+                        .chartjs_len = chart ? chart->len : 0,
+                        .download_link = !download};
+    report_run_t run;
     runner_lock(w->r);
-    html_report(f, w->r, !download);
+    runner_report(w->r, &run);
+    html_report(f, &run, &page);
     runner_unlock(w->r);
     fclose(f);
     int status;

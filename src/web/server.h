@@ -21,7 +21,7 @@
 #include <stddef.h>
 
 #include "cli/opts.h"
-#include "engine/runner.h"
+#include "runner/runner.h"
 
 typedef struct web web_t;
 

@@ -1,12 +1,13 @@
 /* ws: see ws.h. The accept key is base64(SHA-1(key + the RFC's GUID)),
- * with OpenSSL's SHA-1 and base64 encoder. */
+ * with OpenSSL's SHA-1 and base/base64.c. */
 #include "web/ws.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/evp.h>
 #include <openssl/sha.h>
+
+#include "base/base64.h"
 
 void ws_accept_key(const char *key, char out[29])
 {
@@ -14,7 +15,7 @@ void ws_accept_key(const char *key, char out[29])
     int n = snprintf(buf, sizeof buf, "%.200s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
     unsigned char md[SHA_DIGEST_LENGTH];
     SHA1((const unsigned char *)buf, (size_t)n, md);
-    EVP_EncodeBlock((unsigned char *)out, md, SHA_DIGEST_LENGTH); /* 28 chars + NUL */
+    base64_encode(out, md, SHA_DIGEST_LENGTH, true); /* 28 chars + NUL */
 }
 
 size_t ws_frame_head(unsigned char *out, int opcode, size_t len)

@@ -148,7 +148,7 @@ static void setup(void)
     usr = xcalloc(1, sizeof *usr);
     usr->eng = eng;
     eng->current = usr;
-    api_bind(eng);
+    engine_bind(eng);
     char path[] = "/tmp/cicada-fuzz-ws-XXXXXX";
     int fd = mkstemp(path);
     MUST(fd >= 0);

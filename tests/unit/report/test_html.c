@@ -1,15 +1,24 @@
 /* Unit tests for report/html: the report has its tables, escapes what
  * users wrote, inlines Chart.js and its data, and links to nothing outside
- * itself -- once from hand-made pieces (html_report_of) and once from a
- * real runner that has not run (html_report). */
+ * itself -- once from a hand-made report_run_t and once from what a real
+ * runner that has not run fills in (runner_report). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "check.h"
-#include "engine/runner.h"
+#include "runner/runner.h"
 #include "report/html.h"
 #include "web/assets.h"
+
+/* The page with the embedded Chart.js, as main.c and the web route make it. */
+static html_page_t chart_page(bool download_link)
+{
+    const asset_t *a = asset_find("/chart.min.js");
+    return (html_page_t){.chartjs = a ? a->data : NULL,
+                         .chartjs_len = a ? a->len : 0,
+                         .download_link = download_link};
+}
 
 static char *out;
 static size_t outlen;
@@ -53,25 +62,25 @@ static void test_pieces(void)
     stats_shard_exception(sh, "attempt to index a nil value", "t.lua:3: in function <t.lua:1>");
     stats_merge(st, sh);
 
-    runner_point_t hist[3];
+    report_point_t hist[3];
     for (int i = 0; i < 3; i++) {
-        hist[i] = (runner_point_t){.time = 1700000008.0 + i,
+        hist[i] = (report_point_t){.time = 1700000008.0 + i,
                                    .rps = 50 + i,
                                    .fail_per_sec = i,
                                    .p50 = 20,
                                    .p95 = 80,
                                    .users = 10};
-        for (int k = 0; k < RUNNER_NPCT; k++)
+        for (int k = 0; k < REPORT_NPCT; k++)
             hist[i].pct[k] = 10 + k;
     }
-    runner_class_t cls = {.name = "WebUser<x>",
+    report_class_t cls = {.name = "WebUser<x>",
                           .weight = 1,
                           .host = "",
                           .ntasks = 2,
                           .task_names = {"a", "b"},
                           .task_weights = {3, 1}};
 
-    html_info_t in = {.st = st,
+    report_run_t in = {.st = st,
                       .host = "http://target:8080/?a=<b>",
                       .script = "t&t.lua",
                       .hist = hist,
@@ -80,7 +89,8 @@ static void test_pieces(void)
                       .ncls = 1};
     free(out);
     FILE *f = open_memstream(&out, &outlen);
-    html_report_of(f, &in);
+    html_page_t page = chart_page(false);
+    html_report(f, &in, &page);
     fclose(f);
 
     HAS("<title>cicada Test Report</title>");
@@ -129,10 +139,15 @@ static void test_runner(void)
     CHECK(write(fd, lua, sizeof lua - 1) == (ssize_t)(sizeof lua - 1));
     close(fd);
 
-    opts_t o;
-    opts_init(&o);
-    o.locustfile = path;
-    o.threads = 1;
+    /* opts_init's defaults, as main.c hands them over */
+    runner_conf_t o = {.locustfile = path,
+                       .users = -1,
+                       .spawn_rate = -1,
+                       .run_time = -1,
+                       .autoquit = -1,
+                       .exit_code_on_error = 1,
+                       .threads = 1,
+                       .expect_workers = 1};
     runner_t *r = runner_new(&o);
     CHECK(r != NULL);
     if (r != NULL) {
@@ -142,8 +157,13 @@ static void test_runner(void)
         runner_run(r);
         free(out);
         FILE *f = open_memstream(&out, &outlen);
+        html_page_t page = chart_page(true);
+        report_run_t run;
         runner_lock(r);
-        html_report(f, r, true);
+        runner_report(r, &run);
+        CHECK(strcmp(run.state, "ready") == 0 && run.user_count == 0 && run.ncls == 1);
+        CHECK(run.target == -1 && run.nworkers == 0 && !run.class_picker);
+        html_report(f, &run, &page);
         runner_unlock(r);
         fclose(f);
         HAS("<title>cicada Test Report</title>");

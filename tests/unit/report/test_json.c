@@ -123,7 +123,7 @@ static void test_stats_requests(void)
     CHECK(stats_current_percentile(st, t, 0.95, 1007, &p95));
     CHECK(near(num(j, "current_response_time_percentile_95"), p95));
     const cJSON *pcts = cJSON_GetObjectItem(j, "percentiles");
-    CHECK(cJSON_GetArraySize(pcts) == RUNNER_NPCT);
+    CHECK(cJSON_GetArraySize(pcts) == REPORT_NPCT);
     CHECK(near(num(pcts, "95"), p95));
     CHECK(cJSON_IsNumber(cJSON_GetObjectItem(pcts, "99.9")));
     CHECK(cJSON_IsNumber(cJSON_GetObjectItem(pcts, "100")));
@@ -147,6 +147,49 @@ static void test_stats_requests(void)
     CHECK(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "percentiles"), "50")));
     cJSON_Delete(j);
     free(text);
+    stats_free(st);
+}
+
+/* The whole-run documents read only the report_run_t they are given: a
+ * master's workers, host, target and class picker come from it. */
+static void test_of_run(void)
+{
+    stats_t *st = sample();
+    report_worker_t ws[2] = {{.id = "w1", .state = "running", .user_count = 3, .cpu_usage = 12.5,
+                              .memory_usage = 1024},
+                             {.id = "w2", .state = "missing"}};
+    report_class_t cls = {.name = "Web", .weight = 2, .host = "", .users = 3, .selected = true};
+    report_run_t run = {.st = st,
+                        .state = "running",
+                        .user_count = 3,
+                        .target = 10,
+                        .rate = -1,
+                        .host = "http://h",
+                        .class_picker = true,
+                        .cls = &cls,
+                        .ncls = 1,
+                        .workers = ws,
+                        .nworkers = 2};
+    cJSON *j = json_stats_requests(&run);
+    CHECK(strcmp(cJSON_GetObjectItem(j, "host")->valuestring, "http://h") == 0);
+    CHECK(cJSON_GetObjectItem(j, "target_user_count")->valuedouble == 10);
+    CHECK(cJSON_IsNull(cJSON_GetObjectItem(j, "spawn_rate")));
+    CHECK(cJSON_GetObjectItem(j, "user_count")->valuedouble == 3);
+    cJSON *w = cJSON_GetObjectItem(j, "workers");
+    CHECK(cJSON_GetArraySize(w) == 2);
+    CHECK(strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(w, 0), "id")->valuestring, "w1") == 0);
+    CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(w, 0), "cpu_usage")->valuedouble == 12.5);
+    CHECK(strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(w, 1), "state")->valuestring,
+                 "missing") == 0);
+    cJSON_Delete(j);
+    j = json_user_classes(&run);
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(j, "class_picker")));
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "user_classes")) == 1);
+    cJSON_Delete(j);
+    run.class_picker = false;
+    j = json_user_classes(&run);
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItem(j, "class_picker")));
+    cJSON_Delete(j);
     stats_free(st);
 }
 
@@ -193,7 +236,7 @@ static void test_exceptions(void)
 
 static void test_tasks(void)
 {
-    runner_class_t cls[2] = {
+    report_class_t cls[2] = {
         {.name = "A",
          .weight = 3,
          .ntasks = 3,
@@ -229,9 +272,9 @@ static void test_tasks(void)
 
 static void test_history(void)
 {
-    runner_point_t p[2] = {{.time = 1000, .rps = 5, .fail_per_sec = 1, .users = 3},
+    report_point_t p[2] = {{.time = 1000, .rps = 5, .fail_per_sec = 1, .users = 3},
                            {.time = 1001, .rps = 6, .fail_per_sec = 0, .users = 4}};
-    for (int k = 0; k < RUNNER_NPCT; k++) {
+    for (int k = 0; k < REPORT_NPCT; k++) {
         p[0].pct[k] = -1;
         p[1].pct[k] = 10 * (k + 1);
     }
@@ -290,6 +333,7 @@ static void test_logs(void)
 int main(void)
 {
     test_stats_requests();
+    test_of_run();
     test_truncation();
     test_exceptions();
     test_tasks();

@@ -1,12 +1,12 @@
 /* output: the runner's CSV files, chart history and console tables (see
- * output.c). Internal to src/engine: every function runs on the runner's
+ * output.c). Internal to src/runner: every function runs on the runner's
  * thread and takes r->lock while it reads the statistics. */
 #ifndef CICADA_OUTPUT_H
 #define CICADA_OUTPUT_H
 
 #include <stdbool.h>
 
-#include "engine/runner.h"
+#include "runner/runner.h"
 
 /* Open the --csv files (none without --csv) and write their first
  * contents; a file that cannot be opened is logged and skipped. The files

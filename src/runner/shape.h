@@ -1,11 +1,11 @@
 /* shape: the load shape of a scenario (see shape.c). Internal to
- * src/engine: every function runs on the runner's thread. */
+ * src/runner: every function runs on the runner's thread. */
 #ifndef CICADA_SHAPE_H
 #define CICADA_SHAPE_H
 
 #include <stdbool.h>
 
-#include "engine/runner.h"
+#include "runner/runner.h"
 
 struct lua_State;
 

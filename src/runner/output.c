@@ -7,9 +7,11 @@
  * were made, and prints Locust's console tables: the current table every
  * two seconds of a headless run and the summary (totals, percentiles,
  * errors) at the end, and with --json FILE the JSON summary once the run
- * is over. The statistics are read under r->lock; this module
+ * is over. The tables themselves are drawn by the runner_tables_t
+ * functions it was given (cli/console.c's, through main.c), so the runner
+ * knows no terminal. The statistics are read under r->lock; this module
  * neither collects them from the engines nor decides when to write. */
-#include "engine/output.h"
+#include "runner/output.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -20,8 +22,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
-#include "cli/console.h"
-#include "engine/runner_int.h"
+#include "runner/runner_int.h"
 #include "report/csv.h"
 #include "report/json.h"
 
@@ -45,14 +46,14 @@ static void rewrite(FILE *f, void (*write)(FILE *, stats_t *), stats_t *st)
 
 void output_csvs(runner_t *r, bool history)
 {
-    if (r->o->csv_prefix == NULL) return;
+    if (r->rc.csv_prefix == NULL) return;
     pthread_mutex_lock(&r->lock);
     rewrite(r->csv_stats, csv_write_stats, r->stats);
     rewrite(r->csv_failures, csv_write_failures, r->stats);
     rewrite(r->csv_exceptions, csv_write_exceptions, r->stats);
     if (history && r->csv_history) {
         csv_write_history(r->csv_history, r->stats, (int64_t)clock_wall(), runner_user_count(r),
-                          r->o->csv_full_history);
+                          r->rc.csv_full_history);
         fflush(r->csv_history);
     }
     pthread_mutex_unlock(&r->lock);
@@ -60,7 +61,7 @@ void output_csvs(runner_t *r, bool history)
 
 void output_open(runner_t *r)
 {
-    const char *p = r->o->csv_prefix;
+    const char *p = r->rc.csv_prefix;
     if (p == NULL) return;
     r->csv_stats = open_csv(p, "_stats.csv");
     r->csv_history = open_csv(p, "_stats_history.csv");
@@ -101,9 +102,9 @@ void output_point(runner_t *r)
         p->fail_per_sec = stats_current_fail_per_sec(r->stats, t);
         p->p50 = stats_current_percentile(r->stats, t, 0.5, (int64_t)now, &v) ? v : -1;
         p->p95 = stats_current_percentile(r->stats, t, 0.95, (int64_t)now, &v) ? v : -1;
-        for (int i = 0; i < RUNNER_NPCT; i++)
+        for (int i = 0; i < REPORT_NPCT; i++)
             p->pct[i] =
-                stats_current_percentile(r->stats, t, runner_pcts[i], (int64_t)now, &v) ? v : -1;
+                stats_current_percentile(r->stats, t, report_pcts[i], (int64_t)now, &v) ? v : -1;
         p->users = runner_user_count(r);
     }
     pthread_mutex_unlock(&r->lock);
@@ -111,8 +112,9 @@ void output_point(runner_t *r)
 
 void output_table(runner_t *r, bool current)
 {
+    const runner_tables_t *t = &r->rc.tables;
     pthread_mutex_lock(&r->lock);
-    console_stats(r->stats, r->name_width, current, console_to_file, stdout);
+    if (t->stats) t->stats(t->ud, r->stats, current);
     pthread_mutex_unlock(&r->lock);
     fputc('\n', stdout);
     fflush(stdout);
@@ -122,9 +124,10 @@ void output_summary(runner_t *r)
 {
     output_table(r, false);
     pthread_mutex_lock(&r->lock);
-    console_percentiles(r->stats, r->name_width, console_to_file, stdout);
+    const runner_tables_t *tb = &r->rc.tables;
+    if (tb->percentiles) tb->percentiles(tb->ud, r->stats);
     fputc('\n', stdout);
-    console_errors(r->stats, r->name_width, console_to_file, stdout);
+    if (tb->errors) tb->errors(tb->ud, r->stats);
     uint64_t cut = stats_cut(r->stats);
     if (cut) /* neither successes nor failures: said apart (docs/cli.md, "How a run stops") */
         fprintf(stdout, "%llu request%s cut off at stop\n\n", (unsigned long long)cut,
@@ -135,16 +138,18 @@ void output_summary(runner_t *r)
 
 void output_json(runner_t *r, int exit_code)
 {
-    const char *path = r->o->json_file;
+    const char *path = r->rc.json_file;
     if (path == NULL) return;
     pthread_mutex_lock(&r->lock);
     /* /stats/requests' document (rows, errors, cut_off, ...) with the
      * exceptions, the per-second history and the exit code beside it */
-    cJSON *j = json_stats_requests(r);
+    report_run_t run;
+    runner_report(r, &run);
+    cJSON *j = json_stats_requests(&run);
     cJSON *exc = json_exceptions(r->stats);
     cJSON_AddItemToObject(j, "exceptions", cJSON_DetachItemFromObject(exc, "exceptions"));
     cJSON_Delete(exc);
-    cJSON_AddItemToObject(j, "history", json_history(r));
+    cJSON_AddItemToObject(j, "history", json_history(&run));
     pthread_mutex_unlock(&r->lock);
     cJSON_AddNumberToObject(j, "exit_code", exit_code);
     char *text = json_print(j, true);

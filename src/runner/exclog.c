@@ -6,7 +6,7 @@
  * its exceptions to its master every second) is taken in from zero. An
  * error is recognized across such clears by the hash of its traceback, so
  * it is printed in full once per run, not once per clear. */
-#include "engine/exclog.h"
+#include "runner/exclog.h"
 
 #include <stdio.h>
 #include <string.h>

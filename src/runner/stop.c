@@ -20,7 +20,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "engine/engine.h"
-#include "engine/runner_int.h"
+#include "runner/runner_int.h"
 #include "lua/vm.h"
 
 #define SEC 1000000000LL
@@ -136,7 +136,7 @@ static void watch_stopping(runner_t *r, int64_t now, int64_t limit)
 static void stop_remote(runner_t *r)
 {
     r->remote.stop(r->remote.ud);
-    double grace = (r->o->stop_timeout > 0 ? r->o->stop_timeout : 1.0) + ON_STOP_NS / 1e9;
+    double grace = (r->rc.stop_timeout > 0 ? r->rc.stop_timeout : 1.0) + ON_STOP_NS / 1e9;
     grace += 3; /* the workers' own stop, and their client_stopped on the way */
     int64_t now = clock_ns(), deadline = now + (int64_t)(grace * 1e9), last_collect = now;
     int seen = runner_signals();
@@ -163,7 +163,7 @@ void stop_users(runner_t *r)
     if (runner_is_master(r)) {
         stop_remote(r);
     } else {
-        double grace = r->o->stop_timeout > 0 ? r->o->stop_timeout : 1.0;
+        double grace = r->rc.stop_timeout > 0 ? r->rc.stop_timeout : 1.0;
         int64_t t0 = clock_ns(), now = t0, last_collect = t0;
         int64_t cut_at = t0 + (int64_t)(grace * 1e9), force_at = cut_at + ON_STOP_NS;
         int seen = runner_signals(), phase = 0; /* 0 grace, 1 cut (on_stop), 2 forced */
@@ -194,7 +194,7 @@ void stop_users(runner_t *r)
     }
     r->nseq = 0;
     memset(r->class_count, 0, sizeof r->class_count);
-    memset(r->plan, 0, (size_t)r->neng * VM_MAX_CLASSES * sizeof *r->plan);
+    memset(r->plan, 0, (size_t)r->neng * LIMIT_CLASSES * sizeof *r->plan);
     r->run_end = INT64_MAX;
     r->shape_active = false;
     runner_fire(r, "test_stop", 0);

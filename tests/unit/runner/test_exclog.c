@@ -10,7 +10,7 @@
 
 #include "base/log.h"
 #include "check.h"
-#include "engine/exclog.h"
+#include "runner/exclog.h"
 #include "stats/stats.h"
 
 #define SEC 1000000000LL

@@ -1,10 +1,11 @@
 /* runner_int: the runner's private state, shared by its modules.
  *
- * runner.c (set-up, the main loop, the command queue, the accessors),
- * spawn.c (the spawn plan), shape.c (the load shape) and output.c (CSV
+ * runner.c (set-up, the main loop, the accessors), command.c (the queue
+ * other threads fill), spawn.c (the spawn plan), shape.c (the load
+ * shape), stop.c (stopping users and engine threads) and output.c (CSV
  * files, chart history, console tables) all work on one struct runner;
  * this header defines it and declares the few helpers they share. It is
- * internal to src/engine: other parts use runner.h. Everything here runs
+ * internal to src/runner: other parts use runner.h. Everything here runs
  * on the runner's (main) thread unless it takes r->lock itself. */
 #ifndef CICADA_RUNNER_INT_H
 #define CICADA_RUNNER_INT_H
@@ -15,14 +16,16 @@
 #include <stdio.h>
 
 #include "engine/engine.h"
-#include "engine/exclog.h"
-#include "engine/runner.h"
+#include "runner/exclog.h"
+#include "runner/runner.h"
 #include "lua/vm.h"
 
 /* The command queue: at most RUNNER_MAX_CMDS waiting; a caller finding it
  * full waits up to RUNNER_QUEUE_WAIT_MS for room (runner.c's queue()). */
 #define RUNNER_MAX_CMDS 64
 #define RUNNER_QUEUE_WAIT_MS 2000
+/* The workers runner_report lists (a master's /stats/requests). */
+#define RUNNER_MAX_WORKERS 256
 
 enum cmd_kind { RC_SWARM, RC_STOP, RC_RESET, RC_QUIT, RC_COUNTS };
 
@@ -36,16 +39,16 @@ typedef struct rcmd {
 } rcmd_t;
 
 struct runner {
-    const opts_t *o;
+    runner_conf_t rc; /* runner_new's, copied */
     engine_conf_t conf;
     engine_t **eng;
     int neng;
     pthread_mutex_t lock; /* guards stats, history, state, host, commands */
     stats_t *stats;
-    vm_class_t cls[VM_MAX_CLASSES];
-    runner_class_t ucls[VM_MAX_CLASSES];
+    vm_class_t cls[LIMIT_CLASSES];
+    runner_class_t ucls[LIMIT_CLASSES];
     int ncls;
-    bool chosen[VM_MAX_CLASSES];
+    bool chosen[LIMIT_CLASSES];
     enum runner_state state;
     long target;
     double rate;
@@ -53,12 +56,11 @@ struct runner {
     /* the spawn sequence: class of the k-th user, for ramping down */
     int *seq;
     long nseq, capseq;
-    long class_count[VM_MAX_CLASSES];
-    double swrr[VM_MAX_CLASSES];
+    long class_count[LIMIT_CLASSES];
+    double swrr[LIMIT_CLASSES];
     int64_t ramp_start;
     long ramp_base;
     int64_t run_end; /* monotonic ns, INT64_MAX for none */
-    double start_wall;
     /* history */
     runner_point_t *hist;
     size_t nhist, caphist;
@@ -69,7 +71,6 @@ struct runner {
     bool quit;
     uint64_t epoch; /* stats resets so far: engines' shards of older epochs are dropped */
     FILE *csv_stats, *csv_history, *csv_failures, *csv_exceptions;
-    int name_width;
     void (*tick_fn)(void *);
     void *tick_ud;
     /* a load shape (cicada.shape) runs in the main thread's own VM */
@@ -80,9 +81,10 @@ struct runner {
     /* master/worker link (src/dist) */
     runner_remote_t remote;
     bool has_remote;
-    long *plan;          /* worker: users per engine and class, [e * VM_MAX_CLASSES + c] */
+    long *plan;          /* worker: users per engine and class, [e * LIMIT_CLASSES + c] */
     struct watch *watch; /* per engine: is its thread stuck? (runner.c) */
     exclog_t exclog;     /* Lua errors shown in the console (guarded by lock) */
+    runner_worker_t *workers; /* master: runner_report's copy (RUNNER_MAX_WORKERS, under lock) */
 };
 
 static inline bool runner_is_master(const runner_t *r)

@@ -1,4 +1,4 @@
-/* Unit tests for the runner's command queue (engine/command.c), issue 8
+/* Unit tests for the runner's command queue (runner/command.c), issue 8
  * item 15: a full queue never drops a command. A caller finding 64
  * commands waiting blocks until the runner takes them (here a thread
  * standing in for run_commands) and its command is queued; if the runner
@@ -10,8 +10,8 @@
 
 #include "base/alloc.h"
 #include "check.h"
-#include "engine/runner.h"
-#include "engine/runner_int.h"
+#include "runner/runner.h"
+#include "runner/runner_int.h"
 
 static double now_s(void)
 {

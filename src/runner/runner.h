@@ -19,14 +19,20 @@
  * starts no engines, hands each swarm to its dispatcher and counts the
  * workers' users; a worker takes absolute per-class counts from its master
  * (runner_spawn_counts), runs no automatic start and writes no reports of
- * its own. */
+ * its own.
+ *
+ * The runner knows no command line: main.c fills a runner_conf_t from the
+ * flags, including how to print the console tables (cli/console.c), and
+ * the reports are built from a report_run_t the runner fills
+ * (runner_report). */
 #ifndef CICADA_RUNNER_H
 #define CICADA_RUNNER_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "cli/opts.h"
+#include "base/limits.h"
+#include "report/run.h"
 #include "stats/stats.h"
 
 typedef struct runner runner_t;
@@ -34,44 +40,68 @@ typedef struct runner runner_t;
 enum runner_state { RUNNER_READY, RUNNER_SPAWNING, RUNNER_RUNNING, RUNNER_STOPPING,
                     RUNNER_STOPPED };
 
-/* The percentiles recorded in each history point (for the charts). */
-#define RUNNER_NPCT 10
-extern const double runner_pcts[RUNNER_NPCT];
+/* The runner's history points, classes and workers are the reports' data
+ * (report/run.h), under the names the runner's callers use. */
+typedef report_point_t runner_point_t;
+typedef report_class_t runner_class_t;
+typedef report_worker_t runner_worker_t;
 
-/* One point of the charts' history, recorded every second of a run. */
-typedef struct runner_point {
-    double time; /* unix seconds */
-    double rps, fail_per_sec;
-    double p50, p95; /* current (10 s window) response-time percentiles, ms; -1 if none */
-    double pct[RUNNER_NPCT]; /* current percentiles runner_pcts[], ms; -1 if none */
-    long users;
-} runner_point_t;
+/* The console tables of a headless run (--headless, --print-stats,
+ * --only-summary), printed to stdout by whoever knows the terminal
+ * (main.c passes cli/console.c's). Each is called on the runner's thread
+ * with the statistics locked; st is read only. A NULL function prints
+ * nothing. */
+typedef struct runner_tables {
+    void *ud;
+    /* the request table: current (10 s window) figures or totals */
+    void (*stats)(void *ud, stats_t *st, bool current);
+    void (*percentiles)(void *ud, stats_t *st); /* "Response time percentiles" */
+    void (*errors)(void *ud, stats_t *st);      /* "Error report", only with failures */
+} runner_tables_t;
 
-/* A user class as the UI shows it. */
-typedef struct runner_class {
-    const char *name;
-    double weight;
-    long fixed_count;
-    const char *host;
-    int ntasks;
-    const char *task_names[64]; /* the first 64 tasks */
-    double task_weights[64];
-    long users;    /* live users now */
-    bool selected; /* spawned by the test (positional names, the class picker, a shape) */
-} runner_class_t;
+/* What the runner is told by the command line (cli/opts.h has each
+ * flag's meaning and default). Strings and arrays are the caller's and
+ * must outlive the runner; the struct itself is copied by runner_new. */
+typedef struct runner_conf {
+    const char *locustfile;
+    const char *host;     /* NULL if not given */
+    long users;           /* -1 if not given */
+    double spawn_rate;    /* -1 if not given */
+    double run_time;      /* seconds, -1 for no limit */
+    bool headless, autostart, class_picker;
+    long autoquit;        /* -1 if not given */
+    const char *csv_prefix; /* NULL: no CSV files */
+    bool csv_full_history, print_stats, only_summary, reset_stats;
+    const char *json_file;  /* NULL: no JSON summary */
+    int exit_code_on_error;
+    double stop_timeout;
+    int threads;          /* engine threads */
+    bool insecure;
+    const char *ca_file;
+    bool master, worker;
+    int expect_workers;
+    double expect_workers_max_wait;
+    const char *const *tags; /* -T, ntags of them */
+    size_t ntags;
+    const char *const *exclude_tags;
+    size_t nexclude_tags;
+    const char *const *classes; /* positional class names, nclasses of them */
+    size_t nclasses;
+    runner_tables_t tables;
+} runner_conf_t;
 
 /* The web UI's class picker (--class-picker): per class, in
  * runner_classes() order, whether it runs and with which weight and
  * fixed_count (> 0: exactly that many users; 0: by weight). */
 typedef struct runner_pick {
-    bool chosen[64];
-    double weight[64];
-    long fixed_count[64];
+    bool chosen[LIMIT_CLASSES];
+    double weight[LIMIT_CLASSES];
+    long fixed_count[LIMIT_CLASSES];
 } runner_pick_t;
 
 /* Check the scenario, start the engine threads. Returns NULL after printing
  * the reason (file:line for scenario errors). */
-runner_t *runner_new(const opts_t *o);
+runner_t *runner_new(const runner_conf_t *c);
 
 /* Run on the main thread until the test ends (headless) or until quit (UI).
  * Called after the optional web UI is up. Returns the process exit code. */
@@ -125,22 +155,14 @@ const char *runner_host(runner_t *r); /* -H or the swarm's host; "" if none */
 const runner_point_t *runner_history(runner_t *r, size_t *n);
 /* The classes, sorted by name. Valid for the runner's life. */
 const runner_class_t *runner_classes(runner_t *r, size_t *n);
-const opts_t *runner_opts(runner_t *r);
-double runner_start_time(runner_t *r);
-/* The scenario defines a load shape: /swarm starts it (users and rate are
- * the shape's). */
-bool runner_has_shape(runner_t *r); /* unix seconds the last swarm started, 0 if none */
+/* The configuration runner_new was given (the runner's copy). */
+const runner_conf_t *runner_conf(runner_t *r);
+/* Fill out with the run as the reports read it (report/run.h): the
+ * statistics, state, counts, history, classes and a master's workers.
+ * Its pointers are the runner's, valid until runner_unlock. */
+void runner_report(runner_t *r, report_run_t *out);
 
 /* ---- master/worker (src/dist) ---- */
-
-/* A worker as a master sees it (/stats/requests "workers", the Workers tab). */
-typedef struct runner_worker {
-    char id[256];
-    char state[16]; /* ready, spawning, running, stopping, missing */
-    long user_count;
-    double cpu_usage;       /* percent of one core */
-    long long memory_usage; /* RSS bytes */
-} runner_worker_t;
 
 /* The link to the other nodes, installed by src/dist before runner_run.
  * The hooks run on the runner's thread; user_count, class_users and
@@ -182,6 +204,6 @@ void runner_message(runner_t *r, const void *frame, size_t len);
 size_t runner_workers(runner_t *r, runner_worker_t *out, size_t max);
 
 /* Print the user classes of the scenario (-l). Returns an exit code. */
-int runner_list(const opts_t *o);
+int runner_list(const runner_conf_t *c);
 
 #endif

@@ -11,7 +11,7 @@
  * stopping users and engine threads in stop.c, the CSV files, history and
  * console tables in output.c; they share struct runner through
  * runner_int.h. */
-#include "engine/runner.h"
+#include "runner/runner.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -23,12 +23,11 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
-#include "cli/console.h"
 #include "engine/engine.h"
-#include "engine/output.h"
-#include "engine/runner_int.h"
-#include "engine/shape.h"
-#include "engine/spawn.h"
+#include "runner/output.h"
+#include "runner/runner_int.h"
+#include "runner/shape.h"
+#include "runner/spawn.h"
 #include "lua/vm.h"
 
 #define TICK_NS 20000000LL /* 20 ms */
@@ -45,8 +44,6 @@ int runner_signals(void)
 {
     return signals;
 }
-
-const double runner_pcts[RUNNER_NPCT] = {0.5, 0.66, 0.75, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999, 1.0};
 
 const char *runner_state_name(enum runner_state s)
 {
@@ -108,7 +105,7 @@ void runner_reset_stats(runner_t *r, bool exceptions)
     pthread_mutex_unlock(&r->lock);
 }
 
-static vm_conf_t vm_conf(const opts_t *o)
+static vm_conf_t vm_conf(const runner_conf_t *o)
 {
     return (vm_conf_t){.locustfile = o->locustfile,
                        .host = o->host,
@@ -118,11 +115,11 @@ static vm_conf_t vm_conf(const opts_t *o)
                        .nexclude_tags = o->nexclude_tags};
 }
 
-runner_t *runner_new(const opts_t *o)
+runner_t *runner_new(const runner_conf_t *o)
 {
     char err[4096];
     runner_t *r = xcalloc(1, sizeof *r);
-    r->o = o;
+    r->rc = *o;
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->cmd_room, NULL);
     r->run_end = INT64_MAX;
@@ -143,7 +140,7 @@ runner_t *runner_new(const opts_t *o)
         fprintf(stderr, "cicada: %s\n", err);
         goto error;
     }
-    r->ncls = vm_classes(L, r->cls, VM_MAX_CLASSES);
+    r->ncls = vm_classes(L, r->cls, LIMIT_CLASSES);
     if (shape_adopt(r, L) != 0) goto error; /* L is the runner's from here */
     for (int i = 0; i < r->ncls; i++) {
         r->ucls[i] = (runner_class_t){.name = r->cls[i].name,
@@ -151,7 +148,7 @@ runner_t *runner_new(const opts_t *o)
                                       .fixed_count = r->cls[i].fixed_count,
                                       .host = r->cls[i].host,
                                       .ntasks = r->cls[i].ntasks};
-        for (int k = 0; k < r->cls[i].ntasks && k < 64; k++) {
+        for (int k = 0; k < r->cls[i].ntasks && k < LIMIT_TASKS; k++) {
             r->ucls[i].task_names[k] = r->cls[i].tasks[k].name;
             r->ucls[i].task_weights[k] = r->cls[i].tasks[k].weight;
         }
@@ -165,7 +162,7 @@ runner_t *runner_new(const opts_t *o)
     r->neng = o->master ? 0 : o->threads;
     r->eng = xcalloc((size_t)r->neng, sizeof *r->eng);
     r->watch = stop_watch_new(r->neng);
-    r->plan = xcalloc((size_t)r->neng * VM_MAX_CLASSES, sizeof *r->plan);
+    r->plan = xcalloc((size_t)r->neng * LIMIT_CLASSES, sizeof *r->plan);
     for (int i = 0; i < r->neng; i++) {
         r->eng[i] = engine_new(i, &r->conf, err, sizeof err);
         if (r->eng[i] == NULL) {
@@ -181,7 +178,6 @@ runner_t *runner_new(const opts_t *o)
             r->neng = i;
             goto error;
         }
-    r->name_width = console_name_width(STDOUT_FILENO);
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
@@ -218,7 +214,7 @@ static int exit_code(runner_t *r)
     size_t nerr = 0, nexc = 0;
     stats_errors(r->stats, &nerr);
     stats_exceptions(r->stats, &nexc);
-    return nerr || nexc ? r->o->exit_code_on_error : 0;
+    return nerr || nexc ? r->rc.exit_code_on_error : 0;
 }
 
 static void run_commands(runner_t *r)
@@ -269,7 +265,7 @@ static void run_commands(runner_t *r)
  * interrupted). */
 static bool wait_for_workers(runner_t *r)
 {
-    const opts_t *o = r->o;
+    const runner_conf_t *o = &r->rc;
     int64_t start = clock_ns(), next_log = start;
     for (;;) {
         int ready = r->remote.ready_workers(r->remote.ud);
@@ -294,7 +290,7 @@ static bool wait_for_workers(runner_t *r)
 
 int runner_run(runner_t *r)
 {
-    const opts_t *o = r->o;
+    const runner_conf_t *o = &r->rc;
     /* a worker waits for its master's commands, like the UI mode */
     bool headless = o->headless && !runner_is_worker(r),
          autostart = o->autostart && !runner_is_worker(r);
@@ -386,6 +382,7 @@ void runner_free(runner_t *r)
     xfree(r->eng);
     xfree(r->seq);
     xfree(r->hist);
+    xfree(r->workers);
     for (int i = 0; i < r->ncmds; i++) {
         xfree(r->cmds[i].host);
         xfree(r->cmds[i].counts);
@@ -433,12 +430,12 @@ long runner_user_count(runner_t *r)
 /* A swarm's rate is above 0, so a rate of 0 means none has run yet. */
 long runner_target(runner_t *r)
 {
-    return r->rate > 0 ? r->target : r->o->users;
+    return r->rate > 0 ? r->target : r->rc.users;
 }
 
 double runner_rate(runner_t *r)
 {
-    return r->rate > 0 ? r->rate : r->o->spawn_rate;
+    return r->rate > 0 ? r->rate : r->rc.spawn_rate;
 }
 
 const char *runner_host(runner_t *r)
@@ -466,22 +463,35 @@ const runner_class_t *runner_classes(runner_t *r, size_t *n)
     return r->ucls;
 }
 
-const opts_t *runner_opts(runner_t *r)
+const runner_conf_t *runner_conf(runner_t *r)
 {
-    return r->o;
+    return &r->rc;
 }
 
-bool runner_has_shape(runner_t *r)
+void runner_report(runner_t *r, report_run_t *out)
 {
-    return r->shape_L != NULL;
+    *out = (report_run_t){.st = r->stats,
+                          .state = runner_state_name(r->state),
+                          .user_count = runner_user_count(r),
+                          .target = runner_target(r),
+                          .rate = runner_rate(r),
+                          .host = r->host,
+                          .script = r->rc.locustfile,
+                          .class_picker = r->rc.class_picker && !r->rc.master,
+                          .master = runner_is_master(r),
+                          .hist = r->hist,
+                          .nhist = r->nhist};
+    out->cls = runner_classes(r, &out->ncls);
+    if (runner_is_master(r)) {
+        /* the buffer is read and written under the lock only */
+        if (r->workers == NULL) r->workers = xcalloc(RUNNER_MAX_WORKERS, sizeof *r->workers);
+        out->workers = r->workers;
+        out->nworkers = runner_workers(r, r->workers, RUNNER_MAX_WORKERS);
+        if (out->nworkers > RUNNER_MAX_WORKERS) out->nworkers = RUNNER_MAX_WORKERS;
+    }
 }
 
-double runner_start_time(runner_t *r)
-{
-    return r->start_wall;
-}
-
-int runner_list(const opts_t *o)
+int runner_list(const runner_conf_t *o)
 {
     char err[4096];
     vm_conf_t vc = vm_conf(o);
@@ -490,8 +500,8 @@ int runner_list(const opts_t *o)
         fprintf(stderr, "cicada: %s\n", err);
         return 1;
     }
-    vm_class_t cls[VM_MAX_CLASSES];
-    int n = vm_classes(L, cls, VM_MAX_CLASSES);
+    vm_class_t cls[LIMIT_CLASSES];
+    int n = vm_classes(L, cls, LIMIT_CLASSES);
     vm_free(L);
     printf("Available Users:\n");
     for (int i = 0; i < n; i++) printf("    %s\n", cls[i].name);

@@ -1,11 +1,11 @@
-/* spawn: the runner's spawn plan (see spawn.c). Internal to src/engine:
+/* spawn: the runner's spawn plan (see spawn.c). Internal to src/runner:
  * every function runs on the runner's thread. */
 #ifndef CICADA_SPAWN_H
 #define CICADA_SPAWN_H
 
 #include <stdint.h>
 
-#include "engine/runner.h"
+#include "runner/runner.h"
 
 /* Choose the classes the plan spawns: the class names given on the
  * command line, or all of them. Returns -1 after printing an unknown

@@ -7,22 +7,22 @@
  * cicada._shape_tick; whenever the answer changes it starts a swarm toward
  * it. A shape decides users, rate and run time alone, so those options are
  * refused with it. It does not ramp by itself: spawn.c does. */
-#include "engine/shape.h"
+#include "runner/shape.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "base/limits.h"
 #include "base/log.h"
-#include "engine/runner_int.h"
-#include "engine/spawn.h"
+#include "runner/runner_int.h"
+#include "runner/spawn.h"
 
 #include <lauxlib.h>
 #include <lua.h>
 
 int shape_adopt(runner_t *r, struct lua_State *L)
 {
-    const opts_t *o = r->o;
+    const runner_conf_t *o = &r->rc;
     lua_getglobal(L, "cicada");
     lua_getfield(L, -1, "_has_shape");
     lua_call(L, 0, 1);

@@ -13,7 +13,7 @@
  * classes, weights and fixed counts before a test starts, never during one.
  * Nothing here takes r->lock except to change what other threads read
  * (host, state, statistics, the classes). */
-#include "engine/spawn.h"
+#include "runner/spawn.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -23,7 +23,7 @@
 #include "base/alloc.h"
 #include "base/limits.h"
 #include "base/log.h"
-#include "engine/runner_int.h"
+#include "runner/runner_int.h"
 
 /* MemAvailable from /proc/meminfo in bytes, or -1 if unknown. */
 static double mem_available(void)
@@ -60,7 +60,7 @@ int runner_users_fit(long more, char *err, size_t n)
 
 int spawn_choose(runner_t *r)
 {
-    const opts_t *o = r->o;
+    const runner_conf_t *o = &r->rc;
     for (int i = 0; i < r->ncls; i++) r->chosen[i] = o->nclasses == 0;
     for (size_t k = 0; k < o->nclasses; k++) {
         int found = -1;
@@ -100,7 +100,7 @@ static int next_class(runner_t *r)
 /* Add users up to n in all, dealt to engines in turn. */
 static void grow_to(runner_t *r, long n)
 {
-    long *per = xcalloc((size_t)r->neng * VM_MAX_CLASSES, sizeof *per);
+    long *per = xcalloc((size_t)r->neng * LIMIT_CLASSES, sizeof *per);
     while (r->nseq < n) {
         int c = next_class(r);
         if (c < 0) break;
@@ -109,14 +109,14 @@ static void grow_to(runner_t *r, long n)
             r->seq = xrealloc(r->seq, (size_t)r->capseq * sizeof *r->seq);
         }
         r->seq[r->nseq] = c;
-        per[(r->nseq % r->neng) * VM_MAX_CLASSES + c]++;
+        per[(r->nseq % r->neng) * LIMIT_CLASSES + c]++;
         r->class_count[c]++;
         r->nseq++;
     }
     for (int e = 0; e < r->neng; e++)
         for (int c = 0; c < r->ncls; c++)
-            if (per[e * VM_MAX_CLASSES + c])
-                runner_post(r, e, CMD_SPAWN, c, per[e * VM_MAX_CLASSES + c]);
+            if (per[e * LIMIT_CLASSES + c])
+                runner_post(r, e, CMD_SPAWN, c, per[e * LIMIT_CLASSES + c]);
     xfree(per);
 }
 
@@ -163,7 +163,6 @@ static void clear_for_test(runner_t *r)
     }
     stats_free(old);
     r->nhist = 0;
-    r->start_wall = clock_wall();
     pthread_mutex_unlock(&r->lock);
     r->nseq = 0;
     memset(r->class_count, 0, sizeof r->class_count);
@@ -178,7 +177,7 @@ void spawn_pick(runner_t *r, const runner_pick_t *pick)
         return;
     }
     pthread_mutex_lock(&r->lock); /* the web UI reads ucls */
-    for (int i = 0; i < r->ncls && i < 64; i++) {
+    for (int i = 0; i < r->ncls && i < LIMIT_CLASSES; i++) {
         r->chosen[i] = pick->chosen[i];
         r->cls[i].weight = r->ucls[i].weight = pick->weight[i];
         r->cls[i].fixed_count = r->ucls[i].fixed_count = pick->fixed_count[i];
@@ -200,7 +199,7 @@ void spawn_start(runner_t *r, long users, double rate, const char *host, double 
     if (run_time > 0) log_info("Run time limit set to %g seconds", run_time);
     log_info("Ramping to %ld users at a rate of %.2f per second", users, rate);
     if (runner_is_master(r))
-        r->remote.swarm(r->remote.ud, users, rate, host && *host ? host : r->o->host);
+        r->remote.swarm(r->remote.ud, users, rate, host && *host ? host : r->rc.host);
     else if (users < r->nseq)
         shrink_to(r, users);
     runner_set_state(r, RUNNER_SPAWNING);
@@ -242,7 +241,7 @@ void spawn_step(runner_t *r, int64_t now)
         runner_set_state(r, RUNNER_RUNNING);
         log_spawned(r);
         runner_fire(r, "spawning_complete", r->nseq);
-        if (r->o->reset_stats) {
+        if (r->rc.reset_stats) {
             runner_reset_stats(r, false);
             log_info("Resetting stats");
         }
@@ -270,7 +269,7 @@ void spawn_counts(runner_t *r, const long *counts, const char *host)
     if (host && *host) spawn_host(r, host);
     if (r->state == RUNNER_READY || r->state == RUNNER_STOPPED) {
         clear_for_test(r);
-        memset(r->plan, 0, (size_t)r->neng * VM_MAX_CLASSES * sizeof *r->plan);
+        memset(r->plan, 0, (size_t)r->neng * LIMIT_CLASSES * sizeof *r->plan);
     }
     runner_set_state(r, RUNNER_SPAWNING);
     long *delta = xcalloc((size_t)r->neng + 1, sizeof *delta);
@@ -283,17 +282,17 @@ void spawn_counts(runner_t *r, const long *counts, const char *host)
             long best_n = -1;
             for (int e = 0; e < r->neng; e++) {
                 long n = 0;
-                for (int k = 0; k < r->ncls; k++) n += r->plan[e * VM_MAX_CLASSES + k];
+                for (int k = 0; k < r->ncls; k++) n += r->plan[e * LIMIT_CLASSES + k];
                 if (best_n < 0 || n < best_n) best = e, best_n = n;
             }
-            r->plan[best * VM_MAX_CLASSES + c]++;
+            r->plan[best * LIMIT_CLASSES + c]++;
             delta[best]++;
         }
         for (; r->class_count[c] > want; r->class_count[c]--) {
             int best = 0;
             for (int e = 1; e < r->neng; e++)
-                if (r->plan[e * VM_MAX_CLASSES + c] > r->plan[best * VM_MAX_CLASSES + c]) best = e;
-            r->plan[best * VM_MAX_CLASSES + c]--;
+                if (r->plan[e * LIMIT_CLASSES + c] > r->plan[best * LIMIT_CLASSES + c]) best = e;
+            r->plan[best * LIMIT_CLASSES + c]--;
             delta[best]--;
         }
         for (int e = 0; e < r->neng; e++)

@@ -16,8 +16,8 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
-#include "engine/runner.h"
-#include "engine/runner_int.h"
+#include "runner/runner.h"
+#include "runner/runner_int.h"
 
 /* Add c to the queue. A full queue (the runner is busy, e.g. stopping
  * users) is waited on for up to RUNNER_QUEUE_WAIT_MS, never overflowed:
@@ -96,8 +96,8 @@ void runner_message(runner_t *r, const void *frame, size_t len)
 
 void runner_spawn_counts(runner_t *r, const long *counts, int n, const char *host)
 {
-    long *copy = xcalloc(VM_MAX_CLASSES, sizeof *copy);
-    for (int i = 0; i < n && i < VM_MAX_CLASSES; i++)
+    long *copy = xcalloc(LIMIT_CLASSES, sizeof *copy);
+    for (int i = 0; i < n && i < LIMIT_CLASSES; i++)
         copy[i] = counts[i];
     char *h = host && *host ? xstrdup(host) : NULL;
     if (!queue(r, (rcmd_t){.kind = RC_COUNTS, .counts = copy, .host = h}))
