@@ -464,6 +464,7 @@ int resolve_start(resolver_t *r, const char *host, int port, resolve_req_t *q, r
     q->fn = fn;
     q->arg = arg;
     q->port = port;
+    q->name = e->name;
     q->entry = e;
     q->prev = NULL;
     q->next = e->waiters;

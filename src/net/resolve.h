@@ -63,6 +63,7 @@ struct resolve_req {
     resolve_fn fn;
     void *arg; /* the requester's, untouched */
     int port;
+    const char *name; /* the name looked up (lower-cased), valid while r lives */
     resolve_req_t *prev, *next; /* the entry's waiters */
     resolve_entry_t *entry;     /* non-NULL while pending */
 };
