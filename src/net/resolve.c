@@ -25,6 +25,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
@@ -356,6 +357,36 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable, int writab
 
 /* ---- the resolver ---- */
 
+/* Is s "IPv4", "IPv4:PORT", "IPv6", "[IPv6]" or "[IPv6]:PORT", with PORT
+ * in 1..65535? (c-ares would take a bad port modulo 65536.) */
+static bool server_ok(const char *s)
+{
+    char ip[64];
+    const char *port = NULL, *colon = strchr(s, ':');
+    size_t len;
+    if (s[0] == '[') {
+        const char *end = strchr(s, ']');
+        if (end == NULL || (end[1] != '\0' && end[1] != ':')) return false;
+        len = (size_t)(end - s - 1);
+        s++;
+        port = end[1] ? end + 2 : NULL;
+    } else if (colon && strchr(colon + 1, ':') == NULL) {
+        len = (size_t)(colon - s);
+        port = colon + 1;
+    } else {
+        len = strlen(s);
+    }
+    if (len == 0 || len >= sizeof ip) return false;
+    memcpy(ip, s, len);
+    ip[len] = '\0';
+    unsigned char bin[16];
+    if (inet_pton(AF_INET, ip, bin) != 1 && inet_pton(AF_INET6, ip, bin) != 1) return false;
+    if (port == NULL) return true;
+    size_t nd = strspn(port, "0123456789");
+    long p = nd && nd <= 5 && port[nd] == '\0' ? strtol(port, NULL, 10) : 0;
+    return p >= 1 && p <= 65535;
+}
+
 resolver_t *resolver_new(loop_t *l, const char *server, double timeout_s, char *err, size_t n)
 {
     pthread_once(&lib_once, lib_init);
@@ -387,8 +418,7 @@ resolver_t *resolver_new(loop_t *l, const char *server, double timeout_s, char *
         xfree(r);
         return NULL;
     }
-    if (server && (server[0] == '\0' || strchr(server, ',') ||
-                   ares_set_servers_ports_csv(r->ch, server) != ARES_SUCCESS)) {
+    if (server && (!server_ok(server) || ares_set_servers_ports_csv(r->ch, server) != ARES_SUCCESS)) {
         snprintf(err, n, "--resolver: '%s' is not IP[:PORT] or [IPv6]:PORT", server);
         resolver_free(r);
         return NULL;

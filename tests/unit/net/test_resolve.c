@@ -218,6 +218,13 @@ static void test_bad_server(loop_t *l)
     char err[200] = "";
     CHECK(resolver_new(l, "not-an-ip", 1, err, sizeof err) == NULL && strstr(err, "--resolver"));
     CHECK(resolver_new(l, "127.0.0.1:53,127.0.0.2", 1, err, sizeof err) == NULL);
+    CHECK(!server_ok("1.2.3.4:99999") && !server_ok("1.2.3.4:") && !server_ok("[::1") &&
+          !server_ok("[::1]x") && !server_ok("") && !server_ok("[]:53"));
+    CHECK(server_ok("1.2.3.4") && server_ok("1.2.3.4:5353") && server_ok("::1") &&
+          server_ok("[::1]") && server_ok("[::1]:53"));
+    resolver_t *ok = resolver_new(l, "[::1]:5353", 1, err, sizeof err);
+    CHECK_MSG(ok != NULL, "%s", err);
+    resolver_free(ok);
 }
 
 int main(void)
