@@ -157,6 +157,7 @@ static void on_resolved(resolve_req_t *q, const resolve_addrs_t *addrs, const ch
     cosock_t *s = q->arg;
     user_t *u = s->user;
     bool done = false;
+    if (s->op != OP_RESOLVE) return; /* the park raised STOP: nobody waits */
     int e = why ? 0 : dial(s, addrs, &done);
     if (!why && !e && !done && !s->udp) {
         s->op = OP_CONNECT; /* on with the same timeout */
