@@ -238,39 +238,29 @@ static void use_addrs(conn_t *c, const resolve_addrs_t *a)
 static void on_resolved(resolve_req_t *q, const resolve_addrs_t *addrs, const char *why)
 {
     conn_t *c = q->arg;
+    int e = 0;
     c->state = CONN_CLOSED;
-    if (why) {
-        finish(c, name_error(c, why), false, NULL);
-        return;
+    if (why == NULL) {
+        use_addrs(c, addrs);
+        e = open_any(c);
     }
-    use_addrs(c, addrs);
-    int e = open_any(c);
-    if (e != 0) {
-        finish(c, errno_error(e), false, NULL);
-        return;
-    }
-    if (c->state != CONN_CONNECTING) proceed(c, false, NULL); /* connected at once */
+    if (why || e) finish(c, why ? name_error(c, why) : errno_error(e), false, NULL);
+    else if (c->state != CONN_CONNECTING) proceed(c, false, NULL); /* connected at once */
 }
 
 /* Look c's host up before opening a socket (every time: the cache makes
  * it cheap and honours the TTL). Returns 0 with the addresses in c, 1 if
- * the answer comes later (CONN_RESOLVING), or -1 with err filled. */
-static int lookup(conn_t *c, char *err, size_t n)
+ * the answer comes later (CONN_RESOLVING), or -1 with *err set. */
+static int lookup(conn_t *c, const char **err)
 {
     resolve_addrs_t a;
     char why[RESOLVE_REASON_MAX];
-    switch (resolve_start(c->user->eng->resolver, c->host, c->port, &c->dns, on_resolved, c, &a,
-                          why, sizeof why)) {
-    case RESOLVE_DONE:
-        use_addrs(c, &a);
-        return 0;
-    case RESOLVE_PENDING:
-        c->state = CONN_RESOLVING;
-        return 1;
-    default:
-        snprintf(err, n, "%s", name_error(c, why));
-        return -1;
-    }
+    int r = resolve_start(c->user->eng->resolver, c->host, c->port, &c->dns, on_resolved, c, &a,
+                          why, sizeof why);
+    if (r == RESOLVE_DONE) use_addrs(c, &a);
+    else if (r == RESOLVE_PENDING) c->state = CONN_RESOLVING;
+    else *err = name_error(c, why);
+    return r == RESOLVE_DONE ? 0 : r == RESOLVE_PENDING ? 1 : -1;
 }
 
 /* ---- finishing ---- */
@@ -561,9 +551,10 @@ int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_r
     }
     c->reused = c->state == CONN_IDLE;
     if (c->state == CONN_CLOSED) {
-        int r = lookup(c, err, sizeof err), e = r == 0 ? open_any(c) : 0;
+        const char *why = NULL;
+        int r = lookup(c, &why), e = r == 0 ? open_any(c) : 0;
         if (r < 0 || e != 0) {
-            finish(c, r < 0 ? err : errno_error(e), true, res);
+            finish(c, r < 0 ? why : errno_error(e), true, res);
             return 0;
         }
     }

@@ -33,6 +33,7 @@
 #include "base/alloc.h"
 
 #define NBUCKETS 256
+#define SWEEP_AT 4096 /* names cached before expired ones are dropped */
 #define MAX_NAME 253 /* the longest DNS name, without a trailing dot */
 
 enum state { E_EMPTY, E_PENDING, E_READY, E_FAILED };
@@ -67,6 +68,7 @@ struct resolver {
     resolve_entry_t *buckets[NBUCKETS];
     resolve_entry_t *notify; /* answered entries whose waiters are not told yet */
     resolve_entry_t *starting; /* the entry resolve_start() is querying for */
+    size_t nentries, sweep_at;
     int64_t timeout_ns;
     double timeout_s;
     unsigned long queries;
@@ -153,13 +155,34 @@ static unsigned hash(const char *s)
 }
 
 static void on_deadline(loop_t *l, loop_timer_t *t);
+static bool fresh(const resolve_entry_t *e, int64_t now);
+
+/* Free the entries nobody needs: expired, no query out, nobody waiting.
+ * A scenario of endless distinct names (a host per user) stays bounded. */
+static void sweep(resolver_t *r, int64_t now)
+{
+    for (int i = 0; i < NBUCKETS; i++)
+        for (resolve_entry_t **pp = &r->buckets[i], *e; (e = *pp) != NULL;) {
+            if (e->inflight || e->waiters || e->state == E_PENDING || fresh(e, now)) {
+                pp = &e->next;
+                continue;
+            }
+            *pp = e->next;
+            xfree(e->name);
+            xfree(e);
+            r->nentries--;
+        }
+    r->sweep_at = r->nentries * 2 > SWEEP_AT ? r->nentries * 2 : SWEEP_AT;
+}
 
 /* The entry for name (lower-cased), made EMPTY if there was none. */
-static resolve_entry_t *entry_for(resolver_t *r, const char *name)
+static resolve_entry_t *entry_for(resolver_t *r, const char *name, int64_t now)
 {
     unsigned h = hash(name);
     for (resolve_entry_t *e = r->buckets[h]; e; e = e->next)
         if (strcmp(e->name, name) == 0) return e;
+    if (r->nentries >= r->sweep_at) sweep(r, now);
+    r->nentries++;
     resolve_entry_t *e = xcalloc(1, sizeof *e);
     e->r = r;
     e->name = xstrdup(name);
@@ -397,6 +420,7 @@ resolver_t *resolver_new(loop_t *l, const char *server, double timeout_s, char *
     resolver_t *r = xcalloc(1, sizeof *r);
     r->loop = l;
     r->tick.fn = on_tick;
+    r->sweep_at = SWEEP_AT;
     r->timeout_s = timeout_s > 0 ? timeout_s : RESOLVE_TIMEOUT_S;
     r->timeout_ns = loop_delay_ns(r->timeout_s);
     /* two tries, the second after twice the first's wait (c-ares doubles
@@ -478,7 +502,7 @@ int resolve_start(resolver_t *r, const char *host, int port, resolve_req_t *q, r
     }
     for (size_t i = 0; i <= len; i++) name[i] = (char)tolower((unsigned char)host[i]);
     int64_t now = loop_now(r->loop);
-    resolve_entry_t *e = entry_for(r, name);
+    resolve_entry_t *e = entry_for(r, name, now);
     if (!fresh(e, now) && e->state != E_PENDING) {
         e->state = E_PENDING;
         query(r, e);

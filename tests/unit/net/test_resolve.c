@@ -199,7 +199,7 @@ static void test_deadline(loop_t *l, resolver_t *r, dns_t *d)
 /* The cache's clock arithmetic, with times made up. */
 static void test_ttl(resolver_t *r)
 {
-    resolve_entry_t *e = entry_for(r, "made.up");
+    resolve_entry_t *e = entry_for(r, "made.up", 0);
     resolve_addrs_t a = {0};
     struct in_addr ip = {htonl(0x0a000001)};
     add_v4(&a, &ip);
@@ -210,7 +210,19 @@ static void test_ttl(resolver_t *r)
     CHECK(fresh(e, now + RESOLVE_MIN_TTL_S * s - 1) && !fresh(e, now + RESOLVE_MIN_TTL_S * s));
     store_failure(e, "x", now);
     CHECK(e->state == E_FAILED && !fresh(e, now + RESOLVE_NEG_TTL_S * s));
-    CHECK(entry_for(r, "made.up") == e);
+    CHECK(entry_for(r, "made.up", 0) == e);
+    /* at SWEEP_AT names a sweep runs: here all are fresh, so the next
+     * comes at twice as many; then the expired ones go, the fresh stay */
+    store_addrs(e, &a, 3600, now);
+    char name[32];
+    for (int i = 0; i < SWEEP_AT + 10; i++) {
+        snprintf(name, sizeof name, "n%d.test", i);
+        store_failure(entry_for(r, name, now), "x", now);
+    }
+    CHECK(r->nentries > SWEEP_AT && r->sweep_at >= 2 * SWEEP_AT);
+    sweep(r, now + 10 * s);
+    CHECK_MSG(r->nentries < 20 && r->sweep_at == SWEEP_AT, "%zu entries", r->nentries);
+    CHECK(entry_for(r, "made.up", now + 10 * s) == e && e->state == E_READY);
 }
 
 static void test_bad_server(loop_t *l)
