@@ -34,7 +34,7 @@
 
 #define NBUCKETS 256
 #define SWEEP_AT 4096 /* names cached before expired ones are dropped */
-#define MAX_NAME 253 /* the longest DNS name, without a trailing dot */
+#define MAX_NAME 253  /* the longest DNS name, without a trailing dot */
 
 enum state { E_EMPTY, E_PENDING, E_READY, E_FAILED };
 
@@ -43,13 +43,13 @@ struct resolve_entry {
     resolver_t *r;
     char *name; /* lower-cased, owned */
     enum state state;
-    int64_t expires;  /* READY, FAILED: monotonic ns */
+    int64_t expires;       /* READY, FAILED: monotonic ns */
     resolve_addrs_t addrs; /* READY: port 0 */
     char reason[RESOLVE_REASON_MAX];
     resolve_req_t *waiters;
     loop_timer_t deadline;
-    bool inflight;       /* a c-ares query will call back with this entry */
-    bool queued;         /* on r->notify */
+    bool inflight; /* a c-ares query will call back with this entry */
+    bool queued;   /* on r->notify */
     resolve_entry_t *qnext;
 };
 
@@ -66,7 +66,7 @@ struct resolver {
     loop_timer_t tick; /* c-ares' own timeouts and retransmissions */
     watch_t *watches;
     resolve_entry_t *buckets[NBUCKETS];
-    resolve_entry_t *notify; /* answered entries whose waiters are not told yet */
+    resolve_entry_t *notify;   /* answered entries whose waiters are not told yet */
     resolve_entry_t *starting; /* the entry resolve_start() is querying for */
     size_t nentries, sweep_at;
     int64_t timeout_ns;
@@ -87,8 +87,10 @@ static void lib_init(void)
 
 static void set_port(struct sockaddr_storage *sa, int port)
 {
-    if (sa->ss_family == AF_INET) ((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)port);
-    else ((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)port);
+    if (sa->ss_family == AF_INET)
+        ((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)port);
 }
 
 static void add_addr(resolve_addrs_t *a, const struct sockaddr *sa, socklen_t len)
@@ -115,7 +117,8 @@ static void add_v6(resolve_addrs_t *a, const struct in6_addr *ip)
 static void copy_out(const resolve_addrs_t *a, int port, resolve_addrs_t *out)
 {
     *out = *a;
-    for (int i = 0; i < out->n; i++) set_port(&out->addr[i], port);
+    for (int i = 0; i < out->n; i++)
+        set_port(&out->addr[i], port);
 }
 
 static bool is_localhost(const char *h)
@@ -150,7 +153,8 @@ static bool answer_locally(const char *host, resolve_addrs_t *out)
 static unsigned hash(const char *s)
 {
     unsigned h = 2166136261u;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
     return h % NBUCKETS;
 }
 
@@ -215,8 +219,10 @@ static void store_failure(resolve_entry_t *e, const char *reason, int64_t now)
 static void unlink_waiter(resolve_req_t *q)
 {
     resolve_entry_t *e = q->entry;
-    if (q->prev) q->prev->next = q->next;
-    else e->waiters = q->next;
+    if (q->prev)
+        q->prev->next = q->next;
+    else
+        e->waiters = q->next;
     if (q->next) q->next->prev = q->prev;
     q->prev = q->next = NULL;
     q->entry = NULL;
@@ -300,8 +306,9 @@ static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo 
     if (status == ARES_SUCCESS && a.n > 0)
         store_addrs(e, &a, ttl, now);
     else
-        store_failure(e, ares_reason(status == ARES_SUCCESS ? ARES_ENODATA : status, r->timeout_s,
-                                     buf, sizeof buf),
+        store_failure(e,
+                      ares_reason(status == ARES_SUCCESS ? ARES_ENODATA : status, r->timeout_s, buf,
+                                  sizeof buf),
                       now);
     if (e != r->starting && e->waiters && !e->queued) {
         e->queued = true;
@@ -349,8 +356,10 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable, int writab
     resolver_t *r = data;
     watch_t *w = NULL, *spare = NULL;
     for (watch_t *x = r->watches; x; x = x->next) {
-        if (x->io.fd == fd) w = x;
-        else if (x->io.fd < 0 && spare == NULL) spare = x;
+        if (x->io.fd == fd)
+            w = x;
+        else if (x->io.fd < 0 && spare == NULL)
+            spare = x;
     }
     if (w) {
         if (!readable && !writable) {
@@ -442,7 +451,8 @@ resolver_t *resolver_new(loop_t *l, const char *server, double timeout_s, char *
         xfree(r);
         return NULL;
     }
-    if (server && (!server_ok(server) || ares_set_servers_ports_csv(r->ch, server) != ARES_SUCCESS)) {
+    if (server &&
+        (!server_ok(server) || ares_set_servers_ports_csv(r->ch, server) != ARES_SUCCESS)) {
         snprintf(err, n, "--resolver: '%s' is not IP[:PORT] or [IPv6]:PORT", server);
         resolver_free(r);
         return NULL;
@@ -500,7 +510,8 @@ int resolve_start(resolver_t *r, const char *host, int port, resolve_req_t *q, r
         snprintf(err, n, "%s", len ? "name too long" : "empty name");
         return RESOLVE_ERROR;
     }
-    for (size_t i = 0; i <= len; i++) name[i] = (char)tolower((unsigned char)host[i]);
+    for (size_t i = 0; i <= len; i++)
+        name[i] = (char)tolower((unsigned char)host[i]);
     int64_t now = loop_now(r->loop);
     resolve_entry_t *e = entry_for(r, name, now);
     if (!fresh(e, now) && e->state != E_PENDING) {

@@ -32,11 +32,11 @@
 
 #include "engine/loop.h"
 
-#define RESOLVE_MAX_ADDRS 4      /* addresses kept per name */
-#define RESOLVE_MIN_TTL_S 1      /* answers are cached at least this long */
-#define RESOLVE_NEG_TTL_S 1      /* failures are cached this long */
-#define RESOLVE_TIMEOUT_S 5.0    /* default deadline of one lookup */
-#define RESOLVE_REASON_MAX 96    /* room for a failure's reason */
+#define RESOLVE_MAX_ADDRS 4   /* addresses kept per name */
+#define RESOLVE_MIN_TTL_S 1   /* answers are cached at least this long */
+#define RESOLVE_NEG_TTL_S 1   /* failures are cached this long */
+#define RESOLVE_TIMEOUT_S 5.0 /* default deadline of one lookup */
+#define RESOLVE_REASON_MAX 96 /* room for a failure's reason */
 
 typedef struct resolver resolver_t;
 typedef struct resolve_entry resolve_entry_t;
@@ -63,7 +63,7 @@ struct resolve_req {
     resolve_fn fn;
     void *arg; /* the requester's, untouched */
     int port;
-    const char *name; /* the name looked up (lower-cased), valid while r lives */
+    const char *name;           /* the name looked up (lower-cased); valid in the callback */
     resolve_req_t *prev, *next; /* the entry's waiters */
     resolve_entry_t *entry;     /* non-NULL while pending */
 };

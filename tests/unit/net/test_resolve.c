@@ -114,7 +114,8 @@ static int start(resolver_t *r, const char *host, asker_t *a)
 static void run_until(loop_t *l, const int *flag, int ms)
 {
     int64_t end = clock_ns() + (int64_t)ms * 1000000;
-    while (!*flag && clock_ns() < end) loop_run_once(l, 20);
+    while (!*flag && clock_ns() < end)
+        loop_run_once(l, 20);
 }
 
 static bool is_v4(const resolve_addrs_t *a, int i, const char *ip, int port)
@@ -151,7 +152,7 @@ static void test_cache(loop_t *l, resolver_t *r, dns_t *d)
     CHECK_MSG(d->a_queries == 1, "%d A queries", d->a_queries);
     CHECK(start(r, "www.test", &c) == RESOLVE_DONE && is_v4(&c.addrs, 0, "10.0.0.7", 8080));
     CHECK(d->a_queries == 1 && c.calls == 0); /* from the cache */
-    usleep(1100 * 1000); /* the record's TTL is 1 s */
+    usleep(1100 * 1000);                      /* the record's TTL is 1 s */
     loop_run_once(l, 0);
     CHECK(start(r, "www.test", &c) == RESOLVE_PENDING);
     run_until(l, &c.calls, 3000);
