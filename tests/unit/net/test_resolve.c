@@ -3,6 +3,7 @@
  * an answer is cached (one query for many requests) until its TTL runs
  * out; NXDOMAIN, a server that never answers (the deadline) and a
  * cancelled request (never called back: ASan sees any use after free);
+ * /etc/hosts before DNS;
  * the TTL arithmetic of the cache with a made-up clock. */
 #include "net/resolve.c"
 
@@ -197,6 +198,33 @@ static void test_deadline(loop_t *l, resolver_t *r, dns_t *d)
     CHECK(start(r, "silent.test", &b) == RESOLVE_ERROR); /* cached for RESOLVE_NEG_TTL_S */
 }
 
+/* /etc/hosts comes before DNS (whose server answers 10.0.0.7 to any
+ * name): its first IPv4 name other than localhost answers at once. */
+static void test_hosts_file(resolver_t *r, dns_t *d)
+{
+    FILE *f = fopen("/etc/hosts", "r");
+    char line[512], ip[64] = "", name[256] = "";
+    while (f && fgets(line, sizeof line, f)) {
+        char a[64], b[256];
+        struct in_addr v4;
+        if (sscanf(line, "%63s %255s", a, b) == 2 && a[0] != '#' && inet_pton(AF_INET, a, &v4) &&
+            !is_localhost(b) && strchr(b, '.') == NULL) {
+            snprintf(ip, sizeof ip, "%s", a);
+            snprintf(name, sizeof name, "%s", b);
+            break;
+        }
+    }
+    if (f) fclose(f);
+    if (name[0] == '\0') {
+        fprintf(stderr, "test_hosts_file: no name in /etc/hosts, skipped\n");
+        return;
+    }
+    asker_t a = {0};
+    int before = d->a_queries;
+    CHECK_MSG(start(r, name, &a) == RESOLVE_DONE && is_v4(&a.addrs, 0, ip, 8080), "%s", name);
+    CHECK(d->a_queries == before);
+}
+
 /* The cache's clock arithmetic, with times made up. */
 static void test_ttl(resolver_t *r)
 {
@@ -257,6 +285,7 @@ int main(void)
     test_nxdomain(l, r);
     test_cancel(l, r, &d);
     test_deadline(l, r, &d);
+    test_hosts_file(r, &d);
     test_ttl(r);
     test_bad_server(l);
     /* a lookup still pending when the resolver goes: dropped, no callback */
