@@ -121,6 +121,9 @@ static const struct flag main_flags[] = {
     {"--threads", 0, "threads", NULL, K_INT, AT(threads), .min = 1, .max = 1024},
     {"--insecure", 0, "insecure", NULL, K_BOOL, AT(insecure)},
     {"--ca-file", 0, "ca-file", NULL, K_STR, AT(ca_file)},
+    {"--resolver", 0, "resolver", "CICADA_RESOLVER", K_STR, AT(resolver)},
+    {"--resolver-timeout", 0, "resolver-timeout", NULL, K_FLOAT, AT(resolver_timeout),
+     .min = 0, .max = 600, .min_excl = true},
 };
 
 static const struct flag demo_flags[] = {

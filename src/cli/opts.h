@@ -48,6 +48,8 @@ typedef struct opts {
     int threads;             /* --threads, default: number of online CPUs */
     bool insecure;           /* --insecure: no TLS certificate verification */
     const char *ca_file;     /* --ca-file: CA bundle (PEM) instead of the system's */
+    const char *resolver;    /* --resolver IP[:PORT]: DNS server instead of resolv.conf's */
+    double resolver_timeout; /* --resolver-timeout SECONDS per lookup, 0 = default (5) */
     bool list_classes;       /* -l/--list */
     bool show_version;       /* -V/--version */
     bool master, worker;     /* --master, --worker */

@@ -30,6 +30,7 @@
 #include "lua/cosocket.h"
 #include "lua/msg.h"
 #include "lua/vm.h"
+#include "net/resolve.h"
 
 static void user_free(user_t *u);
 
@@ -474,6 +475,8 @@ engine_t *engine_new(int index, const engine_conf_t *conf, char *err, size_t n)
     e->wake.fd = -1;
     e->loop = loop_new(err, n);
     if (e->loop == NULL) goto error;
+    e->resolver = resolver_new(e->loop, conf->resolver, conf->resolver_timeout, err, n);
+    if (e->resolver == NULL) goto error;
     vm_conf_t vc = {.locustfile = conf->locustfile,
                     .host = conf->host,
                     .tags = conf->tags,
@@ -505,6 +508,7 @@ engine_t *engine_new(int index, const engine_conf_t *conf, char *err, size_t n)
 error:
     if (e->L) vm_free(e->L);
     if (e->wake.fd >= 0) close(e->wake.fd);
+    resolver_free(e->resolver);
     loop_free(e->loop);
     pthread_mutex_destroy(&e->lock);
     xfree(e);
@@ -555,6 +559,7 @@ void engine_free(engine_t *e)
     buf_free(&e->event_err);
     vm_free(e->L);
     close(e->wake.fd);
+    resolver_free(e->resolver);
     loop_free(e->loop);
     pthread_mutex_destroy(&e->lock);
     xfree(e);

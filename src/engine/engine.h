@@ -120,6 +120,8 @@ typedef struct engine_conf {
     int nengines; /* user ids are dealt as index + 1 + nengines * k */
     bool insecure;       /* --insecure: HTTPS without certificate verification */
     const char *ca_file; /* --ca-file: CA bundle instead of the system's; may be NULL */
+    const char *resolver;    /* --resolver: DNS server "IP[:PORT]"; NULL: /etc/resolv.conf's */
+    double resolver_timeout; /* --resolver-timeout: seconds per lookup; <= 0: the default */
 } engine_conf_t;
 
 typedef struct engine {
@@ -142,6 +144,7 @@ typedef struct engine {
     atomic_long class_users[LIMIT_CLASSES];
     atomic_long live_users;
     struct conn *graveyard; /* closed connections, freed after the loop turn */
+    struct resolver *resolver; /* host names, looked up on this loop (net/resolve.h) */
     bool stopping_all, cutting, forced, quit;
     bool cut_pending, force_pending; /* CMD_CUT / CMD_FORCE, done after the turn */
     bool graceful; /* --stop-timeout > 0: tasks may finish */

@@ -7,7 +7,7 @@
  * under way, where the caller gets the failure back directly (a coroutine
  * cannot be resumed from inside itself): that is the `sync` flag.
  *
- * States: CLOSED -> CONNECTING -> (HANDSHAKE, for TLS) -> WRITING ->
+ * States: CLOSED -> (RESOLVING) -> CONNECTING -> (HANDSHAKE, for TLS) -> WRITING ->
  * READING -> IDLE (kept alive) or CLOSED. proceed() runs whatever the
  * state asks for after any socket event; tx()/rx() are the transport seam,
  * one pointer test between send()/recv() and OpenSSL. A complete response
@@ -18,7 +18,6 @@
 #include "http/client.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,25 +38,13 @@ static _Thread_local char urltext[2048];
 
 /* ---- names and errors ---- */
 
-static int resolve(conn_t *c, const char *host, int port, char *err, size_t n)
+/* The error of a failed lookup, in requests' words; why is the resolver's
+ * reason ("Name or service not known"). */
+static const char *name_error(const conn_t *c, const char *why)
 {
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
-    struct addrinfo *ai = NULL;
-    char portstr[16];
-    snprintf(portstr, sizeof portstr, "%d", port);
-    int rc = getaddrinfo(host, portstr, &hints, &ai);
-    if (rc != 0 || ai == NULL) {
-        snprintf(err, n, "NameResolutionError(\"Failed to resolve '%s' (%s)\")", host,
-                 gai_strerror(rc));
-        return -1;
-    }
-    c->naddr = 0;
-    for (struct addrinfo *a = ai; a && c->naddr < 4; a = a->ai_next) {
-        memcpy(&c->addr[c->naddr], a->ai_addr, a->ai_addrlen);
-        c->addrlen[c->naddr++] = a->ai_addrlen;
-    }
-    freeaddrinfo(ai);
-    return 0;
+    snprintf(errtext, sizeof errtext, "NameResolutionError(\"Failed to resolve '%s' (%s)\")",
+             c->host, why);
+    return errtext;
 }
 
 static const char *errno_error(int e)
@@ -113,6 +100,7 @@ static void on_timeout(loop_t *l, loop_timer_t *t);
 /* clean: the last exchange ended well (the TLS session stays resumable). */
 static void close_socket_as(conn_t *c, bool clean)
 {
+    resolve_cancel(&c->dns); /* a lookup under way never calls back into c */
     if (c->ssl) {
         tls_free(c->ssl, clean);
         c->ssl = NULL;
@@ -167,11 +155,6 @@ conn_t *client_conn(user_t *u, const char *host, size_t host_len, int port, bool
     c->host = xstrndup(host, host_len);
     c->port = port;
     c->tls = tls;
-    if (resolve(c, c->host, port, err, n) != 0) {
-        xfree(c->host);
-        xfree(c);
-        return NULL;
-    }
     bool v6 = strchr(c->host, ':') != NULL;
     char origin[600], portstr[16] = "";
     if (port != (tls ? 443 : 80)) snprintf(portstr, sizeof portstr, ":%d", port);
@@ -234,6 +217,50 @@ static int open_any(conn_t *c)
         e = open_socket(c);
     }
     return e;
+}
+
+/* ---- resolving ---- */
+
+static bool proceed(conn_t *c, bool sync, client_result_t *out);
+static void finish(conn_t *c, const char *error, bool sync, client_result_t *out);
+
+static void use_addrs(conn_t *c, const resolve_addrs_t *a)
+{
+    c->naddr = a->n < 4 ? a->n : 4;
+    for (int i = 0; i < c->naddr; i++) {
+        c->addr[i] = a->addr[i];
+        c->addrlen[i] = a->len[i];
+    }
+    c->addr_idx = 0;
+}
+
+/* The lookup started by client_send() ended: connect, or fail the request. */
+static void on_resolved(resolve_req_t *q, const resolve_addrs_t *addrs, const char *why)
+{
+    conn_t *c = q->arg;
+    int e = 0;
+    c->state = CONN_CLOSED;
+    if (why == NULL) {
+        use_addrs(c, addrs);
+        e = open_any(c);
+    }
+    if (why || e) finish(c, why ? name_error(c, why) : errno_error(e), false, NULL);
+    else if (c->state != CONN_CONNECTING) proceed(c, false, NULL); /* connected at once */
+}
+
+/* Look c's host up before opening a socket (every time: the cache makes
+ * it cheap and honours the TTL). Returns 0 with the addresses in c, 1 if
+ * the answer comes later (CONN_RESOLVING), or -1 with *err set. */
+static int lookup(conn_t *c, const char **err)
+{
+    resolve_addrs_t a;
+    char why[RESOLVE_REASON_MAX];
+    int r = resolve_start(c->user->eng->resolver, c->host, c->port, &c->dns, on_resolved, c, &a,
+                          why, sizeof why);
+    if (r == RESOLVE_DONE) use_addrs(c, &a);
+    else if (r == RESOLVE_PENDING) c->state = CONN_RESOLVING;
+    else *err = name_error(c, why);
+    return r == RESOLVE_DONE ? 0 : r == RESOLVE_PENDING ? 1 : -1;
 }
 
 /* ---- finishing ---- */
@@ -464,7 +491,7 @@ static void on_timeout(loop_t *l, loop_timer_t *t)
 {
     conn_t *c = (conn_t *)((char *)t - offsetof(conn_t, timer));
     double s = (double)c->timeout_ns / 1e9;
-    if (c->state == CONN_CONNECTING || c->state == CONN_HANDSHAKE)
+    if (c->state == CONN_RESOLVING || c->state == CONN_CONNECTING || c->state == CONN_HANDSHAKE)
         snprintf(errtext, sizeof errtext, "ConnectTimeout('connect timed out (timeout=%g)')", s);
     else
         snprintf(errtext, sizeof errtext, "ReadTimeout('read timed out (read timeout=%g)')", s);
@@ -524,15 +551,15 @@ int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_r
     }
     c->reused = c->state == CONN_IDLE;
     if (c->state == CONN_CLOSED) {
-        c->addr_idx = 0;
-        int e = open_any(c);
-        if (e != 0) {
-            finish(c, errno_error(e), true, res);
+        const char *why = NULL;
+        int r = lookup(c, &why), e = r == 0 ? open_any(c) : 0;
+        if (r < 0 || e != 0) {
+            finish(c, r < 0 ? why : errno_error(e), true, res);
             return 0;
         }
     }
     if (c->state == CONN_IDLE) c->state = CONN_WRITING;
-    if (!proceed(c, true, res)) return 0;
+    if (c->state != CONN_RESOLVING && !proceed(c, true, res)) return 0;
     if (c->timeout_ns) loop_timer_at(c->user->eng->loop, &c->timer, c->start_ns + c->timeout_ns);
     return 1;
 }

@@ -11,6 +11,12 @@
  * as soon as the parser says the response is complete. The response side
  * (framing, the body cap, decoding as it arrives) is body.h.
  *
+ * Opening a socket starts with the host's addresses from the engine's
+ * resolver (net/resolve.h): at once for a literal, localhost or a cached
+ * name, otherwise the connection waits in CONN_RESOLVING without blocking
+ * the thread, the request's clock and timeout already running. A lookup
+ * failure is the request's failure (NameResolutionError, as requests).
+ *
  * HTTPS goes through the transport seam in tls.h: after connect() the
  * connection does a non-blocking handshake (resuming the session of its
  * previous socket), then the same state machine reads and writes through
@@ -40,9 +46,11 @@
 #include "engine/engine.h"
 #include "engine/loop.h"
 #include "http/parse.h"
+#include "net/resolve.h"
 
 enum conn_state {
     CONN_CLOSED,     /* no socket */
+    CONN_RESOLVING,  /* looking the host up (net/resolve.h), request waiting in wbuf */
     CONN_CONNECTING, /* connect() in progress, request waiting in wbuf */
     CONN_HANDSHAKE,  /* TLS handshake in progress, request waiting in wbuf */
     CONN_WRITING,    /* part of the request still in wbuf */
@@ -81,6 +89,7 @@ typedef struct conn {
     struct sockaddr_storage addr[4]; /* every address of the host, tried in turn */
     socklen_t addrlen[4];
     int naddr, addr_idx;
+    resolve_req_t dns; /* the lookup while CONN_RESOLVING */
     enum conn_state state;
     bool reused; /* this request went out on a kept-alive connection */
     bool retried;
@@ -137,7 +146,8 @@ typedef struct client_result {
 } client_result_t;
 
 /* Find or create u's connection to host:port over TLS or not (host is
- * copied). Returns NULL and fills err when the name does not resolve. */
+ * copied). The name is looked up when a socket is opened (client_send),
+ * not here. Returns NULL and fills err on failure (none today). */
 conn_t *client_conn(user_t *u, const char *host, size_t host_len, int port, bool tls, char *err,
                     size_t n);
 

@@ -96,6 +96,7 @@ void cosock_retire(cosock_t *s)
 {
     pool_t *p = s->pool;
     loop_t *loop = p->eng ? p->eng->loop : NULL;
+    resolve_cancel(&s->dns); /* a lookup under way never calls back into s */
     unlink_user(s);
     unlink_bucket(s);
     if (s->box) s->box->s = NULL;
@@ -425,6 +426,7 @@ static void on_io(loop_t *l, loop_io_t *io, uint32_t events)
     int n;
     switch (s->op) {
     case OP_NONE:
+    case OP_RESOLVE: /* no socket yet: not reached */
         return;
     case OP_CONNECT: {
         int e = 0;
@@ -484,7 +486,8 @@ static void on_timer(loop_t *l, loop_timer_t *t)
         s->op = OP_NONE;
         engine_resume(u, recv_fail(s, u->co, "timeout"));
     } else { /* a half-open connection is of no use */
-        wake_fail(s, "timeout", s->op == OP_CONNECT || s->op == OP_HANDSHAKE);
+        wake_fail(s, "timeout",
+                  s->op == OP_RESOLVE || s->op == OP_CONNECT || s->op == OP_HANDSHAKE);
     }
 }
 

@@ -18,8 +18,9 @@
 #include <sys/types.h>
 
 #include "engine/engine.h"
+#include "net/resolve.h"
 
-enum op { OP_NONE, OP_CONNECT, OP_HANDSHAKE, OP_SEND, OP_RECV };
+enum op { OP_NONE, OP_RESOLVE, OP_CONNECT, OP_HANDSHAKE, OP_SEND, OP_RECV };
 enum rmode { R_LINE, R_ALL, R_SIZE, R_UNTIL, R_DGRAM };
 enum { T_CONNECT, T_SEND, T_READ };
 
@@ -49,6 +50,7 @@ typedef struct cosock {
     size_t woff, sent;
     unsigned reused;
     char *key; /* pool key ("host:port" or the pool option), owned */
+    resolve_req_t dns; /* OP_RESOLVE: the lookup before the socket exists */
 } cosock_t;
 
 struct box {

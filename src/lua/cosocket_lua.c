@@ -9,7 +9,10 @@
  * connection is open, owned by the running user and idle (open_sock), then
  * tries its operation at once and parks the coroutine only if it would
  * block. connect() first looks in the pool for an idle connection to the
- * same key, and only then resolves and dials. Garbage-collecting an object
+ * same key, and only then resolves and dials: the name through the
+ * engine's resolver (net/resolve.h), the coroutine parked (OP_RESOLVE, no
+ * socket yet, under the connect timeout) when the answer is not at hand.
+ * Garbage-collecting an object
  * retires its connection unless setkeepalive() has pooled it.
  *
  * Not done: socket options (setoption() accepts and ignores them). */
@@ -100,60 +103,99 @@ static void own(cosock_t *s, user_t *u, box_t *b)
     b->s = s;
 }
 
-/* A new connection on fd, registered with the loop: NULL (nil, err pushed)
- * if the loop refuses it. */
-static cosock_t *new_sock(lua_State *L, int fd, const char *key, user_t *u, box_t *b)
+/* A new connection for u through b, its socket not open yet. */
+static cosock_t *new_sock(const char *key, user_t *u, box_t *b)
 {
-    cosock_t *s = cosock_new(b->pool, fd, b->udp, key);
+    cosock_t *s = cosock_new(b->pool, -1, b->udp, key);
     own(s, u, b);
-    if (loop_add(u->eng->loop, &s->io) == 0) return s;
-    cosock_fail_close(L, s, cosock_errstr(errno));
-    return NULL;
+    return s;
 }
 
-/* Resolve and start connecting: returns the fd (*done if already
- * connected), or -1 with the error pushed (2 results). IPv4 first, as a
- * scenario's "localhost" server usually listens there. */
-static int dial(lua_State *L, const char *host, int port, int type, bool *done)
+/* Open s's socket to one of the addresses (IPv4 first, as a scenario's
+ * "localhost" server usually listens there) and start connecting. Returns
+ * 0 (*done if already connected) or an errno. */
+static int dial(cosock_t *s, const resolve_addrs_t *a, bool *done)
 {
-    struct addrinfo hints = {.ai_socktype = type, .ai_family = AF_INET}, *ai = NULL;
-    char ps[16];
-    snprintf(ps, sizeof ps, "%d", port);
-    int rc = getaddrinfo(host, ps, &hints, &ai);
-    if (rc != 0) {
-        hints.ai_family = AF_UNSPEC;
-        rc = getaddrinfo(host, ps, &hints, &ai);
-    }
-    if (rc != 0 || ai == NULL) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "%s could not be resolved (%s)", host, gai_strerror(rc));
-        cosock_fail(L, msg);
-        return -1;
-    }
-    int fd = -1, e = 0;
+    int type = s->udp ? SOCK_DGRAM : SOCK_STREAM, e = 0;
     *done = false;
-    for (struct addrinfo *a = ai; a; a = a->ai_next) {
-        fd = socket(a->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < a->n; i++) {
+            if ((a->addr[i].ss_family == AF_INET) != (pass == 0)) continue;
+            int fd = socket(a->addr[i].ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            if (fd < 0) {
+                e = errno;
+                continue;
+            }
+            if (type == SOCK_STREAM) {
+                int one = 1;
+                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            }
+            bool now = connect(fd, (const struct sockaddr *)&a->addr[i], a->len[i]) == 0;
+            if (now || errno == EINPROGRESS) {
+                s->io.fd = fd;
+                if (loop_add(s->user->eng->loop, &s->io) != 0) return errno;
+                *done = now;
+                return 0;
+            }
             e = errno;
-            continue;
+            close(fd);
         }
-        if (type == SOCK_STREAM) {
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        }
-        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
-            *done = true;
-            break;
-        }
-        if (errno == EINPROGRESS) break;
-        e = errno;
-        close(fd);
-        fd = -1;
+    return e ? e : EADDRNOTAVAIL;
+}
+
+static const char *unresolved(const char *host, const char *why)
+{
+    static _Thread_local char msg[320];
+    snprintf(msg, sizeof msg, "%s could not be resolved (%s)", host, why);
+    return msg;
+}
+
+/* The lookup of a parked connect ended: dial, or resume the user with nil,
+ * err. */
+static void on_resolved(resolve_req_t *q, const resolve_addrs_t *addrs, const char *why)
+{
+    cosock_t *s = q->arg;
+    user_t *u = s->user;
+    bool done = false;
+    if (s->op != OP_RESOLVE) return; /* the park raised STOP: nobody waits */
+    int e = why ? 0 : dial(s, addrs, &done);
+    if (!why && !e && !done && !s->udp) {
+        s->op = OP_CONNECT; /* on with the same timeout */
+        return;
     }
-    freeaddrinfo(ai);
-    if (fd < 0) cosock_fail(L, cosock_errstr(e));
-    return fd;
+    s->op = OP_NONE;
+    loop_timer_stop(u->eng->loop, &s->timer);
+    if (why || e) {
+        cosock_fail(u->co, why ? unresolved(q->name, why) : cosock_errstr(e));
+        cosock_retire(s);
+        engine_resume(u, 2);
+    } else {
+        lua_pushinteger(u->co, 1);
+        engine_resume(u, 1);
+    }
+}
+
+/* Resolve host and start connecting a new connection through b: returns
+ * what connect() returns (1 result, 2 for nil, err, or a yield while the
+ * name or the connection is awaited). */
+static int open_to(lua_State *L, box_t *b, user_t *u, const char *key, const char *host,
+                   int port)
+{
+    cosock_t *s = new_sock(key, u, b);
+    resolve_addrs_t a;
+    char why[RESOLVE_REASON_MAX];
+    bool done;
+    switch (resolve_start(u->eng->resolver, host, port, &s->dns, on_resolved, s, &a, why,
+                          sizeof why)) {
+    case RESOLVE_PENDING:
+        return cosock_park(L, s, OP_RESOLVE, b->tmo[T_CONNECT]);
+    case RESOLVE_ERROR:
+        return cosock_fail_close(L, s, unresolved(host, why));
+    }
+    int e = dial(s, &a, &done);
+    if (e) return cosock_fail_close(L, s, cosock_errstr(e));
+    if (done || s->udp) return ok1(L);
+    return cosock_park(L, s, OP_CONNECT, b->tmo[T_CONNECT]);
 }
 
 static int l_tcp_connect(lua_State *L)
@@ -187,11 +229,7 @@ static int l_tcp_connect(lua_State *L)
         own(s, u, b);
         return ok1(L);
     }
-    bool done;
-    int fd = dial(L, host, port, SOCK_STREAM, &done);
-    if (fd < 0 || (s = new_sock(L, fd, key, u, b)) == NULL) return 2;
-    if (done) return ok1(L);
-    return cosock_park(L, s, OP_CONNECT, b->tmo[T_CONNECT]);
+    return open_to(L, b, u, key, host, port);
 }
 
 static SSL_CTX *ssl_ctx(pool_t *p, bool verify)
@@ -455,11 +493,7 @@ static int l_udp_setpeername(lua_State *L)
     int port = (int)luaL_checkinteger(L, 3);
     if (b->s) cosock_retire(b->s);
     if (b->pool->eng == NULL) b->pool->eng = u->eng;
-    bool done;
-    int fd = dial(L, host, port, SOCK_DGRAM, &done);
-    if (fd < 0) return 2;
-    if (new_sock(L, fd, "", u, b) == NULL) return 2;
-    return ok1(L);
+    return open_to(L, b, u, "", host, port);
 }
 
 static int l_udp_send(lua_State *L)

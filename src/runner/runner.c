@@ -133,7 +133,9 @@ runner_t *runner_new(const runner_conf_t *o)
                               .stop_timeout = o->stop_timeout,
                               .nengines = o->threads,
                               .insecure = o->insecure,
-                              .ca_file = o->ca_file};
+                              .ca_file = o->ca_file,
+                              .resolver = o->resolver,
+                              .resolver_timeout = o->resolver_timeout};
     vm_conf_t vc = vm_conf(o);
     struct lua_State *L = vm_new(NULL, &vc, err, sizeof err);
     if (L == NULL) {
