@@ -69,6 +69,8 @@ static runner_conf_t runner_conf_of(const opts_t *o)
                            .threads = o->threads,
                            .insecure = o->insecure,
                            .ca_file = o->ca_file,
+                           .resolver = o->resolver,
+                           .resolver_timeout = o->resolver_timeout,
                            .master = o->master,
                            .worker = o->worker,
                            .expect_workers = o->expect_workers,

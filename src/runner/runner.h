@@ -78,6 +78,8 @@ typedef struct runner_conf {
     int threads;          /* engine threads */
     bool insecure;
     const char *ca_file;
+    const char *resolver;    /* --resolver: DNS server IP[:PORT], NULL for resolv.conf */
+    double resolver_timeout; /* --resolver-timeout: seconds per lookup */
     bool master, worker;
     int expect_workers;
     double expect_workers_max_wait;
