@@ -30,6 +30,7 @@
 #include "lua/cosocket.h"
 #include "lua/msg.h"
 #include "lua/vm.h"
+#include "net/net.h"
 
 static void user_free(user_t *u);
 
@@ -475,6 +476,7 @@ engine_t *engine_new(int index, const engine_conf_t *conf, char *err, size_t n)
     e->wake.fd = -1;
     e->loop = loop_new(err, n);
     if (e->loop == NULL) goto error;
+    e->net = net_new(e->loop, conf->ca_file, conf->insecure);
     vm_conf_t vc = {.locustfile = conf->locustfile,
                     .host = conf->host,
                     .tags = conf->tags,
@@ -506,6 +508,7 @@ engine_t *engine_new(int index, const engine_conf_t *conf, char *err, size_t n)
 error:
     if (e->L) vm_free(e->L);
     if (e->wake.fd >= 0) close(e->wake.fd);
+    net_free(e->net);
     loop_free(e->loop);
     pthread_mutex_destroy(&e->lock);
     xfree(e);
@@ -555,6 +558,7 @@ void engine_free(engine_t *e)
     buf_free(&e->scratch);
     buf_free(&e->event_err);
     vm_free(e->L);
+    net_free(e->net); /* after the VM: closing it retires its sockets */
     close(e->wake.fd);
     loop_free(e->loop);
     pthread_mutex_destroy(&e->lock);

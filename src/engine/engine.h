@@ -142,7 +142,7 @@ typedef struct engine {
     user_t *current; /* the user whose coroutine is running */
     atomic_long class_users[ENGINE_MAX_CLASSES];
     atomic_long live_users;
-    struct conn *graveyard; /* closed connections, freed after the loop turn */
+    struct net *net; /* the transport context (net/net.h): TLS contexts, graveyard */
     bool stopping_all, cutting, forced, quit;
     bool cut_pending, force_pending; /* CMD_CUT / CMD_FORCE, done after the turn */
     bool graceful; /* --stop-timeout > 0: tasks may finish */

@@ -1,18 +1,17 @@
 /* tls: see tls.h.
  *
- * The per-thread contexts hang off a pthread key whose destructor frees
- * them when the engine thread ends. Error texts follow Python's ssl module
- * (what requests and Locust users see): a verification failure names
- * OpenSSL's verify result, other failures the reason of the first error on
- * OpenSSL's queue. */
-#include "http/tls.h"
+ * The contexts hang off the engine's net_t and go with it. Error texts
+ * follow Python's ssl module (what requests and Locust users see): a
+ * verification failure names OpenSSL's verify result, other failures the
+ * reason of the first error on OpenSSL's queue; they are written to the
+ * net_t's errtext, which is per engine thread like everything else on it. */
+#include "net/tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,62 +19,56 @@
 
 #include "base/alloc.h"
 
-typedef struct ctx_entry {
-    struct ctx_entry *next;
+struct tls_ctx_entry {
+    struct tls_ctx_entry *next;
     char *ca_file; /* NULL: system store */
     SSL_CTX *ctx;
-} ctx_entry_t;
+};
 
-static pthread_key_t ctx_key;
-static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
-static _Thread_local ctx_entry_t *ctxs;
-static _Thread_local char errtext[512];
+static const sock_ops_t tls_ops;
 
-static void free_ctxs(void *head)
+void tls_free_ctxs(net_t *n)
 {
-    for (ctx_entry_t *e = head, *next; e; e = next) {
+    for (struct tls_ctx_entry *e = n->ctxs, *next; e; e = next) {
         next = e->next;
         SSL_CTX_free(e->ctx);
         xfree(e->ca_file);
         xfree(e);
     }
-}
-
-static void make_key(void)
-{
-    pthread_key_create(&ctx_key, free_ctxs);
+    n->ctxs = NULL;
 }
 
 /* OpenSSL calls this for every session the server hands out: keep the
- * newest in the connection's slot (returning 1 keeps our reference). */
-static int on_new_session(SSL *s, SSL_SESSION *sess)
+ * newest in the sock's slot (returning 1 keeps our reference). */
+static int on_new_session(SSL *ssl, SSL_SESSION *sess)
 {
-    SSL_SESSION **slot = SSL_get_app_data(s);
-    if (slot == NULL) return 0;
-    if (*slot) SSL_SESSION_free(*slot);
-    *slot = sess;
+    sock_t *s = SSL_get_app_data(ssl);
+    if (s == NULL) return 0;
+    if (s->session) SSL_SESSION_free(s->session);
+    s->session = sess;
     return 1;
 }
 
-static const char *queue_error(const char *what)
+static const char *queue_error(net_t *n, const char *what)
 {
     unsigned long e = ERR_peek_error();
     const char *reason = e ? ERR_reason_error_string(e) : NULL;
-    snprintf(errtext, sizeof errtext, "SSLError(\"%s%s\")", what,
+    snprintf(n->errtext, sizeof n->errtext, "SSLError(\"%s%s\")", what,
              reason ? reason : "unknown error");
     ERR_clear_error();
-    return errtext;
+    return n->errtext;
 }
 
-SSL_CTX *tls_ctx(const char *ca_file, char *err, size_t n)
+SSL_CTX *tls_ctx(net_t *n, const char *ca_file, char *err, size_t len)
 {
-    for (ctx_entry_t *e = ctxs; e; e = e->next)
+    if (ca_file == NULL) ca_file = n->ca_file;
+    for (struct tls_ctx_entry *e = n->ctxs; e; e = e->next)
         if ((ca_file == NULL && e->ca_file == NULL) ||
             (ca_file && e->ca_file && strcmp(ca_file, e->ca_file) == 0))
             return e->ctx;
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (ctx == NULL) {
-        snprintf(err, n, "%s", queue_error("cannot create a TLS context: "));
+        snprintf(err, len, "%s", queue_error(n, "cannot create a TLS context: "));
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -88,7 +81,7 @@ SSL_CTX *tls_ctx(const char *ca_file, char *err, size_t n)
                      : SSL_CTX_set_default_verify_paths(ctx);
     if (ok != 1) {
         ERR_clear_error();
-        snprintf(err, n,
+        snprintf(err, len,
                  "OSError('Could not find a suitable TLS CA certificate bundle, invalid path: %s')",
                  ca_file ? ca_file : "(system store)");
         SSL_CTX_free(ctx);
@@ -96,124 +89,178 @@ SSL_CTX *tls_ctx(const char *ca_file, char *err, size_t n)
     }
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(ctx, on_new_session);
-    pthread_once(&ctx_once, make_key);
-    ctx_entry_t *e = xcalloc(1, sizeof *e);
+    struct tls_ctx_entry *e = xcalloc(1, sizeof *e);
     e->ca_file = ca_file ? xstrdup(ca_file) : NULL;
     e->ctx = ctx;
-    e->next = ctxs;
-    ctxs = e;
-    pthread_setspecific(ctx_key, ctxs);
+    e->next = n->ctxs;
+    n->ctxs = e;
     return ctx;
 }
 
-SSL *tls_new(SSL_CTX *ctx, int fd, const char *host, bool verify, SSL_SESSION **slot)
+void tls_start(sock_t *s, SSL_CTX *ctx, const char *host, bool verify)
 {
-    SSL *s = SSL_new(ctx);
-    if (s == NULL) abort(); /* out of memory: the policy of base/alloc */
-    SSL_set_fd(s, fd);
-    SSL_set_connect_state(s);
-    SSL_set_app_data(s, slot);
+    SSL *ssl = SSL_new(ctx);
+    if (ssl == NULL) abort(); /* out of memory: the policy of base/alloc */
+    SSL_set_fd(ssl, s->io.fd);
+    SSL_set_connect_state(ssl);
+    SSL_set_app_data(ssl, s);
     unsigned char ip[16];
-    bool is_ip = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
-    if (!is_ip) SSL_set_tlsext_host_name(s, host); /* no SNI for addresses (RFC 6066) */
+    bool is_ip = host && (inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1);
+    if (host && !is_ip) SSL_set_tlsext_host_name(ssl, host); /* no SNI for addresses (RFC 6066) */
     if (verify) {
-        SSL_set_verify(s, SSL_VERIFY_PEER, NULL);
-        X509_VERIFY_PARAM *p = SSL_get0_param(s);
-        if (is_ip) X509_VERIFY_PARAM_set1_ip_asc(p, host);
-        else {
+        SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+        X509_VERIFY_PARAM *p = SSL_get0_param(ssl);
+        if (is_ip) {
+            X509_VERIFY_PARAM_set1_ip_asc(p, host);
+        } else if (host) {
             X509_VERIFY_PARAM_set_hostflags(p, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-            SSL_set1_host(s, host);
+            SSL_set1_host(ssl, host);
         }
     } else {
-        SSL_set_verify(s, SSL_VERIFY_NONE, NULL);
+        SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
     }
-    if (*slot) SSL_set_session(s, *slot);
-    return s;
+    if (s->session) SSL_set_session(ssl, s->session);
+    s->ssl = ssl;
+    s->tls = true;
+    s->ops = &tls_ops;
 }
 
-/* The outcome of an SSL call that returned rc <= 0, as tls.h's convention. */
-static ssize_t outcome(SSL *s, int rc)
+/* The outcome of an SSL call that returned rc <= 0. OK means the end of
+ * the stream (*got is set to 0 by the caller). */
+static net_status_t outcome(sock_t *s, int rc)
 {
-    switch (SSL_get_error(s, rc)) {
+    switch (SSL_get_error(s->ssl, rc)) {
     case SSL_ERROR_WANT_READ:
+        s->want = SOCK_WANT_READ;
+        return NET_RETRY;
     case SSL_ERROR_WANT_WRITE:
-        errno = EAGAIN;
-        return -1;
+        s->want = SOCK_WANT_WRITE;
+        return NET_RETRY;
     case SSL_ERROR_ZERO_RETURN:
-        return 0;
+        return NET_OK;
     case SSL_ERROR_SYSCALL:
         ERR_clear_error();
-        if (errno == 0 || errno == EAGAIN) return 0; /* EOF in the middle of a record */
-        return -1;
+        if (errno == 0 || errno == EAGAIN) return NET_OK; /* EOF in the middle of a record */
+        s->err = errno;
+        return NET_ERROR;
     default: {
-        long v = SSL_get_verify_result(s);
+        net_t *n = s->net;
+        long v = SSL_get_verify_result(s->ssl);
         if (v != X509_V_OK) {
-            snprintf(errtext, sizeof errtext,
+            snprintf(n->errtext, sizeof n->errtext,
                      "SSLError(\"[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: %s\")",
                      X509_verify_cert_error_string(v));
             ERR_clear_error();
         } else {
-            queue_error("");
+            queue_error(n, "");
         }
-        errno = EPROTO;
-        return -1;
+        s->err = EPROTO;
+        return NET_ERROR;
     }
     }
 }
 
-int tls_handshake(SSL *s)
+static net_status_t tls_handshake(sock_t *s)
 {
     ERR_clear_error();
     errno = 0;
-    int rc = SSL_do_handshake(s);
-    if (rc == 1) return 0;
-    if (outcome(s, rc) < 0 && errno == EAGAIN) return 1;
-    if (errno != EPROTO) { /* the peer went away during the handshake */
-        snprintf(errtext, sizeof errtext,
+    int rc = SSL_do_handshake(s->ssl);
+    if (rc == 1) return NET_OK;
+    net_status_t st = outcome(s, rc);
+    if (st == NET_RETRY) return NET_RETRY;
+    if (st == NET_OK || s->err != EPROTO) { /* the peer went away during the handshake */
+        snprintf(s->net->errtext, sizeof s->net->errtext,
                  "SSLError(\"EOF occurred in violation of protocol (handshake: %s)\")",
-                 errno ? strerror(errno) : "connection closed");
+                 st == NET_ERROR ? strerror(s->err) : "connection closed");
+        s->err = EPROTO;
     }
-    return -1;
+    return NET_ERROR;
 }
 
-ssize_t tls_read(SSL *s, void *buf, size_t n)
+static net_status_t tls_read(sock_t *s, char *p, size_t n, size_t *got)
 {
     ERR_clear_error();
     errno = 0;
-    int rc = SSL_read(s, buf, n > INT32_MAX ? INT32_MAX : (int)n);
-    return rc > 0 ? rc : outcome(s, rc);
+    int rc = SSL_read(s->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+    if (rc > 0) {
+        *got = (size_t)rc;
+        return NET_OK;
+    }
+    *got = 0;
+    return outcome(s, rc);
 }
 
-ssize_t tls_write(SSL *s, const void *buf, size_t n)
+static net_status_t tls_write(sock_t *s, const char *p, size_t n, size_t *put)
 {
     ERR_clear_error();
     errno = 0;
-    int rc = SSL_write(s, buf, n > INT32_MAX ? INT32_MAX : (int)n);
-    if (rc > 0) return rc;
-    ssize_t r = outcome(s, rc);
-    if (r == 0) { /* closed while writing */
-        errno = EPIPE;
-        return -1;
+    int rc = SSL_write(s->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+    if (rc > 0) {
+        *put = (size_t)rc;
+        return NET_OK;
     }
-    return r;
+    net_status_t st = outcome(s, rc);
+    if (st == NET_OK) { /* closed while writing */
+        s->err = EPIPE;
+        return NET_ERROR;
+    }
+    return st;
 }
 
-void tls_free(SSL *s, bool clean)
+static void tls_close(sock_t *s, bool clean)
 {
-    if (s == NULL) return;
-    /* mark the shutdown as done without sending close_notify on a socket
-     * we are about to close: the session stays resumable */
-    if (clean) SSL_set_shutdown(s, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-    SSL_set_app_data(s, NULL);
-    SSL_free(s);
+    if (s->ssl) {
+        /* mark the shutdown as done without sending close_notify on a
+         * socket we are about to close: the session stays resumable */
+        if (clean) SSL_set_shutdown(s->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+        SSL_set_app_data(s->ssl, NULL);
+        SSL_free(s->ssl);
+        s->ssl = NULL;
+    }
+    s->tls = false;
+    s->ops = s->net->ops;
+    net_plain_close(s, clean);
 }
 
-void tls_session_free(SSL_SESSION *sess)
+static net_status_t tls_connect(sock_t *s, const struct sockaddr *sa, socklen_t len, int type)
 {
-    if (sess) SSL_SESSION_free(sess);
+    tls_close(s, false); /* connecting again starts plain */
+    return sock_connect(s, sa, len, type);
 }
 
-const char *tls_error(void)
+/* TLS again on the same socket: a new OpenSSL connection over it. */
+static void tls_again(sock_t *s, SSL_CTX *ctx, const char *host, bool verify)
 {
-    return errtext;
+    SSL_set_app_data(s->ssl, NULL);
+    SSL_free(s->ssl);
+    s->ssl = NULL;
+    tls_start(s, ctx, host, verify);
+}
+
+static const sock_ops_t tls_ops = {
+    .connect = tls_connect,
+    .connected = NULL, /* never: TLS starts on a connected socket */
+    .tls = tls_again,
+    .handshake = tls_handshake,
+    .read = tls_read,
+    .write = tls_write,
+    .close = tls_close,
+};
+
+void sock_forget_session(sock_t *s)
+{
+    if (s->session) SSL_SESSION_free(s->session);
+    s->session = NULL;
+}
+
+long tls_verify_result(const sock_t *s, const char **text)
+{
+    long v = s->ssl ? SSL_get_verify_result(s->ssl) : X509_V_OK;
+    *text = v != X509_V_OK ? X509_verify_cert_error_string(v) : "";
+    return v;
+}
+
+const char *tls_error(const net_t *n)
+{
+    return n->errtext;
 }

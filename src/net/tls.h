@@ -1,65 +1,46 @@
-/* tls: the TLS side of the HTTP client's transport seam, over OpenSSL.
+/* tls: the TLS side of the transport seam (net.h), over OpenSSL.
  *
- * A connection is plain or TLS; client.c checks its `ssl` pointer in one
- * place per direction and calls send()/recv() or tls_write()/tls_read(),
- * which speak the same convention (bytes, 0 for the end of the stream, or
- * -1 with errno; EAGAIN means "wait for the socket", whichever direction
- * OpenSSL wants, since the socket is registered for both). Everything is
- * non-blocking: tls_handshake() is called again on every socket event
- * until it is done.
+ * sock_tls() on a plain sock creates its OpenSSL connection and switches
+ * the sock to this file's table: the same OK / ERROR / RETRY calls, which
+ * read and write through OpenSSL, RETRY whichever direction OpenSSL wants
+ * (the socket is registered for both, so the next edge of either brings
+ * the owner back). Everything is non-blocking: sock_handshake() is called
+ * again on every socket event until it is done. Closing goes back to the
+ * plain table.
  *
- * Each engine thread has its own SSL_CTX per CA bundle (the system's store
- * by default), made on first use and freed when the thread ends, so no
- * lock is shared between engines. Verification (chain and host name or IP
- * address) is on unless the caller turns it off; SNI is sent for host
- * names. Sessions handed out by the server (TLS 1.2 session IDs or
- * tickets, TLS 1.3 tickets) land in a slot the connection owns, and the
- * next handshake of that connection offers it: reconnects resume. */
+ * Each engine's net_t has its own SSL_CTX per CA bundle (the system's store
+ * by default), made on first use and freed with the net_t, so no lock is
+ * shared between engines. Verification (chain and host name or IP address)
+ * is on unless the caller turns it off; SNI is sent for host names, never
+ * for IP literals (RFC 6066). Sessions handed out by the server (TLS 1.2
+ * session IDs or tickets, TLS 1.3 tickets) land in the sock's slot, and
+ * the next handshake of that sock offers it: reconnects resume. */
 #ifndef CICADA_TLS_H
 #define CICADA_TLS_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <sys/types.h>
 
-struct ssl_st;
-struct ssl_ctx_st;
-struct ssl_session_st;
+#include "net/net.h"
 
-/* The calling thread's client context for the CA bundle ca_file (NULL:
- * the system's CA store), created on first use and kept until the thread
- * ends. Returns NULL and writes a requests-style error to err (size n) if
- * the bundle cannot be loaded. */
-struct ssl_ctx_st *tls_ctx(const char *ca_file, char *err, size_t n);
+/* n's client context for the CA bundle ca_file (NULL: n's --ca-file, or
+ * the system's CA store without one), created on first use and kept until
+ * net_free. Returns NULL and writes a requests-style error to err (size
+ * len) if the bundle cannot be loaded. */
+struct ssl_ctx_st *tls_ctx(net_t *n, const char *ca_file, char *err, size_t len);
 
-/* A TLS client over the connected socket fd, to host (NUL-terminated:
- * a name or an IP address), verifying the peer if verify. *slot is the
- * owner's session slot: its session (if any) is offered for resumption,
- * and sessions the server hands out replace it (the slot owns them; free
- * with tls_session_free). The slot must outlive the SSL. */
-struct ssl_st *tls_new(struct ssl_ctx_st *ctx, int fd, const char *host, bool verify,
-                       struct ssl_session_st **slot);
-
-/* Advance the handshake. Returns 0 when done, 1 to wait for the socket,
- * -1 on failure (the error is in tls_error()). */
-int tls_handshake(struct ssl_st *s);
-
-/* Like recv()/send() on the TLS stream: > 0 bytes, 0 at the end of the
- * stream (read), -1 with errno EAGAIN (wait for the socket), EPROTO (a TLS
- * failure, text in tls_error()) or the socket's own errno. */
-ssize_t tls_read(struct ssl_st *s, void *buf, size_t n);
-ssize_t tls_write(struct ssl_st *s, const void *buf, size_t n);
-
-/* Free the connection. clean: the exchange ended well, so the session
- * stays resumable (OpenSSL would otherwise mark it unusable). */
-void tls_free(struct ssl_st *s, bool clean);
-
-/* Free a session from a slot (NULL is fine). */
-void tls_session_free(struct ssl_session_st *sess);
-
-/* The last failure on this thread as a requests-style error, e.g.
+/* The last TLS failure on n as a requests-style error, e.g.
  * SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed:
- * self-signed certificate"). Valid until the next TLS call. */
-const char *tls_error(void);
+ * self-signed certificate"). Valid until the next TLS call on n. */
+const char *tls_error(const net_t *n);
+
+/* Why the peer's certificate was refused: its verify result code (0 if
+ * it was not) and OpenSSL's text for it in *text. For a sock whose
+ * handshake failed. */
+long tls_verify_result(const sock_t *s, const char **text);
+
+/* For net.c: the plain backend's sock_tls, and freeing n's contexts. */
+void tls_start(sock_t *s, struct ssl_ctx_st *ctx, const char *host, bool verify);
+void tls_free_ctxs(net_t *n);
 
 #endif
