@@ -9,7 +9,9 @@
  * connection is open, owned by the running user and idle (open_sock), then
  * tries its operation at once and parks the coroutine only if it would
  * block. connect() first looks in the pool for an idle connection to the
- * same key, and only then resolves and dials. Garbage-collecting an object
+ * same key, and only then resolves the name (resolve: host and port to
+ * the list of addresses) and dials them in turn through the transport
+ * (net/net.h). Garbage-collecting an object
  * retires its connection unless setkeepalive() has pooled it.
  *
  * Not done: socket options (setoption() accepts and ignores them). */
@@ -20,20 +22,19 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <netdb.h>
-#include <netinet/tcp.h>
-#include <openssl/ssl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "engine/engine.h"
 #include "lua/api.h"
 #include "lua/cosocket_int.h"
+#include "net/tls.h"
 
 #define DEFAULT_TIMEOUT_MS 60000
 #define DEFAULT_POOL_SIZE 30
 #define UDP_MAX 65536
+#define MAX_ADDRS 8 /* addresses of one name tried in turn */
 #define TCP_MT "cicada.tcp"
 #define UDP_MT "cicada.udp"
 
@@ -100,21 +101,17 @@ static void own(cosock_t *s, user_t *u, box_t *b)
     b->s = s;
 }
 
-/* A new connection on fd, registered with the loop: NULL (nil, err pushed)
- * if the loop refuses it. */
-static cosock_t *new_sock(lua_State *L, int fd, const char *key, user_t *u, box_t *b)
-{
-    cosock_t *s = cosock_new(b->pool, fd, b->udp, key);
-    own(s, u, b);
-    if (loop_add(u->eng->loop, &s->io) == 0) return s;
-    cosock_fail_close(L, s, cosock_errstr(errno));
-    return NULL;
-}
+/* The addresses of a name, in the order to try them. */
+typedef struct addrs {
+    struct sockaddr_storage sa[MAX_ADDRS];
+    socklen_t len[MAX_ADDRS];
+    int n;
+} addrs_t;
 
-/* Resolve and start connecting: returns the fd (*done if already
- * connected), or -1 with the error pushed (2 results). IPv4 first, as a
- * scenario's "localhost" server usually listens there. */
-static int dial(lua_State *L, const char *host, int port, int type, bool *done)
+/* Resolve host:port for sockets of type into *out. Returns 0, or -1 with
+ * nil, err pushed (2 results). IPv4 first, as a scenario's "localhost"
+ * server usually listens there. */
+static int resolve(lua_State *L, const char *host, int port, int type, addrs_t *out)
 {
     struct addrinfo hints = {.ai_socktype = type, .ai_family = AF_INET}, *ai = NULL;
     char ps[16];
@@ -130,30 +127,39 @@ static int dial(lua_State *L, const char *host, int port, int type, bool *done)
         cosock_fail(L, msg);
         return -1;
     }
-    int fd = -1, e = 0;
-    *done = false;
-    for (struct addrinfo *a = ai; a; a = a->ai_next) {
-        fd = socket(a->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            e = errno;
-            continue;
-        }
-        if (type == SOCK_STREAM) {
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        }
-        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
-            *done = true;
-            break;
-        }
-        if (errno == EINPROGRESS) break;
-        e = errno;
-        close(fd);
-        fd = -1;
+    out->n = 0;
+    for (struct addrinfo *a = ai; a && out->n < MAX_ADDRS; a = a->ai_next) {
+        memcpy(&out->sa[out->n], a->ai_addr, a->ai_addrlen);
+        out->len[out->n++] = a->ai_addrlen;
     }
     freeaddrinfo(ai);
-    if (fd < 0) cosock_fail(L, cosock_errstr(e));
-    return fd;
+    return 0;
+}
+
+/* A new connection of u through b, connecting to the first address of a
+ * that does not refuse at once: NULL with nil, err pushed (2 results), or
+ * the connection with *done set if it is connected already (otherwise the
+ * connect is in progress). */
+static cosock_t *dial(lua_State *L, const addrs_t *a, const char *key, user_t *u, box_t *b,
+                      bool *done)
+{
+    cosock_t *s = cosock_new(b->pool, u->eng->net, b->udp, key);
+    own(s, u, b);
+    int type = b->udp ? SOCK_DGRAM : SOCK_STREAM;
+    for (int i = 0; i < a->n; i++) {
+        switch (sock_connect(&s->sock, (const struct sockaddr *)&a->sa[i], a->len[i], type)) {
+        case NET_OK:
+            *done = true;
+            return s;
+        case NET_RETRY:
+            *done = false;
+            return s;
+        case NET_ERROR:
+            break; /* the next address */
+        }
+    }
+    cosock_fail_close(L, s, cosock_errstr(s->sock.err));
+    return NULL;
 }
 
 static int l_tcp_connect(lua_State *L)
@@ -187,45 +193,35 @@ static int l_tcp_connect(lua_State *L)
         own(s, u, b);
         return ok1(L);
     }
+    addrs_t a;
     bool done;
-    int fd = dial(L, host, port, SOCK_STREAM, &done);
-    if (fd < 0 || (s = new_sock(L, fd, key, u, b)) == NULL) return 2;
+    if (resolve(L, host, port, SOCK_STREAM, &a) != 0) return 2;
+    if ((s = dial(L, &a, key, u, b, &done)) == NULL) return 2;
     if (done) return ok1(L);
     return cosock_park(L, s, OP_CONNECT, b->tmo[T_CONNECT]);
 }
 
-static SSL_CTX *ssl_ctx(pool_t *p, bool verify)
-{
-    if (p->ctx[verify] == NULL) {
-        SSL_CTX *c = SSL_CTX_new(TLS_client_method());
-        if (c == NULL) return NULL;
-        SSL_CTX_set_verify(c, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
-        if (verify) SSL_CTX_set_default_verify_paths(c);
-        p->ctx[verify] = c;
-    }
-    return p->ctx[verify];
-}
-
-/* sock:sslhandshake(reused_session, server_name, ssl_verify) → true. */
+/* sock:sslhandshake(reused_session, server_name, ssl_verify) → true.
+ * The engine's TLS context (--ca-file's bundle, or the system's store);
+ * server_name is sent as SNI when it is a name, never when it is an IP
+ * address, and checked against the certificate when verifying; --insecure
+ * turns ssl_verify off. */
 static int l_tcp_sslhandshake(lua_State *L)
 {
     box_t *b = luaL_checkudata(L, 1, TCP_MT);
     user_t *u;
     cosock_t *s = open_sock(L, b, "sock:sslhandshake", &u);
     if (s == NULL) return 2;
-    if (s->ssl) { /* a pooled connection that already speaks TLS */
+    if (s->sock.tls) { /* a pooled connection that already speaks TLS */
         lua_pushboolean(L, 1);
         return 1;
     }
     const char *sni = lua_tostring(L, 3);
-    bool verify = lua_toboolean(L, 4);
-    SSL_CTX *ctx = ssl_ctx(b->pool, verify);
-    if (ctx == NULL || (s->ssl = SSL_new(ctx)) == NULL) return cosock_fail(L, "ssl context failed");
-    SSL_set_fd(s->ssl, s->io.fd);
-    if (sni) {
-        SSL_set_tlsext_host_name(s->ssl, sni);
-        if (verify) SSL_set1_host(s->ssl, sni);
-    }
+    net_t *n = u->eng->net;
+    char err[512];
+    struct ssl_ctx_st *ctx = tls_ctx(n, NULL, err, sizeof err);
+    if (ctx == NULL) return cosock_fail(L, err);
+    sock_tls(&s->sock, ctx, sni, net_verify(n, lua_toboolean(L, 4)));
     int r = cosock_handshake_step(s);
     if (r > 0) {
         lua_pushboolean(L, 1);
@@ -455,10 +451,10 @@ static int l_udp_setpeername(lua_State *L)
     int port = (int)luaL_checkinteger(L, 3);
     if (b->s) cosock_retire(b->s);
     if (b->pool->eng == NULL) b->pool->eng = u->eng;
+    addrs_t a;
     bool done;
-    int fd = dial(L, host, port, SOCK_DGRAM, &done);
-    if (fd < 0) return 2;
-    if (new_sock(L, fd, "", u, b) == NULL) return 2;
+    if (resolve(L, host, port, SOCK_DGRAM, &a) != 0) return 2;
+    if (dial(L, &a, "", u, b, &done) == NULL) return 2;
     return ok1(L);
 }
 
@@ -469,8 +465,9 @@ static int l_udp_send(lua_State *L)
     cosock_t *s = open_sock(L, b, "udp:send", &u);
     if (s == NULL) return 2;
     stage(L, s);
-    if (send(s->io.fd, s->wbuf.p ? s->wbuf.p : "", s->wbuf.len, MSG_NOSIGNAL) < 0)
-        return cosock_fail(L, cosock_errstr(errno));
+    size_t put;
+    if (sock_write(&s->sock, s->wbuf.p ? s->wbuf.p : "", s->wbuf.len, &put) != NET_OK)
+        return cosock_fail(L, cosock_errstr(s->sock.err));
     return ok1(L);
 }
 

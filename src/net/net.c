@@ -123,7 +123,7 @@ static net_status_t plain_write(sock_t *s, const char *p, size_t n, size_t *put)
 {
     for (;;) {
         ssize_t r = send(s->io.fd, p, n, MSG_NOSIGNAL);
-        if (r > 0) {
+        if (r > 0 || (r == 0 && n == 0)) { /* n == 0: an empty datagram */
             *put = (size_t)r;
             return NET_OK;
         }

@@ -59,7 +59,8 @@ typedef struct sock_ops {
     /* Read up to n bytes into p: OK with *got > 0 bytes, or *got == 0 at
      * the end of the stream; RETRY: nothing there yet. */
     net_status_t (*read)(sock_t *s, char *p, size_t n, size_t *got);
-    /* Write up to n > 0 bytes: OK with *put > 0 written; RETRY: no room. */
+    /* Write up to n bytes: OK with *put > 0 written (n == 0 only on a
+     * datagram socket: an empty datagram); RETRY: no room. */
     net_status_t (*write)(sock_t *s, const char *p, size_t n, size_t *put);
     /* Close the socket (TLS first; clean: the exchange ended well, so the
      * TLS session stays resumable). The sock can connect again. */
