@@ -109,6 +109,7 @@ static net_status_t f_read(sock_t *s, char *buf, size_t n, size_t *got)
     fake_peer_t *p = peer_of(s);
     size_t avail = p->in.len - p->in_off;
     *got = 0;
+    p->calls++;
     if (avail == 0) {
         if (p->end == FAKE_EOF) return NET_OK;
         if (p->end == FAKE_RESET) return fail(s, ECONNRESET);

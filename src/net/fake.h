@@ -43,6 +43,7 @@ typedef struct fake_peer {
     bool tls;      /* sock_tls ran on it */
     bool retried;  /* the last read was a RETRY (for `again`) */
     int reads;     /* read calls that returned bytes */
+    int calls;     /* read calls, whatever they returned */
 } fake_peer_t;
 
 /* A fake transport context; free with fake_net_free. */
