@@ -545,5 +545,6 @@ void client_close_all(user_t *u)
 
 void client_bury(engine_t *e)
 {
-    net_bury(e->net);
+    net_t *n = e->net;
+    if (n->grave) net_bury(n); /* called every loop turn: most have nothing to free */
 }

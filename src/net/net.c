@@ -1,8 +1,9 @@
 /* net: see net.h. This file is the context (its life, the graveyard) and
  * the plain backend: non-blocking sockets registered once with the engine's
  * epoll loop, send() with MSG_NOSIGNAL and recv(), so steady state costs
- * exactly those two system calls per request. TLS (tls.c) switches a sock
- * to its own table and back on close.
+ * exactly those two system calls per request; their successful case is
+ * inlined at the call site (net.h), the rest is here. TLS (tls.c)
+ * switches a sock to its own table and back on close.
  *
  * The graveyard exists because epoll_wait hands out a batch of events: a
  * connection closed while handling one event may still be named by a later
@@ -102,39 +103,31 @@ static net_status_t plain_connected(sock_t *s)
     return e ? failed(s, e) : NET_OK;
 }
 
+/* What follows a failed recv()/send() of the plain backend (errno set by
+ * it); the successful case is inlined in sock_read/sock_write (net.h). */
+net_status_t net_plain_failed(sock_t *s, unsigned char want)
+{
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        s->want = want;
+        return NET_RETRY;
+    }
+    return failed(s, errno);
+}
+
 static net_status_t plain_read(sock_t *s, char *p, size_t n, size_t *got)
 {
-    for (;;) {
-        ssize_t r = recv(s->io.fd, p, n, 0);
-        if (r >= 0) {
-            *got = (size_t)r;
-            return NET_OK;
-        }
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            s->want = SOCK_WANT_READ;
-            return NET_RETRY;
-        }
-        return failed(s, errno);
-    }
+    ssize_t r = recv(s->io.fd, p, n, 0);
+    if (r < 0) return net_plain_failed(s, SOCK_WANT_READ);
+    *got = (size_t)r;
+    return NET_OK;
 }
 
 static net_status_t plain_write(sock_t *s, const char *p, size_t n, size_t *put)
 {
-    for (;;) {
-        ssize_t r = send(s->io.fd, p, n, MSG_NOSIGNAL);
-        if (r > 0 || (r == 0 && n == 0)) { /* n == 0: an empty datagram */
-            *put = (size_t)r;
-            return NET_OK;
-        }
-        if (r == 0) return failed(s, EPIPE);
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            s->want = SOCK_WANT_WRITE;
-            return NET_RETRY;
-        }
-        return failed(s, errno);
-    }
+    ssize_t r = send(s->io.fd, p, n, MSG_NOSIGNAL);
+    if (r < 0) return net_plain_failed(s, SOCK_WANT_WRITE);
+    *put = (size_t)r;
+    return NET_OK;
 }
 
 static net_status_t plain_handshake(sock_t *s)
