@@ -29,8 +29,8 @@ enum fake_end {
 
 typedef struct fake_peer {
     /* script: set by the test */
-    size_t chunk;       /* bytes per read at most; 0: as many as fit */
-    bool again;         /* a RETRY before every read that has bytes to give */
+    size_t chunk; /* bytes per read at most; 0: as many as fit */
+    bool again;   /* a RETRY before every read that has bytes to give */
     enum fake_end end;
     int connect_err;    /* connect fails with this errno (0: succeeds) */
     bool connect_later; /* connect answers RETRY; connected() then OK */
@@ -38,12 +38,12 @@ typedef struct fake_peer {
     /* state: read by the test */
     buf_t in; /* what the peer sends (fake_send), consumed from in_off */
     size_t in_off;
-    buf_t out;     /* what the owner wrote */
-    bool open;     /* connected and not closed */
-    bool tls;      /* sock_tls ran on it */
-    bool retried;  /* the last read was a RETRY (for `again`) */
-    int reads;     /* read calls that returned bytes */
-    int calls;     /* read calls, whatever they returned */
+    buf_t out;    /* what the owner wrote */
+    bool open;    /* connected and not closed */
+    bool tls;     /* sock_tls ran on it */
+    bool retried; /* the last read was a RETRY (for `again`) */
+    int reads;    /* read calls that returned bytes */
+    int calls;    /* read calls, whatever they returned */
 } fake_peer_t;
 
 /* A fake transport context; free with fake_net_free. */

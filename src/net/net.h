@@ -70,28 +70,28 @@ typedef struct sock_ops {
 /* A connection's transport state, embedded in its owner (first member of
  * the owner when the owner is found back from the io pointer). */
 struct sock {
-    loop_io_t io;          /* fd (-1: closed) and the owner's event callback */
+    loop_io_t io; /* fd (-1: closed) and the owner's event callback */
     net_t *net;
-    const sock_ops_t *ops; /* the backend, or TLS over it after sock_tls */
-    struct ssl_st *ssl;    /* TLS: the OpenSSL connection; NULL when plain */
+    const sock_ops_t *ops;          /* the backend, or TLS over it after sock_tls */
+    struct ssl_st *ssl;             /* TLS: the OpenSSL connection; NULL when plain */
     struct ssl_session_st *session; /* TLS: resumption slot, kept across sockets; owned */
-    int err;          /* errno of the last ERROR; EPROTO: TLS, text in tls_error() */
-    unsigned char want;   /* SOCK_WANT_* after a RETRY */
-    bool tls;             /* TLS is on: a short read does not mean drained */
-    sock_t *grave_next;   /* net's graveyard */
-    void (*bury)(sock_t *s); /* frees the owner, from net_bury */
+    int err;                        /* errno of the last ERROR; EPROTO: TLS, text in tls_error() */
+    unsigned char want;             /* SOCK_WANT_* after a RETRY */
+    bool tls;                       /* TLS is on: a short read does not mean drained */
+    sock_t *grave_next;             /* net's graveyard */
+    void (*bury)(sock_t *s);        /* frees the owner, from net_bury */
 };
 
 /* The per-engine transport context. */
 struct net {
-    loop_t *loop;          /* NULL with the fake backend */
-    const char *ca_file;   /* --ca-file (borrowed), NULL: the system's store */
-    bool insecure;         /* --insecure: verify no certificate */
-    const sock_ops_t *ops; /* the backend new sockets start on */
+    loop_t *loop;               /* NULL with the fake backend */
+    const char *ca_file;        /* --ca-file (borrowed), NULL: the system's store */
+    bool insecure;              /* --insecure: verify no certificate */
+    const sock_ops_t *ops;      /* the backend new sockets start on */
     struct tls_ctx_entry *ctxs; /* OpenSSL contexts by CA bundle (tls.c) */
     sock_t *grave;
-    void *fake;            /* fake.c's state, when ops is the fake */
-    char errtext[512];     /* the last TLS failure (tls_error) */
+    void *fake;        /* fake.c's state, when ops is the fake */
+    char errtext[512]; /* the last TLS failure (tls_error) */
 };
 
 /* The plain backend: non-blocking sockets on net->loop. Its close is

@@ -203,8 +203,8 @@ static void test_retry_get(enum fake_end end)
     drive(c, 3);
     CHECK(nresults == 2 && status == 0);
     CHECK(fake_connects(net) == 2);
-    CHECK_MSG(strstr(error, end == FAKE_EOF ? "RemoteDisconnected" : "ConnectionResetError"),
-              "%s", error);
+    CHECK_MSG(strstr(error, end == FAKE_EOF ? "RemoteDisconnected" : "ConnectionResetError"), "%s",
+              error);
 }
 
 static void test_post_not_retried(void)

@@ -23,9 +23,7 @@
 #include "net/net.h"
 #include "net/tls.h"
 
-static void on_io(loop_t *l, loop_io_t *io, uint32_t ev)
-{
-}
+static void on_io(loop_t *l, loop_io_t *io, uint32_t ev) {}
 
 static void test_read_write(loop_t *loop)
 {
@@ -42,11 +40,13 @@ static void test_read_write(loop_t *loop)
     CHECK(sock_write(&s, "ping", 4, &put) == NET_OK && put == 4);
     CHECK(read(sv[1], buf, sizeof buf) == 4 && memcmp(buf, "ping", 4) == 0);
     CHECK(write(sv[1], "pong", 4) == 4);
-    CHECK(sock_read(&s, buf, sizeof buf, &got) == NET_OK && got == 4 && memcmp(buf, "pong", 4) == 0);
+    CHECK(sock_read(&s, buf, sizeof buf, &got) == NET_OK && got == 4 &&
+          memcmp(buf, "pong", 4) == 0);
     /* a full buffer: RETRY for writability */
     static char big[1 << 16];
     net_status_t st;
-    while ((st = sock_write(&s, big, sizeof big, &put)) == NET_OK) {}
+    while ((st = sock_write(&s, big, sizeof big, &put)) == NET_OK) {
+    }
     CHECK(st == NET_RETRY && s.want == SOCK_WANT_WRITE);
     close(sv[1]); /* closed with our bytes unread: a reset */
     CHECK(sock_read(&s, buf, sizeof buf, &got) == NET_ERROR && s.err == ECONNRESET);
