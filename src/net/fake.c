@@ -21,14 +21,14 @@ net_t *fake_net_new(void)
 {
     net_t *n = net_new(NULL, NULL, false);
     n->ops = &fake_ops;
-    n->fake = xcalloc(1, sizeof(fake_t));
+    n->backend = xcalloc(1, sizeof(fake_t));
     return n;
 }
 
 void fake_net_free(net_t *n)
 {
     net_bury(n);
-    fake_t *f = n->fake;
+    fake_t *f = n->backend;
     for (int i = 0; i < f->n; i++) {
         buf_free(&f->peers[i]->in);
         buf_free(&f->peers[i]->out);
@@ -36,13 +36,13 @@ void fake_net_free(net_t *n)
     }
     xfree(f->peers);
     xfree(f);
-    n->fake = NULL;
+    n->backend = NULL;
     net_free(n);
 }
 
 fake_peer_t *fake_peer(net_t *n, int k)
 {
-    fake_t *f = n->fake;
+    fake_t *f = n->backend;
     while (f->n <= k) {
         if (f->n == f->cap) {
             f->cap = f->cap ? 2 * f->cap : 8;
@@ -55,7 +55,7 @@ fake_peer_t *fake_peer(net_t *n, int k)
 
 int fake_connects(const net_t *n)
 {
-    return ((const fake_t *)n->fake)->connects;
+    return ((const fake_t *)n->backend)->connects;
 }
 
 void fake_send(fake_peer_t *p, const char *s, size_t len)
@@ -76,7 +76,7 @@ static net_status_t fail(sock_t *s, int e)
 
 static net_status_t f_connect(sock_t *s, const struct sockaddr *sa, socklen_t len, int type)
 {
-    fake_t *f = s->net->fake;
+    fake_t *f = s->net->backend;
     int k = f->connects++;
     fake_peer_t *p = fake_peer(s->net, k);
     if (p->connect_err) return fail(s, p->connect_err);

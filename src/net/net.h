@@ -90,7 +90,7 @@ struct net {
     const sock_ops_t *ops;      /* the backend new sockets start on */
     struct tls_ctx_entry *ctxs; /* OpenSSL contexts by CA bundle (tls.c) */
     sock_t *grave;
-    void *fake;        /* fake.c's state, when ops is the fake */
+    void *backend;     /* the backend's own state (fake.c's script; an io_uring ring) */
     char errtext[512]; /* the last TLS failure (tls_error) */
 };
 
