@@ -31,6 +31,7 @@
 #include "lua/msg.h"
 #include "lua/vm.h"
 #include "net/resolve.h"
+#include "net/net.h"
 
 static void user_free(user_t *u);
 
@@ -477,6 +478,7 @@ engine_t *engine_new(int index, const engine_conf_t *conf, char *err, size_t n)
     if (e->loop == NULL) goto error;
     e->resolver = resolver_new(e->loop, conf->resolver, conf->resolver_timeout, err, n);
     if (e->resolver == NULL) goto error;
+    e->net = net_new(e->loop, conf->ca_file, conf->insecure);
     vm_conf_t vc = {.locustfile = conf->locustfile,
                     .host = conf->host,
                     .tags = conf->tags,
@@ -508,6 +510,7 @@ engine_t *engine_new(int index, const engine_conf_t *conf, char *err, size_t n)
 error:
     if (e->L) vm_free(e->L);
     if (e->wake.fd >= 0) close(e->wake.fd);
+    net_free(e->net);
     resolver_free(e->resolver);
     loop_free(e->loop);
     pthread_mutex_destroy(&e->lock);
@@ -558,6 +561,7 @@ void engine_free(engine_t *e)
     buf_free(&e->scratch);
     buf_free(&e->event_err);
     vm_free(e->L);
+    net_free(e->net); /* after the VM: closing it retires its sockets */
     close(e->wake.fd);
     resolver_free(e->resolver);
     loop_free(e->loop);

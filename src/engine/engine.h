@@ -143,7 +143,7 @@ typedef struct engine {
     user_t *current; /* the user whose coroutine is running */
     atomic_long class_users[LIMIT_CLASSES];
     atomic_long live_users;
-    struct conn *graveyard; /* closed connections, freed after the loop turn */
+    struct net *net; /* the transport context (net/net.h): TLS contexts, graveyard */
     struct resolver *resolver; /* host names, looked up on this loop (net/resolve.h) */
     bool stopping_all, cutting, forced, quit;
     bool cut_pending, force_pending; /* CMD_CUT / CMD_FORCE, done after the turn */

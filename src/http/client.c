@@ -9,8 +9,9 @@
  *
  * States: CLOSED -> (RESOLVING) -> CONNECTING -> (HANDSHAKE, for TLS) -> WRITING ->
  * READING -> IDLE (kept alive) or CLOSED. proceed() runs whatever the
- * state asks for after any socket event; tx()/rx() are the transport seam,
- * one pointer test between send()/recv() and OpenSSL. A complete response
+ * state asks for after any socket event. Every byte moves through the sock
+ * embedded in the connection (net/net.h: plain, TLS, or the fake of unit
+ * tests), whose calls answer OK, ERROR or RETRY. A complete response
  * goes through the session layer (session.h) in finish(): cookies stored,
  * a redirect sent on as the next hop of the same logical request (the
  * caller is not resumed). What the bytes read mean (framing, the cap,
@@ -18,23 +19,28 @@
 #include "http/client.h"
 
 #include <errno.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
-#include <unistd.h>
 
 #include "base/alloc.h"
 #include "http/body.h"
 #include "http/session.h"
-#include "http/tls.h"
+#include "net/tls.h"
 
 #define RBUF_MIN 4096
 
 static _Thread_local http_response_t parsed;
 static _Thread_local char errtext[512];
 static _Thread_local char urltext[2048];
+
+/* The transport context of c's engine: the one place that knows where it
+ * hangs. */
+static inline net_t *net_of(const conn_t *c)
+{
+    return c->user->eng->net;
+}
 
 /* ---- names and errors ---- */
 
@@ -47,7 +53,7 @@ static const char *name_error(const conn_t *c, const char *why)
     return errtext;
 }
 
-static const char *errno_error(int e)
+static const char *errno_error(const conn_t *c, int e)
 {
     switch (e) {
     case ECONNREFUSED:
@@ -61,7 +67,7 @@ static const char *errno_error(int e)
     case EHOSTUNREACH:
         return "OSError(113, 'No route to host')";
     case EPROTO: /* set by the TLS transport, which wrote the text */
-        return tls_error();
+        return tls_error(net_of(c));
     default:
         snprintf(errtext, sizeof errtext, "OSError(%d, '%s')", e, strerror(e));
         return errtext;
@@ -101,15 +107,7 @@ static void on_timeout(loop_t *l, loop_timer_t *t);
 static void close_socket_as(conn_t *c, bool clean)
 {
     resolve_cancel(&c->dns); /* a lookup under way never calls back into c */
-    if (c->ssl) {
-        tls_free(c->ssl, clean);
-        c->ssl = NULL;
-    }
-    if (c->io.fd >= 0) {
-        loop_del(c->user->eng->loop, &c->io);
-        close(c->io.fd);
-        c->io.fd = -1;
-    }
+    sock_close(&c->sock, clean);
     c->state = CONN_CLOSED;
 }
 
@@ -118,15 +116,26 @@ static void close_socket(conn_t *c)
     close_socket_as(c, false);
 }
 
-/* Close c for good: it goes to the engine's graveyard (freed after the
+/* Free a retired connection (from net_bury). */
+static void bury(sock_t *s)
+{
+    conn_t *c = (conn_t *)s;
+    body_free(c);
+    buf_free(&c->wbuf);
+    buf_free(&c->rbuf);
+    xfree(c->origin);
+    xfree(c->host);
+    xfree(c);
+}
+
+/* Close c for good: it goes to the transport's graveyard (freed after the
  * loop turn, when no event can refer to it). The caller unlinks it. */
 static void retire(conn_t *c)
 {
-    engine_t *e = c->user->eng;
-    loop_timer_stop(e->loop, &c->timer);
-    close_socket_as(c, true);
-    c->next = e->graveyard;
-    e->graveyard = c;
+    net_t *n = net_of(c);
+    loop_timer_stop(n->loop, &c->timer);
+    c->state = CONN_CLOSED;
+    net_retire(n, &c->sock, bury);
 }
 
 conn_t *client_conn(user_t *u, const char *host, size_t host_len, int port, bool tls, char *err,
@@ -162,8 +171,7 @@ conn_t *client_conn(user_t *u, const char *host, size_t host_len, int port, bool
              v6 ? "]" : "", portstr);
     c->origin = xstrdup(origin);
     c->user = u;
-    c->io.fd = -1;
-    c->io.fn = on_io;
+    sock_init(&c->sock, net_of(c), on_io);
     c->timer.fn = on_timeout;
     c->next = u->conns;
     u->conns = c;
@@ -174,7 +182,7 @@ conn_t *client_conn(user_t *u, const char *host, size_t host_len, int port, bool
 static void connected(conn_t *c)
 {
     if (c->tls) {
-        c->ssl = tls_new(c->ctx, c->io.fd, c->host, c->verify, &c->session);
+        sock_tls(&c->sock, c->ctx, c->host, c->verify);
         c->state = CONN_HANDSHAKE;
     } else {
         c->state = CONN_WRITING;
@@ -184,27 +192,19 @@ static void connected(conn_t *c)
 /* Start connecting. Returns 0 (connected or in progress) or an errno. */
 static int open_socket(conn_t *c)
 {
-    struct sockaddr_storage *sa = &c->addr[c->addr_idx];
-    int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return errno;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    c->io.fd = fd;
-    if (loop_add(c->user->eng->loop, &c->io) != 0) {
-        int e = errno;
-        close(fd);
-        c->io.fd = -1;
-        return e;
-    }
-    c->state = CONN_CONNECTING;
-    if (connect(fd, (struct sockaddr *)sa, c->addrlen[c->addr_idx]) == 0) {
+    const struct sockaddr *sa = (const struct sockaddr *)&c->addr[c->addr_idx];
+    switch (sock_connect(&c->sock, sa, c->addrlen[c->addr_idx], SOCK_STREAM)) {
+    case NET_OK:
         connected(c);
         return 0;
+    case NET_RETRY:
+        c->state = CONN_CONNECTING;
+        return 0;
+    case NET_ERROR:
+        break;
     }
-    if (errno == EINPROGRESS) return 0;
-    int e = errno;
-    close_socket(c);
-    return e;
+    c->state = CONN_CLOSED;
+    return c->sock.err;
 }
 
 /* Connect, trying the host's other addresses when one refuses (as
@@ -244,7 +244,7 @@ static void on_resolved(resolve_req_t *q, const resolve_addrs_t *addrs, const ch
         use_addrs(c, addrs);
         e = open_any(c);
     }
-    if (why || e) finish(c, why ? name_error(c, why) : errno_error(e), false, NULL);
+    if (why || e) finish(c, why ? name_error(c, why) : errno_error(c, e), false, NULL);
     else if (c->state != CONN_CONNECTING) proceed(c, false, NULL); /* connected at once */
 }
 
@@ -267,7 +267,7 @@ static int lookup(conn_t *c, const char **err)
 
 static void finish(conn_t *c, const char *error, bool sync, client_result_t *out)
 {
-    loop_timer_stop(c->user->eng->loop, &c->timer);
+    loop_timer_stop(net_of(c)->loop, &c->timer);
     client_result_t r = {.error = error,
                          .elapsed_ns = clock_ns() - c->t0_ns,
                          .history = c->history,
@@ -344,37 +344,26 @@ static bool fail(conn_t *c, const char *error, int e, bool sync, client_result_t
         e = oe;
         error = NULL;
     }
-    finish(c, error ? error : errno_error(e), sync, out);
+    finish(c, error ? error : errno_error(c, e), sync, out);
     return false;
 }
 
-/* ---- the transport seam: plain socket or TLS ---- */
-
-static inline ssize_t tx(conn_t *c, const char *p, size_t n)
-{
-    if (c->ssl) return tls_write(c->ssl, p, n);
-    return send(c->io.fd, p, n, MSG_NOSIGNAL);
-}
-
-static inline ssize_t rx(conn_t *c, char *p, size_t n)
-{
-    if (c->ssl) return tls_read(c->ssl, p, n);
-    return recv(c->io.fd, p, n, 0);
-}
+/* ---- TLS ---- */
 
 static bool handshake(conn_t *c, bool sync, client_result_t *out)
 {
-    switch (tls_handshake(c->ssl)) {
-    case 0:
+    switch (sock_handshake(&c->sock)) {
+    case NET_OK:
         c->state = CONN_WRITING;
         return flush(c, sync, out);
-    case 1:
+    case NET_RETRY:
         return true; /* the socket's next edge calls us again */
-    default:
-        /* a certificate problem will not go away on a fresh socket */
-        c->retried = true;
-        return fail(c, tls_error(), 0, sync, out);
+    case NET_ERROR:
+        break;
     }
+    /* a certificate problem will not go away on a fresh socket */
+    c->retried = true;
+    return fail(c, tls_error(net_of(c)), 0, sync, out);
 }
 
 /* ---- writing ---- */
@@ -384,17 +373,18 @@ static bool handshake(conn_t *c, bool sync, client_result_t *out)
 static bool flush(conn_t *c, bool sync, client_result_t *out)
 {
     while (c->woff < c->wbuf.len) {
-        ssize_t n = tx(c, c->wbuf.p + c->woff, c->wbuf.len - c->woff);
-        if (n > 0) {
-            c->woff += (size_t)n;
+        size_t n = 0;
+        switch (sock_write(&c->sock, c->wbuf.p + c->woff, c->wbuf.len - c->woff, &n)) {
+        case NET_OK:
+            c->woff += n;
             continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && errno == EAGAIN) {
+        case NET_RETRY:
             c->state = CONN_WRITING;
             return true;
+        case NET_ERROR:
+            break;
         }
-        return fail(c, NULL, n < 0 ? errno : EPIPE, sync, out);
+        return fail(c, NULL, c->sock.err, sync, out);
     }
     c->state = CONN_READING;
     return true;
@@ -410,10 +400,18 @@ static void read_response(conn_t *c, uint32_t ev)
      * new edge, so read on to the EOF rather than stop at a short read. */
     bool closing = (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
     for (;;) {
-        size_t room = body_room(c);
-        ssize_t n = rx(c, c->rbuf.p + c->rbuf.len, room);
+        size_t room = body_room(c), n = 0;
+        switch (sock_read(&c->sock, c->rbuf.p + c->rbuf.len, room, &n)) {
+        case NET_OK:
+            break;
+        case NET_RETRY:
+            return;
+        case NET_ERROR:
+            fail(c, NULL, c->sock.err, false, NULL);
+            return;
+        }
         if (n > 0) {
-            c->rbuf.len += (size_t)n;
+            c->rbuf.len += n;
             const char *err = NULL;
             switch (body_parse(c, &err)) {
             case BODY_DONE:
@@ -430,37 +428,30 @@ static void read_response(conn_t *c, uint32_t ev)
              * record at most and OpenSSL may hold more, nor for a body
              * that only the close ends: read until EAGAIN or the EOF. */
             bool to_close = c->hdr_len && c->mode == HTTP_BODY_CLOSE;
-            if ((size_t)n < room && c->ssl == NULL && !closing && !to_close) return;
+            if (n < room && !c->sock.tls && !closing && !to_close) return;
             continue;
         }
-        if (n == 0) {
-            const char *err = NULL;
-            if (c->rbuf.len == 0) {
-                fail(c, "RemoteDisconnected('Remote end closed connection without response')", 0,
-                     false, NULL);
-            } else if (body_eof(c, &err) == BODY_DONE) {
-                c->keep_alive = false;
-                finish(c, NULL, false, NULL);
-            } else {
-                finish(c, err, false, NULL);
-            }
-            return;
+        /* the end of the stream */
+        const char *err = NULL;
+        if (c->rbuf.len == 0) {
+            fail(c, "RemoteDisconnected('Remote end closed connection without response')", 0,
+                 false, NULL);
+        } else if (body_eof(c, &err) == BODY_DONE) {
+            c->keep_alive = false;
+            finish(c, NULL, false, NULL);
+        } else {
+            finish(c, err, false, NULL);
         }
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN) return;
-        fail(c, NULL, errno, false, NULL);
         return;
     }
 }
 
 static void on_io(loop_t *l, loop_io_t *io, uint32_t ev)
 {
-    conn_t *c = (conn_t *)((char *)io - offsetof(conn_t, io));
+    conn_t *c = (conn_t *)((char *)io - offsetof(conn_t, sock.io));
     if (c->state == CONN_CONNECTING) {
         if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
-        int e = 0;
-        socklen_t len = sizeof e;
-        getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &e, &len);
+        int e = sock_connected(&c->sock) == NET_OK ? 0 : c->sock.err;
         if (e != 0 && c->addr_idx + 1 < c->naddr) {
             close_socket(c);
             c->addr_idx++;
@@ -468,7 +459,7 @@ static void on_io(loop_t *l, loop_io_t *io, uint32_t ev)
             if (e == 0 && c->state == CONN_CONNECTING) return; /* the next address */
         }
         if (e != 0) {
-            finish(c, errno_error(e), false, NULL);
+            finish(c, errno_error(c, e), false, NULL);
             return;
         }
         if (c->state == CONN_CONNECTING) connected(c);
@@ -479,7 +470,7 @@ static void on_io(loop_t *l, loop_io_t *io, uint32_t ev)
     if (c->state == CONN_READING) {
         if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             read_response(c, ev);
-        else if (c->ssl)
+        else if (c->sock.tls)
             read_response(c, ev); /* OpenSSL may have wanted writability */
     } else if (c->state == CONN_IDLE && (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
         /* the server closed (or spoke out of turn on) an idle connection */
@@ -505,13 +496,11 @@ static void on_timeout(loop_t *l, loop_timer_t *t)
  * other settings is not offered. Returns 0, or -1 with err filled. */
 static int tls_settings(conn_t *c, const client_req_t *req, char *err, size_t n)
 {
-    const engine_conf_t *conf = c->user->eng->conf;
     struct ssl_ctx_st *ctx = req->ctx;
-    if (ctx == NULL && (ctx = tls_ctx(conf ? conf->ca_file : NULL, err, n)) == NULL) return -1;
+    if (ctx == NULL && (ctx = tls_ctx(net_of(c), NULL, err, n)) == NULL) return -1;
     if (ctx != c->ctx || req->verify != c->verify) {
         if (c->state != CONN_CLOSED) close_socket(c);
-        tls_session_free(c->session);
-        c->session = NULL;
+        sock_forget_session(&c->sock);
         c->ctx = ctx;
         c->verify = req->verify;
     }
@@ -554,19 +543,19 @@ int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_r
         const char *why = NULL;
         int r = lookup(c, &why), e = r == 0 ? open_any(c) : 0;
         if (r < 0 || e != 0) {
-            finish(c, r < 0 ? why : errno_error(e), true, res);
+            finish(c, r < 0 ? why : errno_error(c, e), true, res);
             return 0;
         }
     }
     if (c->state == CONN_IDLE) c->state = CONN_WRITING;
     if (c->state != CONN_RESOLVING && !proceed(c, true, res)) return 0;
-    if (c->timeout_ns) loop_timer_at(c->user->eng->loop, &c->timer, c->start_ns + c->timeout_ns);
+    if (c->timeout_ns) loop_timer_at(net_of(c)->loop, &c->timer, c->start_ns + c->timeout_ns);
     return 1;
 }
 
 void client_cut(conn_t *c)
 {
-    loop_timer_stop(c->user->eng->loop, &c->timer);
+    loop_timer_stop(net_of(c)->loop, &c->timer);
     close_socket(c);
 }
 
@@ -583,15 +572,6 @@ void client_close_all(user_t *u)
 
 void client_bury(engine_t *e)
 {
-    while (e->graveyard) {
-        conn_t *c = e->graveyard;
-        e->graveyard = c->next;
-        tls_session_free(c->session);
-        body_free(c);
-        buf_free(&c->wbuf);
-        buf_free(&c->rbuf);
-        xfree(c->origin);
-        xfree(c->host);
-        xfree(c);
-    }
+    net_t *n = e->net;
+    if (n->grave) net_bury(n); /* called every loop turn: most have nothing to free */
 }

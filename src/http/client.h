@@ -17,10 +17,11 @@
  * the thread, the request's clock and timeout already running. A lookup
  * failure is the request's failure (NameResolutionError, as requests).
  *
- * HTTPS goes through the transport seam in tls.h: after connect() the
- * connection does a non-blocking handshake (resuming the session of its
- * previous socket), then the same state machine reads and writes through
- * OpenSSL. What requests' Session adds on top of a connection (cookies,
+ * Bytes move through the transport seam of net/net.h (plain or TLS, or
+ * the fake in unit tests): for HTTPS, after the connect the connection
+ * does a non-blocking handshake (resuming the session of its previous
+ * socket), then the same state machine reads and writes through it. What
+ * requests' Session adds on top of a connection (cookies,
  * redirects, gzip/deflate bodies) is in session.h, called from here when a
  * response is complete; a redirect goes out without resuming the user, so
  * the caller sees one result per logical request.
@@ -46,6 +47,7 @@
 #include "engine/engine.h"
 #include "engine/loop.h"
 #include "http/parse.h"
+#include "net/net.h"
 #include "net/resolve.h"
 
 enum conn_state {
@@ -62,9 +64,7 @@ enum conn_state {
 #define CLIENT_MAX_CONNS 16 /* connections a user keeps (LRU) */
 
 struct decode;
-struct ssl_st;
 struct ssl_ctx_st;
-struct ssl_session_st;
 
 /* How one logical request is carried out (kept across its redirects). */
 typedef struct client_req {
@@ -78,10 +78,10 @@ typedef struct client_req {
 } client_req_t;
 
 typedef struct conn {
-    loop_io_t io;
+    sock_t sock; /* the transport (net.h); first, for on_io */
     loop_timer_t timer;
     user_t *user;
-    struct conn *next; /* user's list, or the engine's graveyard */
+    struct conn *next; /* user's list */
     char *host;        /* owned */
     int port;
     bool tls;          /* https */
@@ -115,9 +115,7 @@ typedef struct conn {
     bool set_cookie;
     size_t loc_off, loc_len; /* Location header value in rbuf, len 0 if none */
 
-    /* TLS: the transport seam (NULL: plain) and what it was made with */
-    struct ssl_st *ssl;
-    struct ssl_session_st *session; /* for resumption on the next socket; owned */
+    /* TLS: what the sock's TLS was made with (its session is sock.session) */
     struct ssl_ctx_st *ctx;
     bool verify;
 
@@ -167,9 +165,11 @@ void client_on_result(conn_t *c, const client_result_t *res);
  * socket; no result is delivered (the caller accounts for it). */
 void client_cut(conn_t *c);
 
-/* Close all of u's connections and move them to the engine's graveyard. */
+/* Close all of u's connections and move them to the transport's
+ * graveyard (net_retire). */
 void client_close_all(user_t *u);
-/* Free the graveyard (after a loop turn, when no event can refer to it). */
+/* Free the graveyard (after a loop turn, when no event can refer to it):
+ * net_bury on the engine's transport context. */
 void client_bury(engine_t *e);
 
 #endif

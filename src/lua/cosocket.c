@@ -13,12 +13,17 @@
  * nothing but the Lua string it returns; sends go straight from the Lua
  * string, and only a remainder the kernel did not take is copied.
  *
+ * Bytes move through the sock embedded in the connection (net/net.h, the
+ * same transport as the HTTP client's): connecting, TLS (the engine's
+ * OpenSSL contexts, so --ca-file and --insecure hold, and no SNI for IP
+ * literals), reads and writes, each answering OK, ERROR or RETRY.
+ *
  * Memory: the Lua object (box_t) points to its connection and back; either
  * may go first. A closed connection is not freed at once but put in the
- * pool's graveyard, freed by a timer that fires after the loop turn's I/O
- * events, because an event for its fd may still be waiting in the batch
- * epoll_wait returned. The pool itself (one per VM) is freed when its
- * anchor in the registry is collected and no connection refers to it.
+ * transport's graveyard (net_retire), freed after the loop turn, because
+ * an event for its fd may still be waiting in the batch epoll_wait
+ * returned. The pool itself (one per VM) is freed when its anchor in the
+ * registry is collected and no connection refers to it.
  *
  * Not done: unix-domain sockets, TLS session reuse objects, ngx's
  * "lua_socket_log_errors", receiving with "*L". */
@@ -27,18 +32,15 @@
 #include <errno.h>
 #include <lauxlib.h>
 #include <lua.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "base/alloc.h"
 #include "engine/engine.h"
 #include "lua/api.h"
 #include "lua/cosocket_int.h"
+#include "net/tls.h"
 
 #define READ_CHUNK 16384
 
@@ -49,19 +51,18 @@ static _Thread_local char errbuf[256]; /* cosock_handshake_error's text */
 
 static void pool_unref(pool_t *p);
 
-static void on_bury(loop_t *l, loop_timer_t *t)
+/* Free a retired connection (from net_bury, or at once). */
+static void bury(sock_t *sk)
 {
-    pool_t *p = (pool_t *)((char *)t - offsetof(pool_t, bury));
-    while (p->grave) {
-        cosock_t *s = p->grave;
-        p->grave = s->next;
-        buf_free(&s->rbuf);
-        buf_free(&s->wbuf);
-        buf_free(&s->pat);
-        xfree(s->key);
-        xfree(s);
-        p->refs--;
-    }
+    cosock_t *s = (cosock_t *)sk;
+    pool_t *p = s->pool;
+    buf_free(&s->rbuf);
+    buf_free(&s->wbuf);
+    buf_free(&s->pat);
+    xfree(s->key);
+    xfree(s);
+    p->refs--;
+    pool_unref(p);
 }
 
 static void unlink_user(cosock_t *s)
@@ -95,35 +96,25 @@ static void unlink_bucket(cosock_t *s)
 void cosock_retire(cosock_t *s)
 {
     pool_t *p = s->pool;
-    loop_t *loop = p->eng ? p->eng->loop : NULL;
+    net_t *n = s->sock.net;
     resolve_cancel(&s->dns); /* a lookup under way never calls back into s */
     unlink_user(s);
     unlink_bucket(s);
     if (s->box) s->box->s = NULL;
     s->box = NULL;
-    if (loop) loop_timer_stop(loop, &s->timer);
-    if (s->ssl) SSL_free(s->ssl);
-    s->ssl = NULL;
-    if (s->io.fd >= 0) {
-        if (loop) loop_del(loop, &s->io);
-        close(s->io.fd);
-        s->io.fd = -1;
-    }
-    s->next = p->grave;
-    p->grave = s;
-    if (p->closing || loop == NULL) {
-        on_bury(loop, &p->bury);
-        pool_unref(p);
-    } else if (!loop_timer_armed(&p->bury)) {
-        loop_timer_at(loop, &p->bury, 0); /* due now: fires after this turn's events */
+    if (n->loop) loop_timer_stop(n->loop, &s->timer);
+    if (p->closing || n->loop == NULL) { /* no loop turn left to wait for */
+        sock_close(&s->sock, false);
+        sock_forget_session(&s->sock);
+        bury(&s->sock);
+    } else {
+        net_retire(n, &s->sock, bury);
     }
 }
 
 static void pool_unref(pool_t *p)
 {
     if (p->refs > 0 || !p->closing) return;
-    for (int i = 0; i < 2; i++)
-        if (p->ctx[i]) SSL_CTX_free(p->ctx[i]);
     xfree(p);
 }
 
@@ -133,47 +124,37 @@ void cosocket_release(user_t *u)
         cosock_retire(u->cosocks);
 }
 
-/* ---- the transport: plain or TLS. >0 bytes, 0 closed, -1 wait, -2 error
- * (s->err set) ---- */
-
-static ssize_t ssl_result(cosock_t *s, int rc)
-{
-    if (rc > 0) return rc;
-    switch (SSL_get_error(s->ssl, rc)) {
-    case SSL_ERROR_WANT_READ:
-    case SSL_ERROR_WANT_WRITE:
-        return -1;
-    case SSL_ERROR_ZERO_RETURN:
-        return 0;
-    case SSL_ERROR_SYSCALL:
-        if (errno == 0) return 0;
-        s->err = errno;
-        return -2;
-    default:
-        ERR_clear_error();
-        s->err = EPROTO;
-        return -2;
-    }
-}
+/* ---- the transport's answers in this file's terms: >0 bytes, 0 closed,
+ * -1 wait, -2 error (s->err set) ---- */
 
 static ssize_t t_read(cosock_t *s, char *p, size_t n)
 {
-    if (s->ssl) return ssl_result(s, SSL_read(s->ssl, p, (int)n));
-    ssize_t r = recv(s->io.fd, p, n, 0);
-    if (r >= 0) return r;
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return -1;
-    s->err = errno;
+    size_t got = 0;
+    switch (sock_read(&s->sock, p, n, &got)) {
+    case NET_OK:
+        return (ssize_t)got;
+    case NET_RETRY:
+        return -1;
+    case NET_ERROR:
+        break;
+    }
+    s->err = s->sock.err;
     return -2;
 }
 
 ssize_t cosock_write(cosock_t *s, const char *p, size_t n)
 {
     if (n == 0) return 0;
-    if (s->ssl) return ssl_result(s, SSL_write(s->ssl, p, (int)n));
-    ssize_t r = send(s->io.fd, p, n, MSG_NOSIGNAL);
-    if (r >= 0) return r;
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return -1;
-    s->err = errno;
+    size_t put = 0;
+    switch (sock_write(&s->sock, p, n, &put)) {
+    case NET_OK:
+        return (ssize_t)put;
+    case NET_RETRY:
+        return -1;
+    case NET_ERROR:
+        break;
+    }
+    s->err = s->sock.err;
     return -2;
 }
 
@@ -353,13 +334,17 @@ static int recv_step(cosock_t *s, lua_State *L)
 static int udp_step(cosock_t *s, lua_State *L)
 {
     buf_reserve(&s->rbuf, s->want + 1);
-    ssize_t r = recv(s->io.fd, s->rbuf.p, s->want, 0);
-    if (r >= 0) {
-        lua_pushlstring(L, s->rbuf.p, (size_t)r);
+    size_t got = 0;
+    switch (sock_read(&s->sock, s->rbuf.p, s->want, &got)) {
+    case NET_OK: /* a datagram, maybe empty (no end of stream in UDP) */
+        lua_pushlstring(L, s->rbuf.p, got);
         return 1;
+    case NET_RETRY:
+        return -1;
+    case NET_ERROR:
+        break;
     }
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return -1;
-    return cosock_fail(L, cosock_errstr(errno));
+    return cosock_fail(L, cosock_errstr(s->sock.err));
 }
 
 int cosock_receive(lua_State *L, cosock_t *s, int ms)
@@ -391,12 +376,15 @@ int cosock_send_step(cosock_t *s)
 
 int cosock_handshake_step(cosock_t *s)
 {
-    ERR_clear_error();
-    int rc = SSL_connect(s->ssl);
-    if (rc == 1) return 1;
-    ssize_t r = ssl_result(s, rc);
-    if (r == -1) return 0;
-    if (r == 0) s->err = ECONNRESET;
+    switch (sock_handshake(&s->sock)) {
+    case NET_OK:
+        return 1;
+    case NET_RETRY:
+        return 0;
+    case NET_ERROR:
+        break;
+    }
+    s->err = s->sock.err;
     return -1;
 }
 
@@ -404,9 +392,10 @@ int cosock_handshake_step(cosock_t *s)
  * certificate", as OpenResty says it), or a plain "handshake failed". */
 const char *cosock_handshake_error(cosock_t *s)
 {
-    long v = SSL_get_verify_result(s->ssl);
-    if (v != X509_V_OK)
-        snprintf(errbuf, sizeof errbuf, "%ld: %s", v, X509_verify_cert_error_string(v));
+    const char *text;
+    long v = tls_verify_result(&s->sock, &text);
+    if (v != 0)
+        snprintf(errbuf, sizeof errbuf, "%ld: %s", v, text);
     else
         snprintf(errbuf, sizeof errbuf, "handshake failed");
     return errbuf;
@@ -417,7 +406,7 @@ const char *cosock_handshake_error(cosock_t *s)
 static void on_io(loop_t *l, loop_io_t *io, uint32_t events)
 {
     cosock_t *s = (cosock_t *)io;
-    if (s->io.fd < 0) return;
+    if (s->sock.io.fd < 0) return;
     if (s->user == NULL) { /* pooled: the server closed it or spoke out of turn */
         if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) cosock_retire(s);
         return; /* EPOLLOUT alone: ACKs of what was sent free buffer space */
@@ -429,9 +418,7 @@ static void on_io(loop_t *l, loop_io_t *io, uint32_t events)
     case OP_RESOLVE: /* no socket yet: not reached */
         return;
     case OP_CONNECT: {
-        int e = 0;
-        socklen_t len = sizeof e;
-        if (getsockopt(s->io.fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0) e = errno;
+        int e = sock_connected(&s->sock) == NET_OK ? 0 : s->sock.err;
         if (e == 0 && !(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
         if (e) {
             wake_fail(s, cosock_errstr(e), true);
@@ -491,13 +478,12 @@ static void on_timer(loop_t *l, loop_timer_t *t)
     }
 }
 
-cosock_t *cosock_new(pool_t *p, int fd, bool udp, const char *key)
+cosock_t *cosock_new(pool_t *p, net_t *n, bool udp, const char *key)
 {
     cosock_t *s = xcalloc(1, sizeof *s);
     s->pool = p;
     p->refs++;
-    s->io.fd = fd;
-    s->io.fn = on_io;
+    sock_init(&s->sock, n, on_io);
     s->timer.fn = on_timer;
     s->udp = udp;
     s->key = xstrdup(key);
@@ -555,7 +541,6 @@ static int pool_gc(lua_State *L)
 {
     pool_t *p = *(pool_t **)lua_touserdata(L, 1);
     p->closing = true;
-    if (p->eng) loop_timer_stop(p->eng->loop, &p->bury);
     while (p->buckets) {
         bucket_t *b = p->buckets;
         while (b->head)
@@ -564,7 +549,6 @@ static int pool_gc(lua_State *L)
         xfree(b->key);
         xfree(b);
     }
-    on_bury(NULL, &p->bury);
     p->refs--;
     pool_unref(p);
     return 0;
@@ -574,7 +558,6 @@ pool_t *cosock_pool_new(lua_State *L)
 {
     pool_t *p = xcalloc(1, sizeof *p);
     p->refs = 1;
-    p->bury.fn = on_bury;
     /* the anchor: collected when the VM closes, and the pool with it */
     lua_pushlightuserdata(L, &pool_key);
     pool_t **anchor = lua_newuserdata(L, sizeof *anchor);

@@ -12,12 +12,13 @@
 #define CICADA_COSOCKET_INT_H
 
 #include <lua.h>
-#include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
 #include "engine/engine.h"
+#include "net/resolve.h"
+#include "net/net.h"
 #include "net/resolve.h"
 
 enum op { OP_NONE, OP_RESOLVE, OP_CONNECT, OP_HANDSHAKE, OP_SEND, OP_RECV };
@@ -29,14 +30,13 @@ typedef struct box box_t;
 typedef struct bucket bucket_t;
 
 typedef struct cosock {
-    loop_io_t io;
+    sock_t sock;        /* the transport (net/net.h); first, for on_io */
     loop_timer_t timer; /* the wait's timeout, or the idle timeout when pooled */
     pool_t *pool;
     user_t *user;               /* the owner; NULL when pooled */
     box_t *box;                 /* the Lua object using it; NULL when pooled */
     bucket_t *bucket;           /* when pooled */
-    struct cosock *prev, *next; /* owner's list, pool bucket, or graveyard */
-    SSL *ssl;
+    struct cosock *prev, *next; /* owner's list, or pool bucket */
     bool udp, eof;
     int err; /* errno of a failed read or write */
     enum op op;
@@ -70,11 +70,8 @@ struct bucket {
 struct pool {
     engine_t *eng; /* set when the first connection is made */
     bucket_t *buckets;
-    cosock_t *grave;
-    loop_timer_t bury;
-    long refs; /* live connections, plus one for the registry anchor */
+    long refs; /* connections not yet freed, plus one for the registry anchor */
     bool closing;
-    SSL_CTX *ctx[2]; /* without and with verification */
 };
 
 /* ---- errors ---- */
@@ -88,14 +85,15 @@ int cosock_fail(lua_State *L, const char *err);
 
 /* ---- connections ---- */
 
-/* A new connection on fd (non-blocking, not yet added to the loop), with
- * its I/O and timer callbacks set and a reference on p. It has no user and
- * no box yet; key is copied. It is freed only through cosock_retire(). */
-cosock_t *cosock_new(pool_t *p, int fd, bool udp, const char *key);
+/* A new, unconnected connection on the transport n, with its I/O and
+ * timer callbacks set and a reference on p. It has no user and no box yet;
+ * key is copied. It is freed only through cosock_retire(). */
+cosock_t *cosock_new(pool_t *p, net_t *n, bool udp, const char *key);
 
 /* Close s's socket, unlink it from its user, bucket and box, and put it in
- * the pool's graveyard (freed after the loop turn). Any box is left
- * without a connection; s must not be used afterwards. */
+ * the transport's graveyard (net_retire: freed after the loop turn; at
+ * once when the pool is closing). Any box is left without a connection; s
+ * must not be used afterwards. */
 void cosock_retire(cosock_t *s);
 
 /* Push nil, err and retire s; returns 2. */
@@ -118,7 +116,7 @@ int cosock_receive(lua_State *L, cosock_t *s, int ms);
  * (s->err set). */
 int cosock_send_step(cosock_t *s);
 
-/* Advance the TLS handshake of s->ssl. Returns 1 done, 0 wait, -1 failed
+/* Advance the TLS handshake of s. Returns 1 done, 0 wait, -1 failed
  * (cosock_handshake_error() says why). */
 int cosock_handshake_step(cosock_t *s);
 /* The message for a failed handshake, in a thread-local buffer. */

@@ -11,7 +11,8 @@
  * block. connect() first looks in the pool for an idle connection to the
  * same key, and only then resolves and dials: the name through the
  * engine's resolver (net/resolve.h), the coroutine parked (OP_RESOLVE, no
- * socket yet, under the connect timeout) when the answer is not at hand.
+ * socket yet, under the connect timeout) when the answer is not at hand,
+ * then the addresses in turn through the transport (net/net.h).
  * Garbage-collecting an object
  * retires its connection unless setkeepalive() has pooled it.
  *
@@ -22,17 +23,14 @@
 #include <errno.h>
 #include <lauxlib.h>
 #include <lua.h>
-#include <netdb.h>
-#include <netinet/tcp.h>
-#include <openssl/ssl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "engine/engine.h"
 #include "lua/api.h"
 #include "lua/cosocket_int.h"
+#include "net/tls.h"
 
 #define DEFAULT_TIMEOUT_MS 60000
 #define DEFAULT_POOL_SIZE 30
@@ -106,14 +104,15 @@ static void own(cosock_t *s, user_t *u, box_t *b)
 /* A new connection for u through b, its socket not open yet. */
 static cosock_t *new_sock(const char *key, user_t *u, box_t *b)
 {
-    cosock_t *s = cosock_new(b->pool, -1, b->udp, key);
+    cosock_t *s = cosock_new(b->pool, u->eng->net, b->udp, key);
     own(s, u, b);
     return s;
 }
 
-/* Open s's socket to one of the addresses (IPv4 first, as a scenario's
- * "localhost" server usually listens there) and start connecting. Returns
- * 0 (*done if already connected) or an errno. */
+/* Connect s through the transport to one of the addresses that does not
+ * refuse at once (IPv4 first, as a scenario's "localhost" server usually
+ * listens there). Returns 0 (*done if already connected, otherwise the
+ * connect is in progress) or an errno. */
 static int dial(cosock_t *s, const resolve_addrs_t *a, bool *done)
 {
     int type = s->udp ? SOCK_DGRAM : SOCK_STREAM, e = 0;
@@ -121,24 +120,16 @@ static int dial(cosock_t *s, const resolve_addrs_t *a, bool *done)
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < a->n; i++) {
             if ((a->addr[i].ss_family == AF_INET) != (pass == 0)) continue;
-            int fd = socket(a->addr[i].ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-            if (fd < 0) {
-                e = errno;
-                continue;
-            }
-            if (type == SOCK_STREAM) {
-                int one = 1;
-                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            }
-            bool now = connect(fd, (const struct sockaddr *)&a->addr[i], a->len[i]) == 0;
-            if (now || errno == EINPROGRESS) {
-                s->io.fd = fd;
-                if (loop_add(s->user->eng->loop, &s->io) != 0) return errno;
-                *done = now;
+            switch (sock_connect(&s->sock, (const struct sockaddr *)&a->addr[i], a->len[i], type)) {
+            case NET_OK:
+                *done = true;
                 return 0;
+            case NET_RETRY:
+                return 0;
+            case NET_ERROR:
+                e = s->sock.err;
+                break; /* the next address */
             }
-            e = errno;
-            close(fd);
         }
     return e ? e : EADDRNOTAVAIL;
 }
@@ -232,38 +223,27 @@ static int l_tcp_connect(lua_State *L)
     return open_to(L, b, u, key, host, port);
 }
 
-static SSL_CTX *ssl_ctx(pool_t *p, bool verify)
-{
-    if (p->ctx[verify] == NULL) {
-        SSL_CTX *c = SSL_CTX_new(TLS_client_method());
-        if (c == NULL) return NULL;
-        SSL_CTX_set_verify(c, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
-        if (verify) SSL_CTX_set_default_verify_paths(c);
-        p->ctx[verify] = c;
-    }
-    return p->ctx[verify];
-}
-
-/* sock:sslhandshake(reused_session, server_name, ssl_verify) → true. */
+/* sock:sslhandshake(reused_session, server_name, ssl_verify) → true.
+ * The engine's TLS context (--ca-file's bundle, or the system's store);
+ * server_name is sent as SNI when it is a name, never when it is an IP
+ * address, and checked against the certificate when verifying; --insecure
+ * turns ssl_verify off. */
 static int l_tcp_sslhandshake(lua_State *L)
 {
     box_t *b = luaL_checkudata(L, 1, TCP_MT);
     user_t *u;
     cosock_t *s = open_sock(L, b, "sock:sslhandshake", &u);
     if (s == NULL) return 2;
-    if (s->ssl) { /* a pooled connection that already speaks TLS */
+    if (s->sock.tls) { /* a pooled connection that already speaks TLS */
         lua_pushboolean(L, 1);
         return 1;
     }
     const char *sni = lua_tostring(L, 3);
-    bool verify = lua_toboolean(L, 4);
-    SSL_CTX *ctx = ssl_ctx(b->pool, verify);
-    if (ctx == NULL || (s->ssl = SSL_new(ctx)) == NULL) return cosock_fail(L, "ssl context failed");
-    SSL_set_fd(s->ssl, s->io.fd);
-    if (sni) {
-        SSL_set_tlsext_host_name(s->ssl, sni);
-        if (verify) SSL_set1_host(s->ssl, sni);
-    }
+    net_t *n = u->eng->net;
+    char err[512];
+    struct ssl_ctx_st *ctx = tls_ctx(n, NULL, err, sizeof err);
+    if (ctx == NULL) return cosock_fail(L, err);
+    sock_tls(&s->sock, ctx, sni, net_verify(n, lua_toboolean(L, 4)));
     int r = cosock_handshake_step(s);
     if (r > 0) {
         lua_pushboolean(L, 1);
@@ -503,8 +483,9 @@ static int l_udp_send(lua_State *L)
     cosock_t *s = open_sock(L, b, "udp:send", &u);
     if (s == NULL) return 2;
     stage(L, s);
-    if (send(s->io.fd, s->wbuf.p ? s->wbuf.p : "", s->wbuf.len, MSG_NOSIGNAL) < 0)
-        return cosock_fail(L, cosock_errstr(errno));
+    size_t put;
+    if (sock_write(&s->sock, s->wbuf.p ? s->wbuf.p : "", s->wbuf.len, &put) != NET_OK)
+        return cosock_fail(L, cosock_errstr(s->sock.err));
     return ok1(L);
 }
 

@@ -33,12 +33,12 @@
 #include "http/client.h"
 #include "http/cookie.h"
 #include "http/session.h"
-#include "http/tls.h"
 #include "http/url.h"
 #include "lua/api.h"
 #include "lua/form.h"
 #include "lua/json.h"
 #include "lua/response.h"
+#include "net/tls.h"
 
 /* Settle a finished request: record it (or hold it for catch_response)
  * and push the response object onto L. */
@@ -288,7 +288,7 @@ static int do_request(lua_State *L, bool head_call)
             req.verify = lua_toboolean(L, v);
         } else if (lua_type(L, v) == LUA_TSTRING) {
             req.verify = true;
-            req.ctx = tls_ctx(lua_tostring(L, v), err, sizeof err);
+            req.ctx = tls_ctx(e->net, lua_tostring(L, v), err, sizeof err);
             if (req.ctx == NULL) early = err;
         }
     }

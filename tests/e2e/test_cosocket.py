@@ -436,3 +436,119 @@ def test_sslhandshake(run_cicada, tmp_path):
     assert len(rows) == 4, run.output
     bad = [(e["Name"], e["Error"]) for e in run.csv["failures"]]
     assert not bad, bad
+
+
+class TlsEcho:
+    """TLS echo on 127.0.0.1 with a certificate for localhost and
+    127.0.0.1; notes the SNI name of each handshake (None: no SNI)."""
+
+    def __init__(self, cert, key):
+        import ssl
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.names = []
+        self.ctx.sni_callback = lambda sock, name, ctx: self.names.append(name)
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(8)
+        self.port = self.lsock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import ssl
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            try:
+                with self.ctx.wrap_socket(c, server_side=True) as t:
+                    while data := t.recv(4096):
+                        t.sendall(data)
+            except (OSError, ssl.SSLError):
+                pass
+
+    def stop(self):
+        self.lsock.close()
+
+
+TLS_NET = r"""
+local PORT = tonumber(os.getenv("TLS_PORT"))
+local function check(name, ok, msg)
+  cicada.report { type = "CHECK", name = name, response_time = 0,
+                  exception = (not ok) and (msg or "failed") or nil }
+end
+local function hello(name, server_name, verify)
+  local s = ngx.socket.tcp()
+  s:settimeout(3000)
+  assert(s:connect("127.0.0.1", PORT))
+  local ok, err = s:sslhandshake(false, server_name, verify)
+  if ok then
+    s:send("hi\n")
+    local line, rerr = s:receive()
+    ok, err = line == "hi", rerr
+  end
+  check(name, ok, tostring(err))
+  s:close()
+end
+Checker = cicada.user { wait_time = cicada.constant(0.05) }
+Checker:task(1, function(self)
+  if self.done then return end
+  self.done = true
+  hello("verified by name", "localhost", true)
+  hello("verified by address", "127.0.0.1", true)
+  hello("address, no verification", "127.0.0.1", false)
+end)
+"""
+
+
+def run_tls_checks(run_cicada, tmp_path, port, *flags):
+    env = dict(os.environ, TLS_PORT=str(port))
+    run = run_cicada(["-f", write_scenario(tmp_path, TLS_NET), "--headless", "-u", "1",
+                      "-r", "1", "-t", "2s", *flags], env=env, timeout=30)
+    rows = {r["Name"]: r for r in run.csv.get("stats", []) if r["Type"] == "CHECK"}
+    assert len(rows) == 3, run.output
+    return [(e["Name"], e["Error"]) for e in run.csv["failures"]]
+
+
+def self_signed(tmp_path):
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", key, "-out", cert, "-days", "1"],
+                   check=True, capture_output=True, timeout=30)
+    return cert, key
+
+
+@pytest.mark.time_limit(60)
+def test_sslhandshake_honours_ca_file_and_insecure(run_cicada, tmp_path):
+    """The cosocket's TLS is the HTTP client's (src/net): --ca-file's bundle
+    verifies the server (the system store does not know it), by name and
+    by address; without it verification fails; --insecure turns
+    ssl_verify off."""
+    cert, key = self_signed(tmp_path)
+    srv = TlsEcho(cert, key)
+    try:
+        bad = run_tls_checks(run_cicada, tmp_path, srv.port, "--ca-file", str(cert))
+        assert not bad, bad
+        bad = run_tls_checks(run_cicada, tmp_path, srv.port)
+        assert sorted(n for n, _ in bad) == ["verified by address", "verified by name"], bad
+        assert all("self-signed certificate" in e for _, e in bad), bad
+        bad = run_tls_checks(run_cicada, tmp_path, srv.port, "--insecure")
+        assert not bad, bad
+    finally:
+        srv.stop()
+
+
+@pytest.mark.time_limit(60)
+def test_sslhandshake_sends_no_sni_for_addresses(run_cicada, tmp_path):
+    """server_name "localhost" goes out as SNI; "127.0.0.1" does not (RFC
+    6066 forbids IP literals in SNI), with or without verification."""
+    cert, key = self_signed(tmp_path)
+    srv = TlsEcho(cert, key)
+    try:
+        run_tls_checks(run_cicada, tmp_path, srv.port, "--ca-file", str(cert))
+        assert srv.names == ["localhost", None, None], srv.names
+    finally:
+        srv.stop()

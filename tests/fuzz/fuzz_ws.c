@@ -13,9 +13,10 @@
  * the Lua methods in src/lua/cosocket_lua.c, plus the VM and ngx shim the
  * library runs in. So the target drives exactly that stack: the library's
  * own code, unmodified, over a cicada tcp object and its connection. This
- * file includes cosocket.c to reach recv_step and to put a fake recv(2)
- * under it (a socketpair cost two syscalls a piece and capped the target
- * at a few thousand execs/s), and plays the engine's loop: when a receive
+ * file includes cosocket.c to reach recv_step and puts a transport of its
+ * own under it (net/net.h's seam, reading from the fuzzer's bytes: a
+ * socketpair cost two syscalls a piece and capped the target at a few
+ * thousand execs/s), and plays the engine's loop: when a receive
  * parks the coroutine, it lets the next piece of the stream "arrive" (or
  * the close, at the end), runs the read step as on_io() does, and resumes
  * the coroutine.
@@ -51,25 +52,27 @@ static const uint8_t *feed;
 static size_t feed_avail;
 static bool feed_eof;
 
-static ssize_t fake_recv(int fd, void *buf, size_t n, int flags)
+#include "lua/cosocket.c"
+
+/* The transport's read: what has arrived, the end once feed_eof. */
+static net_status_t feed_read(sock_t *s, char *buf, size_t n, size_t *got)
 {
-    (void)fd;
-    (void)flags;
-    if (feed_avail == 0) {
-        if (feed_eof) return 0;
-        errno = EAGAIN;
-        return -1;
-    }
+    *got = 0;
+    if (feed_avail == 0) return feed_eof ? NET_OK : NET_RETRY;
     if (n > feed_avail) n = feed_avail;
     memcpy(buf, feed, n);
     feed += n;
     feed_avail -= n;
-    return (ssize_t)n;
+    *got = n;
+    return NET_OK;
 }
 
-#define recv fake_recv
-#include "lua/cosocket.c"
-#undef recv
+static void feed_close(sock_t *s, bool clean)
+{
+    s->io.fd = -1;
+}
+
+static const sock_ops_t feed_ops = {.read = feed_read, .close = feed_close};
 
 #include <lauxlib.h>
 #include <stdint.h>
@@ -145,6 +148,8 @@ static int make_ref, run_ref, ops_ref;
 static void setup(void)
 {
     eng = xcalloc(1, sizeof *eng);
+    eng->net = net_new(NULL, NULL, false); /* no loop: retiring frees at once */
+    eng->net->ops = &feed_ops;
     usr = xcalloc(1, sizeof *usr);
     usr->eng = eng;
     eng->current = usr;
@@ -465,7 +470,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     box_t *b = lua_touserdata(co, -1);
     MUST(b != NULL);
     /* connect it to our end of the socketpair, as l_tcp_connect would */
-    cosock_t *c = cosock_new(b->pool, -1, false, "fuzz"); /* no fd: retiring closes none */
+    cosock_t *c = cosock_new(b->pool, eng->net, false, "fuzz"); /* reads feed_read */
     c->user = usr;
     c->next = usr->cosocks;
     if (usr->cosocks) usr->cosocks->prev = c;

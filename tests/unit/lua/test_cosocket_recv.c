@@ -1,59 +1,44 @@
 /* Unit tests for the cosocket's receive buffering (lua/cosocket.c: take,
  * recv_step), what tests/fuzz/fuzz_ws.c found in it, driven as that target
- * does: the .c is included to reach recv_step, and recv(2) is replaced by
- * a feed whose bytes "arrive" when the test says so.
+ * does: the .c is included to reach recv_step, and the connection runs on
+ * the fake transport (net/fake.h), whose bytes "arrive" when the test says
+ * so.
  *  - A WebSocket header (or any receive(n)) announcing 2 GB made the
  *    buffer reserve 2 GB (4 GB after rounding up) before a byte of it came:
  *    the buffer now grows with what arrives.
  *  - The first read on a new connection computed NULL + 0 (undefined;
  *    clang's UBSan reports it, gcc's does not). */
-#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/types.h>
 
-static const char *feed;
-static size_t feed_avail;
-static bool feed_eof;
-
-static ssize_t fake_recv(int fd, void *buf, size_t n, int flags)
-{
-    (void)fd;
-    (void)flags;
-    if (feed_avail == 0) {
-        if (feed_eof) return 0;
-        errno = EAGAIN;
-        return -1;
-    }
-    if (n > feed_avail) n = feed_avail;
-    memcpy(buf, feed, n);
-    feed += n;
-    feed_avail -= n;
-    return (ssize_t)n;
-}
-
-#define recv fake_recv
 #include "lua/cosocket.c"
-#undef recv
 
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "net/fake.h"
+
 #include "check.h"
 
 static pool_t pool; /* no engine: retiring frees at once */
+static net_t *net;        /* the fake transport: bytes arrive when the test says */
+static fake_peer_t *peer; /* the other end of the newest connection */
+static bool feed_eof;
 
 static cosock_t *conn(void)
 {
-    return cosock_new(&pool, -1, false, "test");
+    cosock_t *s = cosock_new(&pool, net, false, "test");
+    peer = fake_peer(net, fake_connects(net));
+    CHECK(sock_connect(&s->sock, NULL, 0, SOCK_STREAM) == NET_OK);
+    return s;
 }
 
 static void arrive(const char *p, size_t n)
 {
-    feed = p;
-    feed_avail = n;
+    fake_send(peer, p, n);
+    peer->end = feed_eof ? FAKE_EOF : FAKE_OPEN;
 }
 
 static void test_claimed_size(void)
@@ -104,8 +89,8 @@ static void test_first_read(void)
         arrive("", 0);
         feed_eof = false;
         CHECK(recv_step(s, L) == -1); /* nothing yet: take() ran on the empty buffer */
-        arrive("ab\r\ncd", 6);
         feed_eof = true;
+        arrive("ab\r\ncd", 6);
         int n = recv_step(s, L);
         CHECK(n >= 1);
         lua_settop(L, 0);
@@ -117,8 +102,8 @@ static void test_first_read(void)
     cosock_t *s = conn();
     s->rmode = R_SIZE;
     s->want = 2;
-    arrive("", 0);
     feed_eof = true;
+    arrive("", 0);
     CHECK(recv_step(s, L) == 3);
     CHECK(lua_isnil(L, 1) && strcmp(lua_tostring(L, 2), "closed") == 0);
     CHECK(lua_objlen(L, 3) == 0);
@@ -128,7 +113,9 @@ static void test_first_read(void)
 int main(void)
 {
     pool.refs = 1; /* never freed: it is static */
+    net = fake_net_new();
     test_claimed_size();
     test_first_read();
+    fake_net_free(net);
     return check_done();
 }

@@ -1,0 +1,292 @@
+/* Unit tests of the HTTP client's connection state machine (http/client.c)
+ * over the fake transport (net/fake.h): no socket, no loop, no server, no
+ * Lua. The .c is included to reach on_io, the readiness handler the loop
+ * would call; the test plays the loop, calling it after each piece of the
+ * response it lets arrive, and defines client_on_result to collect what
+ * the client hands back.
+ *  - keep-alive: a second request goes out on the same connection, and
+ *    each response that arrives whole costs one read;
+ *  - a response handed out one byte per read (and with EAGAIN between);
+ *  - chunked and close-delimited bodies;
+ *  - a reused connection that ends (EOF or reset) before any byte of the
+ *    response: a GET is sent again once on a fresh connection, a POST
+ *    fails (RemoteDisconnected / ConnectionResetError), a second failure
+ *    of the resent GET is not retried;
+ *  - a 101 closes the connection;
+ *  - the body cap (Content-Length over it, and a body that grows past it);
+ *  - a refused connect. */
+#include "http/client.c"
+
+#include <stdlib.h>
+
+#include "check.h"
+#include "net/fake.h"
+
+static net_t *net;
+static engine_t eng;
+static user_t user;
+
+/* what client_on_result got */
+static int nresults, status;
+static char error[512], body[4096];
+static size_t body_len;
+
+void client_on_result(conn_t *c, const client_result_t *r)
+{
+    nresults++;
+    status = r->status;
+    snprintf(error, sizeof error, "%s", r->error ? r->error : "");
+    body_len = r->body_len < sizeof body ? r->body_len : sizeof body;
+    if (body_len) memcpy(body, r->body, body_len);
+}
+
+static void fresh(void)
+{
+    if (net) {
+        client_close_all(&user);
+        fake_net_free(net);
+    }
+    net = fake_net_new();
+    eng.net = net;
+    user = (user_t){.eng = &eng};
+    nresults = 0;
+}
+
+static conn_t *open_conn(void)
+{
+    char err[256];
+    conn_t *c = client_conn(&user, "127.0.0.1", 9, 8080, false, err, sizeof err);
+    CHECK_MSG(c != NULL, "%s", err);
+    return c;
+}
+
+/* Put the request in c->wbuf and send it: 1 under way, 0 failed at once
+ * (*res holds the failure). */
+static int send_req(conn_t *c, const char *req, size_t max_body, client_result_t *res)
+{
+    buf_set(&c->wbuf, req, strlen(req));
+    client_req_t r = {.max_body = max_body};
+    return client_send(c, &r, NULL, res);
+}
+
+/* Play the loop: readiness edges until a result comes (at most n). */
+static void drive(conn_t *c, int n)
+{
+    int before = nresults;
+    for (int i = 0; i < n && nresults == before; i++)
+        on_io(NULL, &c->sock.io, EPOLLIN | EPOLLOUT);
+}
+
+#define GET "GET /x HTTP/1.1\r\nHost: h\r\n\r\n"
+#define POST "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi"
+#define OK5 "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+
+static bool body_is(const char *s)
+{
+    return body_len == strlen(s) && memcmp(body, s, body_len) == 0;
+}
+
+static void test_keep_alive(void)
+{
+    fresh();
+    conn_t *c = open_conn();
+    client_result_t res;
+    CHECK(send_req(c, GET, 0, &res) == 1);
+    fake_peer_t *p = fake_peer(net, 0);
+    CHECK(p->out.len == strlen(GET) && memcmp(p->out.p, GET, p->out.len) == 0);
+    fake_send(p, OK5, strlen(OK5));
+    drive(c, 3);
+    CHECK(nresults == 1 && status == 200 && body_is("hello") && error[0] == 0);
+    CHECK(c->state == CONN_IDLE && p->open);
+    CHECK(open_conn() == c); /* the same origin finds the same connection */
+    CHECK(send_req(c, GET, 0, &res) == 1);
+    CHECK(c->reused);
+    fake_send(p, OK5, strlen(OK5));
+    drive(c, 3);
+    CHECK(nresults == 2 && status == 200 && body_is("hello"));
+    CHECK(fake_connects(net) == 1);
+    CHECK(p->out.len == 2 * strlen(GET));
+    /* steady state: one read per response (a short read means drained) */
+    CHECK_MSG(p->calls == 2, "%d read calls", p->calls);
+    /* a response in two parts: one read per edge, no read to learn EAGAIN */
+    CHECK(send_req(c, GET, 0, &res) == 1);
+    fake_send(p, OK5, strlen(OK5) - 3);
+    on_io(NULL, &c->sock.io, EPOLLIN);
+    CHECK_MSG(p->calls == 3 && nresults == 2, "%d read calls", p->calls);
+    fake_send(p, "llo", 3);
+    on_io(NULL, &c->sock.io, EPOLLIN);
+    CHECK(p->calls == 4 && nresults == 3 && body_is("hello"));
+}
+
+static void test_byte_reads(bool again)
+{
+    fresh();
+    conn_t *c = open_conn();
+    client_result_t res;
+    fake_peer_t *p = fake_peer(net, 0);
+    p->chunk = 1;
+    p->again = again;
+    CHECK(send_req(c, GET, 0, &res) == 1);
+    const char *resp = "HTTP/1.1 200 OK\r\nX-A: b\r\nContent-Length: 11\r\n\r\nhello world";
+    fake_send(p, resp, strlen(resp));
+    drive(c, 4 * (int)strlen(resp));
+    CHECK(nresults == 1 && status == 200 && body_is("hello world"));
+    CHECK_MSG(p->reads == (int)strlen(resp), "%d reads", p->reads);
+    CHECK(c->state == CONN_IDLE);
+}
+
+static void test_chunked(void)
+{
+    fresh();
+    conn_t *c = open_conn();
+    client_result_t res;
+    fake_peer_t *p = fake_peer(net, 0);
+    p->chunk = 7; /* chunk boundaries fall anywhere */
+    CHECK(send_req(c, GET, 0, &res) == 1);
+    const char *resp = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+    fake_send(p, resp, strlen(resp));
+    drive(c, 50);
+    CHECK(nresults == 1 && status == 200 && body_is("hello world"));
+    CHECK(c->state == CONN_IDLE);
+}
+
+static void test_close_delimited(void)
+{
+    fresh();
+    conn_t *c = open_conn();
+    client_result_t res;
+    fake_peer_t *p = fake_peer(net, 0);
+    CHECK(send_req(c, GET, 0, &res) == 1);
+    const char *resp = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end";
+    fake_send(p, resp, strlen(resp));
+    drive(c, 3);
+    CHECK(nresults == 0); /* only the end of the stream ends this body */
+    p->end = FAKE_EOF;
+    drive(c, 3);
+    CHECK(nresults == 1 && status == 200 && body_is("until the end"));
+    CHECK(c->state == CONN_CLOSED && !p->open);
+}
+
+/* A kept-alive connection, then a request on it that meets `end` before
+ * any response byte. Returns the connection. */
+static conn_t *reuse_then(const char *req, enum fake_end end)
+{
+    fresh();
+    conn_t *c = open_conn();
+    client_result_t res;
+    fake_peer_t *p = fake_peer(net, 0);
+    CHECK(send_req(c, GET, 0, &res) == 1);
+    fake_send(p, OK5, strlen(OK5));
+    drive(c, 3);
+    CHECK(nresults == 1 && c->state == CONN_IDLE);
+    CHECK(send_req(c, req, 0, &res) == 1);
+    p->end = end;
+    drive(c, 1);
+    return c;
+}
+
+static void test_retry_get(enum fake_end end)
+{
+    conn_t *c = reuse_then(GET, end);
+    CHECK(nresults == 1); /* no result yet: sent again */
+    CHECK(fake_connects(net) == 2);
+    fake_peer_t *q = fake_peer(net, 1);
+    CHECK(q->out.len == strlen(GET) && memcmp(q->out.p, GET, q->out.len) == 0);
+    fake_send(q, OK5, strlen(OK5));
+    drive(c, 3);
+    CHECK(nresults == 2 && status == 200 && body_is("hello"));
+
+    /* once only: the resent request failing the same way is a failure */
+    c = reuse_then(GET, end);
+    fake_peer(net, 1)->end = end;
+    drive(c, 3);
+    CHECK(nresults == 2 && status == 0);
+    CHECK(fake_connects(net) == 2);
+    CHECK_MSG(strstr(error, end == FAKE_EOF ? "RemoteDisconnected" : "ConnectionResetError"), "%s",
+              error);
+}
+
+static void test_post_not_retried(void)
+{
+    reuse_then(POST, FAKE_EOF);
+    CHECK(nresults == 2 && status == 0);
+    CHECK_MSG(strcmp(error, "RemoteDisconnected('Remote end closed connection without "
+                            "response')") == 0,
+              "%s", error);
+    CHECK(fake_connects(net) == 1);
+    reuse_then(POST, FAKE_RESET);
+    CHECK(nresults == 2);
+    CHECK_MSG(strstr(error, "ConnectionResetError(104"), "%s", error);
+    CHECK(fake_connects(net) == 1);
+}
+
+static void test_101_closes(void)
+{
+    fresh();
+    conn_t *c = open_conn();
+    client_result_t res;
+    fake_peer_t *p = fake_peer(net, 0);
+    CHECK(send_req(c, GET, 0, &res) == 1);
+    const char *resp = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\n\r\n";
+    fake_send(p, resp, strlen(resp));
+    drive(c, 3);
+    CHECK(nresults == 1 && status == 101);
+    CHECK(c->state == CONN_CLOSED && !p->open);
+    CHECK(send_req(c, GET, 0, &res) == 1); /* the next request opens a new one */
+    CHECK(fake_connects(net) == 2);
+}
+
+static void test_body_cap(void)
+{
+    fresh();
+    conn_t *c = open_conn();
+    client_result_t res;
+    CHECK(send_req(c, GET, 10, &res) == 1);
+    const char *big = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789";
+    fake_send(fake_peer(net, 0), big, strlen(big));
+    drive(c, 3);
+    CHECK(nresults == 1);
+    CHECK_MSG(strstr(error, "ResponseTooLarge") && strstr(error, "(10 bytes)"), "%s", error);
+    CHECK(c->state == CONN_CLOSED);
+
+    CHECK(send_req(c, GET, 10, &res) == 1);
+    fake_peer_t *p = fake_peer(net, 1);
+    p->chunk = 4;
+    const char *grows = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n0123456789abcdef";
+    fake_send(p, grows, strlen(grows));
+    p->end = FAKE_EOF;
+    drive(c, 30);
+    CHECK(nresults == 2);
+    CHECK_MSG(strstr(error, "ResponseTooLarge"), "%s", error);
+}
+
+static void test_refused(void)
+{
+    fresh();
+    conn_t *c = open_conn();
+    fake_peer(net, 0)->connect_err = ECONNREFUSED;
+    client_result_t res = {0};
+    CHECK(send_req(c, GET, 0, &res) == 0); /* failed at once: the caller gets it */
+    CHECK(res.error && strstr(res.error, "ConnectionRefusedError(111"));
+    CHECK(nresults == 0);
+}
+
+int main(void)
+{
+    test_keep_alive();
+    test_byte_reads(false);
+    test_byte_reads(true);
+    test_chunked();
+    test_close_delimited();
+    test_retry_get(FAKE_EOF);
+    test_retry_get(FAKE_RESET);
+    test_post_not_retried();
+    test_101_closes();
+    test_body_cap();
+    test_refused();
+    client_close_all(&user);
+    fake_net_free(net);
+    return check_done();
+}
