@@ -1,5 +1,5 @@
-/* vm: see vm.h. Lua's allocator is ours (base/alloc.h), so Lua memory is
- * counted with the rest; each VM counts its own heap too, and refuses to
+/* vm: see vm.h. Lua's allocator is ours (base/alloc.h: abort when the
+ * system is out of memory); each VM counts its own heap, and refuses to
  * grow it past VM_MEMORY_LIMIT (LuaJIT then raises "not enough memory"). */
 #include "lua/vm.h"
 
@@ -16,11 +16,14 @@
 
 extern const char cicada_prelude[];
 
-/* The bytes a VM holds (its allocator's ud; only its own thread uses it). */
+/* The bytes a VM holds (its allocator's ud; only its own thread uses it,
+ * so a plain counter). */
 typedef struct vm_heap {
     size_t used;
 } vm_heap_t;
 
+/* Lua's allocator: straight to xrealloc/xfree (abort on out-of-memory, the
+ * one policy), plus this VM's own count for its limit. */
 static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     vm_heap_t *h = ud;
@@ -35,9 +38,8 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
      * fail outside any protected call, where Lua would panic */
     if (nsize > osize && h->used + (nsize - osize) > VM_MEMORY_LIMIT && api_user_running())
         return NULL;
-    void *q = xrealloc_try(ptr, nsize);
-    if (q) h->used = h->used - osize + nsize;
-    return q;
+    h->used = h->used - osize + nsize;
+    return xrealloc(ptr, nsize);
 }
 
 static int on_load_error(lua_State *L)
