@@ -39,7 +39,7 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     if (nsize > osize && h->used + (nsize - osize) > VM_MEMORY_LIMIT && api_user_running())
         return NULL;
     h->used = h->used - osize + nsize;
-    return xrealloc(ptr, nsize);
+    return ptr ? xrealloc(ptr, nsize) : xmalloc(nsize); /* glibc's realloc(NULL) is a detour */
 }
 
 static int on_load_error(lua_State *L)
