@@ -18,6 +18,24 @@ local _sleep, _flush, _exception, _task = cicada._sleep, cicada._flush, cicada._
                                          cicada._task
 local random, floor, max = math.random, math.floor, math.max
 local traceback = debug.traceback
+local SLEEP, raw_yield = cicada._SLEEP, coroutine.yield
+
+-- cicada.sleep's park of the running user for s seconds; returns STOP
+-- when it must stop. A real sleep yields (SLEEP, s) to the engine
+-- (api_yielded in lua/api.c) instead of calling C: a C call needs 20 free
+-- stack slots above it, which at the depth of a task or on_start doubles
+-- the coroutine's stack (376 to 752 bytes, for good) -- the bulk of an idle
+-- user's memory. Only LuaJIT's own pcall and yield run here, which need
+-- none. A zero wait, a non-number, and a call outside a user's coroutine
+-- (where the yield fails) go to cicada._sleep. The wait between tasks
+-- calls _sleep directly: it is shallow, and measured, a yield there costs
+-- more (JIT traces through it grow the stack anyway).
+local function sleep(s)
+  if type(s) ~= "number" or not (s > 0) then return _sleep(s) end
+  local ok, r = pcall(raw_yield, SLEEP, s)
+  if not ok then return _sleep(s) end
+  return r
+end
 
 -- ---- wait_time functions (Locust's semantics) ----
 
@@ -53,7 +71,7 @@ end
 
 -- Sleep inside a task. Raises STOP when the run is stopping.
 function cicada.sleep(seconds)
-  if _sleep(seconds) == STOP then error(STOP, 0) end
+  if sleep(seconds) == STOP then error(STOP, 0) end
 end
 
 -- ---- user classes and task sets ----
@@ -466,7 +484,7 @@ function after(co, ok, ...)
   if (...) == YIELD then return true, select(2, ...) end
   if co_status(co) == "dead" then return true, ... end
   busy[co] = true            -- parked by cicada: park this coroutine (and the user) too
-  return relay(co, co_yield())
+  return relay(co, co_yield(...))   -- what it yielded (a sleep) goes up to the engine
 end
 
 function coroutine.resume(co, ...)
