@@ -305,6 +305,20 @@ function cicada.client(base_url, headers)
   return setmetatable({ base_url = base_url, headers = headers }, client_mt)
 end
 
+-- The metatable of a class's users' clients: base_url and max_body_size
+-- come from one table per class (then the methods), so an idle user's
+-- client is an empty table (64 bytes, not 112). A user may still set its
+-- own client.base_url or headers. Made again when the host changed (the
+-- web UI's host field): users spawned before keep the host they had.
+local function client_class_mt(cls)
+  local mt, host, mb = rawget(cls, "_client_mt"), cls.host, cls.max_body_size
+  if mt == nil or mt.__index.base_url ~= host or mt.__index.max_body_size ~= mb then
+    mt = { __index = setmetatable({ base_url = host, max_body_size = mb }, client_mt) }
+    rawset(cls, "_client_mt", mt)
+  end
+  return mt
+end
+
 local INTERRUPT = {}   -- raised by interrupt(); caught by the task set loop
 local NOW = {}         -- a task set ended by interrupt(true): pick the next task at once
 
@@ -540,7 +554,7 @@ end
 function cicada._run(index, id)
   local cls = classes[index]
   local self = setmetatable({ id = id, host = cls.host }, cls._instance)
-  self.client = setmetatable({ base_url = cls.host, max_body_size = cls.max_body_size }, client_mt)
+  self.client = setmetatable({}, client_class_mt(cls))
   running[id] = self
   local stop = false
   if cls.on_start then
