@@ -305,15 +305,17 @@ function cicada.client(base_url, headers)
   return setmetatable({ base_url = base_url, headers = headers }, client_mt)
 end
 
--- The metatable of a class's users' clients: base_url and max_body_size
--- come from one table per class (then the methods), so an idle user's
--- client is an empty table (64 bytes, not 112). A user may still set its
--- own client.base_url or headers. Made again when the host changed (the
--- web UI's host field): users spawned before keep the host they had.
+-- The metatable of a class's users' clients: base_url comes from one table
+-- per class and host (then the methods), so an idle user's client is an
+-- empty table (64 bytes, not 112). A class's max_body_size stays a field of
+-- each client (the C side reads it raw), set only where the class has one.
+-- A user may still set its own client.base_url or headers. Made again when
+-- the host changed (the web UI's host field): users spawned before keep the
+-- host they had.
 local function client_class_mt(cls)
-  local mt, host, mb = rawget(cls, "_client_mt"), cls.host, cls.max_body_size
-  if mt == nil or mt.__index.base_url ~= host or mt.__index.max_body_size ~= mb then
-    mt = { __index = setmetatable({ base_url = host, max_body_size = mb }, client_mt) }
+  local mt, host = rawget(cls, "_client_mt"), cls.host
+  if mt == nil or mt.__index.base_url ~= host then
+    mt = { __index = setmetatable({ base_url = host }, client_mt) }
     rawset(cls, "_client_mt", mt)
   end
   return mt
@@ -555,6 +557,7 @@ function cicada._run(index, id)
   local cls = classes[index]
   local self = setmetatable({ id = id, host = cls.host }, cls._instance)
   self.client = setmetatable({}, client_class_mt(cls))
+  if cls.max_body_size ~= nil then self.client.max_body_size = cls.max_body_size end
   running[id] = self
   local stop = false
   if cls.on_start then
