@@ -146,13 +146,13 @@ static int resp_index(lua_State *L)
 /* The response object is built by a small Lua function rather than by
  * lua_setfield: its table constructor copies a template that already holds
  * every key (LuaJIT's TDUP), so there is no key to intern or insert per
- * request. Arguments in the order of ctor_args. */
+ * request. Seven keys fit the template's 8 hash slots; the rare history
+ * and _seq (catch_response) are set afterwards. */
 static const char ctor_src[] =
     "local setmetatable, mt = setmetatable, ...\n"
-    "return function(status_code, text, ok, elapsed, error, _h, url, history, _seq)\n"
+    "return function(status_code, text, ok, elapsed, error, _h, url)\n"
     "  return setmetatable({ status_code = status_code, text = text, ok = ok, elapsed = elapsed,\n"
-    "                        error = error, _h = _h, url = url, history = history,\n"
-    "                        _seq = _seq }, mt)\n"
+    "                        error = error, _h = _h, url = url }, mt)\n"
     "end\n";
 static char ctor_key, maker_key;
 
@@ -184,18 +184,19 @@ void response_push(lua_State *L, const client_result_t *r, uint64_t seq)
     else lua_pushnil(M);
     push_opt_lstring(M, r->headers, r->headers_len);
     push_opt_lstring(M, r->url, r->url_len);
+    lua_call(M, 7, 1);
     if (r->nhistory) { /* statuses only: the responses themselves are gone */
         lua_createtable(M, r->nhistory, 0);
         for (int i = 0; i < r->nhistory; i++) {
             lua_pushinteger(M, r->history[i]);
             lua_rawseti(M, -2, i + 1);
         }
-    } else {
-        lua_pushnil(M);
+        lua_setfield(M, -2, "history");
     }
-    if (seq) lua_pushnumber(M, (double)seq);
-    else lua_pushnil(M);
-    lua_call(M, 9, 1);
+    if (seq) {
+        lua_pushnumber(M, (double)seq);
+        lua_setfield(M, -2, "_seq");
+    }
     if (M != L) lua_xmove(M, L, 1);
 }
 
