@@ -1,8 +1,8 @@
 /* alloc: abort-on-OOM wrappers around the C allocator.
  *
  * Each wrapper is the C call plus one NULL test: no header, no counter, no
- * shared state, so they cost nothing on the hot path (Lua's allocator in
- * lua/vm.c calls xrealloc/xfree for every Lua object) and engines on
+ * shared state, so they cost next to nothing (Lua's large blocks and the
+ * Lua pool's chunks come from here, see lua/vm.c) and engines on
  * different threads never touch a common cache line. Whoever needs a byte
  * count keeps its own, on its own thread (lua/vm.c counts each VM's heap). */
 #include "base/alloc.h"

@@ -1,7 +1,8 @@
 /* alloc: the one allocation wrapper and the one out-of-memory policy.
  *
  * Every allocation in cicada goes through these functions (Lua's allocator
- * too, see lua/vm.c). Running out of memory aborts with a message: a load
+ * too: its small blocks come from base/pool.h's chunks, taken here; see
+ * lua/vm.c). Running out of memory aborts with a message: a load
  * tester that cannot allocate cannot report anything trustworthy either.
  * The wrappers count nothing (no atomics, no malloc_usable_size): they sit
  * under every Lua allocation. A scenario's Lua heap has its own limit,
