@@ -1,57 +1,41 @@
-/* alloc: abort-on-OOM wrappers around the C allocator with a byte count.
+/* alloc: abort-on-OOM wrappers around the C allocator.
  *
- * The count uses malloc_usable_size so no header is added to each block;
- * it is a relaxed atomic because engines allocate on their own threads
- * (never per request on the hot path). */
+ * Each wrapper is the C call plus one NULL test: no header, no counter, no
+ * shared state, so they cost next to nothing (Lua's large blocks and the
+ * Lua pool's chunks come from here, see lua/vm.c) and engines on
+ * different threads never touch a common cache line. Whoever needs a byte
+ * count keeps its own, on its own thread (lua/vm.c counts each VM's heap). */
 #include "base/alloc.h"
 
-#include <malloc.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static _Atomic size_t used;
-
-static void *check(void *p, size_t n)
+/* The one out-of-memory policy. */
+static _Noreturn void fail(size_t n)
 {
-    if (p == NULL && n != 0) {
-        fprintf(stderr, "cicada: out of memory (%zu bytes)\n", n);
-        abort();
-    }
-    if (p) atomic_fetch_add_explicit(&used, malloc_usable_size(p), memory_order_relaxed);
-    return p;
+    fprintf(stderr, "cicada: out of memory (%zu bytes)\n", n);
+    abort();
 }
 
 void *xmalloc(size_t n)
 {
-    return check(malloc(n ? n : 1), n ? n : 1);
+    void *p = malloc(n ? n : 1);
+    if (p == NULL) fail(n);
+    return p;
 }
 
 void *xcalloc(size_t count, size_t n)
 {
-    size_t total = count * n;
-    return check(calloc(count ? count : 1, n ? n : 1), total ? total : 1);
+    void *p = calloc(count ? count : 1, n ? n : 1);
+    if (p == NULL) fail(count * n);
+    return p;
 }
 
 void *xrealloc(void *p, size_t n)
 {
-    if (n == 0) n = 1;
-    size_t old = p ? malloc_usable_size(p) : 0;
-    void *q = realloc(p, n);
-    if (q == NULL) return check(NULL, n);
-    atomic_fetch_sub_explicit(&used, old, memory_order_relaxed);
-    return check(q, n);
-}
-
-void *xrealloc_try(void *p, size_t n)
-{
-    size_t old = p ? malloc_usable_size(p) : 0;
-    void *q = p ? realloc(p, n) : malloc(n);
-    if (q == NULL) return NULL;
-    /* one atomic add of the difference (modulo 2^N, so a shrink works too):
-     * Lua allocates often */
-    atomic_fetch_add_explicit(&used, malloc_usable_size(q) - old, memory_order_relaxed);
+    void *q = realloc(p, n ? n : 1);
+    if (q == NULL) fail(n);
     return q;
 }
 
@@ -70,12 +54,5 @@ char *xstrdup(const char *s)
 
 void xfree(void *p)
 {
-    if (p == NULL) return;
-    atomic_fetch_sub_explicit(&used, malloc_usable_size(p), memory_order_relaxed);
     free(p);
-}
-
-size_t alloc_used(void)
-{
-    return atomic_load_explicit(&used, memory_order_relaxed);
 }

@@ -74,7 +74,11 @@ void engine_resume(user_t *u, int nargs)
     atomic_store_explicit(&e->resumes, atomic_load_explicit(&e->resumes, memory_order_relaxed) + 1,
                           memory_order_relaxed);
     publish(e, u);
-    int rc = lua_resume(u->co, nargs);
+    int rc;
+    /* a sleep that must stop resumes at once with STOP: a loop, as a user
+     * that keeps catching it only spins like any busy task */
+    while ((rc = lua_resume(u->co, nargs)) == LUA_YIELD && (nargs = api_yielded(u)) >= 0)
+        ;
     e->current = NULL;
     /* a resume that took too long may have been given up on meanwhile */
     if (atomic_load_explicit(&e->abandoned, memory_order_relaxed)) watch_park(e);

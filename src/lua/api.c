@@ -28,7 +28,8 @@
 #include "engine/engine.h"
 #include "lua/vm.h"
 
-static char stop_key; /* its address is the STOP sentinel */
+static char stop_key;  /* its address is the STOP sentinel */
+static char sleep_key; /* its address is _SLEEP: the prelude's yield to sleep */
 
 void api_push_stop(lua_State *L)
 {
@@ -120,22 +121,24 @@ static int l_now(lua_State *L)
     return 1;
 }
 
-/* _sleep(seconds, between_tasks): returns nothing, or STOP when the user
- * must stop (the prelude raises it). */
-static int l_sleep(lua_State *L)
+/* Park u for s seconds (between: the wait between two tasks). Returns
+ * SLEEP_PARKED (u waits for its timer or its turn), SLEEP_NOW (go on at
+ * once, nothing pushed), SLEEP_STOP (STOP pushed on L) or SLEEP_NAN (an
+ * error message pushed on L). */
+enum { SLEEP_PARKED, SLEEP_NOW, SLEEP_STOP, SLEEP_NAN };
+static int sleep_user(user_t *u, lua_State *L, double s, bool between)
 {
-    user_t *u = api_current(L, "cicada.sleep");
-    double s = luaL_optnumber(L, 1, 0);
-    bool between = lua_toboolean(L, 2);
     if (api_must_stop(u) || (between && u->stopping && !u->in_on_stop)) {
         api_push_stop(L);
-        return 1;
+        return SLEEP_STOP;
     }
     /* NaN is a bug in the scenario: say so (negatives wait 0, like
      * gevent.sleep; waits past LIMIT_SECONDS are cut to it, below) */
-    if (s != s)
-        return luaL_error(L, between ? "wait_time returned nan (a number of seconds expected)"
-                                     : "cicada.sleep(nan): a number of seconds expected");
+    if (s != s) {
+        lua_pushstring(L, between ? "wait_time returned nan (a number of seconds expected)"
+                                  : "cicada.sleep(nan): a number of seconds expected");
+        return SLEEP_NAN;
+    }
     u->between = between;
     if (!(s > 0)) {
         /* A zero wait after a task that parked on I/O needs no extra trip
@@ -143,7 +146,7 @@ static int l_sleep(lua_State *L)
          * other users run. */
         if (between && u->parked) {
             u->parked = false;
-            return 0;
+            return SLEEP_NOW;
         }
         u->parked = false;
         engine_yield(u);
@@ -151,7 +154,40 @@ static int l_sleep(lua_State *L)
         u->parked = false;
         engine_sleep(u, clock_ns() + loop_delay_ns(s));
     }
-    return lua_yield(L, 0);
+    return SLEEP_PARKED;
+}
+
+/* _sleep(seconds, between_tasks): returns nothing, or STOP when the user
+ * must stop (the prelude raises it). The wait between tasks, and
+ * cicada.sleep where its yield of _SLEEP does not apply (zero or not a
+ * number, or outside a user's coroutine, where the error names the call). */
+static int l_sleep(lua_State *L)
+{
+    user_t *u = api_current(L, "cicada.sleep");
+    switch (sleep_user(u, L, luaL_optnumber(L, 1, 0), lua_toboolean(L, 2))) {
+    case SLEEP_NOW: return 0;
+    case SLEEP_STOP: return 1;
+    case SLEEP_NAN: /* like luaL_error: the caller's file:line first */
+        luaL_where(L, 1);
+        lua_insert(L, -2);
+        lua_concat(L, 2);
+        return lua_error(L);
+    default: return lua_yield(L, 0);
+    }
+}
+
+/* cicada.sleep yields (_SLEEP, seconds) itself rather than calling C (see
+ * the prelude's sleep()): a C call needs LUA_MINSTACK free slots above it,
+ * which would double a fresh coroutine's stack (376 to 752 bytes, never
+ * shrunk back) for every user that sleeps in on_start. */
+int api_yielded(user_t *u)
+{
+    lua_State *L = u->co;
+    if (lua_gettop(L) != 2 || lua_touserdata(L, 1) != &sleep_key) return -1;
+    double s = lua_tonumber(L, 2);
+    lua_settop(L, 0);
+    /* s > 0, the prelude sends nothing else: u is parked, or must stop */
+    return sleep_user(u, L, s, false) == SLEEP_STOP ? 1 : -1;
 }
 
 /* _exception(msg, traceback): count an exception; returns false where
@@ -281,6 +317,8 @@ void api_open(lua_State *L, engine_t *e)
     }
     api_push_stop(L);
     lua_setfield(L, -2, "_STOP");
+    lua_pushlightuserdata(L, &sleep_key);
+    lua_setfield(L, -2, "_SLEEP");
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");
     http_open(L);

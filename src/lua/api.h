@@ -26,6 +26,11 @@ struct user *api_current(struct lua_State *L, const char *what);
 /* Is a user's coroutine running on this thread (so a Lua error raised now
  * is caught by its resume)? */
 _Bool api_user_running(void);
+/* u's coroutine yielded: if it was cicada.sleep's (_SLEEP, seconds), park
+ * u for that long. Returns 1 when u must stop instead (STOP is pushed on
+ * u->co: resume it with that at once), -1 when u is parked (by the sleep,
+ * or by whatever else yielded). */
+int api_yielded(struct user *u);
 /* Would a blocking call now stop the user instead (the run is stopping)? */
 _Bool api_must_stop(const struct user *u);
 /* tostring() of any value, pushed on the stack; returns its text. */

@@ -18,6 +18,24 @@ local _sleep, _flush, _exception, _task = cicada._sleep, cicada._flush, cicada._
                                          cicada._task
 local random, floor, max = math.random, math.floor, math.max
 local traceback = debug.traceback
+local SLEEP, raw_yield = cicada._SLEEP, coroutine.yield
+
+-- cicada.sleep's park of the running user for s seconds; returns STOP
+-- when it must stop. A real sleep yields (SLEEP, s) to the engine
+-- (api_yielded in lua/api.c) instead of calling C: a C call needs 20 free
+-- stack slots above it, which at the depth of a task or on_start doubles
+-- the coroutine's stack (376 to 752 bytes, for good) -- the bulk of an idle
+-- user's memory. Only LuaJIT's own pcall and yield run here, which need
+-- none. A zero wait, a non-number, and a call outside a user's coroutine
+-- (where the yield fails) go to cicada._sleep. The wait between tasks
+-- calls _sleep directly: it is shallow, and measured, a yield there costs
+-- more (JIT traces through it grow the stack anyway).
+local function sleep(s)
+  if type(s) ~= "number" or not (s > 0) then return _sleep(s) end
+  local ok, r = pcall(raw_yield, SLEEP, s)
+  if not ok then return _sleep(s) end
+  return r
+end
 
 -- ---- wait_time functions (Locust's semantics) ----
 
@@ -53,7 +71,7 @@ end
 
 -- Sleep inside a task. Raises STOP when the run is stopping.
 function cicada.sleep(seconds)
-  if _sleep(seconds) == STOP then error(STOP, 0) end
+  if sleep(seconds) == STOP then error(STOP, 0) end
 end
 
 -- ---- user classes and task sets ----
@@ -287,6 +305,22 @@ function cicada.client(base_url, headers)
   return setmetatable({ base_url = base_url, headers = headers }, client_mt)
 end
 
+-- The metatable of a class's users' clients: base_url comes from one table
+-- per class and host (then the methods), so an idle user's client is an
+-- empty table (64 bytes, not 112). A class's max_body_size stays a field of
+-- each client (the C side reads it raw), set only where the class has one.
+-- A user may still set its own client.base_url or headers. Made again when
+-- the host changed (the web UI's host field): users spawned before keep the
+-- host they had.
+local function client_class_mt(cls)
+  local mt, host = rawget(cls, "_client_mt"), cls.host
+  if mt == nil or mt.__index.base_url ~= host then
+    mt = { __index = setmetatable({ base_url = host }, client_mt) }
+    rawset(cls, "_client_mt", mt)
+  end
+  return mt
+end
+
 local INTERRUPT = {}   -- raised by interrupt(); caught by the task set loop
 local NOW = {}         -- a task set ended by interrupt(true): pick the next task at once
 
@@ -466,7 +500,7 @@ function after(co, ok, ...)
   if (...) == YIELD then return true, select(2, ...) end
   if co_status(co) == "dead" then return true, ... end
   busy[co] = true            -- parked by cicada: park this coroutine (and the user) too
-  return relay(co, co_yield())
+  return relay(co, co_yield(...))   -- what it yielded (a sleep) goes up to the engine
 end
 
 function coroutine.resume(co, ...)
@@ -522,7 +556,8 @@ end
 function cicada._run(index, id)
   local cls = classes[index]
   local self = setmetatable({ id = id, host = cls.host }, cls._instance)
-  self.client = setmetatable({ base_url = cls.host, max_body_size = cls.max_body_size }, client_mt)
+  self.client = setmetatable({}, client_class_mt(cls))
+  if cls.max_body_size ~= nil then self.client.max_body_size = cls.max_body_size end
   running[id] = self
   local stop = false
   if cls.on_start then

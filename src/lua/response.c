@@ -1,7 +1,8 @@
 /* response: the Lua object a request returns.
  *
- * A plain table (status_code, text, ok, elapsed, error, url, history)
- * with a shared metatable whose __index adds the methods (json, success,
+ * A plain table (status_code, text, ok, elapsed, error, url, history),
+ * made by a small Lua constructor (see response_push), with a shared
+ * metatable whose __index adds the methods (json, success,
  * failure, raise_for_status), `body` as an alias of text, and `headers`,
  * parsed from the raw header block kept in `_h` only when first read and
  * then cached in the table. success() and failure() settle a
@@ -142,44 +143,61 @@ static int resp_index(lua_State *L)
     return 1;
 }
 
+/* The response object is built by a small Lua function rather than by
+ * lua_setfield: its table constructor copies a template that already holds
+ * every key (LuaJIT's TDUP), so there is no key to intern or insert per
+ * request. Seven keys fit the template's 8 hash slots; the rare history
+ * and _seq (catch_response) are set afterwards. */
+static const char ctor_src[] =
+    "local setmetatable, mt = setmetatable, ...\n"
+    "return function(status_code, text, ok, elapsed, error, _h, url)\n"
+    "  return setmetatable({ status_code = status_code, text = text, ok = ok, elapsed = elapsed,\n"
+    "                        error = error, _h = _h, url = url }, mt)\n"
+    "end\n";
+static char ctor_key, maker_key;
+
+static void push_opt_lstring(lua_State *L, const char *s, size_t n)
+{
+    if (s) lua_pushlstring(L, s, n);
+    else lua_pushnil(L);
+}
+
 void response_push(lua_State *L, const client_result_t *r, uint64_t seq)
 {
-    lua_createtable(L, 0, 8);
-    lua_pushinteger(L, r->status);
-    lua_setfield(L, -2, "status_code");
-    lua_pushlstring(L, r->body ? r->body : "", r->body_len);
-    lua_setfield(L, -2, "text");
-    lua_pushboolean(L, r->error == NULL);
-    lua_setfield(L, -2, "ok");
-    lua_pushnumber(L, (double)r->elapsed_ns / 1e9);
-    lua_setfield(L, -2, "elapsed");
-    if (r->error) {
-        lua_pushstring(L, r->error);
-        lua_setfield(L, -2, "error");
+    /* L is a user's coroutine, suspended (the usual case: no function can
+     * be called on it, so the object is made on the VM's maker thread and
+     * moved) or running (a request that failed at once). */
+    lua_State *M = L;
+    if (lua_status(L) == LUA_YIELD) {
+        lua_pushlightuserdata(L, &maker_key);
+        lua_rawget(L, LUA_REGISTRYINDEX);
+        M = lua_tothread(L, -1);
+        lua_pop(L, 1);
     }
-    if (r->headers) {
-        lua_pushlstring(L, r->headers, r->headers_len);
-        lua_setfield(L, -2, "_h");
-    }
-    if (r->url) {
-        lua_pushlstring(L, r->url, r->url_len);
-        lua_setfield(L, -2, "url");
-    }
+    lua_pushlightuserdata(M, &ctor_key);
+    lua_rawget(M, LUA_REGISTRYINDEX);
+    lua_pushinteger(M, r->status);
+    lua_pushlstring(M, r->body ? r->body : "", r->body_len);
+    lua_pushboolean(M, r->error == NULL);
+    lua_pushnumber(M, (double)r->elapsed_ns / 1e9);
+    if (r->error) lua_pushstring(M, r->error);
+    else lua_pushnil(M);
+    push_opt_lstring(M, r->headers, r->headers_len);
+    push_opt_lstring(M, r->url, r->url_len);
+    lua_call(M, 7, 1);
     if (r->nhistory) { /* statuses only: the responses themselves are gone */
-        lua_createtable(L, r->nhistory, 0);
+        lua_createtable(M, r->nhistory, 0);
         for (int i = 0; i < r->nhistory; i++) {
-            lua_pushinteger(L, r->history[i]);
-            lua_rawseti(L, -2, i + 1);
+            lua_pushinteger(M, r->history[i]);
+            lua_rawseti(M, -2, i + 1);
         }
-        lua_setfield(L, -2, "history");
+        lua_setfield(M, -2, "history");
     }
     if (seq) {
-        lua_pushnumber(L, (double)seq);
-        lua_setfield(L, -2, "_seq");
+        lua_pushnumber(M, (double)seq);
+        lua_setfield(M, -2, "_seq");
     }
-    lua_pushlightuserdata(L, &resp_mt_key);
-    lua_rawget(L, LUA_REGISTRYINDEX);
-    lua_setmetatable(L, -2);
+    if (M != L) lua_xmove(M, L, 1);
 }
 
 void response_open(lua_State *L)
@@ -193,5 +211,18 @@ void response_open(lua_State *L)
     }
     lua_pushcclosure(L, resp_index, 1);
     lua_setfield(L, -2, "__index");
+    lua_pushvalue(L, -1);
+    lua_insert(L, -3); /* mt, key, mt */
+    lua_rawset(L, LUA_REGISTRYINDEX);
+
+    lua_pushlightuserdata(L, &ctor_key);
+    if (luaL_loadbuffer(L, ctor_src, sizeof ctor_src - 1, "=response") != 0) lua_error(L);
+    lua_pushvalue(L, -3);
+    lua_call(L, 1, 1);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    lua_pop(L, 1); /* mt */
+
+    lua_pushlightuserdata(L, &maker_key);
+    lua_newthread(L);
     lua_rawset(L, LUA_REGISTRYINDEX);
 }

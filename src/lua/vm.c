@@ -1,6 +1,7 @@
-/* vm: see vm.h. Lua's allocator is ours (base/alloc.h), so Lua memory is
- * counted with the rest; each VM counts its own heap too, and refuses to
- * grow it past VM_MEMORY_LIMIT (LuaJIT then raises "not enough memory"). */
+/* vm: see vm.h. Lua's allocator is ours: small blocks from a pool per VM
+ * (base/pool.h), the rest from base/alloc.h (abort when the system is out
+ * of memory); each VM counts its own heap, and refuses to grow it past
+ * VM_MEMORY_LIMIT (LuaJIT then raises "not enough memory"). */
 #include "lua/vm.h"
 
 #include <lauxlib.h>
@@ -12,21 +13,28 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/pool.h"
 #include "lua/api.h"
 
 extern const char cicada_prelude[];
 
-/* The bytes a VM holds (its allocator's ud; only its own thread uses it). */
+/* A VM's allocator state (its allocator's ud; only its own thread uses
+ * it, so plain fields): its small-object pool and the bytes it holds. */
 typedef struct vm_heap {
+    pool_t *pool;
     size_t used;
 } vm_heap_t;
 
+/* Lua's allocator: LuaJIT always gives the old size, so blocks come from
+ * the VM's pool without a header (base/pool.h; larger ones from xmalloc,
+ * abort on out-of-memory, the one policy), plus this VM's count for its
+ * limit. */
 static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     vm_heap_t *h = ud;
     if (ptr == NULL) osize = 0; /* Lua 5.1/LuaJIT: no old size for a new block */
     if (nsize == 0) {
-        xfree(ptr);
+        pool_release(h->pool, ptr, osize);
         h->used -= osize;
         return NULL;
     }
@@ -35,9 +43,8 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
      * fail outside any protected call, where Lua would panic */
     if (nsize > osize && h->used + (nsize - osize) > VM_MEMORY_LIMIT && api_user_running())
         return NULL;
-    void *q = xrealloc_try(ptr, nsize);
-    if (q) h->used = h->used - osize + nsize;
-    return q;
+    h->used = h->used - osize + nsize;
+    return pool_resize(h->pool, ptr, osize, nsize);
 }
 
 static int on_load_error(lua_State *L)
@@ -77,8 +84,10 @@ lua_State *vm_new(struct engine *e, const vm_conf_t *conf, char *err, size_t n)
 {
     /* LuaJIT without GC64 refuses custom allocators on 64-bit: fall back */
     vm_heap_t *heap = xcalloc(1, sizeof *heap);
+    heap->pool = pool_new();
     lua_State *L = lua_newstate(l_alloc, heap);
     if (L == NULL) {
+        pool_free(heap->pool);
         xfree(heap);
         L = luaL_newstate();
     }
@@ -197,5 +206,9 @@ void vm_free(lua_State *L)
     void *ud = NULL;
     lua_Alloc f = lua_getallocf(L, &ud);
     lua_close(L);
-    if (f == l_alloc) xfree(ud); /* after the close, which still frees through it */
+    if (f == l_alloc) { /* after the close, which still frees through it */
+        vm_heap_t *h = ud;
+        pool_free(h->pool);
+        xfree(h);
+    }
 }

@@ -76,6 +76,7 @@ struct stats_shard {
     uint64_t pending; /* records since the last merge */
     uint64_t cut;     /* requests cut off at stop since the last merge */
     uint64_t epoch;   /* the reset epoch its records belong to (stats.h) */
+    shard_row_t *last; /* the row of the last request: a task often repeats it */
 };
 
 static bool row_eq(const void *item, const char *a, const char *b, const char *c)
@@ -147,8 +148,8 @@ void stats_ring_add(int64_t *key, uint32_t *reqs, uint32_t *fails, int64_t sec, 
     fails[i] += nfail;
 }
 
-void stats_shard_request(stats_shard_t *s, const char *method, const char *name, int64_t rt_us,
-                         int64_t length, const char *err, double now)
+/* The row of (method, name) in s, made on first use. */
+static shard_row_t *shard_row(stats_shard_t *s, const char *method, const char *name)
 {
     uint64_t h = table_hash(method, name, NULL);
     shard_row_t *r = table_get(&s->rows, h, row_eq, method, name, NULL);
@@ -159,6 +160,14 @@ void stats_shard_request(stats_shard_t *s, const char *method, const char *name,
         r->hist = hist_new();
         table_put(&s->rows, h, r);
     }
+    return r;
+}
+
+void stats_shard_request(stats_shard_t *s, const char *method, const char *name, int64_t rt_us,
+                         int64_t length, const char *err, double now)
+{
+    shard_row_t *r = s->last; /* the same row again: no hash, no probe */
+    if (!r || !row_eq(r, method, name, NULL)) r = s->last = shard_row(s, method, name);
     r->dirty = true;
     r->num_requests++;
     if (rt_us < 0) {
@@ -177,7 +186,7 @@ void stats_shard_request(stats_shard_t *s, const char *method, const char *name,
     if (!err) return;
 
     r->num_failures++;
-    h = table_hash(method, name, err);
+    uint64_t h = table_hash(method, name, err);
     shard_err_t *e = table_get(&s->errs, h, err_eq, method, name, err);
     if (!e) {
         e = xcalloc(1, sizeof *e);

@@ -339,6 +339,34 @@ static void test_cut(void)
     stats_free(st);
 }
 
+/* A shard remembers the row of its last request: a repeat skips the
+ * lookup, anything else (another name, another method, the same buffer
+ * holding another name) must still land in its own row. */
+static void test_rows_by_name(void)
+{
+    stats_t *st = stats_new();
+    stats_shard_t *s = stats_shard_new();
+    char name[16];
+    const char *seq[] = {"/a", "/a", "/b", "/a", "/b", "/b", "/a"};
+    for (size_t i = 0; i < sizeof seq / sizeof *seq; i++) {
+        strcpy(name, seq[i]); /* one buffer, reused: as a user's pending name */
+        stats_shard_request(s, "GET", name, 1000, 1, NULL, 100.0);
+    }
+    stats_shard_request(s, "POST", "/a", 1000, 1, NULL, 100.0);
+    stats_shard_request(s, "POST", "/a", 1000, 1, "HTTPError('500')", 100.0);
+    stats_merge(st, s);
+    size_t n;
+    stats_entry_t **e = stats_entries(st, &n);
+    CHECK(n == 3);
+    /* sorted by (name, method) */
+    CHECK(strcmp(e[0]->name, "/a") == 0 && strcmp(e[0]->method, "GET") == 0 && e[0]->num_requests == 4);
+    CHECK(strcmp(e[1]->name, "/a") == 0 && strcmp(e[1]->method, "POST") == 0 && e[1]->num_requests == 2 &&
+          e[1]->num_failures == 1);
+    CHECK(strcmp(e[2]->name, "/b") == 0 && e[2]->num_requests == 3);
+    stats_shard_free(s);
+    stats_free(st);
+}
+
 int main(void)
 {
     CHECK(STATS_NPCT == 11 && strcmp(stats_pct_names[9], "99.99%") == 0);
@@ -350,5 +378,6 @@ int main(void)
     test_current_percentile();
     test_percentiles_within_min_max();
     test_cut();
+    test_rows_by_name();
     return check_done();
 }
