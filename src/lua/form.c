@@ -156,17 +156,3 @@ void form_multipart(lua_State *L, int data, int files, buf_t *b, const char *bou
     buf_puts(b, boundary);
     buf_puts(b, "--\r\n");
 }
-
-void form_base64(buf_t *b, const char *s, size_t n)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)u[i] << 16;
-        if (i + 1 < n) v |= (unsigned)u[i + 1] << 8;
-        if (i + 2 < n) v |= u[i + 2];
-        char out[4] = {tab[v >> 18], tab[(v >> 12) & 63], i + 1 < n ? tab[(v >> 6) & 63] : '=',
-                       i + 2 < n ? tab[v & 63] : '='};
-        buf_append(b, out, 4);
-    }
-}
