@@ -3,7 +3,7 @@
  * The connection is a small state machine driven by two entry points:
  * client_send() from the user's coroutine, and on_io() from the loop. Both
  * end a request the same way: finish() with a result, which is handed to
- * client_on_result() — except when client_send() fails before anything was
+ * the client's callback (client_deliver) — except when client_send() fails before anything was
  * under way, where the caller gets the failure back directly (a coroutine
  * cannot be resumed from inside itself): that is the `sync` flag.
  *
@@ -28,6 +28,7 @@
 
 #include "base/alloc.h"
 #include "http/body.h"
+#include "http/cookie.h"
 #include "http/session.h"
 #include "http/tls.h"
 
@@ -118,7 +119,7 @@ static void close_socket_as(conn_t *c, bool clean)
         c->ssl = NULL;
     }
     if (c->io.fd >= 0) {
-        loop_del(c->user->eng->loop, &c->io);
+        loop_del(c->cl->env->loop, &c->io);
         close(c->io.fd);
         c->io.fd = -1;
     }
@@ -130,29 +131,34 @@ static void close_socket(conn_t *c)
     close_socket_as(c, false);
 }
 
-/* Close c for good: it goes to the engine's graveyard (freed after the
- * loop turn, when no event can refer to it). The caller unlinks it. */
+/* Close c for good: it goes to the graveyard (freed after the loop turn,
+ * when no event can refer to it). The caller unlinks it. */
 static void retire(conn_t *c)
 {
-    engine_t *e = c->user->eng;
-    loop_timer_stop(e->loop, &c->timer);
+    client_env_t *env = c->cl->env;
+    loop_timer_stop(env->loop, &c->timer);
     close_socket_as(c, true);
-    c->next = e->graveyard;
-    e->graveyard = c;
+    c->next = env->graveyard;
+    env->graveyard = c;
 }
 
-conn_t *client_conn(user_t *u, const char *host, size_t host_len, int port, bool tls, char *err,
-                    size_t n)
+void client_init(client_t *cl, client_env_t *env, client_done_fn *done, void *arg)
+{
+    *cl = (client_t){.env = env, .done = done, .arg = arg};
+}
+
+conn_t *client_conn(client_t *cl, const char *host, size_t host_len, int port, bool tls,
+                    char *err, size_t n)
 {
     /* the list is kept most recently used first: a hit moves to the front */
-    conn_t **pp = &u->conns, **lru = NULL;
+    conn_t **pp = &cl->conns, **lru = NULL;
     int count = 0;
     for (conn_t *c; (c = *pp) != NULL; pp = &c->next) {
         if (c->port == port && c->tls == tls && strlen(c->host) == host_len &&
             memcmp(c->host, host, host_len) == 0) {
             *pp = c->next;
-            c->next = u->conns;
-            u->conns = c;
+            c->next = cl->conns;
+            cl->conns = c;
             return c;
         }
         count++;
@@ -178,12 +184,12 @@ conn_t *client_conn(user_t *u, const char *host, size_t host_len, int port, bool
     snprintf(origin, sizeof origin, "%s://%s%s%s%s", tls ? "https" : "http", v6 ? "[" : "", c->host,
              v6 ? "]" : "", portstr);
     c->origin = xstrdup(origin);
-    c->user = u;
+    c->cl = cl;
     c->io.fd = -1;
     c->io.fn = on_io;
     c->timer.fn = on_timeout;
-    c->next = u->conns;
-    u->conns = c;
+    c->next = cl->conns;
+    cl->conns = c;
     return c;
 }
 
@@ -207,7 +213,7 @@ static int open_socket(conn_t *c)
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->io.fd = fd;
-    if (loop_add(c->user->eng->loop, &c->io) != 0) {
+    if (loop_add(c->cl->env->loop, &c->io) != 0) {
         int e = errno;
         close(fd);
         c->io.fd = -1;
@@ -240,7 +246,7 @@ static int open_any(conn_t *c)
 
 static void finish(conn_t *c, const char *error, bool sync, client_result_t *out)
 {
-    loop_timer_stop(c->user->eng->loop, &c->timer);
+    loop_timer_stop(c->cl->env->loop, &c->timer);
     client_result_t r = {.error = error,
                          .elapsed_ns = clock_ns() - c->t0_ns,
                          .history = c->history,
@@ -269,8 +275,15 @@ static void finish(conn_t *c, const char *error, bool sync, client_result_t *out
         *out = r;
         return;
     }
-    client_on_result(c, &r);
+    client_deliver(c, &r);
     body_release(c);
+}
+
+void client_deliver(conn_t *c, const client_result_t *res)
+{
+    client_t *cl = c->cl;
+    cl->busy = NULL;
+    cl->done(cl->arg, res);
 }
 
 static bool flush(conn_t *c, bool sync, client_result_t *out);
@@ -478,9 +491,8 @@ static void on_timeout(loop_t *l, loop_timer_t *t)
  * other settings is not offered. Returns 0, or -1 with err filled. */
 static int tls_settings(conn_t *c, const client_req_t *req, char *err, size_t n)
 {
-    const engine_conf_t *conf = c->user->eng->conf;
     struct ssl_ctx_st *ctx = req->ctx;
-    if (ctx == NULL && (ctx = tls_ctx(conf ? conf->ca_file : NULL, err, n)) == NULL) return -1;
+    if (ctx == NULL && (ctx = tls_ctx(c->cl->env->ca_file, err, n)) == NULL) return -1;
     if (ctx != c->ctx || req->verify != c->verify) {
         if (c->state != CONN_CLOSED) close_socket(c);
         tls_session_free(c->session);
@@ -533,32 +545,39 @@ int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_r
     }
     if (c->state == CONN_IDLE) c->state = CONN_WRITING;
     if (!proceed(c, true, res)) return 0;
-    if (c->timeout_ns) loop_timer_at(c->user->eng->loop, &c->timer, c->start_ns + c->timeout_ns);
+    if (c->timeout_ns) loop_timer_at(c->cl->env->loop, &c->timer, c->start_ns + c->timeout_ns);
+    c->cl->busy = c;
     return 1;
 }
 
-void client_cut(conn_t *c)
+bool client_cut(client_t *cl)
 {
-    loop_timer_stop(c->user->eng->loop, &c->timer);
+    conn_t *c = cl->busy;
+    if (c == NULL) return false;
+    cl->busy = NULL;
+    loop_timer_stop(cl->env->loop, &c->timer);
     close_socket(c);
+    return true;
 }
 
-void client_close_all(user_t *u)
+void client_free(client_t *cl)
 {
-    conn_t *c = u->conns;
+    conn_t *c = cl->conns;
     while (c) {
         conn_t *next = c->next;
         retire(c);
         c = next;
     }
-    u->conns = NULL;
+    cl->conns = cl->busy = NULL;
+    cookie_jar_free(cl->jar);
+    cl->jar = NULL;
 }
 
-void client_bury(engine_t *e)
+void client_bury(client_env_t *env)
 {
-    while (e->graveyard) {
-        conn_t *c = e->graveyard;
-        e->graveyard = c->next;
+    while (env->graveyard) {
+        conn_t *c = env->graveyard;
+        env->graveyard = c->next;
         tls_session_free(c->session);
         body_free(c);
         buf_free(&c->wbuf);

@@ -1,7 +1,15 @@
-/* client: HTTP/1.1 keep-alive connections of one user, plain or TLS.
+/* client: HTTP/1.1 keep-alive connections of one client (one virtual
+ * user's), plain or TLS.
  *
- * Each user has at most one connection per (scheme, host, port), kept open
- * between requests and reopened when the server closes it; a user keeps at
+ * A client_t is what requests calls a Session: its connections, its cookie
+ * jar, and the completion callback its owner gave it. It knows nothing of
+ * users, Lua or the engine: it runs on a loop and a per-thread environment
+ * (client_env_t: the loop, the default CA bundle, the graveyard of closed
+ * connections), and hands every result to the callback. The Lua binding
+ * makes one per user that sends a request (src/lua/binding.c).
+ *
+ * A client has at most one connection per (scheme, host, port), kept open
+ * between requests and reopened when the server closes it; it keeps at
  * most CLIENT_MAX_CONNS of them, the least recently used closed first. A request is
  * serialized by the caller straight into the connection's write buffer;
  * client_send() writes it at once (one send() in steady state) and only
@@ -37,7 +45,6 @@
 #include <sys/socket.h>
 
 #include "base/buf.h"
-#include "engine/engine.h"
 #include "engine/loop.h"
 #include "http/parse.h"
 
@@ -54,6 +61,9 @@ enum conn_state {
 #define CLIENT_MAX_CONNS 16 /* connections a user keeps (LRU) */
 
 struct decode;
+struct conn;
+struct cookie_jar;
+struct client_result;
 struct ssl_st;
 struct ssl_ctx_st;
 struct ssl_session_st;
@@ -69,11 +79,36 @@ typedef struct client_req {
     size_t max_body;        /* body cap in bytes, raw and decoded (0: BODY_DEFAULT_CAP) */
 } client_req_t;
 
+/* What the clients of one thread share. The owner (the Lua binding, one
+ * per engine) sets loop and ca_file and frees the graveyard with
+ * client_bury after every loop turn and at the end. */
+typedef struct client_env {
+    loop_t *loop;
+    const char *ca_file;     /* --ca-file: CA bundle for HTTPS, NULL for the system's */
+    struct conn *graveyard;  /* closed connections, freed after the loop turn */
+} client_env_t;
+
+/* Called when a request sent with client_send completes (also after its
+ * redirects): res and what it points to are valid only during the call.
+ * The callback may send the next request on the same client. */
+typedef void client_done_fn(void *arg, const struct client_result *res);
+
+/* One client: its connections (most recently used first), the one of the
+ * request in flight, its cookies. Owned by its creator; client_free. */
+typedef struct client {
+    client_env_t *env;
+    struct conn *conns;
+    struct conn *busy;      /* the request in flight, NULL if none */
+    struct cookie_jar *jar; /* NULL until a cookie is set (http/cookie.h) */
+    client_done_fn *done;
+    void *arg; /* given to done */
+} client_t;
+
 typedef struct conn {
     loop_io_t io;
     loop_timer_t timer;
-    user_t *user;
-    struct conn *next; /* user's list, or the engine's graveyard */
+    client_t *cl;
+    struct conn *next; /* the client's list, or the environment's graveyard */
     char *host;        /* owned */
     int port;
     bool tls;          /* https */
@@ -136,30 +171,36 @@ typedef struct client_result {
     int nhistory;
 } client_result_t;
 
-/* Find or create u's connection to host:port over TLS or not (host is
+/* Make cl an empty client on env whose results go to done(arg, ...). */
+void client_init(client_t *cl, client_env_t *env, client_done_fn *done, void *arg);
+
+/* Close all of cl's connections (they go to the graveyard) and free its
+ * cookies. A request in flight is dropped without a result. cl may be
+ * client_init'ed again. */
+void client_free(client_t *cl);
+
+/* Find or create cl's connection to host:port over TLS or not (host is
  * copied). Returns NULL and fills err when the name does not resolve. */
-conn_t *client_conn(user_t *u, const char *host, size_t host_len, int port, bool tls, char *err,
-                    size_t n);
+conn_t *client_conn(client_t *cl, const char *host, size_t host_len, int port, bool tls,
+                    char *err, size_t n);
 
 /* Send the request in c->wbuf as req says (req is copied). from is NULL
  * for a new logical request, or the connection whose response redirected
  * here (it may be c itself): the hop then continues from's clock, count
- * and history. Returns 1 if the request is under way (the result comes
- * through client_on_result later), or 0 if it failed at once and *res holds
- * the failure. */
+ * and history. Returns 1 if the request is under way (c is its client's
+ * busy connection; the result comes through the client's callback later),
+ * or 0 if it failed at once and *res holds the failure. */
 int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_result_t *res);
 
-/* Called by the client when a request completes (defined by the Lua
- * bindings): must consume res before returning. */
-void client_on_result(conn_t *c, const client_result_t *res);
+/* Hand res to c's client's callback (the request in flight is over). */
+void client_deliver(conn_t *c, const client_result_t *res);
 
-/* Cut the request in flight on c (the stop grace is over): close the
- * socket; no result is delivered (the caller accounts for it). */
-void client_cut(conn_t *c);
+/* Cut cl's request in flight (the stop grace is over): close its socket;
+ * no result is delivered (the caller accounts for it). Returns false if
+ * there was none. */
+bool client_cut(client_t *cl);
 
-/* Close all of u's connections and move them to the engine's graveyard. */
-void client_close_all(user_t *u);
 /* Free the graveyard (after a loop turn, when no event can refer to it). */
-void client_bury(engine_t *e);
+void client_bury(client_env_t *env);
 
 #endif

@@ -129,7 +129,7 @@ void session_store_cookies(conn_t *c)
 {
     static _Thread_local http_response_t res;
     if (http_parse_response(c->rbuf.p, (size_t)c->hdr_len, &res) < 0) return;
-    user_t *u = c->user;
+    client_t *cl = c->cl;
     const char *m, *t;
     size_t ml, tl;
     request_line(c, &m, &ml, &t, &tl);
@@ -137,18 +137,18 @@ void session_store_cookies(conn_t *c)
     for (size_t i = 0; i < res.num_headers; i++) {
         const http_header_t *h = &res.headers[i];
         if (h->name_len != 10 || strncasecmp(h->name, "set-cookie", 10) != 0) continue;
-        if (u->jar == NULL) u->jar = cookie_jar_new();
-        cookie_jar_set(u->jar, h->value, h->value_len, c->host, strlen(c->host), t, tl, c->tls, now);
+        if (cl->jar == NULL) cl->jar = cookie_jar_new();
+        cookie_jar_set(cl->jar, h->value, h->value_len, c->host, strlen(c->host), t, tl, c->tls, now);
     }
 }
 
-void session_cookie_header(user_t *u, buf_t *w, const char *host, size_t hlen, const char *path,
-                           size_t plen, bool tls)
+void session_cookie_header(struct cookie_jar *jar, buf_t *w, const char *host, size_t hlen,
+                           const char *path, size_t plen, bool tls)
 {
-    if (u->jar == NULL || u->jar->n == 0) return;
+    if (jar == NULL || jar->n == 0) return;
     size_t mark = w->len;
     buf_puts(w, "Cookie: ");
-    if (cookie_jar_header(u->jar, w, host, hlen, path, plen, tls, (int64_t)time(NULL)) == 0) {
+    if (cookie_jar_header(jar, w, host, hlen, path, plen, tls, (int64_t)time(NULL)) == 0) {
         w->len = mark;
         w->p[mark] = '\0';
         return;
@@ -230,7 +230,7 @@ bool session_redirect(conn_t *c, client_result_t *r)
         r->error = err;
         return false;
     }
-    conn_t *n = client_conn(c->user, u.host, u.host_len, u.port, u.tls, err, sizeof err);
+    conn_t *n = client_conn(c->cl, u.host, u.host_len, u.port, u.tls, err, sizeof err);
     if (n == NULL) {
         r->error = err;
         return false;
@@ -282,7 +282,7 @@ bool session_redirect(conn_t *c, client_result_t *r)
         if (!drop) buf_append(&next, line, len);
         line = eol + 1;
     }
-    session_cookie_header(c->user, &next, u.host, u.host_len, u.path, u.path_len, u.tls);
+    session_cookie_header(c->cl->jar, &next, u.host, u.host_len, u.path, u.path_len, u.tls);
     buf_puts(&next, "\r\n");
     if (keep_body && body < wend) buf_append(&next, body, (size_t)(wend - body));
 
@@ -293,8 +293,7 @@ bool session_redirect(conn_t *c, client_result_t *r)
     next = tmp;
     client_req_t req = c->req;
     req.head = ml == 4 && memcmp(m, "HEAD", 4) == 0;
-    c->user->waiting_on = n;
     client_result_t res;
-    if (client_send(n, &req, c, &res) == 0) client_on_result(n, &res);
+    if (client_send(n, &req, c, &res) == 0) client_deliver(n, &res);
     return true;
 }

@@ -2,7 +2,7 @@
  * redirects and content decoding — for the HTTP client.
  *
  * The client calls these when a response is complete, before it delivers
- * the result: the Set-Cookie headers go to the user's jar, a redirect is
+ * the result: the Set-Cookie headers go to the client's jar, a redirect is
  * followed by rebuilding the next request from the previous one (kept in
  * the connection's write buffer: method, target, the user's headers,
  * body) under requests' method rules. (A gzip or deflate body is inflated
@@ -32,14 +32,14 @@ static inline bool session_is_redirect(int status)
 }
 
 /* Store the Set-Cookie headers of the complete response on c in its
- * user's jar (created on first use). */
+ * client's jar (created on first use). */
 void session_store_cookies(conn_t *c);
 
-/* Append a "Cookie: ...\r\n" line to w with u's cookies for a request to
- * host and path (path may carry a query) over TLS or not; nothing if none
- * match. */
-void session_cookie_header(user_t *u, buf_t *w, const char *host, size_t hlen, const char *path,
-                           size_t plen, bool tls);
+/* Append a "Cookie: ...\r\n" line to w with the cookies of jar (may be
+ * NULL) for a request to host and path (path may carry a query) over TLS
+ * or not; nothing if none match. */
+void session_cookie_header(struct cookie_jar *jar, buf_t *w, const char *host, size_t hlen,
+                           const char *path, size_t plen, bool tls);
 
 /* The response on c (result r so far, status a redirect, a Location
  * present, c->req.follow) redirects: send the next hop. Returns true if

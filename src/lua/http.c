@@ -3,8 +3,8 @@
  * Requests are serialized straight into the connection's write buffer;
  * the response becomes a Lua table (src/lua/response.c) whose `headers`
  * are parsed only when read. Statistics are recorded in C at completion
- * (api_record), except for catch_response, where the result waits in
- * user->pending for success(), failure(), the next request or the end of
+ * (api_record), except for catch_response, where the result waits in the
+ * user's binding state (binding.h) for success(), failure(), the next request or the end of
  * the task.
  *
  * The options follow requests: params, data (string or form table), json,
@@ -39,6 +39,7 @@
 #include "http/tls.h"
 #include "http/url.h"
 #include "lua/api.h"
+#include "lua/binding.h"
 #include "lua/form.h"
 #include "lua/json.h"
 #include "lua/response.h"
@@ -47,7 +48,7 @@
  * and push the response object onto L. */
 static void complete(lua_State *L, user_t *u, const client_result_t *r)
 {
-    pending_t *p = &u->pending;
+    pending_t *p = &u->binding->pending;
     int64_t rt = r->elapsed_ns / 1000;
     if (p->active) { /* catch_response: held until settled */
         p->rt_us = rt;
@@ -61,10 +62,9 @@ static void complete(lua_State *L, user_t *u, const client_result_t *r)
     }
 }
 
-void client_on_result(conn_t *c, const client_result_t *r)
+void http_on_result(void *arg, const client_result_t *r)
 {
-    user_t *u = c->user;
-    u->waiting_on = NULL;
+    user_t *u = arg;
     complete(u->co, u, r);
     engine_resume(u, 1);
 }
@@ -328,14 +328,14 @@ static void stats_name(lua_State *L, pending_t *p, const char *target, size_t le
  * the CA bundle is missing): recorded like any failure. */
 static int fail_early(lua_State *L, user_t *u, request_t *r, const char *err)
 {
-    pending_t *p = &u->pending;
+    pending_t *p = &u->binding->pending;
     buf_t *w = &u->eng->scratch;
     buf_reset(w);
     size_t at = request_start(w, r);
     stats_name(L, p, w->p + at, w->len - at);
     client_result_t res = {.error = err};
     p->active = lua_toboolean(L, OPT(O_CATCH));
-    p->seq = ++u->req_seq;
+    p->seq = ++u->binding->req_seq;
     complete(L, u, &res);
     return 1;
 }
@@ -356,7 +356,8 @@ static int do_request(lua_State *L, bool head_call, http_vm_t *v)
         api_push_stop(L);
         return lua_error(L);
     }
-    engine_flush_pending(u);
+    binding_t *b = binding_of(u);
+    binding_flush(u);
     luaL_checkstring(L, 2);
     const char *target = luaL_checkstring(L, 3);
     read_options(L);
@@ -371,9 +372,9 @@ static int do_request(lua_State *L, bool head_call, http_vm_t *v)
     char err[512];
     client_req_t req;
     const char *early = carry(L, e, &url, head_call, &req, err, sizeof err);
-    conn_t *c = early ? NULL : client_conn(u, url.host, url.host_len, url.port, url.tls, err,
-                                           sizeof err);
-    pending_t *p = &u->pending;
+    conn_t *c = early ? NULL : client_conn(&b->http, url.host, url.host_len, url.port, url.tls,
+                                           err, sizeof err);
+    pending_t *p = &b->pending;
     request_t r = {0};
     read_line(L, &r, p, v, &url);
     req.head = strcmp(p->method.p, "HEAD") == 0;
@@ -385,7 +386,7 @@ static int do_request(lua_State *L, bool head_call, http_vm_t *v)
     r.defaults = v->hdr + nh, r.ndefaults = nd - nh;
     req.decode = request_decode(&r);
     read_auth(L, &r);
-    r.jar = u->jar;
+    r.jar = b->http.jar;
     r.now = (int64_t)time(NULL);
     char ctype[80];
     read_body(L, e, &r, v, ctype, sizeof ctype);
@@ -394,15 +395,13 @@ static int do_request(lua_State *L, bool head_call, http_vm_t *v)
     stats_name(L, p, c->wbuf.p + at, tlen);
 
     p->active = lua_toboolean(L, OPT(O_CATCH));
-    p->seq = ++u->req_seq;
+    p->seq = ++b->req_seq;
     client_result_t res;
     if (client_send(c, &req, NULL, &res) == 0) {
         complete(L, u, &res);
         return 1;
     }
-    u->state = USER_WAITING;
-    u->waiting_on = c;
-    u->parked = true;
+    engine_wait(u);
     return lua_yield(L, 0);
 }
 
@@ -410,7 +409,7 @@ static int do_request(lua_State *L, bool head_call, http_vm_t *v)
 static int l_cookies(lua_State *L)
 {
     user_t *u = api_current(L, "client:cookies");
-    cookie_jar_t *j = u->jar;
+    cookie_jar_t *j = u->binding ? u->binding->http.jar : NULL;
     lua_createtable(L, 0, j ? (int)j->n : 0);
     for (size_t i = 0; j && i < j->n; i++) {
         lua_pushstring(L, cookie_value(&j->c[i]));
@@ -422,7 +421,8 @@ static int l_cookies(lua_State *L)
 /* self.client:clear_cookies(): forget the user's cookies. */
 static int l_clear_cookies(lua_State *L)
 {
-    cookie_jar_clear(api_current(L, "client:clear_cookies")->jar);
+    user_t *u = api_current(L, "client:clear_cookies");
+    if (u->binding) cookie_jar_clear(u->binding->http.jar);
     return 0;
 }
 
