@@ -34,9 +34,9 @@
 
 #define RBUF_MIN 4096
 
-static _Thread_local http_response_t parsed;
+/* errno_error's, status_error's and on_timeout's text: written and
+ * delivered before the next is made (see client_env_t for the rest) */
 static _Thread_local char errtext[512];
-static _Thread_local char urltext[2048];
 
 /* ---- names and errors ---- */
 
@@ -252,8 +252,8 @@ static void finish(conn_t *c, const char *error, bool sync, client_result_t *out
                          .history = c->history,
                          .nhistory = c->nredirects};
     if (c->wbuf.len) {
-        r.url = urltext;
-        r.url_len = request_url(c, urltext, sizeof urltext);
+        r.url = c->cl->env->url;
+        r.url_len = request_url(c, c->cl->env->url, sizeof c->cl->env->url);
     }
     if (error == NULL) {
         if (c->keep_alive) c->state = CONN_IDLE;
@@ -265,8 +265,9 @@ static void finish(conn_t *c, const char *error, bool sync, client_result_t *out
             return; /* the next hop is under way */
         if (r.error == NULL && c->status >= 400) {
             /* reparse for the reason phrase: cheap, and only on errors */
-            http_parse_response(c->rbuf.p, (size_t)c->hdr_len, &parsed);
-            r.error = status_error(c, parsed.reason, parsed.reason_len);
+            http_response_t *parsed = &c->cl->env->parsed;
+            http_parse_response(c->rbuf.p, (size_t)c->hdr_len, parsed);
+            r.error = status_error(c, parsed->reason, parsed->reason_len);
         }
     } else {
         close_socket(c);
@@ -505,7 +506,7 @@ static int tls_settings(conn_t *c, const client_req_t *req, char *err, size_t n)
 
 int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_result_t *res)
 {
-    static _Thread_local char err[512];
+    char *err = c->cl->env->error;
     int64_t now = clock_ns();
     if (from) { /* a redirect: the logical request goes on */
         int k = from->nredirects;
@@ -530,7 +531,7 @@ int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_r
     if (c->rbuf.cap == 0) buf_reserve(&c->rbuf, RBUF_MIN);
     c->start_ns = now;
     c->timeout_ns = req->timeout_s > 0 ? (int64_t)(req->timeout_s * 1e9) : 0;
-    if (c->tls && tls_settings(c, req, err, sizeof err) != 0) {
+    if (c->tls && tls_settings(c, req, err, sizeof c->cl->env->error) != 0) {
         finish(c, err, true, res);
         return 0;
     }
@@ -571,6 +572,13 @@ void client_free(client_t *cl)
     cl->conns = cl->busy = NULL;
     cookie_jar_free(cl->jar);
     cl->jar = NULL;
+}
+
+void client_env_free(client_env_t *env)
+{
+    client_bury(env);
+    buf_free(&env->hop);
+    buf_free(&env->location);
 }
 
 void client_bury(client_env_t *env)

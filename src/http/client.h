@@ -80,12 +80,21 @@ typedef struct client_req {
 } client_req_t;
 
 /* What the clients of one thread share. The owner (the Lua binding, one
- * per engine) sets loop and ca_file and frees the graveyard with
- * client_bury after every loop turn and at the end. */
+ * per engine) zeroes it, sets loop and ca_file, frees the graveyard with
+ * client_bury after every loop turn and the rest with client_env_free.
+ *
+ * The scratch space is here rather than in thread-locals: it is the
+ * engine's like the loop is, and freed with it. Each use ends before the
+ * next begins (a parse is read at once, a text lives until the result it
+ * belongs to has been delivered), so the clients of a thread share it. */
 typedef struct client_env {
     loop_t *loop;
     const char *ca_file;     /* --ca-file: CA bundle for HTTPS, NULL for the system's */
     struct conn *graveyard;  /* closed connections, freed after the loop turn */
+    http_response_t parsed;  /* a header block parsed (framing, cookies, reason phrase) */
+    buf_t hop, location;     /* session.c: a redirect's next request, its Location */
+    char error[768];         /* a result's error text (body, set-up, redirect) */
+    char url[2048];          /* a result's URL */
 } client_env_t;
 
 /* Called when a request sent with client_send completes (also after its
@@ -202,5 +211,7 @@ bool client_cut(client_t *cl);
 
 /* Free the graveyard (after a loop turn, when no event can refer to it). */
 void client_bury(client_env_t *env);
+/* Free the graveyard and env's buffers (its clients are gone). */
+void client_env_free(client_env_t *env);
 
 #endif

@@ -10,13 +10,11 @@
  * scheme-relative, absolute path, relative path, query only), with dot
  * segments removed and unsafe bytes percent-encoded.
  *
- * The build buffers are the engine thread's (reused, never shrunk below
- * what redirects needed), freed with the thread by a pthread key
- * destructor. */
+ * The build buffers are the client environment's (client_env_t: reused,
+ * never shrunk below what redirects needed, freed with it). */
 #include "http/session.h"
 
 #include <ctype.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -25,32 +23,6 @@
 #include "http/cookie.h"
 #include "http/parse.h"
 #include "http/url.h"
-
-/* ---- the thread's buffers, freed when the engine thread ends ---- */
-
-static pthread_key_t state_key;
-static pthread_once_t state_once = PTHREAD_ONCE_INIT;
-static _Thread_local bool state_set;
-static _Thread_local buf_t next, loc; /* redirect build, Location */
-
-static void state_free(void *unused)
-{
-    buf_free(&next);
-    buf_free(&loc);
-}
-
-static void make_key(void)
-{
-    pthread_key_create(&state_key, state_free);
-}
-
-static void thread_state(void)
-{
-    if (state_set) return;
-    pthread_once(&state_once, make_key);
-    pthread_setspecific(state_key, &state_set);
-    state_set = true;
-}
 
 /* ---- small helpers ---- */
 
@@ -127,15 +99,15 @@ static void remove_dots(buf_t *w, size_t from)
 
 void session_store_cookies(conn_t *c)
 {
-    static _Thread_local http_response_t res;
-    if (http_parse_response(c->rbuf.p, (size_t)c->hdr_len, &res) < 0) return;
+    http_response_t *res = &c->cl->env->parsed;
+    if (http_parse_response(c->rbuf.p, (size_t)c->hdr_len, res) < 0) return;
     client_t *cl = c->cl;
     const char *m, *t;
     size_t ml, tl;
     request_line(c, &m, &ml, &t, &tl);
     int64_t now = (int64_t)time(NULL);
-    for (size_t i = 0; i < res.num_headers; i++) {
-        const http_header_t *h = &res.headers[i];
+    for (size_t i = 0; i < res->num_headers; i++) {
+        const http_header_t *h = &res->headers[i];
         if (h->name_len != 10 || strncasecmp(h->name, "set-cookie", 10) != 0) continue;
         if (cl->jar == NULL) cl->jar = cookie_jar_new();
         cookie_jar_set(cl->jar, h->value, h->value_len, c->host, strlen(c->host), t, tl, c->tls, now);
@@ -213,24 +185,26 @@ static void resolve_location(const conn_t *c, buf_t *out)
 
 bool session_redirect(conn_t *c, client_result_t *r)
 {
-    static _Thread_local char err[700];
-    thread_state();
+    client_env_t *env = c->cl->env;
+    char *err = env->error;
+    size_t errlen = sizeof env->error;
+    buf_t *loc = &env->location, *next = &env->hop;
     if (c->nredirects >= CLIENT_MAX_REDIRECTS) {
-        snprintf(err, sizeof err, "TooManyRedirects('Exceeded %d redirects.')",
+        snprintf(err, errlen, "TooManyRedirects('Exceeded %d redirects.')",
                  CLIENT_MAX_REDIRECTS);
         r->error = err;
         return false;
     }
-    resolve_location(c, &loc);
+    resolve_location(c, loc);
     url_t u;
     const char *why = NULL;
-    if (url_parse(loc.p, &u, &why) != 0 || !u.absolute) {
-        snprintf(err, sizeof err, "InvalidURL(\"cannot follow the redirect to '%.500s': %s\")",
-                 loc.p, why ? why : "not a URL");
+    if (url_parse(loc->p, &u, &why) != 0 || !u.absolute) {
+        snprintf(err, errlen, "InvalidURL(\"cannot follow the redirect to '%.500s': %s\")",
+                 loc->p, why ? why : "not a URL");
         r->error = err;
         return false;
     }
-    conn_t *n = client_conn(c->cl, u.host, u.host_len, u.port, u.tls, err, sizeof err);
+    conn_t *n = client_conn(c->cl, u.host, u.host_len, u.port, u.tls, err, errlen);
     if (n == NULL) {
         r->error = err;
         return false;
@@ -249,15 +223,15 @@ bool session_redirect(conn_t *c, client_result_t *r)
     bool keep_auth = same_host && ((c->port == u.port && c->tls == u.tls) ||
                                    (!c->tls && u.tls && c->port == 80 && u.port == 443));
 
-    buf_reset(&next);
-    buf_append(&next, m, ml);
-    buf_append(&next, " ", 1);
-    buf_append(&next, u.path, u.path_len);
-    buf_puts(&next, " HTTP/1.1\r\n");
+    buf_reset(next);
+    buf_append(next, m, ml);
+    buf_append(next, " ", 1);
+    buf_append(next, u.path, u.path_len);
+    buf_puts(next, " HTTP/1.1\r\n");
     bool v6 = memchr(u.host, ':', u.host_len) != NULL;
-    buf_printf(&next, "Host: %s%.*s%s", v6 ? "[" : "", (int)u.host_len, u.host, v6 ? "]" : "");
-    if (u.port != (u.tls ? 443 : 80)) buf_printf(&next, ":%d", u.port);
-    buf_puts(&next, "\r\n");
+    buf_printf(next, "Host: %s%.*s%s", v6 ? "[" : "", (int)u.host_len, u.host, v6 ? "]" : "");
+    if (u.port != (u.tls ? 443 : 80)) buf_printf(next, ":%d", u.port);
+    buf_puts(next, "\r\n");
     /* the previous request's other headers, filtered */
     const char *w = c->wbuf.p, *wend = w + c->wbuf.len;
     const char *line = memchr(w, '\n', c->wbuf.len);
@@ -279,18 +253,18 @@ bool session_redirect(conn_t *c, client_result_t *r)
                                     IS("transfer-encoding"))) ||
                     (!keep_auth && IS("authorization"));
 #undef IS
-        if (!drop) buf_append(&next, line, len);
+        if (!drop) buf_append(next, line, len);
         line = eol + 1;
     }
-    session_cookie_header(c->cl->jar, &next, u.host, u.host_len, u.path, u.path_len, u.tls);
-    buf_puts(&next, "\r\n");
-    if (keep_body && body < wend) buf_append(&next, body, (size_t)(wend - body));
+    session_cookie_header(c->cl->jar, next, u.host, u.host_len, u.path, u.path_len, u.tls);
+    buf_puts(next, "\r\n");
+    if (keep_body && body < wend) buf_append(next, body, (size_t)(wend - body));
 
     /* the new request takes the connection's write buffer; the old one
      * becomes the next build space (no copy, no allocation) */
     buf_t tmp = n->wbuf;
-    n->wbuf = next;
-    next = tmp;
+    n->wbuf = *next;
+    *next = tmp;
     client_req_t req = c->req;
     req.head = ml == 4 && memcmp(m, "HEAD", 4) == 0;
     client_result_t res;

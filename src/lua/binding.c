@@ -54,7 +54,7 @@ static const engine_hooks_t hooks = {hook_cut, hook_release, hook_turn};
 
 static int env_gc(lua_State *L)
 {
-    client_bury(&((env_t *)lua_touserdata(L, 1))->http);
+    client_env_free(&((env_t *)lua_touserdata(L, 1))->http);
     return 0;
 }
 
