@@ -164,38 +164,49 @@ static bool attr_is(const char *a, size_t al, const char *name)
     return strlen(name) == al && strncasecmp(a, name, al) == 0;
 }
 
-int cookie_jar_set(cookie_jar_t *j, const char *hdr, size_t n, const char *host, size_t hlen,
-                   const char *path, size_t plen, bool secure, int64_t now)
+/* A Set-Cookie header's attributes, the last of each kind winning (RFC
+ * 6265 5.3). */
+typedef struct attrs {
+    char dom[256]; /* Domain, lower case, without a leading dot */
+    size_t dl;
+    bool has_domain, sec, has_max_age;
+    const char *path; /* Path if it starts with '/', else NULL */
+    size_t pl;
+    int64_t expires; /* COOKIE_SESSION, INT64_MIN for "now", or a time */
+} attrs_t;
+
+/* One attribute a (al bytes) with value v (avl bytes, NULL if no '='). */
+static void attr(attrs_t *t, const char *a, size_t al, const char *v, size_t avl, int64_t now)
 {
-    /* RFC 6265bis 5.6 step 1: a control byte other than HTAB voids the whole
-     * header. A NUL would cut the stored name or value short, a CR or LF
-     * would be written into the next request's Cookie header. */
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)hdr[i];
-        if ((c < 0x20 && c != '\t') || c == 0x7f) return -1;
+    if (attr_is(a, al, "domain") && v) {
+        if (avl && v[0] == '.') v++, avl--;
+        if (avl && avl < sizeof t->dom) {
+            for (size_t i = 0; i < avl; i++) t->dom[i] = (char)tolower((unsigned char)v[i]);
+            t->dom[avl] = '\0', t->dl = avl, t->has_domain = true;
+        }
+    } else if (attr_is(a, al, "path") && v) {
+        t->path = avl && v[0] == '/' ? v : NULL, t->pl = t->path ? avl : 0;
+    } else if (attr_is(a, al, "max-age") && v && avl) {
+        char num[24];
+        size_t k = avl < sizeof num - 1 ? avl : sizeof num - 1;
+        memcpy(num, v, k), num[k] = '\0';
+        char *e;
+        long long s = strtoll(num, &e, 10);
+        if (*e == '\0' && (isdigit((unsigned char)num[0]) || num[0] == '-')) {
+            t->expires = s <= 0 ? INT64_MIN : (s > INT64_MAX / 2 ? INT64_MAX - 1 : now + s);
+            t->has_max_age = true;
+        }
+    } else if (attr_is(a, al, "expires") && v && !t->has_max_age) {
+        int64_t when;
+        if (cookie_parse_date(v, avl, &when) == 0) t->expires = when;
+    } else if (attr_is(a, al, "secure")) {
+        t->sec = true;
     }
-    const char *semi = memchr(hdr, ';', n);
-    size_t pair_len = semi ? (size_t)(semi - hdr) : n;
-    const char *eq = memchr(hdr, '=', pair_len);
-    if (eq == NULL) return -1;
-    const char *name = hdr, *value = eq + 1;
-    size_t nl = (size_t)(eq - hdr), vl = pair_len - nl - 1;
-    trim(&name, &nl);
-    trim(&value, &vl);
-    if (nl == 0 || hlen == 0 || hlen > 255) return -1;
-    if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') value++, vl -= 2;
+}
 
-    char lhost[256], dom[256];
-    for (size_t i = 0; i < hlen; i++) lhost[i] = (char)tolower((unsigned char)host[i]);
-    lhost[hlen] = '\0';
-    const char *cpath = NULL;
-    size_t cpl = 0;
-    bool has_domain = false, sec = false, has_max_age = false;
-    int64_t expires = COOKIE_SESSION;
-    size_t dl = 0;
-
-    /* attributes: the last of each kind wins (RFC 6265 5.3) */
-    const char *p = semi ? semi + 1 : hdr + n, *end = hdr + n;
+/* The attributes in p..end (after the name=value pair). */
+static void parse_attrs(attrs_t *t, const char *p, const char *end, int64_t now)
+{
     while (p < end) {
         const char *next = memchr(p, ';', (size_t)(end - p));
         if (next == NULL) next = end;
@@ -208,66 +219,44 @@ int cookie_jar_set(cookie_jar_t *j, const char *hdr, size_t n, const char *host,
             trim(&v, &avl);
         }
         trim(&a, &al);
-        if (attr_is(a, al, "domain") && v) {
-            if (avl && v[0] == '.') v++, avl--;
-            if (avl && avl < sizeof dom) {
-                for (size_t i = 0; i < avl; i++) dom[i] = (char)tolower((unsigned char)v[i]);
-                dom[avl] = '\0', dl = avl, has_domain = true;
-            }
-        } else if (attr_is(a, al, "path") && v) {
-            cpath = avl && v[0] == '/' ? v : NULL, cpl = cpath ? avl : 0;
-        } else if (attr_is(a, al, "max-age") && v && avl) {
-            char num[24];
-            size_t k = avl < sizeof num - 1 ? avl : sizeof num - 1;
-            memcpy(num, v, k), num[k] = '\0';
-            char *e;
-            long long s = strtoll(num, &e, 10);
-            if (*e == '\0' && (isdigit((unsigned char)num[0]) || num[0] == '-')) {
-                expires = s <= 0 ? INT64_MIN : (s > INT64_MAX / 2 ? INT64_MAX - 1 : now + s);
-                has_max_age = true;
-            }
-        } else if (attr_is(a, al, "expires") && v && !has_max_age) {
-            int64_t t;
-            if (cookie_parse_date(v, avl, &t) == 0) expires = t;
-        } else if (attr_is(a, al, "secure")) {
-            sec = true;
-        }
+        attr(t, a, al, v, avl, now);
         p = next + 1;
     }
-    if (has_domain) {
-        if (!domain_match(lhost, hlen, dom)) return -1;
-        if (strcmp(dom, lhost) == 0 && is_ip(lhost)) has_domain = false;
-    } else {
-        memcpy(dom, lhost, hlen + 1), dl = hlen;
-    }
-    if (sec && !secure) return -1; /* RFC 6265bis: no Secure cookies from plain HTTP */
-    /* the default-path: the request path up to its last '/', or "/" */
-    char dpath[2] = "/";
-    if (cpath == NULL) {
-        size_t rl = path_only(path, plen);
-        const char *slash = NULL;
-        for (size_t i = rl; i-- > 0;)
-            if (path[i] == '/') {
-                slash = path + i;
-                break;
-            }
-        if (rl == 0 || path[0] != '/' || slash == path) cpath = dpath, cpl = 1;
-        else cpath = path, cpl = (size_t)(slash - path);
-    }
+}
 
-    /* replace the cookie with the same name, domain and path, or add one */
+/* The default-path of a request path: up to its last '/', or "/". */
+static void default_path(attrs_t *t, const char *path, size_t plen)
+{
+    size_t rl = path_only(path, plen);
+    const char *slash = NULL;
+    for (size_t i = rl; i-- > 0;)
+        if (path[i] == '/') {
+            slash = path + i;
+            break;
+        }
+    if (rl == 0 || path[0] != '/' || slash == path) t->path = "/", t->pl = 1;
+    else t->path = path, t->pl = (size_t)(slash - path);
+}
+
+/* The index of the cookie with this name, domain and path, or j->n. */
+static size_t find(const cookie_jar_t *j, const char *name, size_t nl, const attrs_t *t)
+{
     size_t i = 0;
     for (; i < j->n; i++) {
-        cookie_t *c = &j->c[i];
+        const cookie_t *c = &j->c[i];
         if (strlen(cookie_name(c)) == nl && memcmp(cookie_name(c), name, nl) == 0 &&
-            strcmp(cookie_domain(c), dom) == 0 && strlen(cookie_path(c)) == cpl &&
-            memcmp(cookie_path(c), cpath, cpl) == 0)
+            strcmp(cookie_domain(c), t->dom) == 0 && strlen(cookie_path(c)) == t->pl &&
+            memcmp(cookie_path(c), t->path, t->pl) == 0)
             break;
     }
-    if (expires != COOKIE_SESSION && expires <= now) { /* an expiry in the past deletes */
-        if (i < j->n) drop(j, i);
-        return 0;
-    }
+    return i;
+}
+
+/* Store the cookie at index i (j->n: a new one). Returns 1, or -1 for a
+ * full jar. */
+static int store(cookie_jar_t *j, size_t i, const char *name, size_t nl, const char *value,
+                 size_t vl, const attrs_t *t)
+{
     uint64_t created;
     if (i < j->n) {
         created = j->c[i].created; /* RFC 6265 5.3 step 11.3: keep the creation time */
@@ -290,15 +279,59 @@ int cookie_jar_set(cookie_jar_t *j, const char *hdr, size_t n, const char *host,
     buf_append(m, value, vl);
     buf_append(m, "", 1);
     c->domain = m->len;
-    buf_append(m, dom, dl);
+    buf_append(m, t->dom, t->dl);
     buf_append(m, "", 1);
     c->path = m->len;
-    buf_append(m, cpath, cpl);
-    c->expires = expires;
+    buf_append(m, t->path, t->pl);
+    c->expires = t->expires;
     c->created = created;
-    c->host_only = !has_domain;
-    c->secure = sec;
+    c->host_only = !t->has_domain;
+    c->secure = t->sec;
     return 1;
+}
+
+int cookie_jar_set(cookie_jar_t *j, const char *hdr, size_t n, const char *host, size_t hlen,
+                   const char *path, size_t plen, bool secure, int64_t now)
+{
+    /* RFC 6265bis 5.6 step 1: a control byte other than HTAB voids the whole
+     * header. A NUL would cut the stored name or value short, a CR or LF
+     * would be written into the next request's Cookie header. */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)hdr[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f) return -1;
+    }
+    const char *semi = memchr(hdr, ';', n);
+    size_t pair_len = semi ? (size_t)(semi - hdr) : n;
+    const char *eq = memchr(hdr, '=', pair_len);
+    if (eq == NULL) return -1;
+    const char *name = hdr, *value = eq + 1;
+    size_t nl = (size_t)(eq - hdr), vl = pair_len - nl - 1;
+    trim(&name, &nl);
+    trim(&value, &vl);
+    if (nl == 0 || hlen == 0 || hlen > 255) return -1;
+    if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') value++, vl -= 2;
+
+    char lhost[256];
+    for (size_t i = 0; i < hlen; i++) lhost[i] = (char)tolower((unsigned char)host[i]);
+    lhost[hlen] = '\0';
+    attrs_t t = {.expires = COOKIE_SESSION};
+    parse_attrs(&t, semi ? semi + 1 : hdr + n, hdr + n, now);
+    if (t.has_domain) {
+        if (!domain_match(lhost, hlen, t.dom)) return -1;
+        if (strcmp(t.dom, lhost) == 0 && is_ip(lhost)) t.has_domain = false;
+    } else {
+        memcpy(t.dom, lhost, hlen + 1), t.dl = hlen;
+    }
+    if (t.sec && !secure) return -1; /* RFC 6265bis: no Secure cookies from plain HTTP */
+    if (t.path == NULL) default_path(&t, path, plen);
+
+    /* replace the cookie with the same name, domain and path, or add one */
+    size_t i = find(j, name, nl, &t);
+    if (t.expires != COOKIE_SESSION && t.expires <= now) { /* an expiry in the past deletes */
+        if (i < j->n) drop(j, i);
+        return 0;
+    }
+    return store(j, i, name, nl, value, vl, &t);
 }
 
 /* ---- sending ---- */

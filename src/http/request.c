@@ -15,6 +15,19 @@
 
 #include "http/cookie.h"
 
+/* Append a string literal (no strlen). */
+#define PUT(w, lit) buf_append(w, lit, sizeof lit - 1)
+
+/* Append the decimal digits of v (no printf on the hot path). */
+static void put_uint(buf_t *w, size_t v)
+{
+    char d[24];
+    size_t i = sizeof d;
+    do d[--i] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    buf_append(w, d + i, sizeof d - i);
+}
+
 unsigned request_header_flags(const request_header_t *h, size_t n)
 {
     static const struct {
@@ -29,6 +42,7 @@ unsigned request_header_flags(const request_header_t *h, size_t n)
                  {"cookie", 6, REQUEST_H_COOKIE},
                  {"accept-encoding", 15, REQUEST_H_AE}};
     unsigned f = 0;
+    if (n == 0) return 0; /* the common case: no header table */
     for (size_t i = 0; i < n; i++) {
         for (size_t k = 0; k < sizeof known / sizeof *known; k++) {
             if (h[i].name_len != known[k].len || strncasecmp(h[i].name, known[k].name, known[k].len))
@@ -65,7 +79,7 @@ bool request_decode(const request_t *r)
 size_t request_start(buf_t *w, const request_t *r)
 {
     buf_append(w, r->method, r->method_len);
-    buf_append(w, " ", 1);
+    PUT(w, " ");
     size_t at = w->len;
     buf_append(w, r->path, r->path_len);
     if (r->query && r->query_len) {
@@ -93,9 +107,9 @@ void request_base64(buf_t *w, const char *s, size_t n)
 static void header(buf_t *w, const char *name, size_t nl, const char *value, size_t vl)
 {
     buf_append(w, name, nl);
-    buf_append(w, ": ", 2);
+    PUT(w, ": ");
     buf_append(w, value, vl);
-    buf_append(w, "\r\n", 2);
+    PUT(w, "\r\n");
 }
 
 /* Does h[0..n) name the header name (any case, removed or not)? */
@@ -109,12 +123,15 @@ static bool names(const request_header_t *h, size_t n, const char *name, size_t 
 static void write_host(buf_t *w, const request_t *r)
 {
     bool v6 = memchr(r->host, ':', r->host_len) != NULL;
-    buf_puts(w, "Host: ");
-    if (v6) buf_append(w, "[", 1);
+    PUT(w, "Host: ");
+    if (v6) PUT(w, "[");
     buf_append(w, r->host, r->host_len);
-    if (v6) buf_append(w, "]", 1);
-    if (r->port != (r->tls ? 443 : 80)) buf_printf(w, ":%d", r->port);
-    buf_puts(w, "\r\n");
+    if (v6) PUT(w, "]");
+    if (r->port != (r->tls ? 443 : 80)) {
+        PUT(w, ":");
+        put_uint(w, (size_t)r->port);
+    }
+    PUT(w, "\r\n");
 }
 
 /* The request's headers, then the client's it does not name. */
@@ -136,7 +153,7 @@ static void write_auth(buf_t *w, const request_t *r)
     /* "user:password" staged after the header name, then replaced by its
      * code: the room is reserved first so that nothing moves meanwhile */
     size_t n = r->auth_user_len + 1 + (r->auth_pass ? r->auth_pass_len : 0);
-    buf_puts(w, "Authorization: Basic ");
+    PUT(w, "Authorization: Basic ");
     buf_reserve(w, n + (n + 2) / 3 * 4 + 3);
     size_t at = w->len;
     buf_append(w, r->auth_user, r->auth_user_len);
@@ -145,21 +162,21 @@ static void write_auth(buf_t *w, const request_t *r)
     request_base64(w, w->p + at, n);
     memmove(w->p + at, w->p + at + n, w->len - at - n);
     w->len -= n;
-    buf_puts(w, "\r\n");
+    PUT(w, "\r\n");
 }
 
 static void write_cookies(buf_t *w, const request_t *r)
 {
     if (r->jar == NULL || r->jar->n == 0) return;
     size_t mark = w->len;
-    buf_puts(w, "Cookie: ");
+    PUT(w, "Cookie: ");
     if (cookie_jar_header(r->jar, w, r->host, r->host_len, r->path, r->path_len, r->tls,
                           r->now) == 0) {
         w->len = mark;
         w->p[mark] = '\0';
         return;
     }
-    buf_puts(w, "\r\n");
+    PUT(w, "\r\n");
 }
 
 static bool sends_length(const request_t *r)
@@ -174,17 +191,29 @@ size_t request_write(buf_t *w, const request_t *r, size_t *target_len)
 {
     size_t at = request_start(w, r);
     if (target_len) *target_len = w->len - at;
-    buf_puts(w, " HTTP/1.1\r\n");
+    PUT(w, " HTTP/1.1\r\n");
     unsigned have = request_flags(r);
     if (!(have & REQUEST_H_HOST)) write_host(w, r);
-    if (!(have & REQUEST_H_UA)) buf_puts(w, "User-Agent: cicada/0.1\r\n");
-    if (!(have & REQUEST_H_ACCEPT)) buf_puts(w, "Accept: */*\r\n");
+    if (!(have & (REQUEST_H_UA | REQUEST_H_ACCEPT))) {
+        PUT(w, "User-Agent: cicada/0.1\r\nAccept: */*\r\n");
+    } else {
+        if (!(have & REQUEST_H_UA)) PUT(w, "User-Agent: cicada/0.1\r\n");
+        if (!(have & REQUEST_H_ACCEPT)) PUT(w, "Accept: */*\r\n");
+    }
     write_headers(w, r);
     if (r->auth_user && !(have & REQUEST_H_AUTH)) write_auth(w, r);
     if (!(have & REQUEST_H_COOKIE)) write_cookies(w, r);
-    if (r->ctype && !(have & REQUEST_H_CTYPE)) buf_printf(w, "Content-Type: %s\r\n", r->ctype);
-    if (sends_length(r)) buf_printf(w, "Content-Length: %zu\r\n", r->body ? r->body_len : 0);
-    buf_puts(w, "\r\n");
+    if (r->ctype && !(have & REQUEST_H_CTYPE)) {
+        PUT(w, "Content-Type: ");
+        buf_puts(w, r->ctype);
+        PUT(w, "\r\n");
+    }
+    if (sends_length(r)) {
+        PUT(w, "Content-Length: ");
+        put_uint(w, r->body ? r->body_len : 0);
+        PUT(w, "\r\n");
+    }
+    PUT(w, "\r\n");
     if (r->body) buf_append(w, r->body, r->body_len);
     return at;
 }

@@ -242,10 +242,9 @@ static const char *carry(lua_State *L, engine_t *e, const url_t *url, bool head_
 }
 
 /* The method (upper case) into p->method, the params into r->query. */
-static void read_line(lua_State *L, request_t *r, pending_t *p, http_vm_t *v, const url_t *url)
+static void read_line(lua_State *L, request_t *r, pending_t *p, http_vm_t *v, const url_t *url,
+                      const char *method, size_t mlen)
 {
-    size_t mlen;
-    const char *method = lua_tolstring(L, 2, &mlen);
     buf_reset(&p->method);
     for (size_t i = 0; i < mlen; i++) {
         char ch = (char)toupper((unsigned char)method[i]);
@@ -358,7 +357,8 @@ static int do_request(lua_State *L, bool head_call, http_vm_t *v)
     }
     binding_t *b = binding_of(u);
     binding_flush(u);
-    luaL_checkstring(L, 2);
+    size_t mlen;
+    const char *method = luaL_checklstring(L, 2, &mlen);
     const char *target = luaL_checkstring(L, 3);
     read_options(L);
     client_field(L, "headers", C_HEADERS);
@@ -376,7 +376,7 @@ static int do_request(lua_State *L, bool head_call, http_vm_t *v)
                                            err, sizeof err);
     pending_t *p = &b->pending;
     request_t r = {0};
-    read_line(L, &r, p, v, &url);
+    read_line(L, &r, p, v, &url, method, mlen);
     req.head = strcmp(p->method.p, "HEAD") == 0;
     if (c == NULL) return fail_early(L, u, &r, err);
 
@@ -387,7 +387,7 @@ static int do_request(lua_State *L, bool head_call, http_vm_t *v)
     req.decode = request_decode(&r);
     read_auth(L, &r);
     r.jar = b->http.jar;
-    r.now = (int64_t)time(NULL);
+    if (r.jar && r.jar->n) r.now = (int64_t)time(NULL); /* for cookie expiry only */
     char ctype[80];
     read_body(L, e, &r, v, ctype, sizeof ctype);
     buf_reset(&c->wbuf);
