@@ -23,7 +23,8 @@ static void put_uint(buf_t *w, size_t v)
 {
     char d[24];
     size_t i = sizeof d;
-    do d[--i] = (char)('0' + v % 10);
+    do
+        d[--i] = (char)('0' + v % 10);
     while ((v /= 10) != 0);
     buf_append(w, d + i, sizeof d - i);
 }
@@ -34,18 +35,16 @@ unsigned request_header_flags(const request_header_t *h, size_t n)
         const char *name;
         size_t len;
         unsigned bit;
-    } known[] = {{"host", 4, REQUEST_H_HOST},
-                 {"user-agent", 10, REQUEST_H_UA},
-                 {"accept", 6, REQUEST_H_ACCEPT},
-                 {"content-type", 12, REQUEST_H_CTYPE},
-                 {"authorization", 13, REQUEST_H_AUTH},
-                 {"cookie", 6, REQUEST_H_COOKIE},
+    } known[] = {{"host", 4, REQUEST_H_HOST},           {"user-agent", 10, REQUEST_H_UA},
+                 {"accept", 6, REQUEST_H_ACCEPT},       {"content-type", 12, REQUEST_H_CTYPE},
+                 {"authorization", 13, REQUEST_H_AUTH}, {"cookie", 6, REQUEST_H_COOKIE},
                  {"accept-encoding", 15, REQUEST_H_AE}};
     unsigned f = 0;
     if (n == 0) return 0; /* the common case: no header table */
     for (size_t i = 0; i < n; i++) {
         for (size_t k = 0; k < sizeof known / sizeof *known; k++) {
-            if (h[i].name_len != known[k].len || strncasecmp(h[i].name, known[k].name, known[k].len))
+            if (h[i].name_len != known[k].len ||
+                strncasecmp(h[i].name, known[k].name, known[k].len))
                 continue;
             f |= known[k].bit;
             const char *v = h[i].value;
@@ -170,8 +169,8 @@ static void write_cookies(buf_t *w, const request_t *r)
     if (r->jar == NULL || r->jar->n == 0) return;
     size_t mark = w->len;
     PUT(w, "Cookie: ");
-    if (cookie_jar_header(r->jar, w, r->host, r->host_len, r->path, r->path_len, r->tls,
-                          r->now) == 0) {
+    if (cookie_jar_header(r->jar, w, r->host, r->host_len, r->path, r->path_len, r->tls, r->now) ==
+        0) {
         w->len = mark;
         w->p[mark] = '\0';
         return;
@@ -182,9 +181,9 @@ static void write_cookies(buf_t *w, const request_t *r)
 static bool sends_length(const request_t *r)
 {
     if (r->body) return true;
-    return r->method_len == 4 ? memcmp(r->method, "POST", 4) == 0
-         : r->method_len == 3 ? memcmp(r->method, "PUT", 3) == 0
-         : r->method_len == 5 && memcmp(r->method, "PATCH", 5) == 0;
+    return r->method_len == 4   ? memcmp(r->method, "POST", 4) == 0
+           : r->method_len == 3 ? memcmp(r->method, "PUT", 3) == 0
+                                : r->method_len == 5 && memcmp(r->method, "PATCH", 5) == 0;
 }
 
 size_t request_write(buf_t *w, const request_t *r, size_t *target_len)

@@ -52,10 +52,10 @@ typedef struct request {
     const char *host; /* a name or an IP literal (IPv6 without brackets) */
     size_t host_len;
     int port;
-    bool tls;           /* https: the default port is 443, else 80 */
-    const char *path;   /* the target as given: path, maybe with a query */
+    bool tls;         /* https: the default port is 443, else 80 */
+    const char *path; /* the target as given: path, maybe with a query */
     size_t path_len;
-    const char *query;  /* encoded parameters to append ("a=1&b=2"), or NULL */
+    const char *query; /* encoded parameters to append ("a=1&b=2"), or NULL */
     size_t query_len;
     const request_header_t *headers; /* the request's own */
     size_t nheaders;

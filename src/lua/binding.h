@@ -34,8 +34,8 @@ typedef struct pending {
 typedef struct binding {
     client_t http; /* self.client's connections and cookies */
     pending_t pending;
-    uint64_t req_seq;        /* requests sent, numbering catch_response results */
-    struct cosock *cosocks;  /* its cosockets (lua/cosocket.c), closed when it ends */
+    uint64_t req_seq;       /* requests sent, numbering catch_response results */
+    struct cosock *cosocks; /* its cosockets (lua/cosocket.c), closed when it ends */
 } binding_t;
 
 /* Set up engine e's binding state (the HTTP clients' environment) in L,

@@ -15,7 +15,10 @@ static size_t slen(const char *s)
 {
     return s ? strlen(s) : 0;
 }
-#define H(n, v) {.name = n, .name_len = sizeof n - 1, .value = v, .value_len = slen(v)}
+#define H(n, v)                                                                                    \
+    {                                                                                              \
+        .name = n, .name_len = sizeof n - 1, .value = v, .value_len = slen(v)                      \
+    }
 #define NOW 1700000000LL
 
 static request_t base(const char *method, const char *path)
@@ -39,10 +42,10 @@ static const char *out(const request_t *r)
     return w.p;
 }
 
-#define SAME(r, want)                                                                        \
-    do {                                                                                     \
-        const char *got_ = out(r);                                                           \
-        CHECK_MSG(strcmp(got_, want) == 0, "got\n%s\nwant\n%s", got_, want);                 \
+#define SAME(r, want)                                                                              \
+    do {                                                                                           \
+        const char *got_ = out(r);                                                                 \
+        CHECK_MSG(strcmp(got_, want) == 0, "got\n%s\nwant\n%s", got_, want);                       \
     } while (0)
 
 static void test_defaults(void)

@@ -54,7 +54,8 @@ static void test_cookies(void)
     CHECK(cl.jar == NULL); /* made on the first cookie only */
     session_store_cookies(&c);
     CHECK(cl.jar != NULL && cl.jar->n == 2); /* "bad" has no '='; Secure over http is refused */
-    CHECK(strcmp(cookie_line(&cl, "shop.test", "/app/x", false), "Cookie: sid=abc; lang=fr\r\n") == 0);
+    CHECK(strcmp(cookie_line(&cl, "shop.test", "/app/x", false), "Cookie: sid=abc; lang=fr\r\n") ==
+          0);
     /* the default path of lang is the request's directory, /app */
     CHECK(strcmp(cookie_line(&cl, "shop.test", "/", false), "") == 0);
     CHECK(strcmp(cookie_line(&cl, "other.test", "/app/x", false), "") == 0);
@@ -84,11 +85,10 @@ static const char *resolve(const char *origin, bool tls, const char *target, con
     return b.p;
 }
 
-#define RESOLVES(target, loc, want)                                                         \
-    do {                                                                                    \
-        const char *got_ = resolve("http://h:8080", false, target, loc);                    \
-        CHECK_MSG(strcmp(got_, want) == 0, "%s + %s: got %s, want %s", target, loc, got_,   \
-                  want);                                                                    \
+#define RESOLVES(target, loc, want)                                                                \
+    do {                                                                                           \
+        const char *got_ = resolve("http://h:8080", false, target, loc);                           \
+        CHECK_MSG(strcmp(got_, want) == 0, "%s + %s: got %s, want %s", target, loc, got_, want);   \
     } while (0)
 
 static void test_resolve(void)
