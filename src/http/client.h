@@ -61,6 +61,7 @@ enum conn_state {
 #define CLIENT_MAX_CONNS 16 /* connections a user keeps (LRU) */
 
 struct decode;
+struct net;
 struct conn;
 struct cookie_jar;
 struct client_result;
@@ -89,6 +90,7 @@ typedef struct client_req {
  * belongs to has been delivered), so the clients of a thread share it. */
 typedef struct client_env {
     loop_t *loop;
+    struct net *net;         /* the engine's transport context (src/net), when there is one */
     const char *ca_file;     /* --ca-file: CA bundle for HTTPS, NULL for the system's */
     struct conn *graveyard;  /* closed connections, freed after the loop turn */
     http_response_t parsed;  /* a header block parsed (framing, cookies, reason phrase) */

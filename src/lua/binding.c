@@ -63,7 +63,7 @@ void binding_open(lua_State *L, engine_t *e)
     if (e == NULL) return;
     env_t *v = lua_newuserdata(L, sizeof *v);
     memset(v, 0, sizeof *v);
-    v->http.loop = e->loop;
+    v->http.loop = e->loop; /* (and v->http.net, the engine's transport context, with src/net) */
     v->http.ca_file = e->conf ? e->conf->ca_file : NULL;
     lua_newtable(L);
     lua_pushcfunction(L, env_gc);
