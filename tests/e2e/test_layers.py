@@ -34,3 +34,23 @@ end)
         assert run.count(name, "SEEN") == n, (name, run.output)
         assert run.failures(name, "GET") == n, (name, run.output)
     assert run.failures("/after", "GET") == 0, run.output
+
+
+@pytest.mark.time_limit(90)
+def test_stopping_many_users_is_linear(run_cicada, tmp_path):
+    """Stopping walks the users once (each_user): 100,000 users whose
+    on_stop waits stop in seconds. The walk used to look every user up
+    from the head of the list, O(n^2) when they stay alive (here: on_stop
+    sleeps), which took about a minute for this run."""
+    f = write_scenario(tmp_path, """
+Idle = cicada.user { wait_time = cicada.constant(3600) }
+function Idle:on_start() cicada.sleep(3600) end
+Idle:task(function(self) cicada.sleep(3600) end)
+function Idle:on_stop() cicada.sleep(0.2) end
+""")
+    run = run_cicada(["-f", f, "-H", "http://127.0.0.1:9", "--headless", "-u", "100000",
+                      "-r", "1000000", "-t", "2s", "--threads", "1"],
+                     timeout=40)
+    assert run.returncode == 0, run.output
+    # the bound is wide (the stop itself takes about a second here)
+    assert run.duration < 30, run.duration
