@@ -82,9 +82,9 @@ typedef struct user {
 
 /* What the Lua binding does for the engine (engine_set_hooks). */
 typedef struct engine_hooks {
-    /* The stop grace is over for u, parked in USER_WAITING: close what it
-     * waits for without resuming it. An HTTP request in flight is counted
-     * as cut; with sockets, a socket operation is closed too. */
+    /* The stop grace or deadline is over for u: close the HTTP request it
+     * waits for, if any, without resuming it (counted as cut); with
+     * sockets, a socket operation it waits for is closed instead. */
     void (*cut)(user_t *u, bool sockets);
     /* u ends: settle what it held back, close what it owns, free
      * u->binding (and set it to NULL). */

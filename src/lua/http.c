@@ -1,11 +1,15 @@
 /* http: the scenario's HTTP client (self.client).
  *
- * Requests are serialized straight into the connection's write buffer;
- * the response becomes a Lua table (src/lua/response.c) whose `headers`
- * are parsed only when read. Statistics are recorded in C at completion
- * (api_record), except for catch_response, where the result waits in the
- * user's binding state (binding.h) for success(), failure(), the next request or the end of
- * the task.
+ * This file only reads the Lua arguments: into a request_t, which
+ * src/http/request.c serializes straight into the connection's write
+ * buffer, and into the client_req_t that says how src/http/client.c
+ * carries it out. Each user's client_t lives in its binding state
+ * (binding.h), made on its first request; its results come back through
+ * http_on_result. The response becomes a Lua table (src/lua/response.c)
+ * whose `headers` are parsed only when read. Statistics are recorded in C
+ * at completion (api_record), except for catch_response, where the result
+ * waits in the binding state for success(), failure(), the next request or
+ * the end of the task.
  *
  * The options follow requests: params, data (string or form table), json,
  * files (multipart), headers (over the client's default `headers`), auth
