@@ -2,8 +2,8 @@
  *
  * The thread runs loop turns until told to quit. After each turn it resumes
  * the users parked in the run queue (cicada.sleep(0), and the occasional
- * yield of a user whose tasks never block) and frees the connections closed
- * during the turn. A one-second timer hands the stats shard to the main
+ * yield of a user whose tasks never block) and lets the Lua binding free
+ * what was closed during the turn (its `turn` hook). A one-second timer hands the stats shard to the main
  * thread when the main thread has returned the previous one.
  *
  * What lets the main thread see and handle a thread stuck in Lua is in
@@ -24,10 +24,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
-#include "http/client.h"
-#include "http/cookie.h"
 #include "lua/api.h"
-#include "lua/cosocket.h"
 #include "lua/msg.h"
 #include "lua/vm.h"
 #include "net/resolve.h"
@@ -120,12 +117,16 @@ static void run_ready(engine_t *e)
     }
 }
 
-void engine_flush_pending(user_t *u)
+void engine_wait(user_t *u)
 {
-    pending_t *p = &u->pending;
-    if (!p->active) return;
-    p->active = false;
-    api_record(u->eng, p->method.p, p->name.p, p->rt_us, p->length, p->failed ? p->error.p : NULL);
+    u->state = USER_WAITING;
+    u->parked = true;
+}
+
+void engine_set_hooks(engine_t *e, const engine_hooks_t *h, void *arg)
+{
+    e->hooks = h;
+    e->hooks_arg = arg;
 }
 
 void engine_task(user_t *u, const char *name)
@@ -165,20 +166,15 @@ static void user_spawn(engine_t *e, int cls, uint64_t id)
 static void user_free(user_t *u)
 {
     engine_t *e = u->eng;
-    engine_flush_pending(u);
+    if (u->binding) e->hooks->release(u);
     loop_timer_stop(e->loop, &u->timer);
-    client_close_all(u);
-    cosocket_release(u);
+    if (e->walk_next == u) e->walk_next = u->next;
     if (u->prev) u->prev->next = u->next;
     else e->users = u->next;
     if (u->next) u->next->prev = u->prev;
     atomic_fetch_sub(&e->class_users[u->cls], 1);
     atomic_fetch_sub(&e->live_users, 1);
     luaL_unref(e->L, LUA_REGISTRYINDEX, u->co_ref);
-    buf_free(&u->pending.method);
-    buf_free(&u->pending.name);
-    buf_free(&u->pending.error);
-    cookie_jar_free(u->jar);
     xfree(u);
 }
 
@@ -196,15 +192,10 @@ static void user_stop(user_t *u)
     }
 }
 
-/* Cut u's HTTP request in flight: its connection is closed, it is counted
- * as cut off, and nothing else is recorded for it. */
-static void cut_request(user_t *u)
+/* Cut what u waits for (see engine_hooks_t.cut). */
+static void cut_wait(user_t *u, bool sockets)
 {
-    conn_t *c = u->waiting_on;
-    u->waiting_on = NULL;
-    u->pending.active = false; /* a catch_response result of the request cut */
-    client_cut(c);
-    stats_shard_cut(u->eng->shard);
+    if (u->binding) u->eng->hooks->cut(u, sockets);
 }
 
 /* Run u's on_stop (the prelude's cicada._stop_user) in a fresh coroutine.
@@ -231,8 +222,7 @@ static void user_cut(user_t *u)
     if (u->in_on_stop) return;
     switch (u->state) {
     case USER_WAITING:
-        if (u->waiting_on) cut_request(u);
-        else cosocket_cut(u);
+        cut_wait(u, true);
         run_on_stop(u);
         break;
     case USER_SLEEPING:
@@ -251,7 +241,7 @@ static void user_force(user_t *u)
     u->forced = true;
     switch (u->state) {
     case USER_WAITING:
-        if (u->waiting_on) cut_request(u);
+        cut_wait(u, false);
         user_free(u);
         break;
     case USER_SLEEPING:
@@ -279,35 +269,29 @@ void engine_post(engine_t *e, const engine_cmd_t *cmd)
     (void)rc;
 }
 
+/* Call fn for every live user, once each, in one pass. fn may free the
+ * user, and through the resumes it makes other users may end: user_free
+ * moves e->walk_next past a user it frees, so the walk never touches freed
+ * memory. Users are only spawned by commands, never during a walk. */
 static void each_user(engine_t *e, void (*fn)(user_t *))
 {
-    /* fn may free the user (and, through resumes, others may end): walk a
-     * snapshot of ids instead of the list itself */
-    size_t n = (size_t)atomic_load(&e->live_users), k = 0;
-    user_t **all = xmalloc((n ? n : 1) * sizeof *all);
-    for (user_t *u = e->users; u && k < n; u = u->next) all[k++] = u;
-    uint64_t *ids = xmalloc((k ? k : 1) * sizeof *ids);
-    for (size_t i = 0; i < k; i++) ids[i] = all[i]->id;
-    for (size_t i = 0; i < k; i++) {
-        /* still alive? (a user freed earlier in this walk is gone from the list) */
-        user_t *u;
-        for (u = e->users; u && u->id != ids[i]; u = u->next)
-            ;
-        if (u) fn(u);
+    for (user_t *u = e->users; u; u = e->walk_next) {
+        e->walk_next = u->next;
+        fn(u);
     }
-    xfree(ids);
-    xfree(all);
+    e->walk_next = NULL;
 }
 
+/* Stop the first count users of class cls not stopping yet (one pass). */
 static void stop_some(engine_t *e, int cls, long count)
 {
-    while (count-- > 0) {
-        user_t *u;
-        for (u = e->users; u && (u->cls != cls || u->stopping); u = u->next)
-            ;
-        if (u == NULL) return;
+    for (user_t *u = e->users; u && count > 0; u = e->walk_next) {
+        e->walk_next = u->next;
+        if (u->cls != cls || u->stopping) continue;
         user_stop(u);
+        count--;
     }
+    e->walk_next = NULL;
 }
 
 static void on_wake(loop_t *l, loop_io_t *io)
@@ -350,7 +334,7 @@ static void on_wake(loop_t *l, loop_io_t *io)
             e->ready_head = e->ready_tail = NULL;
             while (e->users) {
                 e->users->forced = true;
-                if (e->users->waiting_on) cut_request(e->users);
+                cut_wait(e->users, false);
                 user_free(e->users);
             }
             e->quit = true;
@@ -463,7 +447,7 @@ static void *thread_main(void *arg)
         }
         run_ready(e);
         settle_then_cut(e);
-        client_bury(e);
+        if (e->hooks) e->hooks->turn(e->hooks_arg);
         if (atomic_load_explicit(&e->abandoned, memory_order_relaxed)) watch_park(e);
     }
     atomic_store(&e->done, true);
@@ -545,7 +529,7 @@ void engine_free(engine_t *e)
         e->users->forced = true;
         user_free(e->users);
     }
-    client_bury(e);
+    if (e->hooks) e->hooks->turn(e->hooks_arg);
     while (e->ready_head) {
         user_t *u = e->ready_head;
         e->ready_head = u->next_ready;

@@ -1,7 +1,12 @@
 /* engine: one thread that runs virtual users.
  *
  * An engine owns an event loop, a Lua VM with the scenario loaded, its users
- * (each a Lua coroutine), their connections and a stats shard. Nothing it
+ * (each a Lua coroutine, its timer and its place in the run queue) and a
+ * stats shard. What a user does through the scenario API (HTTP clients,
+ * sockets, a catch_response result held back) belongs to the Lua binding,
+ * which keeps it behind user->binding and registers the few hooks the
+ * engine calls when a user is cut off or ends (engine_hooks_t): the engine
+ * knows users, coroutines and timers, not HTTP or sockets. Nothing it
  * touches per request is shared, so the hot path has no locks or atomics.
  * The main thread talks to it with commands (engine_post: a mutex-protected
  * queue plus an eventfd that wakes the loop); the engine hands statistics
@@ -42,8 +47,7 @@
 #include "stats/stats.h"
 
 struct lua_State;
-struct conn;
-struct cosock;
+struct binding;
 struct engine;
 
 enum user_state {
@@ -53,23 +57,15 @@ enum user_state {
     USER_WAITING,  /* parked on a request */
 };
 
-/* A response held back by catch_response until success()/failure(), the
- * next request or the end of the task. */
-typedef struct pending {
-    bool active;
-    uint64_t seq;
-    buf_t method, name, error;
-    int64_t rt_us, length;
-    bool failed;
-} pending_t;
-
 typedef struct user {
     struct engine *eng;
     struct lua_State *co; /* the coroutine; anchored by co_ref */
-    int co_ref;
     uint64_t id;
+    int co_ref;
     int cls;
-    enum user_state state;
+    /* enum user_state in a byte: with the flags below, user_t fits a 112-byte
+     * malloc chunk, not 128 (a million idle users: 16 MB) */
+    unsigned char state;
     bool stopping;   /* asked to stop: the next blocking call stops it */
     bool in_on_stop; /* the prelude is running on_stop */
     bool between;    /* its sleep is the wait between two tasks */
@@ -77,16 +73,25 @@ typedef struct user {
     bool forced;     /* the stop deadline passed: end without resuming */
     bool parked;     /* it parked on I/O since its last wait */
     loop_timer_t timer;
-    struct conn *conns;      /* keep-alive connections, one per host */
-    struct conn *waiting_on; /* the connection of the request in flight */
-    struct cosock *cosocks;  /* its cosockets (lua/cosocket.c), closed by user_free */
     struct user *prev, *next; /* engine's list of live users */
     struct user *next_ready;
-    uint64_t req_seq;
-    pending_t pending;
-    struct cookie_jar *jar; /* the user's cookies (http/cookie.h), NULL until one is set */
-    const char *task;       /* the task it runs (engine_task), for the stuck-thread warning */
+    struct binding *binding; /* the Lua binding's state (lua/binding.h), NULL until used */
+    const char *task;        /* the task it runs (engine_task), for the stuck-thread warning */
 } user_t;
+
+/* What the Lua binding does for the engine (engine_set_hooks). */
+typedef struct engine_hooks {
+    /* The stop grace or deadline is over for u: close the HTTP request it
+     * waits for, if any, without resuming it (counted as cut); with
+     * sockets, a socket operation it waits for is closed instead. */
+    void (*cut)(user_t *u, bool sockets);
+    /* u ends: settle what it held back, close what it owns, free
+     * u->binding (and set it to NULL). */
+    void (*release)(user_t *u);
+    /* After every loop turn and at engine_free: free what was closed during
+     * the turn (no event can refer to it any more). */
+    void (*turn)(void *arg);
+} engine_hooks_t;
 
 enum engine_cmd_kind {
     CMD_SPAWN, /* start count users of class cls, ids first_id.. */
@@ -145,6 +150,9 @@ typedef struct engine {
     atomic_long live_users;
     struct net *net; /* the transport context (net/net.h): TLS contexts, graveyard */
     struct resolver *resolver; /* host names, looked up on this loop (net/resolve.h) */
+    user_t *walk_next; /* each_user's next user, kept right when users end */
+    const engine_hooks_t *hooks; /* the Lua binding's (engine_set_hooks), NULL before */
+    void *hooks_arg;
     bool stopping_all, cutting, forced, quit;
     bool cut_pending, force_pending; /* CMD_CUT / CMD_FORCE, done after the turn */
     bool graceful; /* --stop-timeout > 0: tasks may finish */
@@ -251,9 +259,12 @@ void engine_resume(user_t *u, int nargs);
 void engine_sleep(user_t *u, int64_t when);
 /* Park u in the run queue: resumed in this loop turn, after I/O. */
 void engine_yield(user_t *u);
-/* Report the pending catch_response result of u, if any (through
- * api_record, like every request). */
-void engine_flush_pending(user_t *u);
+/* Park u on I/O (a request, a socket operation): the binding resumes it
+ * with engine_resume when the operation ends, or the engine cuts it through
+ * the hooks. */
+void engine_wait(user_t *u);
+/* The binding's hooks and their argument (given to turn); h outlives e. */
+void engine_set_hooks(engine_t *e, const engine_hooks_t *h, void *arg);
 /* The running task of u is name (a string that outlives the task). */
 void engine_task(user_t *u, const char *name);
 /* Current engine time reading for statistics (wall clock, seconds). */

@@ -22,12 +22,10 @@
 #define MAX_HEADER_BYTES (64 * 1024)
 #define KEEP_BYTES (256 * 1024) /* a buffer grown past this shrinks back after use */
 
-static _Thread_local http_response_t parsed;
-static _Thread_local char errtext[512];
-
 static const char *too_large(const conn_t *c)
 {
-    snprintf(errtext, sizeof errtext,
+    char *errtext = c->cl->env->error;
+    snprintf(errtext, sizeof c->cl->env->error,
              "ResponseTooLarge('response body over max_body_size (%zu bytes); raise "
              "max_body_size to accept it')",
              c->req.max_body);
@@ -36,7 +34,8 @@ static const char *too_large(const conn_t *c)
 
 static const char *decoding_error(const conn_t *c, const char *why)
 {
-    snprintf(errtext, sizeof errtext,
+    char *errtext = c->cl->env->error;
+    snprintf(errtext, sizeof c->cl->env->error,
              "ContentDecodingError('Received response with content-encoding: %s, but failed to "
              "decode it: %s')",
              c->encoding == SESSION_GZIP ? "gzip" : "deflate", why);
@@ -44,9 +43,10 @@ static const char *decoding_error(const conn_t *c, const char *why)
 }
 
 /* urllib3's IncompleteRead, wrapped by requests as a ChunkedEncodingError. */
-static const char *incomplete(uint64_t got, uint64_t want)
+static const char *incomplete(const conn_t *c, uint64_t got, uint64_t want)
 {
-    snprintf(errtext, sizeof errtext,
+    char *errtext = c->cl->env->error;
+    snprintf(errtext, sizeof c->cl->env->error,
              "ChunkedEncodingError(ProtocolError('Connection broken: IncompleteRead(%" PRIu64
              " bytes read, %" PRIu64 " more expected)', IncompleteRead(%" PRIu64
              " bytes read, %" PRIu64 " more expected)))",
@@ -57,11 +57,12 @@ static const char *incomplete(uint64_t got, uint64_t want)
 /* Note the headers the session layer needs: a scan of the parsed names. */
 static void note_headers(conn_t *c)
 {
+    const http_response_t *parsed = &c->cl->env->parsed;
     c->encoding = 0;
     c->set_cookie = false;
     c->loc_len = 0;
-    for (size_t i = 0; i < parsed.num_headers; i++) {
-        const http_header_t *h = &parsed.headers[i];
+    for (size_t i = 0; i < parsed->num_headers; i++) {
+        const http_header_t *h = &parsed->headers[i];
         switch (h->name_len) {
         case 8:
             if (strncasecmp(h->name, "location", 8) == 0) {
@@ -82,26 +83,27 @@ static void note_headers(conn_t *c)
 
 static int parse_headers(conn_t *c, const char **err)
 {
+    http_response_t *parsed = &c->cl->env->parsed;
     for (;;) {
-        ssize_t r = http_parse_response(c->rbuf.p, c->rbuf.len, &parsed);
+        ssize_t r = http_parse_response(c->rbuf.p, c->rbuf.len, parsed);
         if (r == HTTP_NEED_MORE && c->rbuf.len <= MAX_HEADER_BYTES) return BODY_MORE;
         if (r < 0) {
             *err = "BadStatusLine('malformed HTTP response')";
             return BODY_FAIL;
         }
-        if (parsed.status >= 100 && parsed.status < 200 && parsed.status != 101) {
+        if (parsed->status >= 100 && parsed->status < 200 && parsed->status != 101) {
             /* an interim response: drop it and read the real one */
             memmove(c->rbuf.p, c->rbuf.p + r, c->rbuf.len - (size_t)r);
             c->rbuf.len -= (size_t)r;
             continue;
         }
         c->hdr_len = r;
-        c->status = parsed.status;
-        c->content_length = parsed.content_length;
-        c->mode = http_body_mode(&parsed, c->req.head ? "HEAD" : "GET");
+        c->status = parsed->status;
+        c->content_length = parsed->content_length;
+        c->mode = http_body_mode(parsed, c->req.head ? "HEAD" : "GET");
         /* A 101 ends HTTP on this connection: what follows is another
          * protocol, and the connection is never reused. */
-        c->keep_alive = parsed.keep_alive && c->status != 101;
+        c->keep_alive = parsed->keep_alive && c->status != 101;
         c->body_end = (size_t)r;
         note_headers(c);
         if (c->mode == HTTP_BODY_LENGTH && (uint64_t)c->content_length > c->req.max_body) {
@@ -180,8 +182,10 @@ int body_parse(conn_t *c, const char **err)
 int body_eof(conn_t *c, const char **err)
 {
     uint64_t got, want;
+    char *errtext = c->cl->env->error;
+    size_t errlen = sizeof c->cl->env->error;
     if (c->hdr_len == 0) {
-        snprintf(errtext, sizeof errtext,
+        snprintf(errtext, errlen,
                  "RemoteDisconnected('Remote end closed connection inside the response headers "
                  "(%zu bytes read)')",
                  c->rbuf.len);
@@ -191,18 +195,18 @@ int body_eof(conn_t *c, const char **err)
     switch (c->mode) {
     case HTTP_BODY_LENGTH:
         got = c->rbuf.len - (size_t)c->hdr_len;
-        *err = incomplete(got, (uint64_t)c->content_length - got);
+        *err = incomplete(c, got, (uint64_t)c->content_length - got);
         return BODY_FAIL;
     case HTTP_BODY_CHUNKED:
         switch (http_chunked_cut(&c->chunk, &got, &want)) {
         case HTTP_CHUNK_DATA:
-            *err = incomplete(got, want);
+            *err = incomplete(c, got, want);
             return BODY_FAIL;
         case HTTP_CHUNK_SIZE: { /* urllib3 reads a size line and cannot parse it */
             char line[24] = "";
             if (want) snprintf(line, sizeof line, "%" PRIx64, got);
             snprintf(
-                errtext, sizeof errtext,
+                errtext, errlen,
                 "ChunkedEncodingError(ProtocolError(\"Connection broken: InvalidChunkLength(got "
                 "length b'%s', 0 bytes read)\", InvalidChunkLength(got length b'%s', 0 bytes "
                 "read)))",

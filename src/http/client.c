@@ -3,7 +3,7 @@
  * The connection is a small state machine driven by two entry points:
  * client_send() from the user's coroutine, and on_io() from the loop. Both
  * end a request the same way: finish() with a result, which is handed to
- * client_on_result() — except when client_send() fails before anything was
+ * the client's callback (client_deliver) — except when client_send() fails before anything was
  * under way, where the caller gets the failure back directly (a coroutine
  * cannot be resumed from inside itself): that is the `sync` flag.
  *
@@ -26,20 +26,21 @@
 
 #include "base/alloc.h"
 #include "http/body.h"
+#include "http/cookie.h"
 #include "http/session.h"
 #include "net/tls.h"
 
 #define RBUF_MIN 4096
 
-static _Thread_local http_response_t parsed;
+/* errno_error's, status_error's and on_timeout's text: written and
+ * delivered before the next is made (see client_env_t for the rest) */
 static _Thread_local char errtext[512];
-static _Thread_local char urltext[2048];
 
 /* The transport context of c's engine: the one place that knows where it
  * hangs. */
 static inline net_t *net_of(const conn_t *c)
 {
-    return c->user->eng->net;
+    return c->cl->env->net;
 }
 
 /* ---- names and errors ---- */
@@ -138,18 +139,23 @@ static void retire(conn_t *c)
     net_retire(n, &c->sock, bury);
 }
 
-conn_t *client_conn(user_t *u, const char *host, size_t host_len, int port, bool tls, char *err,
-                    size_t n)
+void client_init(client_t *cl, client_env_t *env, client_done_fn *done, void *arg)
+{
+    *cl = (client_t){.env = env, .done = done, .arg = arg};
+}
+
+conn_t *client_conn(client_t *cl, const char *host, size_t host_len, int port, bool tls,
+                    char *err, size_t n)
 {
     /* the list is kept most recently used first: a hit moves to the front */
-    conn_t **pp = &u->conns, **lru = NULL;
+    conn_t **pp = &cl->conns, **lru = NULL;
     int count = 0;
     for (conn_t *c; (c = *pp) != NULL; pp = &c->next) {
         if (c->port == port && c->tls == tls && strlen(c->host) == host_len &&
             memcmp(c->host, host, host_len) == 0) {
             *pp = c->next;
-            c->next = u->conns;
-            u->conns = c;
+            c->next = cl->conns;
+            cl->conns = c;
             return c;
         }
         count++;
@@ -170,11 +176,11 @@ conn_t *client_conn(user_t *u, const char *host, size_t host_len, int port, bool
     snprintf(origin, sizeof origin, "%s://%s%s%s%s", tls ? "https" : "http", v6 ? "[" : "", c->host,
              v6 ? "]" : "", portstr);
     c->origin = xstrdup(origin);
-    c->user = u;
+    c->cl = cl;
     sock_init(&c->sock, net_of(c), on_io);
     c->timer.fn = on_timeout;
-    c->next = u->conns;
-    u->conns = c;
+    c->next = cl->conns;
+    cl->conns = c;
     return c;
 }
 
@@ -255,7 +261,7 @@ static int lookup(conn_t *c, const char **err)
 {
     resolve_addrs_t a;
     char why[RESOLVE_REASON_MAX];
-    int r = resolve_start(c->user->eng->resolver, c->host, c->port, &c->dns, on_resolved, c, &a,
+    int r = resolve_start(c->cl->env->resolver, c->host, c->port, &c->dns, on_resolved, c, &a,
                           why, sizeof why);
     if (r == RESOLVE_DONE) use_addrs(c, &a);
     else if (r == RESOLVE_PENDING) c->state = CONN_RESOLVING;
@@ -273,8 +279,8 @@ static void finish(conn_t *c, const char *error, bool sync, client_result_t *out
                          .history = c->history,
                          .nhistory = c->nredirects};
     if (c->wbuf.len) {
-        r.url = urltext;
-        r.url_len = request_url(c, urltext, sizeof urltext);
+        r.url = c->cl->env->url;
+        r.url_len = request_url(c, c->cl->env->url, sizeof c->cl->env->url);
     }
     if (error == NULL) {
         if (c->keep_alive) c->state = CONN_IDLE;
@@ -286,8 +292,9 @@ static void finish(conn_t *c, const char *error, bool sync, client_result_t *out
             return; /* the next hop is under way */
         if (r.error == NULL && c->status >= 400) {
             /* reparse for the reason phrase: cheap, and only on errors */
-            http_parse_response(c->rbuf.p, (size_t)c->hdr_len, &parsed);
-            r.error = status_error(c, parsed.reason, parsed.reason_len);
+            http_response_t *parsed = &c->cl->env->parsed;
+            http_parse_response(c->rbuf.p, (size_t)c->hdr_len, parsed);
+            r.error = status_error(c, parsed->reason, parsed->reason_len);
         }
     } else {
         close_socket(c);
@@ -296,8 +303,15 @@ static void finish(conn_t *c, const char *error, bool sync, client_result_t *out
         *out = r;
         return;
     }
-    client_on_result(c, &r);
+    client_deliver(c, &r);
     body_release(c);
+}
+
+void client_deliver(conn_t *c, const client_result_t *res)
+{
+    client_t *cl = c->cl;
+    cl->busy = NULL;
+    cl->done(cl->arg, res);
 }
 
 static bool flush(conn_t *c, bool sync, client_result_t *out);
@@ -509,7 +523,7 @@ static int tls_settings(conn_t *c, const client_req_t *req, char *err, size_t n)
 
 int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_result_t *res)
 {
-    static _Thread_local char err[512];
+    char *err = c->cl->env->error;
     int64_t now = clock_ns();
     if (from) { /* a redirect: the logical request goes on */
         int k = from->nredirects;
@@ -534,7 +548,7 @@ int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_r
     if (c->rbuf.cap == 0) buf_reserve(&c->rbuf, RBUF_MIN);
     c->start_ns = now;
     c->timeout_ns = req->timeout_s > 0 ? (int64_t)(req->timeout_s * 1e9) : 0;
-    if (c->tls && tls_settings(c, req, err, sizeof err) != 0) {
+    if (c->tls && tls_settings(c, req, err, sizeof c->cl->env->error) != 0) {
         finish(c, err, true, res);
         return 0;
     }
@@ -550,28 +564,42 @@ int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_r
     if (c->state == CONN_IDLE) c->state = CONN_WRITING;
     if (c->state != CONN_RESOLVING && !proceed(c, true, res)) return 0;
     if (c->timeout_ns) loop_timer_at(net_of(c)->loop, &c->timer, c->start_ns + c->timeout_ns);
+    c->cl->busy = c;
     return 1;
 }
 
-void client_cut(conn_t *c)
+bool client_cut(client_t *cl)
 {
-    loop_timer_stop(net_of(c)->loop, &c->timer);
+    conn_t *c = cl->busy;
+    if (c == NULL) return false;
+    cl->busy = NULL;
+    loop_timer_stop(cl->env->loop, &c->timer);
     close_socket(c);
+    return true;
 }
 
-void client_close_all(user_t *u)
+void client_free(client_t *cl)
 {
-    conn_t *c = u->conns;
+    conn_t *c = cl->conns;
     while (c) {
         conn_t *next = c->next;
         retire(c);
         c = next;
     }
-    u->conns = NULL;
+    cl->conns = cl->busy = NULL;
+    cookie_jar_free(cl->jar);
+    cl->jar = NULL;
 }
 
-void client_bury(engine_t *e)
+void client_env_free(client_env_t *env)
 {
-    net_t *n = e->net;
-    if (n->grave) net_bury(n); /* called every loop turn: most have nothing to free */
+    client_bury(env);
+    buf_free(&env->hop);
+    buf_free(&env->location);
+}
+
+void client_bury(client_env_t *env)
+{
+    net_t *n = env->net;
+    if (n && n->grave) net_bury(n); /* called every loop turn: most have nothing to free */
 }

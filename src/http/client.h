@@ -1,7 +1,16 @@
-/* client: HTTP/1.1 keep-alive connections of one user, plain or TLS.
+/* client: HTTP/1.1 keep-alive connections of one client (one virtual
+ * user's), plain or TLS.
  *
- * Each user has at most one connection per (scheme, host, port), kept open
- * between requests and reopened when the server closes it; a user keeps at
+ * A client_t is what requests calls a Session: its connections, its cookie
+ * jar, and the completion callback its owner gave it. It knows nothing of
+ * users, Lua or the engine: it runs on a loop and a per-thread environment
+ * (client_env_t: the loop, the transport context of src/net with its TLS
+ * contexts and graveyard, the resolver, scratch space), and hands every
+ * result to the callback. The Lua binding
+ * makes one per user that sends a request (src/lua/binding.c).
+ *
+ * A client has at most one connection per (scheme, host, port), kept open
+ * between requests and reopened when the server closes it; it keeps at
  * most CLIENT_MAX_CONNS of them, the least recently used closed first. A request is
  * serialized by the caller straight into the connection's write buffer;
  * client_send() writes it at once (one send() in steady state) and only
@@ -44,7 +53,6 @@
 #include <sys/socket.h>
 
 #include "base/buf.h"
-#include "engine/engine.h"
 #include "engine/loop.h"
 #include "http/parse.h"
 #include "net/net.h"
@@ -64,6 +72,11 @@ enum conn_state {
 #define CLIENT_MAX_CONNS 16 /* connections a user keeps (LRU) */
 
 struct decode;
+struct net;
+struct conn;
+struct cookie_jar;
+struct client_result;
+struct ssl_st;
 struct ssl_ctx_st;
 
 /* How one logical request is carried out (kept across its redirects). */
@@ -77,11 +90,45 @@ typedef struct client_req {
     size_t max_body;        /* body cap in bytes, raw and decoded (0: BODY_DEFAULT_CAP) */
 } client_req_t;
 
+/* What the clients of one thread share. The owner (the Lua binding, one
+ * per engine) zeroes it, sets loop and ca_file, frees the graveyard with
+ * client_bury after every loop turn and the rest with client_env_free.
+ *
+ * The scratch space is here rather than in thread-locals: it is the
+ * engine's like the loop is, and freed with it. Each use ends before the
+ * next begins (a parse is read at once, a text lives until the result it
+ * belongs to has been delivered), so the clients of a thread share it. */
+typedef struct client_env {
+    loop_t *loop;
+    struct net *net;           /* the engine's transport context (src/net): TLS, graveyard */
+    struct resolver *resolver; /* the engine's name lookups (net/resolve.h) */
+    http_response_t parsed;  /* a header block parsed (framing, cookies, reason phrase) */
+    buf_t hop, location;     /* session.c: a redirect's next request, its Location */
+    char error[768];         /* a result's error text (body, set-up, redirect) */
+    char url[2048];          /* a result's URL */
+} client_env_t;
+
+/* Called when a request sent with client_send completes (also after its
+ * redirects): res and what it points to are valid only during the call.
+ * The callback may send the next request on the same client. */
+typedef void client_done_fn(void *arg, const struct client_result *res);
+
+/* One client: its connections (most recently used first), the one of the
+ * request in flight, its cookies. Owned by its creator; client_free. */
+typedef struct client {
+    client_env_t *env;
+    struct conn *conns;
+    struct conn *busy;      /* the request in flight, NULL if none */
+    struct cookie_jar *jar; /* NULL until a cookie is set (http/cookie.h) */
+    client_done_fn *done;
+    void *arg; /* given to done */
+} client_t;
+
 typedef struct conn {
     sock_t sock; /* the transport (net.h); first, for on_io */
     loop_timer_t timer;
-    user_t *user;
-    struct conn *next; /* user's list */
+    client_t *cl;
+    struct conn *next; /* the client's list, or the environment's graveyard */
     char *host;        /* owned */
     int port;
     bool tls;          /* https */
@@ -143,33 +190,40 @@ typedef struct client_result {
     int nhistory;
 } client_result_t;
 
-/* Find or create u's connection to host:port over TLS or not (host is
- * copied). The name is looked up when a socket is opened (client_send),
- * not here. Returns NULL and fills err on failure (none today). */
-conn_t *client_conn(user_t *u, const char *host, size_t host_len, int port, bool tls, char *err,
-                    size_t n);
+/* Make cl an empty client on env whose results go to done(arg, ...). */
+void client_init(client_t *cl, client_env_t *env, client_done_fn *done, void *arg);
+
+/* Close all of cl's connections (they go to the graveyard) and free its
+ * cookies. A request in flight is dropped without a result. cl may be
+ * client_init'ed again. */
+void client_free(client_t *cl);
+
+/* Find or create cl's connection to host:port over TLS or not (host is
+ * copied). Returns NULL and fills err when the name does not resolve. */
+conn_t *client_conn(client_t *cl, const char *host, size_t host_len, int port, bool tls,
+                    char *err, size_t n);
 
 /* Send the request in c->wbuf as req says (req is copied). from is NULL
  * for a new logical request, or the connection whose response redirected
  * here (it may be c itself): the hop then continues from's clock, count
- * and history. Returns 1 if the request is under way (the result comes
- * through client_on_result later), or 0 if it failed at once and *res holds
- * the failure. */
+ * and history. Returns 1 if the request is under way (c is its client's
+ * busy connection; the result comes through the client's callback later),
+ * or 0 if it failed at once and *res holds the failure. */
 int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_result_t *res);
 
-/* Called by the client when a request completes (defined by the Lua
- * bindings): must consume res before returning. */
-void client_on_result(conn_t *c, const client_result_t *res);
+/* Hand res to c's client's callback (the request in flight is over). */
+void client_deliver(conn_t *c, const client_result_t *res);
 
-/* Cut the request in flight on c (the stop grace is over): close the
- * socket; no result is delivered (the caller accounts for it). */
-void client_cut(conn_t *c);
+/* Cut cl's request in flight (the stop grace is over): close its socket;
+ * no result is delivered (the caller accounts for it). Returns false if
+ * there was none. */
+bool client_cut(client_t *cl);
 
-/* Close all of u's connections and move them to the transport's
- * graveyard (net_retire). */
-void client_close_all(user_t *u);
-/* Free the graveyard (after a loop turn, when no event can refer to it):
- * net_bury on the engine's transport context. */
-void client_bury(engine_t *e);
+/* Free the graveyard of env's transport context (after a loop turn, when
+ * no event can refer to it): net_bury, which frees the cosockets' retired
+ * connections too. */
+void client_bury(client_env_t *env);
+/* Free the graveyard and env's buffers (its clients are gone). */
+void client_env_free(client_env_t *env);
 
 #endif

@@ -10,13 +10,11 @@
  * scheme-relative, absolute path, relative path, query only), with dot
  * segments removed and unsafe bytes percent-encoded.
  *
- * The build buffers are the engine thread's (reused, never shrunk below
- * what redirects needed), freed with the thread by a pthread key
- * destructor. */
+ * The build buffers are the client environment's (client_env_t: reused,
+ * never shrunk below what redirects needed, freed with it). */
 #include "http/session.h"
 
 #include <ctype.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -25,32 +23,6 @@
 #include "http/cookie.h"
 #include "http/parse.h"
 #include "http/url.h"
-
-/* ---- the thread's buffers, freed when the engine thread ends ---- */
-
-static pthread_key_t state_key;
-static pthread_once_t state_once = PTHREAD_ONCE_INIT;
-static _Thread_local bool state_set;
-static _Thread_local buf_t next, loc; /* redirect build, Location */
-
-static void state_free(void *unused)
-{
-    buf_free(&next);
-    buf_free(&loc);
-}
-
-static void make_key(void)
-{
-    pthread_key_create(&state_key, state_free);
-}
-
-static void thread_state(void)
-{
-    if (state_set) return;
-    pthread_once(&state_once, make_key);
-    pthread_setspecific(state_key, &state_set);
-    state_set = true;
-}
 
 /* ---- small helpers ---- */
 
@@ -127,28 +99,28 @@ static void remove_dots(buf_t *w, size_t from)
 
 void session_store_cookies(conn_t *c)
 {
-    static _Thread_local http_response_t res;
-    if (http_parse_response(c->rbuf.p, (size_t)c->hdr_len, &res) < 0) return;
-    user_t *u = c->user;
+    http_response_t *res = &c->cl->env->parsed;
+    if (http_parse_response(c->rbuf.p, (size_t)c->hdr_len, res) < 0) return;
+    client_t *cl = c->cl;
     const char *m, *t;
     size_t ml, tl;
     request_line(c, &m, &ml, &t, &tl);
     int64_t now = (int64_t)time(NULL);
-    for (size_t i = 0; i < res.num_headers; i++) {
-        const http_header_t *h = &res.headers[i];
+    for (size_t i = 0; i < res->num_headers; i++) {
+        const http_header_t *h = &res->headers[i];
         if (h->name_len != 10 || strncasecmp(h->name, "set-cookie", 10) != 0) continue;
-        if (u->jar == NULL) u->jar = cookie_jar_new();
-        cookie_jar_set(u->jar, h->value, h->value_len, c->host, strlen(c->host), t, tl, c->tls, now);
+        if (cl->jar == NULL) cl->jar = cookie_jar_new();
+        cookie_jar_set(cl->jar, h->value, h->value_len, c->host, strlen(c->host), t, tl, c->tls, now);
     }
 }
 
-void session_cookie_header(user_t *u, buf_t *w, const char *host, size_t hlen, const char *path,
-                           size_t plen, bool tls)
+void session_cookie_header(struct cookie_jar *jar, buf_t *w, const char *host, size_t hlen,
+                           const char *path, size_t plen, bool tls)
 {
-    if (u->jar == NULL || u->jar->n == 0) return;
+    if (jar == NULL || jar->n == 0) return;
     size_t mark = w->len;
     buf_puts(w, "Cookie: ");
-    if (cookie_jar_header(u->jar, w, host, hlen, path, plen, tls, (int64_t)time(NULL)) == 0) {
+    if (cookie_jar_header(jar, w, host, hlen, path, plen, tls, (int64_t)time(NULL)) == 0) {
         w->len = mark;
         w->p[mark] = '\0';
         return;
@@ -158,11 +130,10 @@ void session_cookie_header(user_t *u, buf_t *w, const char *host, size_t hlen, c
 
 /* ---- redirects ---- */
 
-/* Resolve the Location of c's response into an absolute URL in out. */
-static void resolve_location(const conn_t *c, buf_t *out)
+void session_resolve(buf_t *out, const char *origin, bool tls, const char *t, size_t tl,
+                     const char *l, size_t ll)
 {
-    const char *l = c->rbuf.p + c->loc_off, *hash;
-    size_t ll = c->loc_len;
+    const char *hash;
     if ((hash = memchr(l, '#', ll)) != NULL) ll = (size_t)(hash - l);
     size_t sl = 0;
     while (sl < ll && (isalnum((unsigned char)l[sl]) || l[sl] == '+' || l[sl] == '-' || l[sl] == '.'))
@@ -178,7 +149,7 @@ static void resolve_location(const conn_t *c, buf_t *out)
         return;
     }
     if (ll >= 2 && l[0] == '/' && l[1] == '/') { /* scheme-relative */
-        buf_puts(out, c->tls ? "https:" : "http:");
+        buf_puts(out, tls ? "https:" : "http:");
         const char *slash = memchr(l + 2, '/', ll - 2);
         size_t hl = slash ? (size_t)(slash - l) : ll;
         buf_append(out, l, hl);
@@ -187,12 +158,9 @@ static void resolve_location(const conn_t *c, buf_t *out)
         remove_dots(out, path_from);
         return;
     }
-    const char *m, *t;
-    size_t ml, tl;
-    request_line(c, &m, &ml, &t, &tl);
     const char *q = memchr(t, '?', tl);
     size_t base = q ? (size_t)(q - t) : tl; /* the current path without its query */
-    buf_puts(out, c->origin);
+    buf_puts(out, origin);
     path_from = out->len;
     if (ll == 0) {
         buf_append(out, t, tl);
@@ -211,66 +179,38 @@ static void resolve_location(const conn_t *c, buf_t *out)
     remove_dots(out, path_from);
 }
 
-bool session_redirect(conn_t *c, client_result_t *r)
+const char *session_redirect_method(int status, const char *m, size_t ml, size_t *len)
 {
-    static _Thread_local char err[700];
-    thread_state();
-    if (c->nredirects >= CLIENT_MAX_REDIRECTS) {
-        snprintf(err, sizeof err, "TooManyRedirects('Exceeded %d redirects.')",
-                 CLIENT_MAX_REDIRECTS);
-        r->error = err;
-        return false;
-    }
-    resolve_location(c, &loc);
-    url_t u;
-    const char *why = NULL;
-    if (url_parse(loc.p, &u, &why) != 0 || !u.absolute) {
-        snprintf(err, sizeof err, "InvalidURL(\"cannot follow the redirect to '%.500s': %s\")",
-                 loc.p, why ? why : "not a URL");
-        r->error = err;
-        return false;
-    }
-    conn_t *n = client_conn(c->user, u.host, u.host_len, u.port, u.tls, err, sizeof err);
-    if (n == NULL) {
-        r->error = err;
-        return false;
-    }
-
-    /* the method and body rules */
-    const char *m, *t;
-    size_t ml, tl;
-    request_line(c, &m, &ml, &t, &tl);
     bool head = ml == 4 && memcmp(m, "HEAD", 4) == 0;
     bool post = ml == 4 && memcmp(m, "POST", 4) == 0;
-    int st = c->status;
-    if ((st == 303 && !head) || (st == 302 && !head) || (st == 301 && post)) m = "GET", ml = 3;
-    bool keep_body = st == 307 || st == 308;
-    bool same_host = strlen(c->host) == u.host_len && strncasecmp(c->host, u.host, u.host_len) == 0;
-    bool keep_auth = same_host && ((c->port == u.port && c->tls == u.tls) ||
-                                   (!c->tls && u.tls && c->port == 80 && u.port == 443));
+    *len = ml;
+    if ((status == 303 && !head) || (status == 302 && !head) || (status == 301 && post)) {
+        *len = 3;
+        return "GET";
+    }
+    return m;
+}
 
-    buf_reset(&next);
-    buf_append(&next, m, ml);
-    buf_append(&next, " ", 1);
-    buf_append(&next, u.path, u.path_len);
-    buf_puts(&next, " HTTP/1.1\r\n");
-    bool v6 = memchr(u.host, ':', u.host_len) != NULL;
-    buf_printf(&next, "Host: %s%.*s%s", v6 ? "[" : "", (int)u.host_len, u.host, v6 ? "]" : "");
-    if (u.port != (u.tls ? 443 : 80)) buf_printf(&next, ":%d", u.port);
-    buf_puts(&next, "\r\n");
-    /* the previous request's other headers, filtered */
+bool session_keeps_auth(const char *host, size_t hl, int port, bool tls, const url_t *to)
+{
+    bool same_host = hl == to->host_len && strncasecmp(host, to->host, hl) == 0;
+    return same_host && ((port == to->port && tls == to->tls) ||
+                         (!tls && to->tls && port == 80 && to->port == 443));
+}
+
+/* Copy the headers of the request in c->wbuf to next but those a redirect
+ * drops (Host and Cookie, which are made again; the body's unless kept;
+ * Authorization unless kept). Returns where the request's body starts. */
+static const char *copy_headers(const conn_t *c, buf_t *next, bool keep_body, bool keep_auth)
+{
     const char *w = c->wbuf.p, *wend = w + c->wbuf.len;
     const char *line = memchr(w, '\n', c->wbuf.len);
     line = line ? line + 1 : wend;
-    const char *body = wend;
     while (line < wend) {
         const char *eol = memchr(line, '\n', (size_t)(wend - line));
         if (eol == NULL) break;
         size_t len = (size_t)(eol + 1 - line);
-        if (len <= 2) { /* the empty line: the body follows */
-            body = eol + 1;
-            break;
-        }
+        if (len <= 2) return eol + 1; /* the empty line: the body follows */
         const char *colon = memchr(line, ':', len);
         size_t nl = colon ? (size_t)(colon - line) : 0;
 #define IS(name) (nl == sizeof name - 1 && strncasecmp(line, name, nl) == 0)
@@ -279,22 +219,75 @@ bool session_redirect(conn_t *c, client_result_t *r)
                                     IS("transfer-encoding"))) ||
                     (!keep_auth && IS("authorization"));
 #undef IS
-        if (!drop) buf_append(&next, line, len);
+        if (!drop) buf_append(next, line, len);
         line = eol + 1;
     }
-    session_cookie_header(c->user, &next, u.host, u.host_len, u.path, u.path_len, u.tls);
-    buf_puts(&next, "\r\n");
-    if (keep_body && body < wend) buf_append(&next, body, (size_t)(wend - body));
+    return wend;
+}
 
+/* Build the next hop's request to u in next from the request on c. Returns
+ * whether it is a HEAD. */
+static bool build_hop(const conn_t *c, const url_t *u, buf_t *next)
+{
+    const char *m, *t;
+    size_t ml, tl;
+    request_line(c, &m, &ml, &t, &tl);
+    m = session_redirect_method(c->status, m, ml, &ml);
+    bool keep_body = session_keeps_body(c->status);
+    bool keep_auth = session_keeps_auth(c->host, strlen(c->host), c->port, c->tls, u);
+    buf_reset(next);
+    buf_append(next, m, ml);
+    buf_append(next, " ", 1);
+    buf_append(next, u->path, u->path_len);
+    buf_puts(next, " HTTP/1.1\r\n");
+    bool v6 = memchr(u->host, ':', u->host_len) != NULL;
+    buf_printf(next, "Host: %s%.*s%s", v6 ? "[" : "", (int)u->host_len, u->host, v6 ? "]" : "");
+    if (u->port != (u->tls ? 443 : 80)) buf_printf(next, ":%d", u->port);
+    buf_puts(next, "\r\n");
+    const char *body = copy_headers(c, next, keep_body, keep_auth);
+    const char *wend = c->wbuf.p + c->wbuf.len;
+    session_cookie_header(c->cl->jar, next, u->host, u->host_len, u->path, u->path_len, u->tls);
+    buf_puts(next, "\r\n");
+    if (keep_body && body < wend) buf_append(next, body, (size_t)(wend - body));
+    return ml == 4 && memcmp(m, "HEAD", 4) == 0;
+}
+
+bool session_redirect(conn_t *c, client_result_t *r)
+{
+    client_env_t *env = c->cl->env;
+    char *err = env->error;
+    size_t errlen = sizeof env->error;
+    buf_t *loc = &env->location, *next = &env->hop;
+    if (c->nredirects >= CLIENT_MAX_REDIRECTS) {
+        snprintf(err, errlen, "TooManyRedirects('Exceeded %d redirects.')", CLIENT_MAX_REDIRECTS);
+        r->error = err;
+        return false;
+    }
+    const char *m, *t;
+    size_t ml, tl;
+    request_line(c, &m, &ml, &t, &tl);
+    session_resolve(loc, c->origin, c->tls, t, tl, c->rbuf.p + c->loc_off, c->loc_len);
+    url_t u;
+    const char *why = NULL;
+    if (url_parse(loc->p, &u, &why) != 0 || !u.absolute) {
+        snprintf(err, errlen, "InvalidURL(\"cannot follow the redirect to '%.500s': %s\")", loc->p,
+                 why ? why : "not a URL");
+        r->error = err;
+        return false;
+    }
+    conn_t *n = client_conn(c->cl, u.host, u.host_len, u.port, u.tls, err, errlen);
+    if (n == NULL) {
+        r->error = err;
+        return false;
+    }
+    client_req_t req = c->req;
+    req.head = build_hop(c, &u, next);
     /* the new request takes the connection's write buffer; the old one
      * becomes the next build space (no copy, no allocation) */
     buf_t tmp = n->wbuf;
-    n->wbuf = next;
-    next = tmp;
-    client_req_t req = c->req;
-    req.head = ml == 4 && memcmp(m, "HEAD", 4) == 0;
-    c->user->waiting_on = n;
+    n->wbuf = *next;
+    *next = tmp;
     client_result_t res;
-    if (client_send(n, &req, c, &res) == 0) client_on_result(n, &res);
+    if (client_send(n, &req, c, &res) == 0) client_deliver(n, &res);
     return true;
 }

@@ -10,6 +10,7 @@
  *
  * The HTTP client's methods live in lua/http.c. */
 #include "lua/api.h"
+#include "lua/binding.h"
 #include "lua/cosocket.h"
 #include "lua/http.h"
 #include "lua/ngx.h"
@@ -103,7 +104,7 @@ static const char *fire_request(engine_t *e, const char *method, const char *nam
 }
 
 /* The one way a request is recorded: plain, catch_response settled by
- * success()/failure() or implicitly (engine_flush_pending), cicada.report.
+ * success()/failure() or implicitly (binding_flush), cicada.report.
  * The listeners see it exactly once; a cicada.report from inside a
  * listener is recorded without firing them again. */
 void api_record(engine_t *e, const char *method, const char *name, long long rt_us, long long len,
@@ -222,7 +223,7 @@ static int l_task(lua_State *L)
 static int l_flush(lua_State *L)
 {
     engine_t *eng = engine_self();
-    if (eng && eng->current) engine_flush_pending(eng->current);
+    if (eng && eng->current) binding_flush(eng->current);
     return 0;
 }
 
@@ -321,6 +322,7 @@ void api_open(lua_State *L, engine_t *e)
     lua_setfield(L, -2, "_SLEEP");
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");
+    binding_open(L, e);
     http_open(L);
     data_open(L); /* cicada.data (lua/data.c) */
     cosocket_open(L); /* cicada.tcp, cicada.udp (lua/cosocket.c) */

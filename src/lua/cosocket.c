@@ -39,6 +39,7 @@
 #include "base/alloc.h"
 #include "engine/engine.h"
 #include "lua/api.h"
+#include "lua/binding.h"
 #include "lua/cosocket_int.h"
 #include "net/tls.h"
 
@@ -71,7 +72,7 @@ static void unlink_user(cosock_t *s)
     if (s->prev)
         s->prev->next = s->next;
     else
-        s->user->cosocks = s->next;
+        s->user->binding->cosocks = s->next;
     if (s->next) s->next->prev = s->prev;
     s->prev = s->next = NULL;
     s->user = NULL;
@@ -120,8 +121,8 @@ static void pool_unref(pool_t *p)
 
 void cosocket_release(user_t *u)
 {
-    while (u->cosocks)
-        cosock_retire(u->cosocks);
+    while (u->binding && u->binding->cosocks)
+        cosock_retire(u->binding->cosocks);
 }
 
 /* ---- the transport's answers in this file's terms: >0 bytes, 0 closed,
@@ -169,8 +170,7 @@ int cosock_park(lua_State *L, cosock_t *s, enum op op, int ms)
     }
     s->op = op;
     if (ms > 0) loop_timer_at(u->eng->loop, &s->timer, clock_ns() + (int64_t)ms * 1000000);
-    u->state = USER_WAITING;
-    u->parked = true;
+    engine_wait(u);
     return lua_yield(L, 0);
 }
 
@@ -196,7 +196,7 @@ static void wake_fail(cosock_t *s, const char *err, bool close)
 
 void cosocket_cut(user_t *u)
 {
-    for (cosock_t *s = u->cosocks; s; s = s->next)
+    for (cosock_t *s = u->binding ? u->binding->cosocks : NULL; s; s = s->next)
         if (s->op != OP_NONE) {
             s->op = OP_NONE;
             cosock_retire(s); /* its coroutine is dropped, never resumed */

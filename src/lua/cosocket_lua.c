@@ -29,6 +29,7 @@
 
 #include "engine/engine.h"
 #include "lua/api.h"
+#include "lua/binding.h"
 #include "lua/cosocket_int.h"
 #include "net/tls.h"
 
@@ -94,9 +95,10 @@ static void own(cosock_t *s, user_t *u, box_t *b)
 {
     s->user = u;
     s->prev = NULL;
-    s->next = u->cosocks;
-    if (u->cosocks) u->cosocks->prev = s;
-    u->cosocks = s;
+    binding_t *bs = binding_of(u);
+    s->next = bs->cosocks;
+    if (bs->cosocks) bs->cosocks->prev = s;
+    bs->cosocks = s;
     s->box = b;
     b->s = s;
 }

@@ -157,9 +157,3 @@ void form_multipart(lua_State *L, int data, int files, buf_t *b, const char *bou
     buf_puts(b, boundary);
     buf_puts(b, "--\r\n");
 }
-
-void form_base64(buf_t *b, const char *s, size_t n)
-{
-    buf_reserve(b, BASE64_LEN(n) + 1);
-    b->len += base64_encode(b->p + b->len, s, n, true);
-}

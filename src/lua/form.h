@@ -29,7 +29,4 @@ void form_pairs(struct lua_State *L, int idx, buf_t *b, char *sep);
  * a Lua error for a file with no content. */
 void form_multipart(struct lua_State *L, int data, int files, buf_t *b, const char *boundary);
 
-/* Append the base64 encoding of s[0..n) to b, padded (base/base64.h). */
-void form_base64(buf_t *b, const char *s, size_t n);
-
 #endif

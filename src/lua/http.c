@@ -1,11 +1,15 @@
 /* http: the scenario's HTTP client (self.client).
  *
- * Requests are serialized straight into the connection's write buffer;
- * the response becomes a Lua table (src/lua/response.c) whose `headers`
- * are parsed only when read. Statistics are recorded in C at completion
- * (api_record), except for catch_response, where the result waits in
- * user->pending for success(), failure(), the next request or the end of
- * the task.
+ * This file only reads the Lua arguments: into a request_t, which
+ * src/http/request.c serializes straight into the connection's write
+ * buffer, and into the client_req_t that says how src/http/client.c
+ * carries it out. Each user's client_t lives in its binding state
+ * (binding.h), made on its first request; its results come back through
+ * http_on_result. The response becomes a Lua table (src/lua/response.c)
+ * whose `headers` are parsed only when read. Statistics are recorded in C
+ * at completion (api_record), except for catch_response, where the result
+ * waits in the binding state for success(), failure(), the next request or
+ * the end of the task.
  *
  * The options follow requests: params, data (string or form table), json,
  * files (multipart), headers (over the client's default `headers`), auth
@@ -26,15 +30,20 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
+#include "base/alloc.h"
 #include "base/limits.h"
 #include "engine/engine.h"
 #include "http/body.h"
 #include "http/client.h"
 #include "http/cookie.h"
+#include "http/request.h"
 #include "http/session.h"
 #include "http/url.h"
+#include "net/tls.h"
 #include "lua/api.h"
+#include "lua/binding.h"
 #include "lua/form.h"
 #include "lua/json.h"
 #include "lua/response.h"
@@ -44,7 +53,7 @@
  * and push the response object onto L. */
 static void complete(lua_State *L, user_t *u, const client_result_t *r)
 {
-    pending_t *p = &u->pending;
+    pending_t *p = &u->binding->pending;
     int64_t rt = r->elapsed_ns / 1000;
     if (p->active) { /* catch_response: held until settled */
         p->rt_us = rt;
@@ -58,87 +67,61 @@ static void complete(lua_State *L, user_t *u, const client_result_t *r)
     }
 }
 
-void client_on_result(conn_t *c, const client_result_t *r)
+void http_on_result(void *arg, const client_result_t *r)
 {
-    user_t *u = c->user;
-    u->waiting_on = NULL;
+    user_t *u = arg;
     complete(u->co, u, r);
     engine_resume(u, 1);
 }
 
-static bool has_header(lua_State *L, int headers, const char *name)
+/* Per-VM space for building requests (an upvalue of the client's
+ * methods, freed with the VM): the header tables read as arrays, the
+ * encoded query and body. Reused, never shrunk: no allocation per request
+ * once the first requests have grown them. */
+typedef struct http_vm {
+    request_header_t *hdr;
+    size_t cap;
+    buf_t query, body;
+} http_vm_t;
+
+static int vm_gc(lua_State *L)
 {
-    if (headers == 0) return false;
+    http_vm_t *v = lua_touserdata(L, 1);
+    xfree(v->hdr);
+    buf_free(&v->query);
+    buf_free(&v->body);
+    return 0;
+}
+
+/* Append the string-keyed headers of table t to v->hdr from index n on;
+ * returns the new count. A false value removes the header; any other
+ * non-string value goes through tostring(), whose result stays on the
+ * stack (below the iteration key) until the request is written. */
+static size_t read_headers(lua_State *L, int t, http_vm_t *v, size_t n)
+{
     lua_pushnil(L);
-    while (lua_next(L, headers)) {
-        lua_pop(L, 1);
-        if (lua_type(L, -1) == LUA_TSTRING && strcasecmp(lua_tostring(L, -1), name) == 0) {
+    while (lua_next(L, t)) {
+        if (lua_type(L, -2) != LUA_TSTRING) {
             lua_pop(L, 1);
-            return true;
+            continue;
         }
-    }
-    return false;
-}
-
-/* Which of the headers the client may add itself a header table sets. */
-enum {
-    H_HOST = 1,
-    H_UA = 2,
-    H_ACCEPT = 4,
-    H_CTYPE = 8,
-    H_AUTH = 16,
-    H_COOKIE = 32,
-    H_AE = 64,     /* Accept-Encoding given... */
-    H_DECODE = 128 /* ...and it names gzip or deflate */
-};
-
-static unsigned header_flags(lua_State *L, int t)
-{
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } known[] = {{"host", H_HOST},           {"user-agent", H_UA},      {"accept", H_ACCEPT},
-                 {"content-type", H_CTYPE},  {"authorization", H_AUTH}, {"cookie", H_COOKIE},
-                 {"accept-encoding", H_AE}};
-    unsigned f = 0;
-    if (t == 0) return 0;
-    lua_pushnil(L);
-    while (lua_next(L, t)) {
-        if (lua_type(L, -2) == LUA_TSTRING) {
-            const char *k = lua_tostring(L, -2);
-            for (size_t i = 0; i < sizeof known / sizeof *known; i++) {
-                if (strcasecmp(k, known[i].name) != 0) continue;
-                f |= known[i].bit;
-                const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-                if (known[i].bit == H_AE && v && (strcasestr(v, "gzip") || strcasestr(v, "deflate")))
-                    f |= H_DECODE;
-            }
+        if (n == v->cap) {
+            v->cap = v->cap ? 2 * v->cap : 16;
+            v->hdr = xrealloc(v->hdr, v->cap * sizeof *v->hdr);
+        }
+        request_header_t *h = &v->hdr[n++];
+        h->name = lua_tolstring(L, -2, &h->name_len);
+        h->value = NULL, h->value_len = 0;
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            h->value = lua_tolstring(L, -1, &h->value_len);
+        } else if (!(lua_isboolean(L, -1) && !lua_toboolean(L, -1))) {
+            luaL_checkstack(L, 4, "headers");
+            h->value = api_tostr(L, -1, &h->value_len);
+            lua_insert(L, -3); /* keep the string: below the key */
         }
         lua_pop(L, 1);
     }
-    return f;
-}
-
-/* Write the headers of table t, skipping those set to false (requests'
- * None: drop a default) and, if over is not 0, those table over sets. */
-static void write_headers(lua_State *L, int t, int over, buf_t *w)
-{
-    lua_pushnil(L);
-    while (lua_next(L, t)) {
-        if (lua_type(L, -2) == LUA_TSTRING && !(lua_isboolean(L, -1) && !lua_toboolean(L, -1)) &&
-            !(over && has_header(L, over, lua_tostring(L, -2)))) {
-            size_t kl, vl;
-            const char *k = lua_tolstring(L, -2, &kl);
-            bool str = lua_type(L, -1) == LUA_TSTRING;
-            const char *v = str ? lua_tolstring(L, -1, &vl) : api_tostr(L, -1, &vl);
-            buf_append(w, k, kl);
-            buf_append(w, ": ", 2);
-            buf_append(w, v, vl);
-            buf_append(w, "\r\n", 2);
-            if (!str) lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-    }
+    return n;
 }
 
 /* Options of a request, in fixed stack slots after the four arguments. */
@@ -170,6 +153,25 @@ static void client_field(lua_State *L, const char *k, int slot)
     lua_replace(L, slot);
 }
 
+/* The options table (stack slot 4, if any) into the OPT() slots. */
+static void read_options(lua_State *L)
+{
+    luaL_checkstack(L, 40, "client:request");
+    lua_settop(L, S_TOP);
+    if (!lua_istable(L, 4)) return;
+    lua_pushnil(L);
+    while (lua_next(L, 4)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+        for (int o = 0; o < NOPT; o++)
+            if (k[0] == opt_names[o][0] && strcmp(k, opt_names[o]) == 0) {
+                lua_pushvalue(L, -1);
+                lua_replace(L, OPT(o));
+                break;
+            }
+        lua_pop(L, 1);
+    }
+}
+
 /* The body cap at stack slot i (nil: the default). A bad value is the
  * scenario's error, named with where it came from. */
 static size_t max_body(lua_State *L, int i, const char *where)
@@ -184,29 +186,170 @@ static size_t max_body(lua_State *L, int i, const char *where)
     return (size_t)v;
 }
 
-/* Authorization: Basic for auth = {user, password} (or {user=, password=}). */
-static void basic_auth(lua_State *L, int a, buf_t *w, buf_t *s)
+/* Where to: an absolute URL, or a path on the client's base URL (joined
+ * with its path prefix, kept alive in slot S_PATH). */
+static void target_url(lua_State *L, engine_t *e, const char *target, url_t *url)
 {
-    size_t ul = 0, pl = 0;
+    url_t base;
+    const char *why = NULL;
+    if (url_parse(target, url, &why) != 0) luaL_error(L, "bad URL '%s': %s", target, why);
+    if (url->absolute) return;
+    lua_getfield(L, 1, "base_url");
+    lua_replace(L, C_BASE);
+    const char *b = lua_tostring(L, C_BASE);
+    if (b == NULL || *b == '\0')
+        luaL_error(L, "request to '%s' but the user has no host (set host in "
+                      "cicada.user{...} or pass -H)", target);
+    if (url_parse(b, &base, &why) != 0 || !base.absolute)
+        luaL_error(L, "bad host '%s': %s", b, why ? why : "not an absolute URL");
+    url->host = base.host, url->host_len = base.host_len, url->port = base.port;
+    url->tls = base.tls;
+    if (base.path_len > 1) { /* a base URL with a path prefix: join them */
+        buf_t *s = &e->scratch;
+        buf_set(s, base.path, base.path_len);
+        if (s->p[s->len - 1] == '/') s->len--;
+        buf_append(s, url->path, url->path_len);
+        lua_pushlstring(L, s->p, s->len);
+        lua_replace(L, S_PATH);
+        url->path = lua_tolstring(L, S_PATH, &url->path_len);
+    }
+}
+
+/* How the request is carried out: the body cap, HTTPS verification as the
+ * request, the client or the flags say, timeout, redirects. Returns an
+ * error (in err) that fails the request before any connection, or NULL. */
+static const char *carry(lua_State *L, engine_t *e, const url_t *url, bool head_call,
+                         client_req_t *req, char *err, size_t n)
+{
+    const char *early = NULL;
+    *req = (client_req_t){.verify = !e->conf->insecure, .timeout_s = 60};
+    if (lua_isnil(L, OPT(O_MAX_BODY))) {
+        client_field(L, "max_body_size", C_MAX_BODY);
+        req->max_body = max_body(L, C_MAX_BODY, "client");
+    } else {
+        req->max_body = max_body(L, OPT(O_MAX_BODY), "request option");
+    }
+    if (url->tls) {
+        if (lua_isnil(L, OPT(O_VERIFY))) client_field(L, "verify", C_VERIFY);
+        int v = lua_isnil(L, OPT(O_VERIFY)) ? C_VERIFY : OPT(O_VERIFY);
+        if (lua_isboolean(L, v)) {
+            req->verify = lua_toboolean(L, v);
+        } else if (lua_type(L, v) == LUA_TSTRING) {
+            req->verify = true;
+            req->ctx = tls_ctx(e->net, lua_tostring(L, v), err, n);
+            if (req->ctx == NULL) early = err;
+        }
+    }
+    if (lua_isnumber(L, OPT(O_TIMEOUT)))
+        req->timeout_s = fmin(lua_tonumber(L, OPT(O_TIMEOUT)), LIMIT_SECONDS);
+    req->follow = lua_isnil(L, OPT(O_REDIRECTS)) ? !head_call : lua_toboolean(L, OPT(O_REDIRECTS));
+    return early;
+}
+
+/* The method (upper case) into p->method, the params into r->query. */
+static void read_line(lua_State *L, request_t *r, pending_t *p, http_vm_t *v, const url_t *url,
+                      const char *method, size_t mlen)
+{
+    buf_reset(&p->method);
+    for (size_t i = 0; i < mlen; i++) {
+        char ch = (char)toupper((unsigned char)method[i]);
+        buf_append(&p->method, &ch, 1);
+    }
+    r->method = p->method.p, r->method_len = p->method.len;
+    r->host = url->host, r->host_len = url->host_len, r->port = url->port, r->tls = url->tls;
+    r->path = url->path, r->path_len = url->path_len;
+    if (lua_istable(L, OPT(O_PARAMS))) {
+        char sep = '\0';
+        buf_reset(&v->query);
+        form_pairs(L, OPT(O_PARAMS), &v->query, &sep);
+        r->query = v->query.p, r->query_len = v->query.len;
+    } else if (lua_type(L, OPT(O_PARAMS)) == LUA_TSTRING) { /* already encoded, as in requests */
+        r->query = lua_tolstring(L, OPT(O_PARAMS), &r->query_len);
+    }
+}
+
+/* Authorization: Basic for auth = {user, password} (or {user=, password=}),
+ * the strings left on the stack for the request's life. */
+static void read_auth(lua_State *L, request_t *r)
+{
+    int a = lua_istable(L, OPT(O_AUTH)) ? OPT(O_AUTH) : lua_istable(L, C_AUTH) ? C_AUTH : 0;
+    if (a == 0 || (request_flags(r) & REQUEST_H_AUTH)) return;
     lua_rawgeti(L, a, 1);
     if (lua_isnil(L, -1)) lua_getfield(L, a, "user");
     lua_rawgeti(L, a, 2);
     if (lua_isnil(L, -1)) lua_getfield(L, a, "password");
-    const char *user = lua_tolstring(L, -2, &ul), *pass = lua_tolstring(L, -1, &pl);
-    if (user == NULL) luaL_error(L, "auth: expected {user, password}");
-    buf_set(s, user, ul);
-    buf_append(s, ":", 1);
-    if (pass) buf_append(s, pass, pl);
-    buf_puts(w, "Authorization: Basic ");
-    form_base64(w, s->p, s->len);
-    buf_puts(w, "\r\n");
-    lua_pop(L, 2);
+    r->auth_user = lua_tolstring(L, -2, &r->auth_user_len);
+    r->auth_pass = lua_tolstring(L, -1, &r->auth_pass_len);
+    if (r->auth_user == NULL) luaL_error(L, "auth: expected {user, password}");
+}
+
+/* The body: json=, files= (multipart, with data= fields), or data= (a
+ * string, or a table sent as a form), encoded into v->body. */
+static void read_body(lua_State *L, engine_t *e, request_t *r, http_vm_t *v, char *ctype, size_t n)
+{
+    char err[256];
+    buf_t *body = &v->body;
+    buf_reset(body);
+    if (!lua_isnil(L, OPT(O_JSON))) {
+        if (json_encode(L, OPT(O_JSON), body, err, sizeof err) != 0)
+            luaL_error(L, "json=: %s", err);
+        r->ctype = "application/json";
+    } else if (lua_istable(L, OPT(O_FILES))) {
+        char boundary[33];
+        for (int i = 0; i < 32; i++) boundary[i] = "0123456789abcdef"[(int)(engine_random(e) * 16)];
+        boundary[32] = '\0';
+        int data = lua_istable(L, OPT(O_DATA)) ? OPT(O_DATA) : 0;
+        form_multipart(L, data, OPT(O_FILES), body, boundary);
+        snprintf(ctype, n, "multipart/form-data; boundary=%s", boundary);
+        r->ctype = ctype;
+    } else if (lua_istable(L, OPT(O_DATA))) {
+        char bsep = '\0';
+        form_pairs(L, OPT(O_DATA), body, &bsep);
+        r->ctype = "application/x-www-form-urlencoded";
+    } else if (lua_isstring(L, OPT(O_DATA))) {
+        size_t dl;
+        const char *d = lua_tolstring(L, OPT(O_DATA), &dl);
+        buf_set(body, d, dl);
+    } else {
+        return;
+    }
+    r->body = body->p, r->body_len = body->len;
+}
+
+/* The name for the statistics: the name option, or the target as sent. */
+static void stats_name(lua_State *L, pending_t *p, const char *target, size_t len)
+{
+    if (lua_isstring(L, OPT(O_NAME))) {
+        size_t n;
+        const char *nm = lua_tolstring(L, OPT(O_NAME), &n);
+        buf_set(&p->name, nm, n);
+    } else {
+        buf_set(&p->name, target, len);
+    }
+}
+
+/* A request that failed before any connection (the name did not resolve,
+ * the CA bundle is missing): recorded like any failure. */
+static int fail_early(lua_State *L, user_t *u, request_t *r, const char *err)
+{
+    pending_t *p = &u->binding->pending;
+    buf_t *w = &u->eng->scratch;
+    buf_reset(w);
+    size_t at = request_start(w, r);
+    stats_name(L, p, w->p + at, w->len - at);
+    client_result_t res = {.error = err};
+    p->active = lua_toboolean(L, OPT(O_CATCH));
+    p->seq = ++u->binding->req_seq;
+    complete(L, u, &res);
+    return 1;
 }
 
 /* client:request(method, url, opts) — the one request primitive. Stack:
  * 1 client, 2 method, 3 url, 4 opts (optional). head_call: called as
- * client:head(), where requests does not follow redirects by default. */
-static int do_request(lua_State *L, bool head_call)
+ * client:head(), where requests does not follow redirects by default.
+ * The Lua arguments are read into a request_t that request.c writes into
+ * the connection's buffer. */
+static int do_request(lua_State *L, bool head_call, http_vm_t *v)
 {
     if (!lua_istable(L, 1))
         return luaL_error(L, "client methods take the client first: self.client:get(...), "
@@ -217,199 +360,53 @@ static int do_request(lua_State *L, bool head_call)
         api_push_stop(L);
         return lua_error(L);
     }
-    engine_flush_pending(u);
+    binding_t *b = binding_of(u);
+    binding_flush(u);
     size_t mlen;
     const char *method = luaL_checklstring(L, 2, &mlen);
     const char *target = luaL_checkstring(L, 3);
-    int opts = lua_istable(L, 4) ? 4 : 0;
-    luaL_checkstack(L, 40, "client:request");
-    lua_settop(L, S_TOP);
-    if (opts) {
-        lua_pushnil(L);
-        while (lua_next(L, 4)) {
-            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
-            for (int o = 0; o < NOPT; o++)
-                if (k[0] == opt_names[o][0] && strcmp(k, opt_names[o]) == 0) {
-                    lua_pushvalue(L, -1);
-                    lua_replace(L, OPT(o));
-                    break;
-                }
-            lua_pop(L, 1);
-        }
-    }
+    read_options(L);
     client_field(L, "headers", C_HEADERS);
     if (lua_isnil(L, OPT(O_AUTH))) client_field(L, "auth", C_AUTH);
-    /* as requests' ValueError; longer than LIMIT_SECONDS is cut to it below */
+    /* as requests' ValueError; longer than LIMIT_SECONDS is cut to it in carry() */
     if (lua_isnumber(L, OPT(O_TIMEOUT)) && !(lua_tonumber(L, OPT(O_TIMEOUT)) > 0))
         return luaL_error(L, "timeout = %s: a number of seconds above 0 expected",
                           lua_tostring(L, OPT(O_TIMEOUT)));
-
-    /* where to: an absolute URL, or a path on the client's base URL */
-    url_t url, base;
-    const char *why = NULL;
-    if (url_parse(target, &url, &why) != 0) return luaL_error(L, "bad URL '%s': %s", target, why);
-    if (!url.absolute) {
-        lua_getfield(L, 1, "base_url");
-        lua_replace(L, C_BASE);
-        const char *b = lua_tostring(L, C_BASE);
-        if (b == NULL || *b == '\0')
-            return luaL_error(L, "request to '%s' but the user has no host (set host in "
-                                 "cicada.user{...} or pass -H)", target);
-        if (url_parse(b, &base, &why) != 0 || !base.absolute)
-            return luaL_error(L, "bad host '%s': %s", b, why ? why : "not an absolute URL");
-        url.host = base.host, url.host_len = base.host_len, url.port = base.port;
-        url.tls = base.tls;
-        /* a base URL with a path prefix: join them */
-        if (base.path_len > 1) {
-            buf_t *s = &e->scratch;
-            buf_set(s, base.path, base.path_len);
-            if (s->p[s->len - 1] == '/') s->len--;
-            buf_append(s, url.path, url.path_len);
-            lua_pushlstring(L, s->p, s->len);
-            lua_replace(L, S_PATH);
-            url.path = lua_tolstring(L, S_PATH, &url.path_len);
-        }
-    }
-
-    /* HTTPS: verification as the request, the client or the flags say */
+    url_t url;
+    target_url(L, e, target, &url);
     char err[512];
-    const char *early = NULL; /* a failure before any connection */
-    client_req_t req = {.verify = !e->conf->insecure, .timeout_s = 60};
-    if (lua_isnil(L, OPT(O_MAX_BODY))) {
-        client_field(L, "max_body_size", C_MAX_BODY);
-        req.max_body = max_body(L, C_MAX_BODY, "client");
-    } else {
-        req.max_body = max_body(L, OPT(O_MAX_BODY), "request option");
-    }
-    if (url.tls) {
-        if (lua_isnil(L, OPT(O_VERIFY))) client_field(L, "verify", C_VERIFY);
-        int v = lua_isnil(L, OPT(O_VERIFY)) ? C_VERIFY : OPT(O_VERIFY);
-        if (lua_isboolean(L, v)) {
-            req.verify = lua_toboolean(L, v);
-        } else if (lua_type(L, v) == LUA_TSTRING) {
-            req.verify = true;
-            req.ctx = tls_ctx(e->net, lua_tostring(L, v), err, sizeof err);
-            if (req.ctx == NULL) early = err;
-        }
-    }
-    conn_t *c = early ? NULL : client_conn(u, url.host, url.host_len, url.port, url.tls, err,
-                                           sizeof err);
-
-    /* method and name for the statistics */
-    pending_t *p = &u->pending;
-    buf_reset(&p->method);
-    for (size_t i = 0; i < mlen; i++) {
-        char ch = (char)toupper((unsigned char)method[i]);
-        buf_append(&p->method, &ch, 1);
-    }
-    bool catch_response = lua_toboolean(L, OPT(O_CATCH));
-    if (lua_isnumber(L, OPT(O_TIMEOUT)))
-        req.timeout_s = fmin(lua_tonumber(L, OPT(O_TIMEOUT)), LIMIT_SECONDS);
-    req.follow = lua_isnil(L, OPT(O_REDIRECTS)) ? !head_call : lua_toboolean(L, OPT(O_REDIRECTS));
+    client_req_t req;
+    const char *early = carry(L, e, &url, head_call, &req, err, sizeof err);
+    conn_t *c = early ? NULL : client_conn(&b->http, url.host, url.host_len, url.port, url.tls,
+                                           err, sizeof err);
+    pending_t *p = &b->pending;
+    request_t r = {0};
+    read_line(L, &r, p, v, &url, method, mlen);
     req.head = strcmp(p->method.p, "HEAD") == 0;
-    buf_t *w = c ? &c->wbuf : &e->scratch;
-    buf_reset(w);
-    buf_append(w, p->method.p, p->method.len);
-    buf_append(w, " ", 1);
-    buf_append(w, url.path, url.path_len);
-    char sep = memchr(url.path, '?', url.path_len) ? '&' : '?';
-    if (lua_istable(L, OPT(O_PARAMS))) {
-        form_pairs(L, OPT(O_PARAMS), w, &sep);
-    } else if (lua_type(L, OPT(O_PARAMS)) == LUA_TSTRING) { /* already encoded, as in requests */
-        size_t n;
-        const char *q = lua_tolstring(L, OPT(O_PARAMS), &n);
-        if (n) buf_append(w, &sep, 1), buf_append(w, q, n);
-    }
-    const char *path_start = w->p + p->method.len + 1;
-    size_t path_len = w->len - p->method.len - 1;
-    if (lua_isstring(L, OPT(O_NAME))) {
-        size_t n;
-        const char *nm = lua_tolstring(L, OPT(O_NAME), &n);
-        buf_set(&p->name, nm, n);
-    } else {
-        buf_set(&p->name, path_start, path_len);
-    }
-    if (c == NULL) { /* the name did not resolve, the CA bundle is missing: a failure */
-        client_result_t r = {.error = err};
-        p->active = catch_response;
-        p->seq = ++u->req_seq;
-        complete(L, u, &r);
+    if (c == NULL) return fail_early(L, u, &r, err);
+
+    size_t nh = lua_istable(L, OPT(O_HEADERS)) ? read_headers(L, OPT(O_HEADERS), v, 0) : 0;
+    size_t nd = lua_istable(L, C_HEADERS) ? read_headers(L, C_HEADERS, v, nh) : nh;
+    r.headers = v->hdr, r.nheaders = nh;
+    r.defaults = v->hdr + nh, r.ndefaults = nd - nh;
+    req.decode = request_decode(&r);
+    read_auth(L, &r);
+    r.jar = b->http.jar;
+    if (r.jar && r.jar->n) r.now = (int64_t)time(NULL); /* for cookie expiry only */
+    char ctype[80];
+    read_body(L, e, &r, v, ctype, sizeof ctype);
+    buf_reset(&c->wbuf);
+    size_t tlen, at = request_write(&c->wbuf, &r, &tlen);
+    stats_name(L, p, c->wbuf.p + at, tlen);
+
+    p->active = lua_toboolean(L, OPT(O_CATCH));
+    p->seq = ++b->req_seq;
+    client_result_t res;
+    if (client_send(c, &req, NULL, &res) == 0) {
+        complete(L, u, &res);
         return 1;
     }
-    buf_puts(w, " HTTP/1.1\r\n");
-
-    /* headers: the request's over the client's defaults over ours */
-    int rh = lua_istable(L, OPT(O_HEADERS)) ? OPT(O_HEADERS) : 0;
-    int ch = lua_istable(L, C_HEADERS) ? C_HEADERS : 0;
-    unsigned fr = header_flags(L, rh), fc = header_flags(L, ch), have = fr | fc;
-    req.decode = ((fr & H_AE) ? fr : fc) & H_DECODE;
-    if (!(have & H_HOST)) {
-        bool v6 = memchr(url.host, ':', url.host_len) != NULL;
-        buf_puts(w, "Host: ");
-        if (v6) buf_append(w, "[", 1);
-        buf_append(w, url.host, url.host_len);
-        if (v6) buf_append(w, "]", 1);
-        if (url.port != (url.tls ? 443 : 80)) buf_printf(w, ":%d", url.port);
-        buf_puts(w, "\r\n");
-    }
-    if (!(have & H_UA)) buf_puts(w, "User-Agent: cicada/0.1\r\n");
-    if (!(have & H_ACCEPT)) buf_puts(w, "Accept: */*\r\n");
-    if (rh) write_headers(L, rh, 0, w);
-    if (ch) write_headers(L, ch, rh, w);
-    int a = lua_istable(L, OPT(O_AUTH)) ? OPT(O_AUTH) : lua_istable(L, C_AUTH) ? C_AUTH : 0;
-    if (a && !(have & H_AUTH)) basic_auth(L, a, w, &e->scratch);
-    if (!(have & H_COOKIE))
-        session_cookie_header(u, w, url.host, url.host_len, url.path, url.path_len, url.tls);
-
-    /* the body: json=, files= (multipart, with data= fields), or data= (a
-     * string, or a table sent as a form) */
-    const char *ctype = NULL;
-    char multipart[80];
-    buf_t *body = &e->scratch;
-    buf_reset(body);
-    bool has_body = false;
-    if (!lua_isnil(L, OPT(O_JSON))) {
-        if (json_encode(L, OPT(O_JSON), body, err, sizeof err) != 0)
-            return luaL_error(L, "json=: %s", err);
-        ctype = "application/json";
-        has_body = true;
-    } else if (lua_istable(L, OPT(O_FILES))) {
-        char boundary[33];
-        for (int i = 0; i < 32; i++) boundary[i] = "0123456789abcdef"[(int)(engine_random(e) * 16)];
-        boundary[32] = '\0';
-        int data = lua_istable(L, OPT(O_DATA)) ? OPT(O_DATA) : 0;
-        form_multipart(L, data, OPT(O_FILES), body, boundary);
-        snprintf(multipart, sizeof multipart, "multipart/form-data; boundary=%s", boundary);
-        ctype = multipart;
-        has_body = true;
-    } else if (lua_istable(L, OPT(O_DATA))) {
-        char bsep = '\0';
-        form_pairs(L, OPT(O_DATA), body, &bsep);
-        ctype = "application/x-www-form-urlencoded";
-        has_body = true;
-    } else if (lua_isstring(L, OPT(O_DATA))) {
-        size_t n;
-        const char *d = lua_tolstring(L, OPT(O_DATA), &n);
-        buf_set(body, d, n);
-        has_body = true;
-    }
-    if (ctype && !(have & H_CTYPE)) buf_printf(w, "Content-Type: %s\r\n", ctype);
-    if (has_body || strcmp(p->method.p, "POST") == 0 || strcmp(p->method.p, "PUT") == 0 ||
-        strcmp(p->method.p, "PATCH") == 0)
-        buf_printf(w, "Content-Length: %zu\r\n", has_body ? body->len : 0);
-    buf_puts(w, "\r\n");
-    if (has_body) buf_append(w, body->p, body->len);
-
-    p->active = catch_response;
-    p->seq = ++u->req_seq;
-    client_result_t r;
-    if (client_send(c, &req, NULL, &r) == 0) {
-        complete(L, u, &r);
-        return 1;
-    }
-    u->state = USER_WAITING;
-    u->waiting_on = c;
-    u->parked = true;
+    engine_wait(u);
     return lua_yield(L, 0);
 }
 
@@ -417,7 +414,7 @@ static int do_request(lua_State *L, bool head_call)
 static int l_cookies(lua_State *L)
 {
     user_t *u = api_current(L, "client:cookies");
-    cookie_jar_t *j = u->jar;
+    cookie_jar_t *j = u->binding ? u->binding->http.jar : NULL;
     lua_createtable(L, 0, j ? (int)j->n : 0);
     for (size_t i = 0; j && i < j->n; i++) {
         lua_pushstring(L, cookie_value(&j->c[i]));
@@ -429,13 +426,14 @@ static int l_cookies(lua_State *L)
 /* self.client:clear_cookies(): forget the user's cookies. */
 static int l_clear_cookies(lua_State *L)
 {
-    cookie_jar_clear(api_current(L, "client:clear_cookies")->jar);
+    user_t *u = api_current(L, "client:clear_cookies");
+    if (u->binding) cookie_jar_clear(u->binding->http.jar);
     return 0;
 }
 
 static int l_request(lua_State *L)
 {
-    return do_request(L, false);
+    return do_request(L, false, lua_touserdata(L, lua_upvalueindex(1)));
 }
 
 /* client:get(url, opts) and friends: the method is the closure's upvalue. */
@@ -444,27 +442,38 @@ static int l_method(lua_State *L)
     lua_settop(L, 3);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 2);
-    return do_request(L, strcmp(lua_tostring(L, 2), "HEAD") == 0);
+    return do_request(L, strcmp(lua_tostring(L, 2), "HEAD") == 0,
+                      lua_touserdata(L, lua_upvalueindex(2)));
 }
 
 static void open_client(lua_State *L)
 {
     static const char *methods[] = {"get", "post", "put", "patch", "delete", "head", "options"};
+    http_vm_t *v = lua_newuserdata(L, sizeof *v); /* the methods' shared upvalue */
+    memset(v, 0, sizeof *v);
+    lua_newtable(L);
+    lua_pushcfunction(L, vm_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    int vi = lua_gettop(L);
     lua_newtable(L); /* cicada._client_methods */
     for (size_t i = 0; i < sizeof methods / sizeof *methods; i++) {
         char up[16];
         size_t n = strlen(methods[i]);
         for (size_t k = 0; k <= n; k++) up[k] = (char)toupper((unsigned char)methods[i][k]);
         lua_pushstring(L, up);
-        lua_pushcclosure(L, l_method, 1);
+        lua_pushvalue(L, vi);
+        lua_pushcclosure(L, l_method, 2);
         lua_setfield(L, -2, methods[i]);
     }
-    lua_pushcfunction(L, l_request);
+    lua_pushvalue(L, vi);
+    lua_pushcclosure(L, l_request, 1);
     lua_setfield(L, -2, "request");
     lua_pushcfunction(L, l_cookies);
     lua_setfield(L, -2, "cookies");
     lua_pushcfunction(L, l_clear_cookies);
     lua_setfield(L, -2, "clear_cookies");
+    lua_remove(L, vi);
     lua_setfield(L, -2, "_client_methods");
 }
 

@@ -6,7 +6,7 @@
  * failure, raise_for_status), `body` as an alias of text, and `headers`,
  * parsed from the raw header block kept in `_h` only when first read and
  * then cached in the table. success() and failure() settle a
- * catch_response result held in user->pending; the object holds no C
+ * catch_response result held in the user's binding state (binding.h); the object holds no C
  * memory, so the Lua GC owns all of it. It does not make requests: that
  * is src/lua/http.c. */
 #include "lua/response.h"
@@ -19,6 +19,7 @@
 #include "engine/engine.h"
 #include "http/client.h"
 #include "lua/api.h"
+#include "lua/binding.h"
 #include "lua/json.h"
 
 static char resp_mt_key;
@@ -79,8 +80,8 @@ static int settle(lua_State *L, bool ok)
     user_t *u = api_current(L, ok ? "response:success" : "response:failure");
     lua_getfield(L, 1, "_seq");
     uint64_t seq = (uint64_t)lua_tonumber(L, -1);
-    pending_t *p = &u->pending;
-    if (!p->active || p->seq != seq || seq == 0)
+    pending_t *p = u->binding ? &u->binding->pending : NULL;
+    if (p == NULL || !p->active || p->seq != seq || seq == 0)
         return luaL_error(L, "%s: this response was already reported (use catch_response = true, "
                              "and call it before the next request)",
                           ok ? "success" : "failure");

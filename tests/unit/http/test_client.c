@@ -2,8 +2,8 @@
  * over the fake transport (net/fake.h): no socket, no loop, no server, no
  * Lua. The .c is included to reach on_io, the readiness handler the loop
  * would call; the test plays the loop, calling it after each piece of the
- * response it lets arrive, and defines client_on_result to collect what
- * the client hands back.
+ * response it lets arrive, and gives the client a completion callback
+ * that collects what it hands back.
  *  - keep-alive: a second request goes out on the same connection, and
  *    each response that arrives whole costs one read;
  *  - a response handed out one byte per read (and with EAGAIN between);
@@ -23,16 +23,17 @@
 #include "net/fake.h"
 
 static net_t *net;
-static engine_t eng;
-static user_t user;
+static client_env_t env;
+static client_t cl;
 
-/* what client_on_result got */
+/* what the completion callback got */
 static int nresults, status;
 static char error[512], body[4096];
 static size_t body_len;
 
-void client_on_result(conn_t *c, const client_result_t *r)
+static void on_result(void *arg, const client_result_t *r)
 {
+    (void)arg;
     nresults++;
     status = r->status;
     snprintf(error, sizeof error, "%s", r->error ? r->error : "");
@@ -43,19 +44,20 @@ void client_on_result(conn_t *c, const client_result_t *r)
 static void fresh(void)
 {
     if (net) {
-        client_close_all(&user);
+        client_free(&cl);
+        client_env_free(&env);
         fake_net_free(net);
     }
     net = fake_net_new();
-    eng.net = net;
-    user = (user_t){.eng = &eng};
+    env = (client_env_t){.net = net};
+    client_init(&cl, &env, on_result, NULL);
     nresults = 0;
 }
 
 static conn_t *open_conn(void)
 {
     char err[256];
-    conn_t *c = client_conn(&user, "127.0.0.1", 9, 8080, false, err, sizeof err);
+    conn_t *c = client_conn(&cl, "127.0.0.1", 9, 8080, false, err, sizeof err);
     CHECK_MSG(c != NULL, "%s", err);
     return c;
 }
@@ -286,7 +288,8 @@ int main(void)
     test_101_closes();
     test_body_cap();
     test_refused();
-    client_close_all(&user);
+    client_free(&cl);
+    client_env_free(&env);
     fake_net_free(net);
     return check_done();
 }
