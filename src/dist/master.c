@@ -27,7 +27,7 @@
 #include "base/log.h"
 #include "dist/dispatch.h"
 #include "dist/proto.h"
-#include "engine/loop.h"
+#include "net/loop.h"
 
 #define MISSING_AFTER 3.5 /* s without a heartbeat: about 4 of Locust's 1 s beats */
 #define DROP_AFTER 60.0   /* s missing before a worker is forgotten */

@@ -18,7 +18,7 @@
 #include "dist/dispatch.h"
 #include "dist/master.h"
 #include "dist/proto.h"
-#include "engine/loop.h"
+#include "net/loop.h"
 
 typedef struct node {
     char id[PROTO_MAX_ID];

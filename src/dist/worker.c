@@ -23,7 +23,7 @@
 #include "dist/custom.h"
 #include "dist/curve.h"
 #include "dist/proto.h"
-#include "engine/loop.h"
+#include "net/loop.h"
 #include "lua/msg.h"
 
 #define GONE_AFTER 10.0  /* seconds without a connection to the master */

@@ -24,9 +24,6 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
-#include "lua/api.h"
-#include "lua/msg.h"
-#include "lua/vm.h"
 #include "net/resolve.h"
 #include "net/net.h"
 
@@ -74,7 +71,7 @@ void engine_resume(user_t *u, int nargs)
     int rc;
     /* a sleep that must stop resumes at once with STOP: a loop, as a user
      * that keeps catching it only spins like any busy task */
-    while ((rc = lua_resume(u->co, nargs)) == LUA_YIELD && (nargs = api_yielded(u)) >= 0)
+    while ((rc = lua_resume(u->co, nargs)) == LUA_YIELD && (nargs = u->eng->conf->vm->yielded(u)) >= 0)
         ;
     e->current = NULL;
     /* a resume that took too long may have been given up on meanwhile */
@@ -187,7 +184,7 @@ static void user_stop(user_t *u)
     u->stopping = true;
     if (u->state == USER_SLEEPING && !u->in_on_stop && (u->between || !u->eng->graceful)) {
         loop_timer_stop(u->eng->loop, &u->timer);
-        api_push_stop(u->co);
+        u->eng->conf->vm->push_stop(u->co);
         engine_resume(u, 1);
     }
 }
@@ -351,7 +348,7 @@ static void on_wake(loop_t *l, loop_io_t *io)
             lua_pop(e->L, 1);
             break;
         case CMD_MESSAGE:
-            msg_deliver(e->L, c->text, (size_t)c->count);
+            e->conf->vm->deliver(e->L, c->text, (size_t)c->count);
             break;
         case CMD_RESET: /* an outbox of the old epoch is the runner's to drop */
             e->epoch = (uint64_t)c->count;
@@ -467,13 +464,7 @@ engine_t *engine_new(int index, const engine_conf_t *conf, char *err, size_t n)
     e->resolver = resolver_new(e->loop, conf->resolver, conf->resolver_timeout, err, n);
     if (e->resolver == NULL) goto error;
     e->net = net_new(e->loop, conf->ca_file, conf->insecure);
-    vm_conf_t vc = {.locustfile = conf->locustfile,
-                    .host = conf->host,
-                    .tags = conf->tags,
-                    .ntags = conf->ntags,
-                    .exclude_tags = conf->exclude_tags,
-                    .nexclude_tags = conf->nexclude_tags};
-    e->L = vm_new(e, &vc, err, n);
+    e->L = conf->vm->open(e, err, n);
     if (e->L == NULL) goto error;
     lua_getglobal(e->L, "cicada");
     lua_getfield(e->L, -1, "_run");
@@ -496,7 +487,7 @@ engine_t *engine_new(int index, const engine_conf_t *conf, char *err, size_t n)
     e->rng[1] = 0xD1B54A32D192ED03ULL + (uint64_t)index;
     return e;
 error:
-    if (e->L) vm_free(e->L);
+    if (e->L) conf->vm->close(e->L);
     if (e->wake.fd >= 0) close(e->wake.fd);
     net_free(e->net);
     resolver_free(e->resolver);
@@ -548,7 +539,7 @@ void engine_free(engine_t *e)
     }
     buf_free(&e->scratch);
     buf_free(&e->event_err);
-    vm_free(e->L);
+    e->conf->vm->close(e->L);
     net_free(e->net); /* after the VM: closing it retires its sockets */
     close(e->wake.fd);
     resolver_free(e->resolver);

@@ -43,7 +43,7 @@
 
 #include "base/buf.h"
 #include "base/limits.h"
-#include "engine/loop.h"
+#include "net/loop.h"
 #include "stats/stats.h"
 
 struct lua_State;
@@ -116,7 +116,10 @@ typedef struct engine_cmd {
 } engine_cmd_t;
 
 /* What the scenario and the command line give every engine. */
+struct engine_vm;
+
 typedef struct engine_conf {
+    const struct engine_vm *vm; /* how the scenario's VM is made and spoken to */
     const char *locustfile;
     const char *host; /* -H, overrides the classes' hosts; may be NULL */
     const char *const *tags, *const *exclude_tags;
@@ -128,6 +131,23 @@ typedef struct engine_conf {
     const char *resolver;    /* --resolver: DNS server "IP[:PORT]"; NULL: /etc/resolv.conf's */
     double resolver_timeout; /* --resolver-timeout: seconds per lookup; <= 0: the default */
 } engine_conf_t;
+
+/* What the engine needs of the scenario's VM. The engine runs users as
+ * coroutines but does not build the VM, know the prelude's yields or the
+ * messages' format: whoever makes engines passes these (the runner passes
+ * lua/vm.h's vm_engine), so engine/ includes nothing of lua/. */
+typedef struct engine_vm {
+    /* e's VM with the scenario loaded (e->conf says which); NULL with the
+     * reason in err (naming file:line for scenario errors) */
+    struct lua_State *(*open)(struct engine *e, char *err, size_t n);
+    void (*close)(struct lua_State *L);
+    /* u's coroutine yielded: the number of values to resume it with at once
+     * (the prelude's own sleeps), or -1 to leave it parked */
+    int (*yielded)(user_t *u);
+    void (*push_stop)(struct lua_State *L); /* push the STOP sentinel */
+    /* hand a custom message's frame to the scenario; false if it was refused */
+    bool (*deliver)(struct lua_State *L, const void *buf, size_t len);
+} engine_vm_t;
 
 typedef struct engine {
     int index;

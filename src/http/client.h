@@ -53,7 +53,7 @@
 #include <sys/socket.h>
 
 #include "base/buf.h"
-#include "engine/loop.h"
+#include "net/loop.h"
 #include "http/parse.h"
 #include "net/net.h"
 #include "net/resolve.h"

@@ -24,7 +24,7 @@
 #include "base/base64.h"
 #include "base/buf.h"
 #include "base/log.h"
-#include "engine/loop.h"
+#include "net/loop.h"
 
 #define RE_GROUPS 32
 #define RE_CACHE_MAX 256

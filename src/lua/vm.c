@@ -14,7 +14,9 @@
 
 #include "base/alloc.h"
 #include "base/pool.h"
+#include "engine/engine.h"
 #include "lua/api.h"
+#include "lua/msg.h"
 
 extern const char cicada_prelude[];
 
@@ -212,3 +214,21 @@ void vm_free(lua_State *L)
         xfree(h);
     }
 }
+
+static lua_State *engine_open(engine_t *e, char *err, size_t n)
+{
+    const engine_conf_t *c = e->conf;
+    vm_conf_t vc = {.locustfile = c->locustfile,
+                    .host = c->host,
+                    .tags = c->tags,
+                    .ntags = c->ntags,
+                    .exclude_tags = c->exclude_tags,
+                    .nexclude_tags = c->nexclude_tags};
+    return vm_new(e, &vc, err, n);
+}
+
+const engine_vm_t vm_engine = {.open = engine_open,
+                               .close = vm_free,
+                               .yielded = api_yielded,
+                               .push_stop = api_push_stop,
+                               .deliver = msg_deliver};

@@ -53,4 +53,9 @@ int vm_classes(struct lua_State *L, vm_class_t *out, int max);
 
 void vm_free(struct lua_State *L);
 
+/* How engines make and speak to their VMs (engine/engine.h engine_vm_t):
+ * vm_new with the engine's conf, vm_free, the prelude's yields
+ * (api_yielded), the STOP sentinel and custom messages (msg_deliver). */
+extern const struct engine_vm vm_engine;
+
 #endif

@@ -31,7 +31,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#include "engine/loop.h"
+#include "net/loop.h"
 
 typedef enum { NET_OK, NET_ERROR, NET_RETRY } net_status_t;
 

@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#include "engine/loop.h"
+#include "net/loop.h"
 
 #define RESOLVE_MAX_ADDRS 4   /* addresses kept per name */
 #define RESOLVE_MIN_TTL_S 1   /* answers are cached at least this long */

@@ -124,7 +124,8 @@ runner_t *runner_new(const runner_conf_t *o)
     pthread_cond_init(&r->cmd_room, NULL);
     r->run_end = INT64_MAX;
     snprintf(r->host, sizeof r->host, "%s", o->host ? o->host : "");
-    r->conf = (engine_conf_t){.locustfile = o->locustfile,
+    r->conf = (engine_conf_t){.vm = &vm_engine,
+                              .locustfile = o->locustfile,
                               .host = o->host,
                               .tags = o->tags,
                               .ntags = o->ntags,

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "engine/loop.h"
+#include "net/loop.h"
 #include "net/net.h"
 #include "net/tls.h"
 

@@ -8,7 +8,7 @@
 
 #include "base/limits.h"
 #include "check.h"
-#include "engine/loop.h"
+#include "net/loop.h"
 
 #define N 5000
 

@@ -4,7 +4,7 @@
  * remembers its slot so it can be removed or moved in O(log n). Timers due
  * in the same turn fire in deadline order; a timer callback may arm or stop
  * any timer, including itself. */
-#include "engine/loop.h"
+#include "net/loop.h"
 
 #include <errno.h>
 #include <limits.h>
