@@ -58,6 +58,7 @@ static inline void publish(engine_t *e, const user_t *u)
 void engine_resume(user_t *u, int nargs)
 {
     engine_t *e = u->eng;
+    if (u->idle) arrival_unidle(u); /* stopped while idle */
     if (u->forced) {
         user_free(u);
         return;
@@ -140,12 +141,14 @@ static void on_user_timer(loop_t *l, loop_timer_t *t)
 
 /* ---- user life ---- */
 
-static void user_spawn(engine_t *e, int cls, uint64_t id)
+void engine_spawn(engine_t *e, int cls, int64_t sched)
 {
     user_t *u = xcalloc(1, sizeof *u);
     u->eng = e;
-    u->id = id;
+    u->id = (uint64_t)e->index + 1 + (uint64_t)e->conf->nengines * e->spawned++;
     u->cls = cls;
+    u->sched = sched;
+    u->iter_pending = sched > 0;
     u->timer.fn = on_user_timer;
     u->co = lua_newthread(e->L);
     u->co_ref = luaL_ref(e->L, LUA_REGISTRYINDEX);
@@ -156,14 +159,16 @@ static void user_spawn(engine_t *e, int cls, uint64_t id)
     atomic_fetch_add(&e->live_users, 1);
     lua_rawgeti(u->co, LUA_REGISTRYINDEX, e->run_ref);
     lua_pushinteger(u->co, cls + 1);
-    lua_pushnumber(u->co, (double)id);
-    engine_resume(u, 2);
+    lua_pushnumber(u->co, (double)u->id);
+    lua_pushboolean(u->co, sched > 0); /* the open model: iterations, no wait_time */
+    engine_resume(u, 3);
 }
 
 static void user_free(user_t *u)
 {
     engine_t *e = u->eng;
     if (u->binding) e->hooks->release(u);
+    if (u->idle) arrival_unidle(u);
     loop_timer_stop(e->loop, &u->timer);
     if (e->walk_next == u) e->walk_next = u->next;
     if (u->prev) u->prev->next = u->next;
@@ -307,15 +312,19 @@ static void on_wake(loop_t *l, loop_io_t *io)
         case CMD_SPAWN:
             e->stopping_all = e->cutting = e->forced = false;
             e->cut_pending = e->force_pending = false;
-            for (long i = 0; i < c->count; i++)
-                    user_spawn(e, c->cls,
-                               (uint64_t)e->index + 1 + (uint64_t)e->conf->nengines * e->spawned++);
+            for (long i = 0; i < c->count; i++) engine_spawn(e, c->cls, 0);
+            break;
+        case CMD_RATE:
+            e->stopping_all = e->cutting = e->forced = false;
+            e->cut_pending = e->force_pending = false;
+            arrival_set(e, c->cls, c->rate, c->count, c->slot, c->nslots);
             break;
         case CMD_STOP:
             stop_some(e, c->cls, c->count);
             break;
         case CMD_STOP_ALL:
             e->stopping_all = true;
+            arrival_off(e);
             each_user(e, user_stop);
             break;
         case CMD_CUT: /* done after this turn: see settle_then */
@@ -329,6 +338,7 @@ static void on_wake(loop_t *l, loop_io_t *io)
              * that what they held back is recorded in the shard the main
              * thread merges after the join */
             e->ready_head = e->ready_tail = NULL;
+            arrival_off(e);
             while (e->users) {
                 e->users->forced = true;
                 cut_wait(e->users, false);

@@ -43,6 +43,7 @@
 
 #include "base/buf.h"
 #include "base/limits.h"
+#include "engine/arrival.h"
 #include "net/loop.h"
 #include "stats/stats.h"
 
@@ -72,6 +73,11 @@ typedef struct user {
     bool cut;        /* the stop grace passed: blocking calls outside on_stop raise STOP */
     bool forced;     /* the stop deadline passed: end without resuming */
     bool parked;     /* it parked on I/O since its last wait */
+    bool idle;         /* open model: among its class's idle users (arrival.h) */
+    bool iter_pending; /* open model: created for an iteration it has not begun */
+    int64_t sched;     /* open model: its iteration's scheduled start (monotonic ns),
+                        * until its first request completes; 0 otherwise */
+    struct user *idle_prev; /* open model: the idle list (next_ready is its next) */
     loop_timer_t timer;
     struct user *prev, *next; /* engine's list of live users */
     struct user *next_ready;
@@ -105,6 +111,9 @@ enum engine_cmd_kind {
     CMD_RESET, /* a stats reset: drop the shard; what follows is of epoch `count` */
     /* a custom message: the frame in `text`, `count` bytes (lua/msg.h) */
     CMD_MESSAGE,
+    /* open model: class cls's total rate is `rate`, this engine is slot of
+     * nslots, with at most count users here (arrival.h) */
+    CMD_RATE,
 };
 
 typedef struct engine_cmd {
@@ -112,6 +121,8 @@ typedef struct engine_cmd {
     int cls;
     long count;
     char *text;
+    double rate;       /* CMD_RATE */
+    int slot, nslots;  /* CMD_RATE */
     struct engine_cmd *next;
 } engine_cmd_t;
 
@@ -179,6 +190,7 @@ typedef struct engine {
     int run_ref;   /* cicada._run */
     int stop_user_ref; /* cicada._stop_user */
     uint64_t spawned; /* users ever spawned here, for ids */
+    arrival_t arr;    /* the open model's streams (arrival.h) */
     struct lua_State *Lcb; /* a VM thread for event listeners (anchored by cb_ref) */
     int cb_ref;
     bool request_events; /* the scenario listens to the request event */
@@ -273,6 +285,10 @@ void engine_give_shard(engine_t *e, stats_shard_t *s);
 
 /* ---- used by the Lua bindings and the HTTP client (engine thread) ---- */
 
+/* Create a user of class cls with the next id and start it. sched > 0
+ * (the open model): it was created for the iteration scheduled then,
+ * which it begins after on_start (engine_idle). */
+void engine_spawn(engine_t *e, int cls, int64_t sched);
 /* Resume u's coroutine with nargs values already pushed on u->co. */
 void engine_resume(user_t *u, int nargs);
 /* Park u until monotonic time when; it is resumed with no values. */

@@ -191,6 +191,30 @@ int api_yielded(user_t *u)
     return sleep_user(u, L, s, false) == SLEEP_STOP ? 1 : -1;
 }
 
+/* _idle(): the open model's end of an iteration (engine/arrival.h):
+ * returns at once when the user has an iteration to begin, else parks it
+ * until its next one; returns STOP when the user must stop. */
+static int l_idle(lua_State *L)
+{
+    user_t *u = api_current(L, "cicada._idle");
+    switch (engine_idle(u)) {
+    case IDLE_GO: return 0;
+    case IDLE_STOP: api_push_stop(L); return 1;
+    default: return lua_yield(L, 0);
+    }
+}
+
+/* cicada.scheduled(): the open model's scheduled start of the running
+ * iteration, on cicada.now()'s clock, until its first request completes;
+ * nil otherwise (the closed model, on_start, after that request). */
+static int l_scheduled(lua_State *L)
+{
+    user_t *u = api_current(L, "cicada.scheduled");
+    if (u->sched <= 0 || u->iter_pending) return 0;
+    lua_pushnumber(L, (double)u->sched / 1e9);
+    return 1;
+}
+
 /* _exception(msg, traceback): count an exception; returns false where
  * there are no statistics (the main thread's VM). */
 static int l_exception(lua_State *L)
@@ -303,6 +327,8 @@ void api_open(lua_State *L, engine_t *e)
     static const luaL_Reg fns[] = {{"now", l_now},
                                    {"report", l_report},
                                    {"_sleep", l_sleep},
+                                   {"_idle", l_idle},
+                                   {"scheduled", l_scheduled},
                                    {"_exception", l_exception},
                                    {"_flush", l_flush},
                                    {"_task", l_task},

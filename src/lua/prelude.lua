@@ -552,8 +552,28 @@ function cicada._stop_user(id)
   running[id] = nil
 end
 
+-- The open model (--arrival-rate, engine/arrival.h): the user waits idle
+-- for an iteration, runs one task pick, and goes back idle; no wait_time.
+local _idle = cicada._idle
+local function run_open(cls, self)
+  local state = {}
+  while _idle() ~= STOP do
+    local t = pick(cls, state)
+    if t ~= nil then
+      local res = run_task(t, self, self)
+      _flush()
+      if res == STOP then return end
+      if res ~= nil and res ~= NOW then
+        local msg = "interrupt() called in a task of user class " .. cls._name ..
+                    ": only a task set can be interrupted"
+        _exception(msg, msg .. "\nin task " .. tostring(t.name))
+      end
+    end
+  end
+end
+
 -- The body of every virtual user's coroutine.
-function cicada._run(index, id)
+function cicada._run(index, id, open)
   local cls = classes[index]
   local self = setmetatable({ id = id, host = cls.host }, cls._instance)
   self.client = setmetatable({}, client_class_mt(cls))
@@ -565,6 +585,10 @@ function cicada._run(index, id)
     stop = protected(cls.on_start, self) == STOP
   end
   local state = {}
+  if open and not stop then
+    run_open(cls, self)
+    stop = true
+  end
   while not stop do
     local t = pick(cls, state)
     if t == nil then

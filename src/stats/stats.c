@@ -75,6 +75,7 @@ struct stats_shard {
     table_t rows, errs, excs;
     uint64_t pending; /* records since the last merge */
     uint64_t cut;     /* requests cut off at stop since the last merge */
+    uint64_t late, dropped; /* open-model iterations since the last merge */
     uint64_t epoch;   /* the reset epoch its records belong to (stats.h) */
     shard_row_t *last; /* the row of the last request: a task often repeats it */
 };
@@ -201,6 +202,13 @@ void stats_shard_request(stats_shard_t *s, const char *method, const char *name,
 void stats_shard_cut(stats_shard_t *s)
 {
     s->cut++;
+    s->pending++;
+}
+
+void stats_shard_iteration(stats_shard_t *s, bool late, bool dropped)
+{
+    s->late += late;
+    s->dropped += dropped;
     s->pending++;
 }
 
@@ -338,6 +346,7 @@ void stats_reset(stats_t *st, double now_unix)
     entry_zero(&st->total);
     drop_errors(st);
     st->cut = 0;
+    st->late = st->dropped = 0;
     st->start_time = now_unix;
 }
 
@@ -470,7 +479,8 @@ void stats_merge(stats_t *st, stats_shard_t *shard)
         sx->count = 0;
     }
     if (st) st->cut += shard->cut;
-    shard->cut = 0;
+    if (st) st->late += shard->late, st->dropped += shard->dropped;
+    shard->cut = shard->late = shard->dropped = 0;
     shard->pending = 0;
 }
 
@@ -482,6 +492,22 @@ void stats_add_cut(stats_t *st, uint64_t n)
 uint64_t stats_cut(const stats_t *st)
 {
     return st->cut;
+}
+
+void stats_add_open(stats_t *st, uint64_t late, uint64_t dropped)
+{
+    st->late += late;
+    st->dropped += dropped;
+}
+
+uint64_t stats_late(const stats_t *st)
+{
+    return st->late;
+}
+
+uint64_t stats_dropped(const stats_t *st)
+{
+    return st->dropped;
 }
 
 void stats_exception_add(stats_t *st, const char *msg, const char *traceback, const char *node,

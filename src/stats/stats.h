@@ -47,6 +47,12 @@ void stats_shard_request(stats_shard_t *s, const char *method, const char *name,
  * failure (it is in no row); only this count shows it. */
 void stats_shard_cut(stats_shard_t *s);
 
+/* The open model (--arrival-rate): count one scheduled iteration that
+ * started more than 10 ms after its scheduled time (late), or that found
+ * no free user within the -u limit and never ran (dropped). An iteration
+ * that started on time is not counted here (its requests are). */
+void stats_shard_iteration(stats_shard_t *s, bool late, bool dropped);
+
 /* Record one exception (a Lua error in a task). Both strings are copied;
  * equal tracebacks are counted together. */
 void stats_shard_exception(stats_shard_t *s, const char *msg, const char *traceback);
@@ -114,6 +120,15 @@ void stats_clear_exceptions(stats_t *st);
  * adding n of them (a node's report). */
 uint64_t stats_cut(const stats_t *st);
 void stats_add_cut(stats_t *st, uint64_t n);
+
+/* The open model's counts since the last reset (stats_shard_iteration):
+ * iterations that started more than 10 ms late, and iterations dropped
+ * for want of a free user; and adding a node's counts (a worker's
+ * report). These are the names the thresholds (`late`, `dropped`) and
+ * --summary-json read. */
+uint64_t stats_late(const stats_t *st);
+uint64_t stats_dropped(const stats_t *st);
+void stats_add_open(stats_t *st, uint64_t late, uint64_t dropped);
 
 /* Count an exception reported by node (e.g. "local", or a worker id from a
  * master's point of view) count times; equal tracebacks are one row whose

@@ -38,6 +38,7 @@ struct stats {
     stats_exception_t **exclist;
     size_t nexc;
     uint64_t cut; /* requests cut off at stop (stats_shard_cut) */
+    uint64_t late, dropped; /* open-model iterations (stats_shard_iteration) */
     uint64_t life_exceptions; /* exceptions dropped by stats_clear_exceptions (life.h) */
 };
 
