@@ -53,6 +53,7 @@ static runner_conf_t runner_conf_of(const opts_t *o)
                            .host = o->host,
                            .users = o->users,
                            .spawn_rate = o->spawn_rate,
+                           .arrival_rate = o->arrival_rate,
                            .run_time = o->run_time,
                            .headless = o->headless,
                            .autostart = o->autostart,

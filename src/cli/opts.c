@@ -63,6 +63,8 @@ static const struct flag main_flags[] = {
      .max = (double)LIMIT_USERS},
     {"-r/--spawn-rate", 'r', "spawn-rate", "LOCUST_SPAWN_RATE", K_FLOAT, AT(spawn_rate), .min = 0,
      .max = LIMIT_SPAWN_RATE, .min_excl = true},
+    {"--arrival-rate", 0, "arrival-rate", "CICADA_ARRIVAL_RATE", K_FLOAT, AT(arrival_rate),
+     .min = 0, .max = LIMIT_SPAWN_RATE, .min_excl = true},
     {"-t/--run-time", 't', "run-time", "LOCUST_RUN_TIME", K_SPAN, AT(run_time), SECONDS(0)},
     {"-l/--list", 'l', "list", NULL, K_BOOL, AT(list_classes)},
     /* Web UI options */

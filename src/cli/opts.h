@@ -24,6 +24,7 @@ typedef struct opts {
     const char *host;        /* -H/--host, NULL if not given */
     long users;              /* -u/--users, -1 if not given */
     double spawn_rate;       /* -r/--spawn-rate, -1 if not given */
+    double arrival_rate;     /* --arrival-rate: iterations per second (open model), 0 if not given */
     double run_time;         /* -t/--run-time in seconds, -1 for no limit */
     bool headless;           /* --headless */
     bool autostart;          /* --autostart */

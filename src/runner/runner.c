@@ -25,6 +25,7 @@
 #include "base/log.h"
 #include "engine/engine.h"
 #include "runner/output.h"
+#include "runner/rate.h"
 #include "runner/runner_int.h"
 #include "runner/shape.h"
 #include "runner/spawn.h"
@@ -233,10 +234,10 @@ static void run_commands(runner_t *r)
         rcmd_t *c = &cmds[i];
         switch (c->kind) {
         case RC_SWARM:
-            if (r->shape_L && r->state != RUNNER_SPAWNING && r->state != RUNNER_RUNNING) {
+            if (r->shape_L && !r->arrival_shape && r->state != RUNNER_SPAWNING && r->state != RUNNER_RUNNING) {
                 if (c->host) spawn_host(r, c->host);
                 shape_begin(r);
-            } else if (!r->shape_L) {
+            } else if (!r->shape_L || r->arrival_shape) {
                 if (c->pick) spawn_pick(r, c->pick);
                 spawn_start(r, c->users, c->rate, c->host, c->run_time);
             }
@@ -301,7 +302,7 @@ int runner_run(runner_t *r)
         r->remote.quit(r->remote.ud);
         return 1;
     }
-    if ((headless || autostart) && r->shape_L) {
+    if ((headless || autostart) && r->shape_L && !r->arrival_shape) {
         shape_begin(r);
     } else if (headless || autostart) {
         spawn_start(r, o->users >= 0 ? o->users : 1, o->spawn_rate > 0 ? o->spawn_rate : 1, NULL,
@@ -326,7 +327,7 @@ int runner_run(runner_t *r)
         }
         spawn_step(r, now);
         stop_watch(r, now);
-        if (now >= next_sec && r->shape_active && !shape_step(r)) {
+        if ((now >= next_sec && r->shape_active && !shape_step(r)) || !rate_step(r)) {
             stop_users(r);
             if (headless) break;
             if (o->autoquit >= 0) quit_at = clock_ns() + (int64_t)(o->autoquit * 1e9);

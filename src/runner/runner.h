@@ -67,6 +67,7 @@ typedef struct runner_conf {
     const char *host;     /* NULL if not given */
     long users;           /* -1 if not given */
     double spawn_rate;    /* -1 if not given */
+    double arrival_rate;  /* --arrival-rate: iterations per second; 0: the closed model */
     double run_time;      /* seconds, -1 for no limit */
     bool headless, autostart, class_picker;
     long autoquit;        /* -1 if not given */

@@ -78,6 +78,14 @@ struct runner {
     int nstarted; /* engine threads started and not yet joined */
     bool shape_active;
     int64_t shape_start;
+    /* the open model (rate.c): shape_L holds cicada.arrival's function when
+     * arrival_shape; a worker learns the rate and its place from its master */
+    bool arrival_shape, rate_on, rate_ended;
+    bool open_remote;      /* worker: the master asked for the open model */
+    double open_total;     /* worker: the whole run's rate */
+    int open_windex, open_nworkers; /* this process's place among the workers */
+    int64_t rate_start;
+    double class_rate[LIMIT_CLASSES]; /* as last posted to the engines */
     /* master/worker link (src/dist) */
     runner_remote_t remote;
     bool has_remote;

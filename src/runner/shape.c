@@ -27,12 +27,26 @@ int shape_adopt(runner_t *r, struct lua_State *L)
     lua_getfield(L, -1, "_has_shape");
     lua_call(L, 0, 1);
     bool shape = lua_toboolean(L, -1);
-    lua_pop(L, 2);
-    if (!shape) {
+    lua_getfield(L, -2, "_has_arrival");
+    lua_call(L, 0, 1);
+    bool arrival = lua_toboolean(L, -1);
+    lua_pop(L, 3);
+    if (!shape && !arrival) {
         vm_free(L);
         return 0;
     }
     r->shape_L = L;
+    if (arrival) { /* the open model's rates over time (runner/rate.c) */
+        r->arrival_shape = true;
+        if (shape || o->arrival_rate > 0) {
+            fprintf(stderr,
+                    "cicada: %s defines arrival rates over time (cicada.arrival): it cannot "
+                    "also have %s\n",
+                    o->locustfile, shape ? "a load shape (cicada.shape)" : "--arrival-rate");
+            return -1;
+        }
+        return 0;
+    }
     if (o->users >= 0 || o->spawn_rate > 0 || o->run_time > 0) {
         fprintf(stderr,
                 "cicada: %s defines a load shape (cicada.shape): it sets the users, spawn "

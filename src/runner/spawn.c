@@ -23,6 +23,7 @@
 #include "base/alloc.h"
 #include "base/limits.h"
 #include "base/log.h"
+#include "runner/rate.h"
 #include "runner/runner_int.h"
 
 /* MemAvailable from /proc/meminfo in bytes, or -1 if unknown. */
@@ -191,6 +192,13 @@ void spawn_start(runner_t *r, long users, double rate, const char *host, double 
     bool fresh = r->state == RUNNER_READY || r->state == RUNNER_STOPPED;
     if (host && *host) spawn_host(r, host);
     if (fresh) clear_for_test(r);
+    if (rate_open(r) && !runner_is_master(r)) { /* no ramp: users come on demand */
+        r->rate = rate;
+        r->run_end = run_time > 0 ? now + loop_delay_ns(run_time) : (fresh ? INT64_MAX : r->run_end);
+        if (run_time > 0) log_info("Run time limit set to %g seconds", run_time);
+        rate_begin(r, users);
+        return;
+    }
     r->target = users;
     r->rate = rate;
     r->ramp_start = now;

@@ -20,6 +20,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "engine/engine.h"
+#include "runner/rate.h"
 #include "runner/runner_int.h"
 #include "lua/vm.h"
 
@@ -197,6 +198,7 @@ void stop_users(runner_t *r)
     memset(r->plan, 0, (size_t)r->neng * LIMIT_CLASSES * sizeof *r->plan);
     r->run_end = INT64_MAX;
     r->shape_active = false;
+    rate_end(r);
     runner_fire(r, "test_stop", 0);
     runner_set_state(r, RUNNER_STOPPED);
     runner_collect(r);

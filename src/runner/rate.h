@@ -1,0 +1,32 @@
+/* rate: the runner's side of the open model (--arrival-rate, cicada.arrival).
+ *
+ * In the open model the runner spawns no users: it tells every engine the
+ * rate of each class and the engine's place in the run (engine/arrival.h),
+ * and the engines create users on demand up to -u. The rate is
+ * --arrival-rate, split over the chosen classes by weight, or what the
+ * scenario's cicada.arrival function returns at the current run time (a
+ * total split the same way, or a rate per class name), asked every tick of
+ * the runner's loop (20 ms) so a ramp moves smoothly; a class's engines are
+ * told only when its rate changes. Engine i of this process is slot
+ * windex + i * nworkers of neng * nworkers in all, so iterations interleave
+ * evenly over engines and workers; a standalone run is worker 0 of 1. */
+#ifndef CICADA_RATE_H
+#define CICADA_RATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runner/runner.h"
+
+/* Does this run use the open model? */
+bool rate_open(const runner_t *r);
+/* Start (or re-target) the open model with at most users users in the
+ * whole run: post the rates to the engines and enter running. */
+void rate_begin(runner_t *r, long users);
+/* A tick: follow cicada.arrival's function. Returns false when it ended
+ * the test (returned nil or a bad rate). */
+bool rate_step(runner_t *r);
+/* Stop the streams (a stop): nothing more is posted until rate_begin. */
+void rate_end(runner_t *r);
+
+#endif
