@@ -278,7 +278,10 @@ void proto_stats(mp_out_t *o, const char *node_id, stats_t *st, const char *cons
     msgpack_packer *pk = &o->pk;
     double start = stats_start_time(st);
     begin(o, "stats");
-    msgpack_pack_map(pk, 5);
+    /* the open model's counts go as two more keys, only when there are
+     * some: Locust's master reads the keys it knows and ignores these */
+    uint64_t late = stats_late(st), dropped = stats_dropped(st);
+    msgpack_pack_map(pk, 5 + (late || dropped ? 2 : 0));
 
     size_t ne, live = 0;
     stats_entry_t **es = stats_entries(st, &ne);
@@ -308,6 +311,10 @@ void proto_stats(mp_out_t *o, const char *node_id, stats_t *st, const char *cons
     mp_key(pk, "user_classes_count");
     pack_counts(pk, classes, counts, n);
     mp_kv_int(pk, "user_count", sum(counts, n));
+    if (late || dropped) {
+        mp_kv_int(pk, "cicada_late", (int64_t)late);
+        mp_kv_int(pk, "cicada_dropped", (int64_t)dropped);
+    }
     mp_str(pk, node_id);
 }
 
@@ -508,6 +515,10 @@ int proto_merge_report(stats_t *st, const msgpack_object *data, hist_t *scratch,
             merged += merge_entry(st, &list->via.array.ptr[i], false, scratch, &dr);
     }
     merge_entry(st, mp_get(data, "stats_total"), true, scratch, &dr);
+    int64_t late = 0, drops = 0; /* the open model's counts (cicada workers only) */
+    if (!count_ok(mp_get(data, "cicada_late"), &late)) late = 0;
+    if (!count_ok(mp_get(data, "cicada_dropped"), &drops)) drops = 0;
+    if (late > 0 || drops > 0) stats_add_open(st, (uint64_t)late, (uint64_t)drops);
     const msgpack_object *errs = mp_get(data, "errors");
     if (errs && errs->type == MSGPACK_OBJECT_MAP)
         for (uint32_t i = 0; i < errs->via.map.size; i++) {

@@ -190,6 +190,19 @@ void csv_write_history_header(FILE *f)
           f);
 }
 
+void csv_write_open_header(FILE *f)
+{
+    fputs("Timestamp,User Count,Requested Rate,Late Iterations,Dropped Iterations" EOL, f);
+}
+
+void csv_write_open(FILE *f, stats_t *st, int64_t now_unix, long user_count, double rate)
+{
+    char b[32];
+    fprintf(f, "%lld,%ld,%s,%llu,%llu" EOL, (long long)now_unix, user_count,
+            csv_pyfloat(b, sizeof b, rate), (unsigned long long)stats_late(st),
+            (unsigned long long)stats_dropped(st));
+}
+
 void csv_write_history(FILE *f, stats_t *st, int64_t now_unix, long user_count, bool full_history)
 {
     size_t n = 0;

@@ -39,6 +39,13 @@ void csv_write_history_header(FILE *f);
  * Aggregated, all with the percentiles of the last ~10 s. */
 void csv_write_history(FILE *f, stats_t *st, int64_t now_unix, long user_count, bool full_history);
 
+/* PREFIX_open_model.csv (cicada's own, only in the open model: Locust's
+ * files keep their headers): the header, then one row appended per second
+ * with the users, the requested iterations per second and the late and
+ * dropped iterations so far (docs/cli.md, "The open model"). */
+void csv_write_open_header(FILE *f);
+void csv_write_open(FILE *f, stats_t *st, int64_t now_unix, long user_count, double rate);
+
 /* PREFIX_failures.csv, whole: Method,Name,Error,Occurrences. */
 void csv_write_failures(FILE *f, stats_t *st);
 /* PREFIX_exceptions.csv, whole: Count,Message,Traceback,Nodes. */

@@ -151,6 +151,9 @@ cJSON *json_stats_requests_of(stats_t *st, const char *state, long user_count, d
     add_num(root, "fail_ratio", stats_fail_ratio(t));
     /* cicada's own: requests cut off at stop (neither successes nor failures) */
     add_num(root, "cut_off", (double)stats_cut(st));
+    /* cicada's own: the open model's iterations late and dropped */
+    add_num(root, "late", (double)stats_late(st));
+    add_num(root, "dropped", (double)stats_dropped(st));
     cJSON *pcts = check(cJSON_CreateObject());
     for (int i = 0; i < REPORT_NPCT; i++) {
         char k[16];
@@ -187,6 +190,7 @@ cJSON *json_stats_requests(const report_run_t *run)
     /* the page's header and start form show the host; Locust writes it
      * into its HTML template instead */
     add_str(j, "host", run->host ? run->host : "");
+    add_num(j, "arrival_rate", run->arrival_rate); /* the open model's rate now; 0: closed */
     /* a master's workers, as Locust lists its clients */
     cJSON *list = check(cJSON_CreateArray());
     for (size_t i = 0; i < run->nworkers; i++) {

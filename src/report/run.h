@@ -63,6 +63,7 @@ typedef struct report_run {
     long user_count;    /* live users now */
     long target;        /* the last swarm's user count, -1 if unknown */
     double rate;        /* the last swarm's spawn rate, <= 0 if unknown */
+    double arrival_rate; /* the open model's iterations per second now; 0: the closed model */
     const char *host;   /* target host, "" if none */
     const char *script; /* the scenario path */
     bool class_picker;  /* the web UI may choose the classes (--class-picker, not a master) */

@@ -22,6 +22,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "runner/rate.h"
 #include "runner/runner_int.h"
 #include "report/csv.h"
 #include "report/json.h"
@@ -56,6 +57,11 @@ void output_csvs(runner_t *r, bool history)
                           r->rc.csv_full_history);
         fflush(r->csv_history);
     }
+    if (history && r->csv_open) {
+        csv_write_open(r->csv_open, r->stats, (int64_t)clock_wall(), runner_user_count(r),
+                       rate_requested(r));
+        fflush(r->csv_open);
+    }
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -71,13 +77,21 @@ void output_open(runner_t *r)
         csv_write_history_header(r->csv_history);
         fflush(r->csv_history);
     }
+    if (rate_open(r)) {
+        r->csv_open = open_csv(p, "_open_model.csv");
+        if (r->csv_open) {
+            csv_write_open_header(r->csv_open);
+            fflush(r->csv_open);
+        }
+    }
     output_csvs(r, false);
 }
 
 void output_close(runner_t *r)
 {
-    FILE **fs[] = {&r->csv_stats, &r->csv_history, &r->csv_failures, &r->csv_exceptions};
-    for (size_t i = 0; i < 4; i++)
+    FILE **fs[] = {&r->csv_stats, &r->csv_history, &r->csv_failures, &r->csv_exceptions,
+                   &r->csv_open};
+    for (size_t i = 0; i < 5; i++)
         if (*fs[i]) {
             fclose(*fs[i]);
             *fs[i] = NULL;
@@ -128,6 +142,12 @@ void output_summary(runner_t *r)
     if (tb->percentiles) tb->percentiles(tb->ud, r->stats);
     fputc('\n', stdout);
     if (tb->errors) tb->errors(tb->ud, r->stats);
+    if (rate_open(r)) /* the open model's truth (docs/cli.md, "The open model") */
+        fprintf(stdout,
+                "Open model: %llu iteration%s late (started over 10 ms after schedule), %llu "
+                "dropped (no free user within -u)\n\n",
+                (unsigned long long)stats_late(r->stats), stats_late(r->stats) == 1 ? "" : "s",
+                (unsigned long long)stats_dropped(r->stats));
     uint64_t cut = stats_cut(r->stats);
     if (cut) /* neither successes nor failures: said apart (docs/cli.md, "How a run stops") */
         fprintf(stdout, "%llu request%s cut off at stop\n\n", (unsigned long long)cut,

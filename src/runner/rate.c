@@ -121,6 +121,13 @@ bool rate_step(runner_t *r)
     return true;
 }
 
+double rate_requested(const runner_t *r)
+{
+    double total = 0;
+    for (int c = 0; c < r->ncls; c++) total += r->class_rate[c];
+    return total;
+}
+
 void rate_end(runner_t *r)
 {
     r->rate_on = false;

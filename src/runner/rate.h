@@ -26,6 +26,8 @@ void rate_begin(runner_t *r, long users);
 /* A tick: follow cicada.arrival's function. Returns false when it ended
  * the test (returned nil or a bad rate). */
 bool rate_step(runner_t *r);
+/* The iterations per second asked of the engines now (0 when stopped). */
+double rate_requested(const runner_t *r);
 /* Stop the streams (a stop): nothing more is posted until rate_begin. */
 void rate_end(runner_t *r);
 

@@ -479,6 +479,7 @@ void runner_report(runner_t *r, report_run_t *out)
                           .user_count = runner_user_count(r),
                           .target = runner_target(r),
                           .rate = runner_rate(r),
+                          .arrival_rate = rate_requested(r),
                           .host = r->host,
                           .script = r->rc.locustfile,
                           .class_picker = r->rc.class_picker && !r->rc.master,

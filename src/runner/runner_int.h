@@ -71,6 +71,7 @@ struct runner {
     bool quit;
     uint64_t epoch; /* stats resets so far: engines' shards of older epochs are dropped */
     FILE *csv_stats, *csv_history, *csv_failures, *csv_exceptions;
+    FILE *csv_open; /* PREFIX_open_model.csv, in the open model only */
     void (*tick_fn)(void *);
     void *tick_ud;
     /* a load shape (cicada.shape) runs in the main thread's own VM */

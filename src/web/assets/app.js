@@ -114,6 +114,12 @@
     $("fail-ratio").textContent = fmtRatio(d.fail_ratio);
     $("cut-off").textContent = d.cut_off || 0;
     $("cut-figure").hidden = !d.cut_off;
+    /* the open model's counts: shown whenever iterations arrive at a rate */
+    var open = d.arrival_rate > 0 || d.late > 0 || d.dropped > 0;
+    $("late").textContent = d.late || 0;
+    $("dropped").textContent = d.dropped || 0;
+    $("late-figure").hidden = !open;
+    $("dropped-figure").hidden = !open;
     if (d.host != null) setHost(d.host);
     var workers = d.workers || [];
     $("workers-figure").hidden = workers.length === 0;
