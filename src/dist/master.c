@@ -81,8 +81,9 @@ static void send_maps(master_t *m)
     if (ts <= m->last_ts) ts = m->last_ts + 1e-6;
     m->last_ts = ts;
     for (int i = 0; i < nw; i++) {
-        proto_spawn(&m->out, ids[i], ts, m->names, m->map + (size_t)i * (size_t)m->ncls, m->ncls,
-                    m->host, m->o->stop_timeout);
+        /* the open model: worker i of nw takes iterations i, i + nw, ... */
+        proto_spawn_open(&m->out, ids[i], ts, m->names, m->map + (size_t)i * (size_t)m->ncls,
+                         m->ncls, m->host, m->o->stop_timeout, m->open ? m->rates : NULL, i, nw);
         master_send_to(m, ids[i]);
     }
     xfree(ids);
@@ -218,6 +219,20 @@ static void hook_swarm(void *ud, long users, double rate, const char *host)
     if (live_count(m) == 0)
         log_warn("You can't start a distributed test before at least one worker processes has "
                  "connected");
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void hook_rates(void *ud, const double *rates, int n)
+{
+    master_t *m = ud;
+    pthread_mutex_lock(&m->lock);
+    memset(m->rates, 0, sizeof m->rates);
+    for (int i = 0; i < n && i < LIMIT_CLASSES; i++)
+        if (m->of_runner[i] >= 0) m->rates[m->of_runner[i]] = rates[i];
+    m->open = true;
+    /* the workers learn new rates with their maps; before a swarm (the
+     * rates come first) the swarm's own maps carry them */
+    if (m->active) m->rebalance = true;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -401,6 +416,7 @@ master_t *master_start(runner_t *r, const opts_t *o, char *err, size_t n)
     runner_remote_t rm = {.master = true,
                           .ud = m,
                           .swarm = hook_swarm,
+                          .rates = hook_rates,
                           .stop = hook_stop,
                           .spawned = hook_spawned,
                           .ready_workers = hook_ready_workers,

@@ -76,6 +76,10 @@ struct master {
     double rate, next_iter, reached_at, last_ts;
     char host[1024];
     long *map; /* scratch: counts per live node and class */
+    /* the open model: the classes' rates over the whole run (ours order),
+     * sent with every spawn message once open (runner/rate.h) */
+    bool open;
+    double rates[LIMIT_CLASSES];
 
     bool stop_req, quit_req, quit_sent, quit_done, end;
     double quit_at;

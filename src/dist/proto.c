@@ -110,8 +110,25 @@ static void pack_counts(msgpack_packer *pk, const char *const *classes, const lo
 void proto_spawn(mp_out_t *o, const char *node_id, double timestamp, const char *const *classes,
                  const long *counts, int n, const char *host, double stop_timeout)
 {
+    proto_spawn_open(o, node_id, timestamp, classes, counts, n, host, stop_timeout, NULL, 0, 0);
+}
+
+void proto_spawn_open(mp_out_t *o, const char *node_id, double timestamp,
+                      const char *const *classes, const long *counts, int n, const char *host,
+                      double stop_timeout, const double *rates, int windex, int nworkers)
+{
     begin(o, "spawn");
-    msgpack_pack_map(&o->pk, 5);
+    msgpack_pack_map(&o->pk, rates ? 8 : 5);
+    if (rates) { /* the open model: keys a Locust worker ignores */
+        mp_key(&o->pk, "cicada_rates");
+        msgpack_pack_map(&o->pk, (size_t)n);
+        for (int i = 0; i < n; i++) {
+            mp_str(&o->pk, classes[i]);
+            msgpack_pack_double(&o->pk, rates[i]);
+        }
+        mp_kv_int(&o->pk, "cicada_worker_index", windex);
+        mp_kv_int(&o->pk, "cicada_workers", nworkers);
+    }
     mp_kv_double(&o->pk, "timestamp", timestamp);
     mp_key(&o->pk, "user_classes_count");
     pack_counts(&o->pk, classes, counts, n);
@@ -319,6 +336,22 @@ void proto_stats(mp_out_t *o, const char *node_id, stats_t *st, const char *cons
 }
 
 /* ---- decoding ---- */
+
+bool proto_class_rates(const msgpack_object *m, const char *const *classes, int n, double *rates)
+{
+    for (int i = 0; i < n; i++) rates[i] = 0;
+    if (m == NULL || m->type != MSGPACK_OBJECT_MAP) return false;
+    for (uint32_t k = 0; k < m->via.map.size; k++) {
+        const msgpack_object *key = &m->via.map.ptr[k].key;
+        if (key->type != MSGPACK_OBJECT_STR) continue;
+        for (int i = 0; i < n; i++)
+            if (strlen(classes[i]) == key->via.str.size &&
+                memcmp(classes[i], key->via.str.ptr, key->via.str.size) == 0 &&
+                !mp_num(&m->via.map.ptr[k].val, &rates[i]))
+                return false;
+    }
+    return true;
+}
 
 int proto_class_counts(const msgpack_object *m, const char *const *classes, int n, long *counts)
 {

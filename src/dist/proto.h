@@ -71,6 +71,14 @@ void proto_heartbeat(mp_out_t *o, const char *node_id, const char *state, double
  * stop_timeout <= 0 is sent as nil. parsed_options is sent empty. */
 void proto_spawn(mp_out_t *o, const char *node_id, double timestamp, const char *const *classes,
                  const long *counts, int n, const char *host, double stop_timeout);
+/* proto_spawn in the open model (runner/rate.h): also the classes'
+ * iterations per second over the whole run (rates[i] for classes[i]) and
+ * the worker's place, windex of nworkers, as keys only cicada workers read
+ * ("cicada_rates", "cicada_worker_index", "cicada_workers"). rates NULL:
+ * proto_spawn. */
+void proto_spawn_open(mp_out_t *o, const char *node_id, double timestamp,
+                      const char *const *classes, const long *counts, int n, const char *host,
+                      double stop_timeout, const double *rates, int windex, int nworkers);
 void proto_spawning_complete(mp_out_t *o, const char *node_id, const char *const *classes,
                              const long *counts, int n);
 void proto_exception(mp_out_t *o, const char *node_id, const char *msg, const char *traceback);
@@ -85,6 +93,9 @@ void proto_stats(mp_out_t *o, const char *node_id, stats_t *st, const char *cons
 /* Read a {class: count} map into counts[] for the n given class names;
  * classes absent from the map get 0. Returns how many of the map's keys
  * were not among the names (or -1 if m is not a map). */
+/* Read a {class: rate} map into rates[] for the n given class names (absent
+ * ones 0). False if m is not a map or a rate is not a number. */
+bool proto_class_rates(const msgpack_object *m, const char *const *classes, int n, double *rates);
 int proto_class_counts(const msgpack_object *m, const char *const *classes, int n, long *counts);
 
 /* What a master takes from its workers: a worker is another process,

@@ -322,6 +322,20 @@ static void on_spawn(worker_t *w, const proto_msg_t *m)
                  w->o->locustfile);
     char host[1024] = "";
     mp_copy_str(mp_get(m->data, "host"), host, sizeof host);
+    const msgpack_object *rates = mp_get(m->data, "cicada_rates");
+    if (rates) { /* a cicada master in the open model (runner/rate.h) */
+        double r[LIMIT_CLASSES];
+        int64_t wi = -1, nw = 0;
+        if (!proto_class_rates(rates, w->names, w->ncls, r) ||
+            !mp_int(mp_get(m->data, "cicada_worker_index"), &wi) ||
+            !mp_int(mp_get(m->data, "cicada_workers"), &nw) || nw < 1 || nw > 1000000 || wi < 0 ||
+            wi >= nw) {
+            log_warn("spawn message with malformed open-model rates: dropped");
+            return;
+        }
+        runner_spawn_open(w->r, counts, r, w->ncls, (int)wi, (int)nw, host[0] ? host : NULL);
+        return;
+    }
     runner_spawn_counts(w->r, counts, w->ncls, host[0] ? host : NULL);
 }
 

@@ -43,6 +43,7 @@ static bool queue(runner_t *r, rcmd_t c)
         xfree(c.host);
         xfree(c.counts);
         xfree(c.pick);
+        xfree(c.rates);
     }
     return ok;
 }
@@ -101,5 +102,24 @@ void runner_spawn_counts(runner_t *r, const long *counts, int n, const char *hos
         copy[i] = counts[i];
     char *h = host && *host ? xstrdup(host) : NULL;
     if (!queue(r, (rcmd_t){.kind = RC_COUNTS, .counts = copy, .host = h}))
+        log_error("the master's spawn message was refused: the runner is busy");
+}
+
+void runner_spawn_open(runner_t *r, const long *counts, const double *rates, int n, int windex,
+                       int nworkers, const char *host)
+{
+    long *copy = xcalloc(LIMIT_CLASSES, sizeof *copy);
+    double *rc = xcalloc(LIMIT_CLASSES, sizeof *rc);
+    for (int i = 0; i < n && i < LIMIT_CLASSES; i++) {
+        copy[i] = counts[i];
+        rc[i] = rates[i];
+    }
+    char *h = host && *host ? xstrdup(host) : NULL;
+    if (!queue(r, (rcmd_t){.kind = RC_COUNTS,
+                           .counts = copy,
+                           .host = h,
+                           .rates = rc,
+                           .windex = windex,
+                           .nworkers = nworkers}))
         log_error("the master's spawn message was refused: the runner is busy");
 }

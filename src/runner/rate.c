@@ -4,11 +4,13 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "base/limits.h"
 #include "base/log.h"
 #include "runner/runner_int.h"
+#include "runner/spawn.h"
 
 bool rate_open(const runner_t *r)
 {
@@ -64,11 +66,21 @@ static bool ask(runner_t *r, double *want)
     return ok;
 }
 
-/* Tell the engines the classes' rates that changed (all with force). */
+/* Tell the engines the classes' rates that changed (all with force); a
+ * master tells its workers, through its dispatcher. */
 static void post(runner_t *r, const double *want, bool force)
 {
     int nslots = r->neng * r->open_nworkers;
     long users = r->target; /* this process's share of -u (a worker's comes from its master) */
+    bool changed = force;
+    for (int c = 0; c < r->ncls; c++) changed |= want[c] != r->class_rate[c];
+    if (changed && runner_is_master(r) && r->remote.rates) {
+        pthread_mutex_lock(&r->lock); /* the web UI reads class_rate */
+        memcpy(r->class_rate, want, (size_t)r->ncls * sizeof *want);
+        pthread_mutex_unlock(&r->lock);
+        r->remote.rates(r->remote.ud, want, r->ncls);
+        return;
+    }
     for (int c = 0; c < r->ncls; c++) {
         if (!force && want[c] == r->class_rate[c]) continue;
         r->class_rate[c] = want[c];
@@ -86,20 +98,24 @@ static void post(runner_t *r, const double *want, bool force)
     }
 }
 
-void rate_begin(runner_t *r, long users)
+/* Start with the rates given (a worker's, from its master), or the ones
+ * of --arrival-rate or cicada.arrival. */
+static void begin(runner_t *r, long users, const double *given)
 {
     double want[LIMIT_CLASSES] = {0};
     bool fresh = !r->rate_on;
     if (fresh) r->rate_start = clock_ns();
     if (r->open_nworkers < 1) r->open_nworkers = 1;
     r->target = users;
-    if (r->arrival_shape) {
+    if (given) {
+        memcpy(want, given, (size_t)r->ncls * sizeof *want);
+    } else if (r->arrival_shape) {
         if (!ask(r, want)) {
             r->rate_ended = true;
             return;
         }
     } else {
-        split(r, r->open_remote ? r->open_total : r->rc.arrival_rate, want);
+        split(r, r->rc.arrival_rate, want);
     }
     double total = 0;
     for (int c = 0; c < r->ncls; c++) total += want[c];
@@ -108,6 +124,36 @@ void rate_begin(runner_t *r, long users)
     post(r, want, true);
     runner_set_state(r, RUNNER_RUNNING);
     if (fresh) runner_fire(r, "spawning_complete", 0);
+}
+
+void rate_begin(runner_t *r, long users)
+{
+    begin(r, users, NULL);
+}
+
+void rate_worker(runner_t *r, const long *counts, const double *rates, int windex, int nworkers,
+                 const char *host)
+{
+    long users = 0;
+    for (int c = 0; c < r->ncls; c++) users += counts[c] > 0 ? counts[c] : 0;
+    if (users > LIMIT_USERS || nworkers < 1 || windex < 0 || windex >= nworkers) {
+        log_error("the master's spawn message was ignored: %ld users, worker %d of %d", users,
+                  windex, nworkers);
+        return;
+    }
+    for (int c = 0; c < r->ncls; c++)
+        if (!(rates[c] >= 0 && rates[c] <= LIMIT_SPAWN_RATE)) {
+            log_error("the master's spawn message was ignored: class %s at %g per second",
+                      r->cls[c].name, rates[c]);
+            return;
+        }
+    r->open_remote = true;
+    r->open_windex = windex;
+    r->open_nworkers = nworkers;
+    if (r->state != RUNNER_RUNNING) spawn_start(r, users, 1, host, 0);
+    else if (host && *host) spawn_host(r, host);
+    begin(r, users, rates);
+    if (r->remote.spawned_counts) r->remote.spawned_counts(r->remote.ud, counts, r->ncls);
 }
 
 bool rate_step(runner_t *r)

@@ -23,6 +23,11 @@ bool rate_open(const runner_t *r);
 /* Start (or re-target) the open model with at most users users in the
  * whole run: post the rates to the engines and enter running. */
 void rate_begin(runner_t *r, long users);
+/* Worker: the master's open-model spawn message (runner_spawn_open):
+ * counts per class (their sum is this worker's share of -u), the classes'
+ * rates over the whole run, this worker's place. */
+void rate_worker(runner_t *r, const long *counts, const double *rates, int windex, int nworkers,
+                 const char *host);
 /* A tick: follow cicada.arrival's function. Returns false when it ended
  * the test (returned nil or a bad rate). */
 bool rate_step(runner_t *r);

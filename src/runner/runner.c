@@ -255,12 +255,14 @@ static void run_commands(runner_t *r)
             r->quit = true;
             break;
         case RC_COUNTS:
-            spawn_counts(r, c->counts, c->host);
+            if (c->rates) rate_worker(r, c->counts, c->rates, c->windex, c->nworkers, c->host);
+            else spawn_counts(r, c->counts, c->host);
             break;
         }
         xfree(c->host);
         xfree(c->pick);
         xfree(c->counts);
+        xfree(c->rates);
     }
 }
 
@@ -390,6 +392,7 @@ void runner_free(runner_t *r)
     for (int i = 0; i < r->ncmds; i++) {
         xfree(r->cmds[i].host);
         xfree(r->cmds[i].counts);
+        xfree(r->cmds[i].rates);
     }
     xfree(r->plan);
     if (r->stats) stats_free(r->stats);

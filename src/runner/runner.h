@@ -183,6 +183,10 @@ typedef struct runner_remote {
     long (*class_users)(void *ud, int cls);
     size_t (*workers)(void *ud, runner_worker_t *out, size_t max);
     void (*quit)(void *ud); /* send quit, wait (~2 s) for the final reports */
+    /* the open model: the classes' iterations per second over the whole
+     * run changed (rates[i] for class i, n of them; copied): send them
+     * with the next spawn messages (runner/rate.c) */
+    void (*rates)(void *ud, const double *rates, int n);
     /* worker */
     void (*spawned_counts)(void *ud, const long *counts, int n); /* after runner_spawn_counts */
     void (*stopped)(void *ud); /* after a stop: every user has ended */
@@ -196,6 +200,14 @@ void runner_set_remote(runner_t *r, const runner_remote_t *rm);
  * once, starting or stopping the difference; host NULL keeps the current
  * one. Thread-safe (queued like the commands above); counts is copied. */
 void runner_spawn_counts(runner_t *r, const long *counts, int n, const char *host);
+
+/* Worker, the open model: the master's spawn message also carried the
+ * classes' rates over the whole run (rates[i] iterations per second for
+ * class i) and this worker's place among nworkers (windex). The counts'
+ * sum is then this worker's share of -u, and users are made on demand up
+ * to it (runner/rate.h). Thread-safe; counts and rates are copied. */
+void runner_spawn_open(runner_t *r, const long *counts, const double *rates, int n, int windex,
+                       int nworkers, const char *host);
 
 /* Worker: hand a custom message (a whole frame, len bytes, copied) to
  * every engine, whose VM runs its handler (lua/msg.h) after the commands

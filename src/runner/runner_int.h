@@ -36,6 +36,8 @@ typedef struct rcmd {
     char *host;
     long *counts;        /* RC_COUNTS: per class, owned by the command */
     runner_pick_t *pick; /* RC_SWARM: the class picker's choice or NULL, owned by the command */
+    double *rates;       /* RC_COUNTS in the open model: per class, owned by the command */
+    int windex, nworkers; /* ... and this worker's place */
 } rcmd_t;
 
 struct runner {

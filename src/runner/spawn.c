@@ -192,11 +192,16 @@ void spawn_start(runner_t *r, long users, double rate, const char *host, double 
     bool fresh = r->state == RUNNER_READY || r->state == RUNNER_STOPPED;
     if (host && *host) spawn_host(r, host);
     if (fresh) clear_for_test(r);
-    if (rate_open(r) && !runner_is_master(r)) { /* no ramp: users come on demand */
+    if (rate_open(r)) { /* no ramp: users come on demand (runner/rate.h) */
         r->rate = rate;
         r->run_end = run_time > 0 ? now + loop_delay_ns(run_time) : (fresh ? INT64_MAX : r->run_end);
         if (run_time > 0) log_info("Run time limit set to %g seconds", run_time);
+        if (r->open_remote) return; /* a worker: rate_worker goes on with its master's rates */
+        /* a master: the rates first, so no worker ever gets counts alone */
         rate_begin(r, users);
+        if (runner_is_master(r))
+            r->remote.swarm(r->remote.ud, users, users > 0 ? (double)users : 1,
+                            host && *host ? host : r->rc.host);
         return;
     }
     r->target = users;
