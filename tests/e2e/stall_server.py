@@ -18,6 +18,7 @@ T0 = time.monotonic()
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go in two writes
 
     def do_GET(self):
         # the stall is the first STALL seconds of each PERIOD, counted from
