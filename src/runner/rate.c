@@ -119,7 +119,10 @@ static void begin(runner_t *r, long users, const double *given)
     }
     double total = 0;
     for (int c = 0; c < r->ncls; c++) total += want[c];
-    log_info("Open model: %.2f iterations per second, at most %ld users", total, users);
+    /* a worker hears again at every step of its master's ramp: said once */
+    if (fresh || users != r->rate_users)
+        log_info("Open model: %.2f iterations per second, at most %ld users", total, users);
+    r->rate_users = users;
     r->rate_on = true;
     post(r, want, true);
     runner_set_state(r, RUNNER_RUNNING);
@@ -161,6 +164,11 @@ bool rate_step(runner_t *r)
     if (!r->rate_on) return true;
     if (r->rate_ended) return false;
     if (!r->arrival_shape) return true;
+    /* a master's changes go to every worker in a spawn message: 10 a second
+     * at most; an engine thread is told at every tick (a command) */
+    int64_t now = clock_ns();
+    if (runner_is_master(r) && now - r->rate_asked < 100000000LL) return true;
+    r->rate_asked = now;
     double want[LIMIT_CLASSES] = {0};
     if (!ask(r, want)) return false;
     post(r, want, false);

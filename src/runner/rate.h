@@ -18,6 +18,10 @@
 
 #include "runner/runner.h"
 
+/* -u's default in the open model (Locust's headless default of 1 user
+ * would drop nearly every iteration). */
+#define RATE_DEFAULT_USERS 1000
+
 /* Does this run use the open model? */
 bool rate_open(const runner_t *r);
 /* Start (or re-target) the open model with at most users users in the

@@ -307,8 +307,8 @@ int runner_run(runner_t *r)
     if ((headless || autostart) && r->shape_L && !r->arrival_shape) {
         shape_begin(r);
     } else if (headless || autostart) {
-        spawn_start(r, o->users >= 0 ? o->users : 1, o->spawn_rate > 0 ? o->spawn_rate : 1, NULL,
-                    o->run_time);
+        long users = o->users >= 0 ? o->users : rate_open(r) ? RATE_DEFAULT_USERS : 1;
+        spawn_start(r, users, o->spawn_rate > 0 ? o->spawn_rate : 1, NULL, o->run_time);
     }
     int64_t now = clock_ns(), next_sec = now + SEC, next_print = now + 2 * SEC;
     int64_t quit_at = INT64_MAX;

@@ -87,7 +87,8 @@ struct runner {
     bool open_remote;      /* worker: the master asked for the open model */
     double open_total;     /* worker: the whole run's rate */
     int open_windex, open_nworkers; /* this process's place among the workers */
-    int64_t rate_start;
+    int64_t rate_start, rate_asked;
+    long rate_users;
     double class_rate[LIMIT_CLASSES]; /* as last posted to the engines */
     /* master/worker link (src/dist) */
     runner_remote_t remote;
