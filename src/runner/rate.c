@@ -163,7 +163,8 @@ bool rate_step(runner_t *r)
 {
     if (!r->rate_on) return true;
     if (r->rate_ended) return false;
-    if (!r->arrival_shape) return true;
+    /* a worker follows its master's rates, never its own copy of the function */
+    if (!r->arrival_shape || runner_is_worker(r)) return true;
     /* a master's changes go to every worker in a spawn message: 10 a second
      * at most; an engine thread is told at every tick (a command) */
     int64_t now = clock_ns();

@@ -292,3 +292,39 @@ def test_bad_arrival_rate_is_a_usage_error(run_cicada, tmp_path):
     run = run_cicada(["-f", f, "--headless", "--arrival-rate", 0, "-t", "1s"], csv=False)
     assert run.returncode == 2, run.output
     assert "--arrival-rate" in run.stderr, run.output
+
+
+# ---------------------------------------------------------------- web UI
+
+
+def test_web_ui_shows_late_and_dropped(spawn_cicada, tmp_path):
+    """--autostart in the open model: /stats/requests (the UI's push) has
+    the rate asked for and the dropped count, and the page has the
+    figures that show them."""
+    import json
+    import urllib.request
+
+    port, web = free_port(), free_port()
+    f = write_scenario(tmp_path, """
+U = cicada.user {}
+U:task(function(self) self.client:get("/slow") end)
+""")
+    with demo_server(port, "--slow-delay", "0.5"):
+        proc, done = spawn_cicada(["-f", f, "-H", f"http://127.0.0.1:{port}", "--autostart",
+                                   "--web-port", web, "--arrival-rate", 20, "-u", 2], csv=False)
+        wait_port(web, 10, proc)
+        base = f"http://127.0.0.1:{web}"
+        doc = {}
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(base + "/stats/requests", timeout=5) as r:
+                doc = json.load(r)
+            if doc.get("dropped", 0) > 0:
+                break
+            time.sleep(0.5)
+        page = urllib.request.urlopen(base + "/", timeout=5).read().decode()
+        proc.send_signal(signal.SIGTERM)
+        done(20)
+    assert doc.get("arrival_rate") == 20, doc
+    assert doc.get("dropped", 0) > 0 and "late" in doc, doc
+    assert 'data-testid="dropped"' in page and 'data-testid="late"' in page
