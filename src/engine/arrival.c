@@ -57,8 +57,10 @@ static void arm(engine_t *e)
             if (t < first) first = t;
         }
     }
-    if (first == INT64_MAX) loop_timer_stop(e->loop, &a->timer);
-    else loop_timer_at(e->loop, &a->timer, first);
+    if (first == INT64_MAX)
+        loop_timer_stop(e->loop, &a->timer);
+    else
+        loop_timer_at(e->loop, &a->timer, first);
 }
 
 static void on_timer(loop_t *l, loop_timer_t *t)
@@ -142,8 +144,10 @@ int engine_idle(user_t *u)
 void arrival_unidle(user_t *u)
 {
     arrival_stream_t *s = &u->eng->arr.s[u->cls];
-    if (u->idle_prev) u->idle_prev->next_ready = u->next_ready;
-    else s->idle = u->next_ready;
+    if (u->idle_prev)
+        u->idle_prev->next_ready = u->next_ready;
+    else
+        s->idle = u->next_ready;
     if (u->next_ready) u->next_ready->idle_prev = u->idle_prev;
     u->idle = false;
     u->idle_prev = u->next_ready = NULL;

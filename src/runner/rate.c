@@ -24,8 +24,8 @@ static void split(const runner_t *r, double total, double *want)
     for (int c = 0; c < r->ncls; c++)
         if (r->chosen[c] && r->cls[c].weight > 0) sum += r->cls[c].weight;
     for (int c = 0; c < r->ncls; c++)
-        want[c] = sum > 0 && r->chosen[c] && r->cls[c].weight > 0 ? total * r->cls[c].weight / sum
-                                                                   : 0;
+        want[c] =
+            sum > 0 && r->chosen[c] && r->cls[c].weight > 0 ? total * r->cls[c].weight / sum : 0;
 }
 
 /* Ask cicada.arrival's function for the rates at the current run time.
@@ -73,7 +73,8 @@ static void post(runner_t *r, const double *want, bool force)
     int nslots = r->neng * r->open_nworkers;
     long users = r->target; /* this process's share of -u (a worker's comes from its master) */
     bool changed = force;
-    for (int c = 0; c < r->ncls; c++) changed |= want[c] != r->class_rate[c];
+    for (int c = 0; c < r->ncls; c++)
+        changed |= want[c] != r->class_rate[c];
     if (changed && runner_is_master(r) && r->remote.rates) {
         pthread_mutex_lock(&r->lock); /* the web UI reads class_rate */
         memcpy(r->class_rate, want, (size_t)r->ncls * sizeof *want);
@@ -118,7 +119,8 @@ static void begin(runner_t *r, long users, const double *given)
         split(r, r->rc.arrival_rate, want);
     }
     double total = 0;
-    for (int c = 0; c < r->ncls; c++) total += want[c];
+    for (int c = 0; c < r->ncls; c++)
+        total += want[c];
     /* a worker hears again at every step of its master's ramp: said once */
     if (fresh || users != r->rate_users)
         log_info("Open model: %.2f iterations per second, at most %ld users", total, users);
@@ -138,7 +140,8 @@ void rate_worker(runner_t *r, const long *counts, const double *rates, int winde
                  const char *host)
 {
     long users = 0;
-    for (int c = 0; c < r->ncls; c++) users += counts[c] > 0 ? counts[c] : 0;
+    for (int c = 0; c < r->ncls; c++)
+        users += counts[c] > 0 ? counts[c] : 0;
     if (users > LIMIT_USERS || nworkers < 1 || windex < 0 || windex >= nworkers) {
         log_error("the master's spawn message was ignored: %ld users, worker %d of %d", users,
                   windex, nworkers);
@@ -153,8 +156,10 @@ void rate_worker(runner_t *r, const long *counts, const double *rates, int winde
     r->open_remote = true;
     r->open_windex = windex;
     r->open_nworkers = nworkers;
-    if (r->state != RUNNER_RUNNING) spawn_start(r, users, 1, host, 0);
-    else if (host && *host) spawn_host(r, host);
+    if (r->state != RUNNER_RUNNING)
+        spawn_start(r, users, 1, host, 0);
+    else if (host && *host)
+        spawn_host(r, host);
     begin(r, users, rates);
     if (r->remote.spawned_counts) r->remote.spawned_counts(r->remote.ud, counts, r->ncls);
 }
@@ -179,7 +184,8 @@ bool rate_step(runner_t *r)
 double rate_requested(const runner_t *r)
 {
     double total = 0;
-    for (int c = 0; c < r->ncls; c++) total += r->class_rate[c];
+    for (int c = 0; c < r->ncls; c++)
+        total += r->class_rate[c];
     return total;
 }
 
