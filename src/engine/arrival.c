@@ -57,27 +57,46 @@ static void arm(engine_t *e)
             if (t < first) first = t;
         }
     }
-    if (first == INT64_MAX)
+    if (first == INT64_MAX) {
         loop_timer_stop(e->loop, &a->timer);
-    else
-        loop_timer_at(e->loop, &a->timer, first);
+        return;
+    }
+    /* a backlog (the thread is saturated) is taken up at the next turn, not
+     * in this one: the loop fires again every timer due by its turn's time,
+     * and the thread must see its I/O and commands in between */
+    int64_t turn = loop_now(e->loop);
+    loop_timer_at(e->loop, &a->timer, first > turn ? first : turn + 1);
+}
+
+/* The class whose next iteration is due first, or -1 if no stream runs. */
+static int earliest(const arrival_t *a, int64_t *when)
+{
+    int best = -1;
+    for (int c = 0; c < LIMIT_CLASSES; c++) {
+        const arrival_stream_t *s = &a->s[c];
+        if (s->rate <= 0) continue;
+        int64_t t = due(s);
+        if (best < 0 || t < *when) best = c, *when = t;
+    }
+    return best;
 }
 
 static void on_timer(loop_t *l, loop_timer_t *t)
 {
     engine_t *e = (engine_t *)((char *)t - offsetof(engine_t, arr.timer));
     arrival_t *a = &e->arr;
-    int64_t now = clock_ns();
-    for (int c = 0; c < LIMIT_CLASSES; c++) {
-        arrival_stream_t *s = &a->s[c];
-        /* a dispatch may stop the run (cicada.quit, a stop command is only
-         * read between turns): the rate is read again each time */
-        while (s->rate > 0 && a->on) {
-            int64_t when = due(s);
-            if (when > now) break;
-            s->g += (uint64_t)a->nslots;
-            dispatch(e, c, when);
-        }
+    int64_t start = clock_ns(), when = 0;
+    int c;
+    /* in order of their times over all classes; a dispatch may stop the
+     * run (cicada.quit), so `on` is read again each time */
+    while (a->on && (c = earliest(a, &when)) >= 0 && when <= start) {
+        /* a saturated thread (iterations that take longer than their
+         * interval) would stay here for ever, every pass finding more due:
+         * after ARRIVAL_BUDGET_NS it goes back to its loop (I/O, commands
+         * such as a stop) and carries on at the next turn */
+        if (clock_ns() - start > ARRIVAL_BUDGET_NS) break;
+        a->s[c].g += (uint64_t)a->nslots;
+        dispatch(e, c, when);
     }
     if (a->on) arm(e);
 }

@@ -38,6 +38,9 @@ struct user;
 
 /* An iteration handed out later than this after its time is late. */
 #define ARRIVAL_LATE_NS 10000000LL
+/* The most time one timer callback spends handing out iterations before
+ * the thread goes back to its loop (I/O, commands). */
+#define ARRIVAL_BUDGET_NS 5000000LL
 
 typedef struct arrival_stream {
     double rate;       /* iterations per second, the whole run's (0: off) */

@@ -240,8 +240,8 @@ def test_late_when_the_loop_is_saturated(run_cicada, tmp_path):
     f = write_scenario(tmp_path, """
 U = cicada.user {}
 U:task(function(self)
-  local t = os.clock()
-  while os.clock() - t < 0.02 do end
+  local t = cicada.now()  -- wall time: the thread is busy for 20 ms
+  while cicada.now() - t < 0.02 do end
   cicada.report { type = "CPU", name = "burn", response_time = 20, response_length = 0 }
 end)
 """)
@@ -252,7 +252,7 @@ end)
     done = int(aggregated(run)["Request Count"])
     print(f"{done} done, {late} late, {dropped} dropped")
     assert late >= 50, run.output
-    assert done < 250, run.output
+    assert done <= 3.5 * 50, run.output
 
 
 # ---------------------------------------------------------------- rates from the scenario
