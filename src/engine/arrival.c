@@ -142,19 +142,18 @@ int engine_idle(user_t *u)
 {
     engine_t *e = u->eng;
     if (u->stopping && !u->in_on_stop) return IDLE_STOP;
-    if (u->iter_pending) {
-        u->iter_pending = false; /* its sched stays: the iteration begins now */
+    if (u->sched < 0) { /* created for an iteration: it begins now */
+        u->sched = -u->sched;
         return IDLE_GO;
     }
     u->sched = 0; /* an iteration that made no request */
     arrival_stream_t *s = &e->arr.s[u->cls];
-    u->idle = true;
     u->idle_prev = NULL;
     u->next_ready = s->idle;
     if (s->idle) s->idle->idle_prev = u;
     s->idle = u;
     /* parked like a user between tasks: a stop wakes it with STOP at once */
-    u->state = USER_SLEEPING;
+    u->state = USER_IDLE;
     u->between = true;
     u->parked = false;
     return IDLE_PARKED;
@@ -168,6 +167,6 @@ void arrival_unidle(user_t *u)
     else
         s->idle = u->next_ready;
     if (u->next_ready) u->next_ready->idle_prev = u->idle_prev;
-    u->idle = false;
+    u->state = USER_SLEEPING; /* parked, in no list: resumed or freed next */
     u->idle_prev = u->next_ready = NULL;
 }

@@ -58,7 +58,7 @@ static inline void publish(engine_t *e, const user_t *u)
 void engine_resume(user_t *u, int nargs)
 {
     engine_t *e = u->eng;
-    if (u->idle) arrival_unidle(u); /* stopped while idle */
+    if (u->state == USER_IDLE) arrival_unidle(u); /* stopped while idle */
     if (u->forced) {
         user_free(u);
         return;
@@ -147,8 +147,7 @@ void engine_spawn(engine_t *e, int cls, int64_t sched)
     u->eng = e;
     u->id = (uint64_t)e->index + 1 + (uint64_t)e->conf->nengines * e->spawned++;
     u->cls = cls;
-    u->sched = sched;
-    u->iter_pending = sched > 0;
+    u->sched = -sched; /* begun after on_start (engine_idle) */
     u->timer.fn = on_user_timer;
     u->co = lua_newthread(e->L);
     u->co_ref = luaL_ref(e->L, LUA_REGISTRYINDEX);
@@ -168,7 +167,7 @@ static void user_free(user_t *u)
 {
     engine_t *e = u->eng;
     if (u->binding) e->hooks->release(u);
-    if (u->idle) arrival_unidle(u);
+    if (u->state == USER_IDLE) arrival_unidle(u);
     loop_timer_stop(e->loop, &u->timer);
     if (e->walk_next == u) e->walk_next = u->next;
     if (u->prev) u->prev->next = u->next;
@@ -187,7 +186,8 @@ static void user_stop(user_t *u)
 {
     if (u->stopping) return;
     u->stopping = true;
-    if (u->state == USER_SLEEPING && !u->in_on_stop && (u->between || !u->eng->graceful)) {
+    if ((u->state == USER_SLEEPING || u->state == USER_IDLE) && !u->in_on_stop &&
+        (u->between || !u->eng->graceful)) {
         loop_timer_stop(u->eng->loop, &u->timer);
         u->eng->conf->vm->push_stop(u->co);
         engine_resume(u, 1);
@@ -227,6 +227,7 @@ static void user_cut(user_t *u)
         cut_wait(u, true);
         run_on_stop(u);
         break;
+    case USER_IDLE:
     case USER_SLEEPING:
         loop_timer_stop(u->eng->loop, &u->timer);
         run_on_stop(u);
@@ -246,6 +247,7 @@ static void user_force(user_t *u)
         cut_wait(u, false);
         user_free(u);
         break;
+    case USER_IDLE:
     case USER_SLEEPING:
         user_free(u);
         break;

@@ -56,6 +56,7 @@ enum user_state {
     USER_SLEEPING, /* parked on its timer */
     USER_READY,    /* parked in the run queue (sleep(0)) */
     USER_WAITING,  /* parked on a request */
+    USER_IDLE,     /* open model: among its class's idle users (arrival.h) */
 };
 
 typedef struct user {
@@ -64,8 +65,9 @@ typedef struct user {
     uint64_t id;
     int co_ref;
     int cls;
-    /* enum user_state in a byte: with the flags below, user_t fits a 112-byte
-     * malloc chunk, not 128 (a million idle users: 16 MB) */
+    /* enum user_state in a byte: with the flags below, user_t fits a 128-byte
+     * malloc chunk, not 144 (a million idle users: 16 MB); it was 112 before
+     * the open model's sched and idle_prev */
     unsigned char state;
     bool stopping;   /* asked to stop: the next blocking call stops it */
     bool in_on_stop; /* the prelude is running on_stop */
@@ -73,10 +75,11 @@ typedef struct user {
     bool cut;        /* the stop grace passed: blocking calls outside on_stop raise STOP */
     bool forced;     /* the stop deadline passed: end without resuming */
     bool parked;     /* it parked on I/O since its last wait */
-    bool idle;         /* open model: among its class's idle users (arrival.h) */
-    bool iter_pending; /* open model: created for an iteration it has not begun */
-    int64_t sched;     /* open model: its iteration's scheduled start (monotonic ns),
-                        * until its first request completes; 0 otherwise */
+    /* open model (arrival.h): its iteration's scheduled start (monotonic ns)
+     * until its first request completes; minus that time while it was
+     * created for the iteration and has not begun it (on_start runs); 0
+     * otherwise */
+    int64_t sched;
     struct user *idle_prev; /* open model: the idle list (next_ready is its next) */
     loop_timer_t timer;
     struct user *prev, *next; /* engine's list of live users */

@@ -210,7 +210,7 @@ static int l_idle(lua_State *L)
 static int l_scheduled(lua_State *L)
 {
     user_t *u = api_current(L, "cicada.scheduled");
-    if (u->sched <= 0 || u->iter_pending) return 0;
+    if (u->sched <= 0) return 0;
     lua_pushnumber(L, (double)u->sched / 1e9);
     return 1;
 }

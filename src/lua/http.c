@@ -55,7 +55,7 @@ static void complete(lua_State *L, user_t *u, const client_result_t *r)
 {
     pending_t *p = &u->binding->pending;
     int64_t rt = r->elapsed_ns / 1000;
-    if (u->sched > 0 && !u->iter_pending) {
+    if (u->sched > 0) {
         /* the open model: an iteration's first request counts from the
          * iteration's scheduled start, so a generator behind its schedule
          * shows in the times (engine/arrival.h) */

@@ -102,19 +102,19 @@ static void test_idle_list(void)
     user_t u[3] = {{0}};
     for (int i = 0; i < 3; i++) {
         u[i].eng = e;
-        CHECK(engine_idle(&u[i]) == IDLE_PARKED && u[i].idle);
+        CHECK(engine_idle(&u[i]) == IDLE_PARKED && u[i].state == USER_IDLE);
     }
     arrival_stream_t *s = &e->arr.s[0];
     CHECK(s->idle == &u[2]); /* most recent first */
     arrival_unidle(&u[1]);   /* from the middle */
     CHECK(s->idle == &u[2] && u[2].next_ready == &u[0] && u[0].idle_prev == &u[2]);
+    CHECK(u[1].state == USER_SLEEPING);
     CHECK(pop_idle(s) == &u[2] && pop_idle(s) == &u[0] && pop_idle(s) == NULL);
     /* a user created for an iteration begins it at once; a stopping one stops */
     user_t n = {0};
     n.eng = e;
-    n.iter_pending = true;
-    n.sched = 42;
-    CHECK(engine_idle(&n) == IDLE_GO && !n.iter_pending && n.sched == 42 && !n.idle);
+    n.sched = -42;
+    CHECK(engine_idle(&n) == IDLE_GO && n.sched == 42 && n.state != USER_IDLE);
     n.stopping = true;
     CHECK(engine_idle(&n) == IDLE_STOP);
     loop_free(e->loop);
