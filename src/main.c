@@ -17,6 +17,7 @@
 #include "dist/worker.h"
 #include "engine/runner.h"
 #include "lua/msg.h"
+#include "monitor/monitor.h"
 #include "report/html.h"
 #include "web/server.h"
 
@@ -84,6 +85,15 @@ int main(int argc, char **argv)
                 err);
         return 2;
     }
+    monitor_spec_t spec;
+    for (size_t i = 0; i < o.nmonitor; i++)
+        if (monitor_spec(o.monitor[i], &spec, err, sizeof err) != 0) {
+            fprintf(stderr,
+                    "usage: cicada [options] [UserClass ...]  (see cicada --help)\n"
+                    "cicada: error: argument --monitor: %s\n",
+                    err);
+            return 2;
+        }
     msg_set_role(o.master ? "master" : o.worker ? "worker" : "local"); /* cicada.role */
     runner_t *r = runner_new(&o);
     if (r == NULL) return 1;
@@ -98,6 +108,17 @@ int main(int argc, char **argv)
         int code = worker_finish(w);
         runner_free(r);
         return code;
+    }
+    /* the targets' resources: where the UI or --monitor asks, never on a worker */
+    monitor_t *mon = NULL;
+    if (o.nmonitor > 0 || !o.headless) {
+        mon = monitor_start(o.monitor, o.nmonitor, o.monitor_interval, o.csv_prefix, err,
+                            sizeof err);
+        if (mon == NULL) {
+            fprintf(stderr, "cicada: %s\n", err);
+            runner_free(r);
+            return 1;
+        }
     }
     master_t *master = NULL;
     if (o.master) {
@@ -120,8 +141,11 @@ int main(int argc, char **argv)
     }
     int code = runner_run(r);
     web_stop(web);
+    monitor_stop(mon);
+    monitor_summary(mon, stdout);
     if (o.html_file && write_html(r, o.html_file) != 0 && code == 0) code = 1;
     master_free(master);
     runner_free(r);
+    monitor_free(mon);
     return code;
 }

@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "cli/console.h"
 #include "engine/runner_int.h"
+#include "monitor/monitor.h"
 #include "report/csv.h"
 #include "report/json.h"
 
@@ -146,6 +147,7 @@ void output_json(runner_t *r, int exit_code)
     cJSON_Delete(exc);
     cJSON_AddItemToObject(j, "history", json_history(r));
     pthread_mutex_unlock(&r->lock);
+    cJSON_AddItemToObject(j, "monitor", monitor_json(monitor_current(), false)); /* its own lock */
     cJSON_AddNumberToObject(j, "exit_code", exit_code);
     char *text = json_print(j, true);
     FILE *f = fopen(path, "w");

@@ -32,6 +32,7 @@
 #include "base/alloc.h"
 #include "base/limits.h"
 #include "base/log.h"
+#include "monitor/monitor.h"
 #include "report/csv.h"
 #include "report/html.h"
 #include "report/json.h"
@@ -409,6 +410,15 @@ static int r_history(web_conn_t *c, struct web *w)
     return 200;
 }
 
+/* cicada's own: the monitored targets' series (docs/monitoring.md; no runner lock) */
+static int r_monitor(web_conn_t *c, struct web *w)
+{
+    char *s = json_print(monitor_json(monitor_current(), false), false);
+    web_reply(c, 200, JSON_TYPE, NULL, s, strlen(s));
+    free(s);
+    return 200;
+}
+
 /* ---- downloads ---- */
 
 static int send_csv(web_conn_t *c, struct web *w, void (*write)(FILE *, stats_t *),
@@ -526,6 +536,7 @@ static const struct route {
     {"GET", "/stats/requests_full_history/csv", r_history_csv, 0},
     {"GET", "/stats/failures/csv", r_failures_csv, 0},
     {"GET", "/stats/history", r_history, 0},
+    {"GET", "/stats/monitor", r_monitor, 0},
     {"GET", "/stats/report", r_report, 0},
     {"GET", "/exceptions", r_exceptions, 0},
     {"GET", "/exceptions/csv", r_exceptions_csv, 0},
