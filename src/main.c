@@ -51,6 +51,24 @@ static int write_html(runner_t *r, const char *path)
     return 0;
 }
 
+/* A master's workers for the monitor's "Target resources" (its thread). */
+static size_t master_workers(void *ud, monitor_worker_t *out, size_t max)
+{
+    runner_worker_t w[64];
+    runner_t *r = ud;
+    runner_lock(r);
+    size_t n = runner_workers(r, w, max < 64 ? max : 64);
+    runner_unlock(r);
+    if (n > max) n = max;
+    if (n > 64) n = 64;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(out[i].id, sizeof out[i].id, "%.127s", w[i].id);
+        out[i].cpu = w[i].cpu_usage;
+        out[i].rss = (double)w[i].memory_usage;
+    }
+    return n;
+}
+
 int main(int argc, char **argv)
 {
     static opts_t o;
@@ -139,9 +157,10 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (master && mon) monitor_workers_from(mon, master_workers, r);
     int code = runner_run(r);
     web_stop(web);
-    monitor_stop(mon);
+    monitor_stop(mon); /* before master_free: its thread reads the workers */
     monitor_summary(mon, stdout);
     if (o.html_file && write_html(r, o.html_file) != 0 && code == 0) code = 1;
     master_free(master);

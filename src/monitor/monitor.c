@@ -150,6 +150,28 @@ done:
     return rc;
 }
 
+int monitor_set_text(monitor_t *m, const char *text, char *err, size_t errn)
+{
+    char *copy = xstrdup(text);
+    const char *specs[MONITOR_MAX_TARGETS];
+    size_t n = 0;
+    int rc = -1;
+    for (char *save = NULL, *w = strtok_r(copy, "\r\n\t ,", &save); w;
+         w = strtok_r(NULL, "\r\n\t ,", &save)) {
+        if (n == MONITOR_MAX_TARGETS) {
+            snprintf(err, errn, "monitor: at most %d targets", MONITOR_MAX_TARGETS);
+            goto done;
+        }
+        specs[n++] = w;
+    }
+    char why[512];
+    rc = monitor_set(m, specs, n, why, sizeof why);
+    if (rc != 0) snprintf(err, errn, "monitor: %s", why);
+done:
+    xfree(copy);
+    return rc;
+}
+
 /* ---- the thread ---- */
 
 /* Turn t's scrape into a point (the thread's side), taken at mono time. */
@@ -188,6 +210,35 @@ static void take(monitor_t *m, struct target *t, double wall, double mono)
     if (m->csv) series_csv_row(m->csv, t, &p);
 }
 
+void monitor_workers_from(monitor_t *m, size_t (*fn)(void *ud, monitor_worker_t *out, size_t max),
+                          void *ud)
+{
+    pthread_mutex_lock(&m->lock);
+    m->workers_fn = fn;
+    m->workers_ud = ud;
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* A master's workers' CPU and memory, beside the targets. */
+static void take_workers(monitor_t *m, double wall)
+{
+    monitor_worker_t w[64];
+    const char *ids[64];
+    double cpu[64], rss[64];
+    pthread_mutex_lock(&m->lock);
+    size_t (*fn)(void *, monitor_worker_t *, size_t) = m->workers_fn;
+    void *ud = m->workers_ud;
+    pthread_mutex_unlock(&m->lock);
+    size_t n = fn ? fn(ud, w, 64) : 0;
+    if (n > 64) n = 64;
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = w[i].id;
+        cpu[i] = w[i].cpu;
+        rss[i] = w[i].rss;
+    }
+    if (n) monitor_note_workers(m, wall, ids, cpu, rss, n);
+}
+
 static void *run(void *arg)
 {
     monitor_t *m = arg;
@@ -208,6 +259,7 @@ static void *run(void *arg)
         if (atomic_load(&m->quit)) break;
         for (size_t i = 0; i < n; i++)
             take(m, act[i], wall, mono);
+        take_workers(m, wall);
         if (m->csv) fflush(m->csv);
         beat += m->interval;
         double left = beat - now_mono();

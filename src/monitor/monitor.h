@@ -64,6 +64,11 @@ monitor_t *monitor_start(const char *const *specs, size_t n, double interval,
  * Thread-safe. */
 int monitor_set(monitor_t *m, const char *const *specs, size_t n, char *err, size_t errn);
 
+/* monitor_set from one text of specs separated by newlines, commas or
+ * blanks (the web UI's "monitor" form field; "" stops every target).
+ * Same returns as monitor_set; err names the field. */
+int monitor_set_text(monitor_t *m, const char *text, char *err, size_t errn);
+
 /* Stop the thread (the round in flight ends at once) and close the CSV
  * file. The series stay readable until monitor_free. m may be NULL. */
 void monitor_stop(monitor_t *m);
@@ -73,10 +78,24 @@ void monitor_free(monitor_t *m);
 /* The monitor started in this process and not yet freed, or NULL. */
 monitor_t *monitor_current(void);
 
-/* A master's workers, once a second: their CPU (% of one core) and RSS
- * (bytes), recorded as series of their own. ids are copied. Thread-safe. */
+/* A master's workers: their CPU (% of one core) and RSS (bytes) at time
+ * (unix seconds), recorded as series of their own. ids are copied.
+ * Thread-safe. */
 void monitor_note_workers(monitor_t *m, double time, const char *const *ids, const double *cpu,
                           const double *rss, size_t n);
+
+/* One worker as a master knows it, for monitor_workers_from. */
+typedef struct monitor_worker {
+    char id[128];
+    double cpu, rss;
+} monitor_worker_t;
+
+/* On a master: fn(ud, out, max) fills up to max workers and returns how
+ * many; the monitor's thread calls it once per interval and records what
+ * it returns (monitor_note_workers). fn must be safe to call from that
+ * thread. Thread-safe; fn NULL stops it. */
+void monitor_workers_from(monitor_t *m, size_t (*fn)(void *ud, monitor_worker_t *out, size_t max),
+                          void *ud);
 
 /* GET /stats/monitor and the reports' "monitor": {"interval", "fields":
  * ["time", "cpu", ...], "targets": [{"name", "url", "active", "up",

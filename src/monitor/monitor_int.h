@@ -49,6 +49,8 @@ struct monitor {
     size_t nw;
     double interval;
     FILE *csv; /* the thread's */
+    size_t (*workers_fn)(void *, monitor_worker_t *, size_t); /* (lock) */
+    void *workers_ud;
     pthread_t thread;
     bool started;
     int wake;           /* eventfd: written once to stop */

@@ -198,6 +198,31 @@ static const char *parse_pick(const char *body, size_t len, const runner_class_t
     return NULL;
 }
 
+/* cicada's "monitor" field (docs/monitoring.md): the monitored targets,
+ * repeated or one per line; absent: unchanged. Returns 0, or -1 with the
+ * reason in msg. */
+static int monitor_form(const char *body, size_t len, char *msg, size_t n)
+{
+    size_t cap = 64 * 1024, used = 0;
+    char *all = xmalloc(cap), one[1024];
+    int got = -1, rc = 0;
+    all[0] = '\0';
+    for (size_t i = 0; (got = http_form_var_nth(body, len, "monitor", i, one, sizeof one)) != -1;
+         i++) {
+        if (got == -2 || used + (size_t)got + 2 > cap) {
+            snprintf(msg, n, "monitor: a target, or the list of them, is too long");
+            rc = -1;
+            break;
+        }
+        used += (size_t)snprintf(all + used, cap - used, "%s\n", one);
+    }
+    if (rc == 0 && (used > 0 || http_form_var(body, len, "monitor", one, 1) != -1) &&
+        monitor_current())
+        rc = monitor_set_text(monitor_current(), all, msg, n);
+    xfree(all);
+    return rc;
+}
+
 static int swarm_result(web_conn_t *c, int status, bool ok, const char *msg, const char *host,
                         double run_time)
 {
@@ -334,6 +359,8 @@ static int r_swarm(web_conn_t *c, struct web *w)
     else if (!runner_opts(w->r)->master &&
              runner_users_fit(users - runner_user_count(w->r), msg, sizeof msg) != 0)
         status = swarm_result(c, 400, false, msg, shown, 0); /* before any user starts */
+    else if (monitor_form(body, len, msg, sizeof msg) != 0)
+        status = swarm_result(c, 400, false, msg, shown, 0);
     else
         status = swarm_go(c, w, body, len, users, rate, has_host ? host : NULL, shown, run_time);
     xfree(form);
