@@ -172,6 +172,19 @@ done:
     return rc;
 }
 
+/* Create PREFIX_monitor.csv with its header. Returns 0, or -1 with err. */
+static int open_csv(monitor_t *m, char *err, size_t errn)
+{
+    m->csv = fopen(m->csv_path, "w");
+    if (m->csv == NULL) {
+        snprintf(err, errn, "cannot write %s: %s", m->csv_path, strerror(errno));
+        return -1;
+    }
+    fputs(series_csv_header, m->csv);
+    fflush(m->csv);
+    return 0;
+}
+
 /* ---- the thread ---- */
 
 /* Turn t's scrape into a point (the thread's side), taken at mono time. */
@@ -207,6 +220,11 @@ static void take(monitor_t *m, struct target *t, double wall, double mono)
         t->warned = true;
     } else if (ok && !was_up)
         log_info("monitor: %s answers again", t->name);
+    if (m->csv == NULL && m->csv_path && !m->csv_failed) {
+        char err[512];
+        if (open_csv(m, err, sizeof err) != 0) log_error("monitor: %s", err);
+        m->csv_failed = m->csv == NULL;
+    }
     if (m->csv) series_csv_row(m->csv, t, &p);
 }
 
@@ -278,16 +296,11 @@ monitor_t *monitor_start(const char *const *specs, size_t n, double interval,
     m->interval = interval;
     m->wake = -1;
     if (monitor_set(m, specs, n, err, errn) != 0) goto error;
-    if (csv_prefix) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s_monitor.csv", csv_prefix);
-        m->csv = fopen(path, "w");
-        if (m->csv == NULL) {
-            snprintf(err, errn, "cannot write %s: %s", path, strerror(errno));
-            goto error;
-        }
-        fputs(series_csv_header, m->csv);
-        fflush(m->csv);
+    if (csv_prefix) { /* created with the first row: a UI run with no target writes none */
+        size_t len = strlen(csv_prefix) + sizeof "_monitor.csv";
+        m->csv_path = xmalloc(len);
+        snprintf(m->csv_path, len, "%s_monitor.csv", csv_prefix);
+        if (n > 0 && open_csv(m, err, errn) != 0) goto error;
     }
     m->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (m->wake < 0 || pthread_create(&m->thread, NULL, run, m) != 0) {
@@ -331,6 +344,7 @@ void monitor_free(monitor_t *m)
         xfree(m->w[i].s.pts);
     xfree(m->w);
     if (m->wake >= 0) close(m->wake);
+    xfree(m->csv_path);
     pthread_mutex_destroy(&m->lock);
     xfree(m);
 }

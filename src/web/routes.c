@@ -390,6 +390,7 @@ static int r_requests(web_conn_t *c, struct web *w)
     runner_lock(w->r);
     cJSON *j = json_stats_requests(w->r);
     runner_unlock(w->r);
+    cJSON_AddItemToObject(j, "monitor", monitor_json(monitor_current(), true)); /* as pushed */
     return send_json(c, 200, j);
 }
 
