@@ -116,6 +116,7 @@ int main(int argc, char **argv)
     runner_t *r = runner_new(&o);
     if (r == NULL) return 1;
     if (o.worker) {
+        if (o.nmonitor) log_warn("--monitor is ignored on a worker: the master scrapes the targets");
         worker_t *w = worker_start(r, &o, err, sizeof err);
         if (w == NULL) {
             fprintf(stderr, "cicada: %s\n", err);
