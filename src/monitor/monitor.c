@@ -80,14 +80,17 @@ int monitor_spec(const char *text, monitor_spec_t *out, char *err, size_t n)
     url_t p;
     const char *why = "too long";
     if (w >= (int)sizeof out->url || url_parse(out->url, &p, &why) != 0 || p.host_len >= 256) {
-        snprintf(err, n, "'%s': not an exporter URL (%s); e.g. http://10.0.0.5:9100/metrics",
-                 text, why);
+        snprintf(err, n, "'%s': not an exporter URL (%s); e.g. http://10.0.0.5:9100/metrics", text,
+                 why);
         return -1;
     }
     snprintf(out->host, sizeof out->host, "%.*s", (int)p.host_len, p.host);
     snprintf(out->port, sizeof out->port, "%d", p.port);
     bool bare = p.path_len == 1 && p.path[0] == '/' && out->url[strlen(out->url) - 1] != '/';
-    snprintf(out->path, sizeof out->path, "%.*s", (int)p.path_len, bare ? "/metrics" : p.path);
+    if (bare) /* a URL without a path: node_exporter's */
+        snprintf(out->path, sizeof out->path, "/metrics");
+    else
+        snprintf(out->path, sizeof out->path, "%.*s", (int)p.path_len, p.path);
     if (out->name[0] == '\0') { /* host:port, with any other byte as '_' (CSV-safe) */
         snprintf(out->name, sizeof out->name, "%.48s:%s", out->host, out->port);
         for (char *c = out->name; *c; c++)

@@ -26,8 +26,8 @@
 
 #include "monitor/node.h"
 
-#define MONITOR_MAX_TARGETS 64  /* targets over a process's life */
-#define MONITOR_NAME_MAX 64     /* bytes of a target's name, NUL included */
+#define MONITOR_MAX_TARGETS 64 /* targets over a process's life */
+#define MONITOR_NAME_MAX 64    /* bytes of a target's name, NUL included */
 #define MONITOR_URL_MAX 512
 #define MONITOR_INTERVAL_MIN 0.1
 #define MONITOR_INTERVAL_MAX 3600.0

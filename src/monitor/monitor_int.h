@@ -48,14 +48,14 @@ struct monitor {
     struct worker_series *w;
     size_t nw;
     double interval;
-    FILE *csv;      /* the thread's; opened with the first row */
-    char *csv_path; /* NULL without --csv */
+    FILE *csv;       /* the thread's; opened with the first row */
+    char *csv_path;  /* NULL without --csv */
     bool csv_failed; /* could not be created: said once */
     size_t (*workers_fn)(void *, monitor_worker_t *, size_t); /* (lock) */
     void *workers_ud;
     pthread_t thread;
     bool started;
-    int wake;           /* eventfd: written once to stop */
+    int wake; /* eventfd: written once to stop */
     atomic_bool quit;
 };
 

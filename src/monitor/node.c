@@ -18,8 +18,16 @@
 #include "base/alloc.h"
 #include "monitor/prom.h"
 
-enum { NODE_CPU = 1, NODE_LOAD = 2, NODE_MEMT = 4, NODE_MEMA = 8, NODE_NET = 16, NODE_DISK = 32,
-       NODE_FDS = 64, NODE_TCP = 128 };
+enum {
+    NODE_CPU = 1,
+    NODE_LOAD = 2,
+    NODE_MEMT = 4,
+    NODE_MEMA = 8,
+    NODE_NET = 16,
+    NODE_DISK = 32,
+    NODE_FDS = 64,
+    NODE_TCP = 128
+};
 
 static void grow(node_raw_t *r, size_t need)
 {
@@ -109,8 +117,9 @@ int node_read(node_raw_t *r, double t, const char *body, size_t len, char *err, 
         return -1;
     }
     if (r->seen == 0) {
-        snprintf(err, n, "no node_exporter figures in the answer (node_cpu_seconds_total, "
-                         "node_load1, node_memory_*...)");
+        snprintf(err, n,
+                 "no node_exporter figures in the answer (node_cpu_seconds_total, "
+                 "node_load1, node_memory_*...)");
         return -1;
     }
     return 0;

@@ -18,9 +18,9 @@
 /* One scrape's readings. The per-core arrays belong to the node_raw_t
  * (grown by node_read, freed by node_free); copy one with node_copy. */
 typedef struct node_raw {
-    double time;          /* seconds (any clock; only differences are used) */
-    unsigned seen;        /* which families were present (NODE_* bits in node.c) */
-    size_t ncpu;          /* 1 + the highest cpu label seen */
+    double time;   /* seconds (any clock; only differences are used) */
+    unsigned seen; /* which families were present (NODE_* bits in node.c) */
+    size_t ncpu;   /* 1 + the highest cpu label seen */
     size_t cap;
     double *busy, *total; /* per core: non-idle (all modes but idle, iowait) and all seconds */
     double load1, mem_total, mem_avail;

@@ -153,7 +153,8 @@ static const char *comment(struct cur *c)
     bool type = n == 4 && memcmp(word, "TYPE", 4) == 0;
     if (!help && !type) return NULL;
     blanks(c);
-    if (name(c, true) == 0) return help ? "HELP without a metric name" : "TYPE without a metric name";
+    if (name(c, true) == 0)
+        return help ? "HELP without a metric name" : "TYPE without a metric name";
     if (help) return NULL; /* the docstring may hold anything */
     blanks(c);
     const char *k = token(c, &n);

@@ -71,10 +71,11 @@ static void start(scrape_job_t *j, int ep)
     j->fd = -1;
     if (!resolve(j)) return;
     bool v6 = strchr(j->host, ':') != NULL;
-    j->reqlen = (size_t)snprintf(j->req, sizeof j->req,
-                                 "GET %s HTTP/1.0\r\nHost: %s%s%s:%s\r\nUser-Agent: cicada-monitor\r\n"
-                                 "Accept: text/plain\r\n\r\n",
-                                 j->path, v6 ? "[" : "", j->host, v6 ? "]" : "", j->port);
+    j->reqlen =
+        (size_t)snprintf(j->req, sizeof j->req,
+                         "GET %s HTTP/1.0\r\nHost: %s%s%s:%s\r\nUser-Agent: cicada-monitor\r\n"
+                         "Accept: text/plain\r\n\r\n",
+                         j->path, v6 ? "[" : "", j->host, v6 ? "]" : "", j->port);
     int fd = socket(j->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         fail(j, "socket: %s", strerror(errno));

@@ -33,10 +33,10 @@ typedef struct scrape_job {
     char *buf;
     size_t len, cap, sent, reqlen;
     char req[900];
-    bool ok;           /* the round's outcome */
-    const char *body;  /* ok: the body, inside buf */
+    bool ok;          /* the round's outcome */
+    const char *body; /* ok: the body, inside buf */
     size_t body_len;
-    char why[200];     /* !ok: why, for the console */
+    char why[200]; /* !ok: why, for the console */
 } scrape_job_t;
 
 /* Scrape every job, waiting at most timeout seconds in all. Returns after

@@ -17,9 +17,9 @@
 const char series_csv_header[] = "Timestamp,Target,CPU %,Busiest core %,Load 1m,Memory used %,"
                                  "Net rx B/s,Net tx B/s,Disk read B/s,Disk write B/s\n";
 
-static const char *const fields[] = {"time",    "cpu",    "busiest_core", "load1",
-                                     "memory",  "net_rx", "net_tx",       "disk_read",
-                                     "disk_write", "fds", "tcp"};
+static const char *const fields[] = {"time",       "cpu",    "busiest_core", "load1",
+                                     "memory",     "net_rx", "net_tx",       "disk_read",
+                                     "disk_write", "fds",    "tcp"};
 
 void series_add(series_t *s, const monitor_point_t *p)
 {

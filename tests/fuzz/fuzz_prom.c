@@ -36,7 +36,8 @@ static void on_sample(void *ud, const prom_sample_t *s)
     struct ctx *c = ud;
     c->calls++;
     MUST(s->name >= c->buf && s->name + s->name_len <= c->buf + c->len && s->name_len > 0);
-    MUST(s->labels_len == 0 || (s->labels >= c->buf && s->labels + s->labels_len <= c->buf + c->len));
+    MUST(s->labels_len == 0 ||
+         (s->labels >= c->buf && s->labels + s->labels_len <= c->buf + c->len));
     for (size_t i = 0; i < s->name_len; i++) {
         char ch = s->name[i];
         MUST(ch == '_' || ch == ':' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||

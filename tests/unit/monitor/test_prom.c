@@ -77,10 +77,12 @@ static void test_values(void)
     CHECK(isnan(g.value[0]) && g.value[1] == INFINITY && g.value[2] == -INFINITY);
     CHECK(g.value[3] == 0.001 && g.value[4] == 0.5 && g.value[5] == INFINITY);
     CHECK(g.s[6].ts_ms == -12);
-    const char *bad[] = {"a 0x10\n", "a nan(1)\n", "a 1.2.3\n", "a\n", "a 1 2 3\n", "a 1 x\n",
-                         "a 1e\n", "1a 2\n", "a{b} 1\n", "a{b=\"x} 1\n", "a{b=\"\\x\"} 1\n",
-                         "a{b=\"x\" c=\"y\"} 1\n", "a{=\"x\"} 1\n", "a{b=x} 1\n",
-                         "# TYPE a bogus\n", "# TYPE\n", "# HELP\n", "<html>\n", "a{b=\"x\"\n"};
+    const char *bad[] = {
+        "a 0x10\n",      "a nan(1)\n",   "a 1.2.3\n",        "a\n",
+        "a 1 2 3\n",     "a 1 x\n",      "a 1e\n",           "1a 2\n",
+        "a{b} 1\n",      "a{b=\"x} 1\n", "a{b=\"\\x\"} 1\n", "a{b=\"x\" c=\"y\"} 1\n",
+        "a{=\"x\"} 1\n", "a{b=x} 1\n",   "# TYPE a bogus\n", "# TYPE\n",
+        "# HELP\n",      "<html>\n",     "a{b=\"x\"\n"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         e.why = NULL;
         CHECK_MSG(parse(bad[i], &g, &e) == -1 && e.why && e.line == 1, "%s", bad[i]);
