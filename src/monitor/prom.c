@@ -131,10 +131,11 @@ static const char *timestamp(struct cur *c, int64_t *out)
     size_t n;
     const char *t = token(c, &n);
     size_t i = (n && *t == '-') ? 1 : 0;
-    if (i == n || n > 19) return "malformed timestamp";
+    if (i == n || n > 20) return "malformed timestamp";
     int64_t v = 0;
     for (size_t k = i; k < n; k++) {
         if (t[k] < '0' || t[k] > '9') return "malformed timestamp";
+        if (v > (INT64_MAX - (t[k] - '0')) / 10) return "timestamp out of range";
         v = v * 10 + (t[k] - '0');
     }
     *out = i ? -v : v;

@@ -2,6 +2,7 @@
  * input is placed right before an unreadable page, so any read past len
  * crashes. */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -88,6 +89,11 @@ static void test_values(void)
         CHECK_MSG(parse(bad[i], &g, &e) == -1 && e.why && e.line == 1, "%s", bad[i]);
     }
     CHECK(parse("a 1\nb 2\nc ?\n", &g, &e) == -1 && e.line == 3 && g.n == 2);
+    /* timestamps: the int64 range, no more (found by fuzz_prom: an overflow) */
+    CHECK(parse("a 1 9223372036854775807\n", &g, &e) == 1 && g.s[0].ts_ms == INT64_MAX);
+    CHECK(parse("a 1 -9223372036854775807\n", &g, &e) == 1 && g.s[0].ts_ms == -INT64_MAX);
+    CHECK(parse("a 1 9223372036854775808\n", &g, &e) == -1 && strstr(e.why, "range"));
+    CHECK(parse("a 1 99999999999999999999999\n", &g, &e) == -1);
 }
 
 static void test_labels(void)
