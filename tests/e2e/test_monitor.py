@@ -21,6 +21,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -72,13 +74,16 @@ def cpu_by_time(rows, target):
 
 
 def assert_rise_and_fall(series, burn_start, burn_end, where):
-    """Median CPU % while burning is >= 20 points above both the median
-    before and the median after (1 s of slack at each edge)."""
+    """While burning, the median CPU % is >= 20 points above the quietest
+    second before, and some second after is >= 20 points below it again
+    (1 s of slack at each edge). Quietest, not median: the machine is
+    shared, and other processes may load it before or after; the burners
+    alone fill every core while they run."""
     before = [c for t, c in series if t < burn_start - 1]
     during = [c for t, c in series if burn_start + 1 < t < burn_end - 1]
     after = [c for t, c in series if t > burn_end + 1]
     assert before and during and after, f"{where}: too few points {series}"
-    b, d, a = statistics.median(before), statistics.median(during), statistics.median(after)
+    b, d, a = min(before), statistics.median(during), min(after)
     assert d >= b + 20 and d >= a + 20, f"{where}: before {b}, during {d}, after {a}: {series}"
 
 
@@ -157,7 +162,7 @@ def test_exporter_killed_mid_run(tmp_path, nginx, run_cicada):
     killer.start()
     try:
         run = run_cicada(["-f", f, "-H", nginx.url, "--headless", "-u", 2, "-r", 2, "-t", 8,
-                          "--monitor", f"ne={url}"], timeout=30)
+                          "--monitor", f"ne={url}", "--json", tmp_path / "out.json"], timeout=30)
     finally:
         killer.cancel()
         stop_process(exporter)
@@ -171,6 +176,12 @@ def test_exporter_killed_mid_run(tmp_path, nginx, run_cicada):
     assert ne.index(empty[0]) > ne.index(full[0])  # the gap comes after it worked
     warnings = [l for l in run.stderr.splitlines() if "WARNING" in l and "monitor: ne" in l]
     assert len(warnings) == 1, run.stderr
+    # --json holds the same series, the gap as points of nulls
+    doc = json.loads((tmp_path / "out.json").read_text())["monitor"]
+    (t,) = doc["targets"]
+    assert t["name"] == "ne" and t["up"] is False and t["error"]
+    assert len(t["points"]) == len(ne) and t["failed"] == len(empty)
+    assert all(v is None for v in t["points"][-1][1:])
     assert run.count("fast") == nginx.count("/fast") > 0
 
 
@@ -227,8 +238,9 @@ def test_garbage_and_huge_exporters(tmp_path, nginx, spawn_cicada):
         garbage.shutdown()
         huge.shutdown()
     assert run.returncode == 0, run.output
-    # two 4 MB answer buffers at most on top of the run itself: far below 50 MB
-    assert 0 < hwm < 80 * 1024, f"VmHWM {hwm} kB"
+    # the run itself takes about 8 MB; the 50 MB answer is cut at 4 MB, so the
+    # peak stays far below what reading it whole would take (over 58 MB)
+    assert 0 < hwm < 40 * 1024, f"VmHWM {hwm} kB"
     _, rows = monitor_rows(run.csv_prefix)
     for name in ("junk", "huge"):
         mine = [r for r in rows if r["Target"] == name]
@@ -249,3 +261,44 @@ def test_bad_monitor_values(run_cicada, tmp_path):
                      (["--monitor-interval", "0"], "--monitor-interval: invalid value")):
         run = run_cicada(["-f", f, "--headless", "-u", 1, "-t", 1, *arg], csv=False, timeout=10)
         assert run.returncode == 2 and msg in run.stderr, run.output
+
+
+@pytest.mark.time_limit(60)
+def test_swarm_form_sets_the_targets(tmp_path, nginx):
+    """/swarm's `monitor` field (the start form and the Edit dialog): adds
+    and removes targets; a bad one is a 400 naming the field."""
+    junk, jurl = fake_server(b"junk\n")
+    f = write_scenario(tmp_path, SCENARIO)
+    ui = UI(tmp_path, ["-f", f, "-H", nginx.url, "-u", 1, "-r", 1])
+    base = f"http://127.0.0.1:{ui.port}"
+
+    def swarm(**fields):
+        body = urllib.parse.urlencode(fields, doseq=True).encode()
+        req = urllib.request.Request(base + "/swarm", data=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    try:
+        assert ui.get("/stats/monitor")["targets"] == []
+        st, j = swarm(user_count=1, spawn_rate=1, monitor=[f"a={jurl}", f"b={jurl}"])
+        assert st == 200 and j["success"], j
+        act = {t["name"]: t["active"] for t in ui.get("/stats/monitor")["targets"]}
+        assert act == {"a": True, "b": True}
+        st, j = swarm(user_count=1, spawn_rate=1, monitor=f"b={jurl}\n")
+        assert st == 200
+        act = {t["name"]: t["active"] for t in ui.get("/stats/monitor")["targets"]}
+        assert act == {"a": False, "b": True}
+        st, j = swarm(user_count=1, spawn_rate=1, monitor="https://x:9100/metrics")
+        assert st == 400 and "monitor" in j["message"] and "https" in j["message"], j
+        st, j = swarm(user_count=1, spawn_rate=1)  # no field: unchanged
+        act = {t["name"]: t["active"] for t in ui.get("/stats/monitor")["targets"]}
+        assert st == 200 and act == {"a": False, "b": True}
+        st, j = swarm(user_count=1, spawn_rate=1, monitor="")
+        assert st == 200 and not any(t["active"] for t in ui.get("/stats/monitor")["targets"])
+    finally:
+        stop_process(ui.proc)
+        junk.shutdown()
