@@ -38,10 +38,20 @@ static const char draw[] =
     "cpu.push(line(t.name,p,1,c));mem.push(line(t.name,p,4,c));"
     "io.push(line(t.name+' net rx',p,5,c),line(t.name+' net tx',p,6,c,1),"
     "line(t.name+' disk read',p,7,c),line(t.name+' disk write',p,8,c,1))});\n"
-    "(M.workers||[]).forEach(function(w,i){cpu.push(line('worker '+w.id,w.points||[],1,"
-    "C[((M.targets||[]).length+i)%C.length],1))});\n"
-    "chart('chart-mon-cpu',cpu,100);chart('chart-mon-mem',mem,100);chart('chart-mon-io',io);\n"
+    "var wm=[];(M.workers||[]).forEach(function(w,i){var c=C[((M.targets||[]).length+i)%C.length];"
+    "cpu.push(line('worker '+w.id,w.points||[],1,c,1));wm.push(line('worker "
+    "'+w.id,w.points||[],2,c,1))});\n"
+    "chart('chart-mon-cpu',cpu,100);chart('chart-mon-mem',mem,100);chart('chart-mon-io',io);"
+    "chart('chart-mon-wmem',wm);\n"
     "})();\n";
+
+static bool has_workers(monitor_t *m)
+{
+    cJSON *j = monitor_json(m, true);
+    bool any = cJSON_GetArraySize(cJSON_GetObjectItem(j, "workers")) > 0;
+    cJSON_Delete(j);
+    return any;
+}
 
 static bool anything(monitor_t *m)
 {
@@ -64,6 +74,10 @@ void html_monitor_section(FILE *f, monitor_t *m)
                 "<div class=\"chart\"><h3>%s</h3><div class=\"cbox\"><canvas id=\"%s\">"
                 "</canvas></div></div>\n",
                 c[i][1], c[i][0]);
+    if (has_workers(m))
+        fputs("<div class=\"chart\"><h3>Workers' memory (RSS bytes)</h3><div class=\"cbox\">"
+              "<canvas id=\"chart-mon-wmem\"></canvas></div></div>\n",
+              f);
 }
 
 void html_monitor_script(FILE *f, monitor_t *m)

@@ -3,7 +3,8 @@
 // 127.0.0.1, stopped by PID) monitored with --monitor; the chart group
 // draws points for both targets on the request charts' time axis, the
 // header shows each target's CPU and memory, the Edit dialog removes a
-// target, and the HTML report opened with no network draws the group.
+// target, a master's workers (fed as pushed messages) get their lines, and
+// the HTML report opened with no network draws the group.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -103,6 +104,21 @@ describe("Target resources", { timeout: 120000 }, () => {
     assert.deepEqual(active, { alpha: true, beta: false });
     await waitFor(async () => !(await page.textContent("#monitor-summary")).includes("beta"),
       "beta to leave the header summary");
+  });
+
+  it("draws a master's workers: CPU beside the targets, memory in its own chart", async () => {
+    assert.ok(await page.locator("#mon-workers-card").isHidden(), "no worker chart without workers");
+    await page.evaluate(() => {
+      const t = Math.floor(Date.now() / 1000);
+      for (const dt of [-2, -1]) {
+        window.cicadaUI.onStats({ state: "running", stats: [], time: t + dt,
+          monitor: { targets: [], workers: [{ id: "w1", points: [[t + dt, 42, 123456789]] }] } });
+      }
+    });
+    await page.locator("#mon-workers-card").waitFor({ state: "visible" });
+    const s = await monitorCharts(page, ["chart-mon-cpu", "chart-mon-wmem"]);
+    assert.equal(s[0].sets["worker w1"], 2);
+    assert.equal(s[1].sets["worker w1"], 2);
   });
 
   it("shows the group in the HTML report opened offline", async () => {

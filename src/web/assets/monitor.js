@@ -6,8 +6,9 @@
  * busy %, memory used %, and network/disk bytes/s, one line per monitored
  * target (network receive and disk read solid, transmit and write dashed).
  * A master's workers are drawn in the CPU chart too (their CPU is % of one
- * core, as the Workers tab shows it), so a saturated load generator can be
- * told from a saturated target. History comes from ./stats/monitor once,
+ * core, as the Workers tab shows it), and their memory (RSS) in a fourth
+ * chart shown only then, so a saturated load generator can be told from a
+ * saturated target. History comes from ./stats/monitor once,
  * then each pushed message's "monitor" document adds every series' newest
  * point (a point already seen, by time, is skipped). A failed scrape is a
  * point of nulls: the line breaks there.
@@ -24,7 +25,7 @@ window.cicadaMonitor = function (ui) {
   var MAX_POINTS = 86400;
   var series = {}; /* key -> {label, color, cpu: [], mem: [], rx: [], tx: [], rd: [], wr: [], last} */
   var order = [];
-  var cpuChart = null, memChart = null, ioChart = null;
+  var cpuChart = null, memChart = null, ioChart = null, wmemChart = null;
   var lastDoc = null;
 
   function pct(v) { return v == null ? "–" : (Math.round(v * 10) / 10).toFixed(1) + " %"; }
@@ -50,9 +51,11 @@ window.cicadaMonitor = function (ui) {
     var color = COLORS[order.length % COLORS.length];
     s = series[key] = { label: label, color: color, worker: isWorker, cpu: [], mem: [], rx: [], tx: [], rd: [], wr: [], last: -1 };
     order.push(key);
+    if (isWorker) $("mon-workers-card").hidden = false;
     if (cpuChart) {
       cpuChart.data.datasets.push(ds(label, s.cpu, color, isWorker));
-      if (!isWorker) {
+      if (isWorker) wmemChart.data.datasets.push(ds(label, s.mem, color, true));
+      else {
         memChart.data.datasets.push(ds(label, s.mem, color));
         ioChart.data.datasets.push(ds(label + " net rx", s.rx, color), ds(label + " net tx", s.tx, color, true),
           ds(label + " disk read", s.rd, color), ds(label + " disk write", s.wr, color, true));
@@ -67,6 +70,7 @@ window.cicadaMonitor = function (ui) {
     var t = p[0];
     if (s.worker) {
       s.cpu.push({ x: t, y: p[1] });
+      s.mem.push({ x: t, y: p[2] });
     } else {
       s.cpu.push({ x: t, y: p[1] });
       s.mem.push({ x: t, y: p[4] });
@@ -89,7 +93,7 @@ window.cicadaMonitor = function (ui) {
     });
     (doc.workers || []).forEach(function (w) {
       var s = ensure("w:" + w.id, "worker " + w.id, true);
-      (w.points || []).forEach(function (p) { added = push(s, [p[0], p[1]]) || added; });
+      (w.points || []).forEach(function (p) { added = push(s, p) || added; });
     });
     return added;
   }
@@ -113,10 +117,12 @@ window.cicadaMonitor = function (ui) {
     cpuChart = ui.charts.make($("chart-mon-cpu"), [], pct);
     memChart = ui.charts.make($("chart-mon-mem"), [], pct);
     ioChart = ui.charts.make($("chart-mon-io"), [], bytes);
+    wmemChart = ui.charts.make($("chart-mon-wmem"), [], function (v) { return short(v) + "B"; });
     if (cpuChart) {
       cpuChart.options.scales.y.suggestedMax = 100;
       memChart.options.scales.y.suggestedMax = 100;
       ioChart.options.scales.y.ticks.callback = short;
+      wmemChart.options.scales.y.ticks.callback = short;
     }
     return ui.getJSON("./stats/monitor").then(function (doc) {
       addDoc(doc);
