@@ -26,6 +26,8 @@ BUILD_DEBS := gcc make pkg-config libluajit2-5.1-dev libcjson-dev libjs-chart.js
               libssl-dev zlib1g-dev openssl libzmq3-dev libmsgpack-dev libc-ares-dev
 TEST_DEBS  := nginx wrk python3-pytest python3-locust python3-yaml time procps iproute2 \
               redis-server lua-nginx-redis lua-nginx-websocket python3-websockets chromium
+# tests/e2e/test_monitor.py and tests/web/monitor.test.mjs run a real node_exporter
+TEST_DEBS  += prometheus-node-exporter
 DEPS_STAMP := build/.deps
 
 SRC      := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))

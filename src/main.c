@@ -20,6 +20,7 @@
 #include "dist/worker.h"
 #include "runner/runner.h"
 #include "lua/msg.h"
+#include "monitor/monitor.h"
 #include "report/html.h"
 #include "web/assets.h"
 #include "web/server.h"
@@ -108,6 +109,24 @@ static int write_html(runner_t *r, const char *path)
     return 0;
 }
 
+/* A master's workers for the monitor's "Target resources" (its thread). */
+static size_t master_workers(void *ud, monitor_worker_t *out, size_t max)
+{
+    runner_worker_t w[64];
+    runner_t *r = ud;
+    runner_lock(r);
+    size_t n = runner_workers(r, w, max < 64 ? max : 64);
+    runner_unlock(r);
+    if (n > max) n = max;
+    if (n > 64) n = 64;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(out[i].id, sizeof out[i].id, "%.127s", w[i].id);
+        out[i].cpu = w[i].cpu_usage;
+        out[i].rss = (double)w[i].memory_usage;
+    }
+    return n;
+}
+
 int main(int argc, char **argv)
 {
     static opts_t o;
@@ -143,10 +162,20 @@ int main(int argc, char **argv)
                 err);
         return 2;
     }
+    monitor_spec_t spec;
+    for (size_t i = 0; i < o.nmonitor; i++)
+        if (monitor_spec(o.monitor[i], &spec, err, sizeof err) != 0) {
+            fprintf(stderr,
+                    "usage: cicada [options] [UserClass ...]  (see cicada --help)\n"
+                    "cicada: error: argument --monitor: %s\n",
+                    err);
+            return 2;
+        }
     msg_set_role(o.master ? "master" : o.worker ? "worker" : "local"); /* cicada.role */
     runner_t *r = runner_new(&conf);
     if (r == NULL) return 1;
     if (o.worker) {
+        if (o.nmonitor) log_warn("--monitor is ignored on a worker: the master scrapes the targets");
         worker_t *w = worker_start(r, &o, err, sizeof err);
         if (w == NULL) {
             fprintf(stderr, "cicada: %s\n", err);
@@ -157,6 +186,17 @@ int main(int argc, char **argv)
         int code = worker_finish(w);
         runner_free(r);
         return code;
+    }
+    /* the targets' resources: where the UI or --monitor asks, never on a worker */
+    monitor_t *mon = NULL;
+    if (o.nmonitor > 0 || !o.headless) {
+        mon = monitor_start(o.monitor, o.nmonitor, o.monitor_interval, o.csv_prefix, err,
+                            sizeof err);
+        if (mon == NULL) {
+            fprintf(stderr, "cicada: %s\n", err);
+            runner_free(r);
+            return 1;
+        }
     }
     master_t *master = NULL;
     if (o.master) {
@@ -185,11 +225,15 @@ int main(int argc, char **argv)
         runner_free(r);
         return 1;
     }
+    if (master && mon) monitor_workers_from(mon, master_workers, r);
     int code = runner_run(r);
     web_stop(metrics);
     web_stop(web);
+    monitor_stop(mon); /* before master_free: its thread reads the workers */
+    monitor_summary(mon, stdout);
     if (o.html_file && write_html(r, o.html_file) != 0 && code == 0) code = 1;
     master_free(master);
     runner_free(r);
+    monitor_free(mon);
     return code;
 }

@@ -31,7 +31,7 @@
 #include "base/limits.h"
 #include "base/log.h"
 
-enum kind { K_HELP, K_BOOL, K_STR, K_INT, K_LONG, K_FLOAT, K_SPAN, K_STOP, K_LIST };
+enum kind { K_HELP, K_BOOL, K_STR, K_INT, K_LONG, K_FLOAT, K_SPAN, K_STOP, K_LIST, K_APPEND };
 enum check { C_NONE, C_LOGLEVEL, C_AUTH, C_HOST, C_BIND };
 
 struct flag {
@@ -124,6 +124,10 @@ static const struct flag main_flags[] = {
     {"--resolver", 0, "resolver", "CICADA_RESOLVER", K_STR, AT(resolver)},
     {"--resolver-timeout", 0, "resolver-timeout", NULL, K_FLOAT, AT(resolver_timeout),
      .min = 0, .max = 600, .min_excl = true},
+    /* Monitoring the targets (docs/monitoring.md) */
+    {"--monitor", 0, "monitor", NULL, K_APPEND, AT(monitor), .count_off = offsetof(opts_t, nmonitor)},
+    {"--monitor-interval", 0, "monitor-interval", NULL, K_FLOAT, AT(monitor_interval), .min = 0.1,
+     .max = 3600},
 };
 
 static const struct flag demo_flags[] = {
@@ -183,6 +187,7 @@ void opts_init(opts_t *o)
     o->master_bind_port = 5557;
     o->expect_workers = 1;
     o->expect_workers_max_wait = 0;
+    o->monitor_interval = 1;
     o->demo_host = "127.0.0.1";
     o->demo_port = 8080;
     o->demo_slow = 0.2;
@@ -366,6 +371,11 @@ static int set_value(struct parser *p, const struct flag *f, const char *v)
         return 0;
     case K_LIST:
         return add_list(p, f, v);
+    case K_APPEND: /* repeatable: one value each time */
+        if (*(size_t *)(void *)((char *)p->o + f->count_off) == OPTS_MAX_MONITOR)
+            return fail(p, "argument %s: given more than %d times", f->name, OPTS_MAX_MONITOR);
+        ((const char **)field(p, f))[(*(size_t *)(void *)((char *)p->o + f->count_off))++] = v;
+        return 0;
     case K_BOOL:
     case K_HELP:
         break;

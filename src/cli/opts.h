@@ -17,6 +17,7 @@
 
 #define OPTS_MAX_TAGS 64
 #define OPTS_TAG_STORE 2048 /* bytes for all tag names of -T and -E together */
+#define OPTS_MAX_MONITOR 64 /* --monitor values */
 
 typedef struct opts {
     const char *command;     /* NULL for a load test, "demo-server" for the demo site */
@@ -70,6 +71,9 @@ typedef struct opts {
     char tag_store[OPTS_TAG_STORE];          /* tags[] and exclude_tags[] point here */
     const char *classes[LIMIT_CLASSES];   /* positional user class names */
     size_t nclasses;
+    const char *monitor[OPTS_MAX_MONITOR];   /* --monitor [NAME=]URL, repeatable (docs/monitoring.md) */
+    size_t nmonitor;
+    double monitor_interval;                 /* --monitor-interval seconds, default 1 */
     /* demo-server */
     const char *demo_host;   /* --bind, default "127.0.0.1" */
     int demo_port;           /* --port, default 8080 */

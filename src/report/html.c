@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "report/html_monitor.h"
 #include "report/json.h"
 
 /* The report's percentile columns: Locust's report set, not its CSV set. */
@@ -312,6 +313,7 @@ void html_report(FILE *f, const report_run_t *in, const html_page_t *page)
     failures_table(f, st);
     exceptions_table(f, st);
     charts(f, in->nhist);
+    html_monitor_section(f, monitor_current());
     fputs("<h2>Final ratio</h2>\n<div id=\"ratio\" class=\"ratio\"></div>\n</div>\n", f);
 
     /* Chart.js, inline; it holds no "</script" (checked by the unit test) */
@@ -326,5 +328,6 @@ void html_report(FILE *f, const report_run_t *in, const html_page_t *page)
     put_json(f, json_tasks_of(in->cls, in->ncls));
     fputs(";\n", f);
     fputs(script, f);
+    html_monitor_script(f, monitor_current());
     fputs("</script>\n</body>\n</html>\n", f);
 }

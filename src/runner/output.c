@@ -22,6 +22,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "monitor/monitor.h"
 #include "runner/runner_int.h"
 #include "report/csv.h"
 #include "report/json.h"
@@ -151,6 +152,7 @@ void output_json(runner_t *r, int exit_code)
     cJSON_Delete(exc);
     cJSON_AddItemToObject(j, "history", json_history(&run));
     pthread_mutex_unlock(&r->lock);
+    cJSON_AddItemToObject(j, "monitor", monitor_json(monitor_current(), false)); /* its own lock */
     cJSON_AddNumberToObject(j, "exit_code", exit_code);
     char *text = json_print(j, true);
     FILE *f = fopen(path, "w");

@@ -20,6 +20,7 @@
 #include <openssl/err.h>
 
 #include "base/alloc.h"
+#include "monitor/monitor.h"
 #include "report/json.h"
 #include "web/guard.h"
 #include "web/metrics.h"
@@ -294,6 +295,7 @@ static frame_t *snapshot(struct web *w)
     runner_report(w->r, &run);
     cJSON *j = json_stats_requests(&run);
     runner_unlock(w->r);
+    cJSON_AddItemToObject(j, "monitor", monitor_json(monitor_current(), true)); /* newest points */
     char *s = json_print(j, false);
     size_t len = strlen(s);
     frame_t *f = xmalloc(sizeof *f + WS_HEAD_MAX + len);

@@ -32,6 +32,7 @@
 #include "base/alloc.h"
 #include "base/limits.h"
 #include "base/log.h"
+#include "monitor/monitor.h"
 #include "report/csv.h"
 #include "report/html.h"
 #include "report/json.h"
@@ -197,6 +198,31 @@ static const char *parse_pick(const char *body, size_t len, const runner_class_t
     return NULL;
 }
 
+/* cicada's "monitor" field (docs/monitoring.md): the monitored targets,
+ * repeated or one per line; absent: unchanged. Returns 0, or -1 with the
+ * reason in msg. */
+static int monitor_form(const char *body, size_t len, char *msg, size_t n)
+{
+    size_t cap = 64 * 1024, used = 0;
+    char *all = xmalloc(cap), one[1024];
+    int got = -1, rc = 0;
+    all[0] = '\0';
+    for (size_t i = 0; (got = http_form_var_nth(body, len, "monitor", i, one, sizeof one)) != -1;
+         i++) {
+        if (got == -2 || used + (size_t)got + 2 > cap) {
+            snprintf(msg, n, "monitor: a target, or the list of them, is too long");
+            rc = -1;
+            break;
+        }
+        used += (size_t)snprintf(all + used, cap - used, "%s\n", one);
+    }
+    if (rc == 0 && (used > 0 || http_form_var(body, len, "monitor", one, 1) != -1) &&
+        monitor_current())
+        rc = monitor_set_text(monitor_current(), all, msg, n);
+    xfree(all);
+    return rc;
+}
+
 static int swarm_result(web_conn_t *c, int status, bool ok, const char *msg, const char *host,
                         double run_time)
 {
@@ -333,6 +359,8 @@ static int r_swarm(web_conn_t *c, struct web *w)
     else if (!runner_conf(w->r)->master &&
              runner_users_fit(users - runner_user_count(w->r), msg, sizeof msg) != 0)
         status = swarm_result(c, 400, false, msg, shown, 0); /* before any user starts */
+    else if (monitor_form(body, len, msg, sizeof msg) != 0)
+        status = swarm_result(c, 400, false, msg, shown, 0);
     else
         status = swarm_go(c, w, body, len, users, rate, has_host ? host : NULL, shown, run_time);
     xfree(form);
@@ -370,7 +398,9 @@ static cJSON *of_run(struct web *w, cJSON *(*build)(const report_run_t *))
 
 static int r_requests(web_conn_t *c, struct web *w)
 {
-    return send_json(c, 200, of_run(w, json_stats_requests));
+    cJSON *j = of_run(w, json_stats_requests);
+    cJSON_AddItemToObject(j, "monitor", monitor_json(monitor_current(), true)); /* as pushed */
+    return send_json(c, 200, j);
 }
 
 static int r_exceptions(web_conn_t *c, struct web *w)
@@ -404,6 +434,15 @@ static int r_history(web_conn_t *c, struct web *w)
     cJSON *j = of_run(w, json_history);
     /* compact: an hour of history is 3,600 points */
     char *s = json_print(j, false);
+    web_reply(c, 200, JSON_TYPE, NULL, s, strlen(s));
+    free(s);
+    return 200;
+}
+
+/* cicada's own: the monitored targets' series (docs/monitoring.md; no runner lock) */
+static int r_monitor(web_conn_t *c, struct web *w)
+{
+    char *s = json_print(monitor_json(monitor_current(), false), false);
     web_reply(c, 200, JSON_TYPE, NULL, s, strlen(s));
     free(s);
     return 200;
@@ -532,6 +571,7 @@ static const struct route {
     {"GET", "/stats/requests_full_history/csv", r_history_csv, 0},
     {"GET", "/stats/failures/csv", r_failures_csv, 0},
     {"GET", "/stats/history", r_history, 0},
+    {"GET", "/stats/monitor", r_monitor, 0},
     {"GET", "/stats/report", r_report, 0},
     {"GET", "/exceptions", r_exceptions, 0},
     {"GET", "/exceptions/csv", r_exceptions_csv, 0},
