@@ -125,8 +125,9 @@ cicada.thresholds{ "p99<10000", { "fail_ratio<0.5", abort = true, grace = 2 } }
 def test_abort_on_fail_ends_the_run_early(tmp_path, nginx, run_cicada):
     scenario = write_scenario(tmp_path, ABORT)
     out = tmp_path / "s.json"
+    html = tmp_path / "report.html"
     run = run_cicada(["-f", scenario, "--headless", "-u", 2, "-r", 2, "-t", "60s", "-H", nginx.url,
-                      "--only-summary", "--summary-json", out], timeout=45)
+                      "--only-summary", "--summary-json", out, "--html", html], timeout=45)
     assert run.returncode == 3, run.output
     # not before its grace, and long before -t
     assert 2 <= run.duration < 15, run.duration
@@ -136,6 +137,12 @@ def test_abort_on_fail_ends_the_run_early(tmp_path, nginx, run_cicada):
     assert by_rule["fail_ratio<0.5"]["grace"] == 2 and by_rule["fail_ratio<0.5"]["value"] == 1
     assert by_rule["p99<10000"]["ok"] is True and by_rule["p99<10000"]["source"] == "scenario"
     assert doc["totals"]["num_failures"] == nginx.count("/status500", status=500) > 0
+    # the HTML report lists each rule with its final value and verdict
+    page = html.read_text()
+    assert re.search(r'<table id="thresholds">.*fail_ratio&lt;0\.5</td><td>scenario \(abort\)</td>'
+                     r'<td class="n">1</td><td class="fail">FAIL</td>', page, re.S), page[:3000]
+    assert re.search(r'p99&lt;10000</td><td>scenario</td><td class="n">[\d.]+</td>'
+                     r'<td class="pass">pass</td>', page)
 
 
 @pytest.mark.time_limit(60)
