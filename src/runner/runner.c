@@ -334,23 +334,20 @@ int runner_run(runner_t *r)
         }
         spawn_step(r, now);
         stop_watch(r, now);
-        if (now >= next_sec && r->shape_active && !shape_step(r)) {
-            stop_users(r);
-            if (headless) break;
-            if (o->autoquit >= 0) quit_at = clock_ns() + (int64_t)(o->autoquit * 1e9);
-        }
+        bool ended = now >= next_sec && r->shape_active && !shape_step(r);
         if (now >= next_sec) {
             runner_collect(r);
-            if (rules_tick(r, now)) { /* a rule with abort set failed: end as -t does */
-                if (headless) break;
-                stop_users(r);
-                if (o->autoquit >= 0) quit_at = clock_ns() + (int64_t)(o->autoquit * 1e9);
-            }
+            ended |= rules_tick(r, now); /* a rule with abort set failed: end as a shape does */
             output_csvs(r, true);
             output_point(r);
             if (r->tick_fn) r->tick_fn(r->tick_ud);
             next_sec += SEC;
             if (next_sec < now) next_sec = now + SEC;
+        }
+        if (ended) {
+            stop_users(r);
+            if (headless) break;
+            if (o->autoquit >= 0) quit_at = clock_ns() + (int64_t)(o->autoquit * 1e9);
         }
         if (now >= next_print) {
             if ((headless || o->print_stats) && !o->only_summary) output_table(r, true);
