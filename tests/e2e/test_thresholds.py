@@ -146,6 +146,19 @@ def test_abort_on_fail_ends_the_run_early(tmp_path, nginx, run_cicada):
 
 
 @pytest.mark.time_limit(60)
+def test_abort_with_the_web_ui_stops_the_test(tmp_path, nginx, run_cicada):
+    """With the web UI the failed rule stops the test (the process stays
+    until --autoquit), and the exit code is still the threshold's."""
+    scenario = write_scenario(tmp_path, ABORT.replace("grace = 2", "grace = 0"))
+    run = run_cicada(["-f", scenario, "--autostart", "-u", 2, "-r", 2, "-t", "60s",
+                      "-H", nginx.url, "--autoquit", 1, "--web-host", "127.0.0.1",
+                      "--web-port", free_port()], timeout=45, csv=False)
+    assert run.returncode == 3, run.output
+    assert run.duration < 15, run.duration
+    assert "stopping the run" in run.stderr and "--run-time limit reached" not in run.stderr
+
+
+@pytest.mark.time_limit(60)
 def test_abort_rule_that_passes_does_not_stop(tmp_path, nginx, run_cicada):
     scenario = write_scenario(tmp_path, CLEAN + 'cicada.thresholds{ { "fail_ratio<0.5", abort = true } }\n')
     run = run_cicada(["-f", scenario, "--headless", "-u", 2, "-r", 2, "-t", "3s", "-H", nginx.url,
