@@ -7,8 +7,8 @@
  * were made, and prints Locust's console tables: the current table every
  * two seconds of a headless run and the summary (totals, percentiles,
  * errors, thresholds) at the end, on stdout, or on stderr with --json
- * (whose document stdout is then). The tables themselves are drawn by the runner_tables_t
- * functions it was given (cli/console.c's, through main.c), so the runner
+ * (stdout carries its document then). The tables themselves are drawn by
+ * the runner_tables_t functions it was given (cli/console.c's, through main.c), so the runner
  * knows no terminal. The statistics are read under r->lock; this module
  * neither collects them from the engines nor decides when to write. */
 #include "runner/output.h"
