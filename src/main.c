@@ -28,28 +28,30 @@
 #define CICADA_VERSION "0.1.0"
 
 /* The console tables, Locust's STATS_NAME_WIDTH wide (taken once, at
- * start) on stdout. */
+ * start) on stdout, or on stderr with --json (stdout is its document). */
 static int name_width;
+static FILE *tables_to;
 
 static void table_stats(void *ud, stats_t *st, bool current)
 {
-    console_stats(st, name_width, current, console_to_file, stdout);
+    console_stats(st, name_width, current, console_to_file, tables_to);
 }
 
 static void table_percentiles(void *ud, stats_t *st)
 {
-    console_percentiles(st, name_width, console_to_file, stdout);
+    console_percentiles(st, name_width, console_to_file, tables_to);
 }
 
 static void table_errors(void *ud, stats_t *st)
 {
-    console_errors(st, name_width, console_to_file, stdout);
+    console_errors(st, name_width, console_to_file, tables_to);
 }
 
 /* What the runner is told of the command line; o must outlive the runner. */
 static runner_conf_t runner_conf_of(const opts_t *o)
 {
-    name_width = console_name_width(STDOUT_FILENO);
+    tables_to = o->json_stdout ? stderr : stdout;
+    name_width = console_name_width(fileno(tables_to));
     return (runner_conf_t){.locustfile = o->locustfile,
                            .host = o->host,
                            .users = o->users,
@@ -64,7 +66,12 @@ static runner_conf_t runner_conf_of(const opts_t *o)
                            .print_stats = o->print_stats,
                            .only_summary = o->only_summary,
                            .reset_stats = o->reset_stats,
+                           .json_stdout = o->json_stdout,
                            .json_file = o->json_file,
+                           .summary_json = o->summary_json,
+                           .thresholds = o->thresholds,
+                           .nthresholds = o->nthresholds,
+                           .exit_code_on_threshold = o->exit_code_on_threshold,
                            .exit_code_on_error = o->exit_code_on_error,
                            .stop_timeout = o->stop_timeout,
                            .threads = o->threads,
@@ -173,7 +180,7 @@ int main(int argc, char **argv)
         }
     msg_set_role(o.master ? "master" : o.worker ? "worker" : "local"); /* cicada.role */
     runner_t *r = runner_new(&conf);
-    if (r == NULL) return 1;
+    if (r == NULL) return 2; /* a bad scenario (docs/cli.md, "Exit codes") */
     if (o.worker) {
         if (o.nmonitor) log_warn("--monitor is ignored on a worker: the master scrapes the targets");
         worker_t *w = worker_start(r, &o, err, sizeof err);

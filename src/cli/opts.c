@@ -30,8 +30,9 @@
 
 #include "base/limits.h"
 #include "base/log.h"
+#include "stats/threshold.h"
 
-enum kind { K_HELP, K_BOOL, K_STR, K_INT, K_LONG, K_FLOAT, K_SPAN, K_STOP, K_LIST, K_APPEND };
+enum kind { K_HELP, K_BOOL, K_STR, K_INT, K_LONG, K_FLOAT, K_SPAN, K_STOP, K_LIST, K_APPEND, K_RULE };
 enum check { C_NONE, C_LOGLEVEL, C_AUTH, C_HOST, C_BIND };
 
 struct flag {
@@ -108,7 +109,13 @@ static const struct flag main_flags[] = {
     {"--only-summary", 0, "only-summary", "LOCUST_ONLY_SUMMARY", K_BOOL, AT(only_summary)},
     {"--reset-stats", 0, "reset-stats", "LOCUST_RESET_STATS", K_BOOL, AT(reset_stats)},
     {"--html", 0, "html", "LOCUST_HTML", K_STR, AT(html_file)},
-    {"--json", 0, "json", NULL, K_STR, AT(json_file)},
+    {"--json", 0, "json", "LOCUST_JSON", K_BOOL, AT(json_stdout)},
+    {"--json-file", 0, "json-file", "LOCUST_JSON_FILE", K_STR, AT(json_file)},
+    {"--summary-json", 0, "summary-json", NULL, K_STR, AT(summary_json)},
+    {"--threshold", 0, "threshold", NULL, K_RULE, AT(thresholds),
+     .count_off = offsetof(opts_t, nthresholds)},
+    {"--exit-code-on-threshold", 0, "exit-code-on-threshold", NULL, K_INT,
+     AT(exit_code_on_threshold), .min = 0, .max = 255},
     /* Logging options */
     {"--loglevel/-L", 'L', "loglevel", "LOCUST_LOGLEVEL", K_STR, AT(loglevel), .check = C_LOGLEVEL},
     {"--logfile", 0, "logfile", "LOCUST_LOGFILE", K_STR, AT(logfile)},
@@ -178,6 +185,7 @@ void opts_init(opts_t *o)
     o->web_port = 8089;
     o->loglevel = "INFO";
     o->exit_code_on_error = 1;
+    o->exit_code_on_threshold = 3;
     o->stop_timeout = 0;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = cpus < 1 ? 1 : cpus > 1024 ? 1024 : (int)cpus;
@@ -313,6 +321,21 @@ static int add_list(struct parser *p, const struct flag *f, const char *v)
     return 0;
 }
 
+/* Check one threshold rule (stats/threshold.h) and keep it (repeatable). */
+static int add_rule(struct parser *p, const struct flag *f, const char *v)
+{
+    const char **list = field(p, f);
+    size_t *count = (size_t *)(void *)((char *)p->o + f->count_off);
+    threshold_t t;
+    char why[512];
+    if (threshold_parse(v, strlen(v), &t, why, sizeof why) != 0)
+        return fail(p, "argument %s: invalid rule '%s': %s", f->name, v, why);
+    if (*count == OPTS_MAX_THRESHOLDS)
+        return fail(p, "argument %s: too many rules (at most %d)", f->name, OPTS_MAX_THRESHOLDS);
+    list[(*count)++] = v;
+    return 0;
+}
+
 /* Convert and store one value of flag f. Returns 0, or -1 with err set. */
 static int set_value(struct parser *p, const struct flag *f, const char *v)
 {
@@ -376,6 +399,8 @@ static int set_value(struct parser *p, const struct flag *f, const char *v)
             return fail(p, "argument %s: given more than %d times", f->name, OPTS_MAX_MONITOR);
         ((const char **)field(p, f))[(*(size_t *)(void *)((char *)p->o + f->count_off))++] = v;
         return 0;
+    case K_RULE:
+        return add_rule(p, f, v);
     case K_BOOL:
     case K_HELP:
         break;

@@ -16,6 +16,7 @@
 #include "base/limits.h"
 
 #define OPTS_MAX_TAGS 64
+#define OPTS_MAX_THRESHOLDS 32 /* --threshold rules */
 #define OPTS_TAG_STORE 2048 /* bytes for all tag names of -T and -E together */
 #define OPTS_MAX_MONITOR 64 /* --monitor values */
 
@@ -41,7 +42,12 @@ typedef struct opts {
     bool only_summary;       /* --only-summary */
     bool reset_stats;        /* --reset-stats */
     const char *html_file;   /* --html */
-    const char *json_file;   /* --json FILE: cicada's JSON summary */
+    bool json_stdout;        /* --json: Locust's JSON statistics on stdout at the end */
+    const char *json_file;   /* --json-file PREFIX: the same in PREFIX.json */
+    const char *summary_json; /* --summary-json FILE: cicada's end-of-run document */
+    const char *thresholds[OPTS_MAX_THRESHOLDS]; /* --threshold EXPR (checked), repeatable */
+    size_t nthresholds;
+    int exit_code_on_threshold; /* --exit-code-on-threshold, default 3 */
     const char *loglevel;    /* -L/--loglevel, default "INFO" (validated) */
     const char *logfile;     /* --logfile */
     int exit_code_on_error;  /* --exit-code-on-error, default 1 */

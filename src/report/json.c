@@ -14,6 +14,7 @@
 #include "base/alloc.h"
 #include "base/limits.h"
 #include "base/log.h"
+#include "report/results.h"
 
 #define MAX_ROWS 500 /* Locust truncates stats and errors to 500 rows */
 
@@ -209,6 +210,10 @@ cJSON *json_stats_requests(const report_run_t *run)
     /* the Logs tab: the lines of the last JSON_LOG_SECONDS, at most
      * JSON_LOG_PUSH (a page that misses some fetches /logs) */
     cJSON_AddItemToObject(j, "logs", json_logs(JSON_LOG_PUSH, wall_now() - JSON_LOG_SECONDS));
+    /* cicada's thresholds, live (only when the run has some) */
+    if (run->nthresholds)
+        cJSON_AddItemToObject(j, "thresholds",
+                              results_thresholds(run->thresholds, run->nthresholds));
     return j;
 }
 

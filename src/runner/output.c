@@ -6,9 +6,9 @@
  * by a row per second. It records one chart point per second once requests
  * were made, and prints Locust's console tables: the current table every
  * two seconds of a headless run and the summary (totals, percentiles,
- * errors) at the end, and with --json FILE the JSON summary once the run
- * is over. The tables themselves are drawn by the runner_tables_t
- * functions it was given (cli/console.c's, through main.c), so the runner
+ * errors, thresholds) at the end, on stdout, or on stderr with --json
+ * (stdout carries its document then). The tables themselves are drawn by
+ * the runner_tables_t functions it was given (cli/console.c's, through main.c), so the runner
  * knows no terminal. The statistics are read under r->lock; this module
  * neither collects them from the engines nor decides when to write. */
 #include "runner/output.h"
@@ -22,10 +22,14 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
-#include "monitor/monitor.h"
+#include "runner/rules.h"
 #include "runner/runner_int.h"
 #include "report/csv.h"
-#include "report/json.h"
+
+FILE *output_console(const runner_t *r)
+{
+    return r->rc.json_stdout ? stderr : stdout;
+}
 
 static FILE *open_csv(const char *prefix, const char *suffix)
 {
@@ -117,47 +121,25 @@ void output_table(runner_t *r, bool current)
     pthread_mutex_lock(&r->lock);
     if (t->stats) t->stats(t->ud, r->stats, current);
     pthread_mutex_unlock(&r->lock);
-    fputc('\n', stdout);
-    fflush(stdout);
+    FILE *out = output_console(r);
+    fputc('\n', out);
+    fflush(out);
 }
 
 void output_summary(runner_t *r)
 {
+    FILE *out = output_console(r);
     output_table(r, false);
     pthread_mutex_lock(&r->lock);
     const runner_tables_t *tb = &r->rc.tables;
     if (tb->percentiles) tb->percentiles(tb->ud, r->stats);
-    fputc('\n', stdout);
+    fputc('\n', out);
     if (tb->errors) tb->errors(tb->ud, r->stats);
     uint64_t cut = stats_cut(r->stats);
     if (cut) /* neither successes nor failures: said apart (docs/cli.md, "How a run stops") */
-        fprintf(stdout, "%llu request%s cut off at stop\n\n", (unsigned long long)cut,
+        fprintf(out, "%llu request%s cut off at stop\n\n", (unsigned long long)cut,
                 cut == 1 ? "" : "s");
     pthread_mutex_unlock(&r->lock);
-    fflush(stdout);
-}
-
-void output_json(runner_t *r, int exit_code)
-{
-    const char *path = r->rc.json_file;
-    if (path == NULL) return;
-    pthread_mutex_lock(&r->lock);
-    /* /stats/requests' document (rows, errors, cut_off, ...) with the
-     * exceptions, the per-second history and the exit code beside it */
-    report_run_t run;
-    runner_report(r, &run);
-    cJSON *j = json_stats_requests(&run);
-    cJSON *exc = json_exceptions(r->stats);
-    cJSON_AddItemToObject(j, "exceptions", cJSON_DetachItemFromObject(exc, "exceptions"));
-    cJSON_Delete(exc);
-    cJSON_AddItemToObject(j, "history", json_history(&run));
-    pthread_mutex_unlock(&r->lock);
-    cJSON_AddItemToObject(j, "monitor", monitor_json(monitor_current(), false)); /* its own lock */
-    cJSON_AddNumberToObject(j, "exit_code", exit_code);
-    char *text = json_print(j, true);
-    FILE *f = fopen(path, "w");
-    if (f == NULL || fputs(text, f) == EOF || fputc('\n', f) == EOF)
-        log_error("cannot write %s: %s", path, strerror(errno));
-    if (f && fclose(f) != 0) log_error("cannot write %s: %s", path, strerror(errno));
-    free(text); /* cJSON's */
+    fflush(out);
+    rules_print(r, out);
 }

@@ -25,6 +25,8 @@
 #include "base/log.h"
 #include "engine/engine.h"
 #include "runner/output.h"
+#include "runner/results.h"
+#include "runner/rules.h"
 #include "runner/runner_int.h"
 #include "runner/shape.h"
 #include "runner/spawn.h"
@@ -144,6 +146,10 @@ runner_t *runner_new(const runner_conf_t *o)
         goto error;
     }
     r->ncls = vm_classes(L, r->cls, LIMIT_CLASSES);
+    if (rules_load(r, L) != 0) { /* cicada.thresholds, before the VM goes */
+        vm_free(L);
+        goto error;
+    }
     if (shape_adopt(r, L) != 0) goto error; /* L is the runner's from here */
     for (int i = 0; i < r->ncls; i++) {
         r->ucls[i] = (runner_class_t){.name = r->cls[i].name,
@@ -212,8 +218,11 @@ void runner_set_state(runner_t *r, enum runner_state s)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* 0, or --exit-code-on-threshold when a threshold failed (it wins), else
+ * --exit-code-on-error when a request failed or a task raised (Locust's). */
 static int exit_code(runner_t *r)
 {
+    if (rules_failed(r)) return r->rc.exit_code_on_threshold;
     size_t nerr = 0, nexc = 0;
     stats_errors(r->stats, &nerr);
     stats_exceptions(r->stats, &nexc);
@@ -326,18 +335,20 @@ int runner_run(runner_t *r)
         }
         spawn_step(r, now);
         stop_watch(r, now);
-        if (now >= next_sec && r->shape_active && !shape_step(r)) {
-            stop_users(r);
-            if (headless) break;
-            if (o->autoquit >= 0) quit_at = clock_ns() + (int64_t)(o->autoquit * 1e9);
-        }
+        bool ended = now >= next_sec && r->shape_active && !shape_step(r);
         if (now >= next_sec) {
             runner_collect(r);
+            ended |= rules_tick(r, now); /* a rule with abort set failed: end as a shape does */
             output_csvs(r, true);
             output_point(r);
             if (r->tick_fn) r->tick_fn(r->tick_ud);
             next_sec += SEC;
             if (next_sec < now) next_sec = now + SEC;
+        }
+        if (ended) {
+            stop_users(r);
+            if (headless) break;
+            if (o->autoquit >= 0) quit_at = clock_ns() + (int64_t)(o->autoquit * 1e9);
         }
         if (now >= next_print) {
             if ((headless || o->print_stats) && !o->only_summary) output_table(r, true);
@@ -360,10 +371,11 @@ int runner_run(runner_t *r)
     exclog_flush(&r->exclog, r->stats);
     pthread_mutex_unlock(&r->lock);
     if (runner_is_worker(r)) return 0; /* its last report is the dist worker's to send */
+    rules_final(r);
     output_csvs(r, true);
     output_summary(r);
     int code = exit_code(r);
-    output_json(r, code);
+    results_write(r, code);
     log_info("Shutting down (exit code %d)", code);
     return code;
 }
@@ -393,6 +405,7 @@ void runner_free(runner_t *r)
     xfree(r->plan);
     if (r->stats) stats_free(r->stats);
     exclog_free(&r->exclog);
+    rules_free(r);
     if (r->shape_L) vm_free(r->shape_L);
     pthread_cond_destroy(&r->cmd_room);
     pthread_mutex_destroy(&r->lock);
@@ -483,7 +496,9 @@ void runner_report(runner_t *r, report_run_t *out)
                           .class_picker = r->rc.class_picker && !r->rc.master,
                           .master = runner_is_master(r),
                           .hist = r->hist,
-                          .nhist = r->nhist};
+                          .nhist = r->nhist,
+                          .thresholds = r->thr,
+                          .nthresholds = r->nthr};
     out->cls = runner_classes(r, &out->ncls);
     if (runner_is_master(r)) {
         /* the buffer is read and written under the lock only */

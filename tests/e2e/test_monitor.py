@@ -162,7 +162,7 @@ def test_exporter_killed_mid_run(tmp_path, nginx, run_cicada):
     killer.start()
     try:
         run = run_cicada(["-f", f, "-H", nginx.url, "--headless", "-u", 2, "-r", 2, "-t", 8,
-                          "--monitor", f"ne={url}", "--json", tmp_path / "out.json"], timeout=30)
+                          "--monitor", f"ne={url}", "--summary-json", tmp_path / "out.json"], timeout=30)
     finally:
         killer.cancel()
         stop_process(exporter)
@@ -176,7 +176,7 @@ def test_exporter_killed_mid_run(tmp_path, nginx, run_cicada):
     assert ne.index(empty[0]) > ne.index(full[0])  # the gap comes after it worked
     warnings = [l for l in run.stderr.splitlines() if "WARNING" in l and "monitor: ne" in l]
     assert len(warnings) == 1, run.stderr
-    # --json holds the same series, the gap as points of nulls
+    # --summary-json holds the same series, the gap as points of nulls
     doc = json.loads((tmp_path / "out.json").read_text())["monitor"]
     (t,) = doc["targets"]
     assert t["name"] == "ne" and t["up"] is False and t["error"]

@@ -80,6 +80,7 @@
   var sort = { key: null, dir: 1 }; /* null: server order */
   var lastExceptionsFetch = 0;
   var charts = null, extras = null, monitor = null; /* charts.js, extras.js, monitor.js: made by init() */
+  var rules = null;                 /* thresholds.js: the thresholds panel */
   var formTouched = false;      /* the start form was edited: don't overwrite it */
 
   /* ---- requests ---- */
@@ -259,6 +260,7 @@
     renderFailureBadge(d);
     prefill(d);
     extras.onLogs(d.logs);
+    if (rules) rules.render(d.thresholds);
     charts.add(d);
     monitor.onMessage(d);
     renderTab(false);
@@ -424,6 +426,7 @@
       retheme: function () { charts.retheme(); },
       shown: function (tab) { return activeTab === tab; }
     });
+    rules = window.cicadaThresholds ? window.cicadaThresholds({ $: $, esc: esc }) : null;
     charts.init();
     monitor = window.cicadaMonitor({ $: $, esc: esc, getJSON: getJSON, charts: charts });
     monitor.init();
