@@ -28,6 +28,8 @@ TEST_DEBS  := nginx wrk python3-pytest python3-locust python3-yaml time procps i
               redis-server lua-nginx-redis lua-nginx-websocket python3-websockets chromium
 # tests/e2e/test_monitor.py and tests/web/monitor.test.mjs run a real node_exporter
 TEST_DEBS  += prometheus-node-exporter
+# tests/e2e/test_metrics.py: promtool checks /metrics, a real Prometheus scrapes it
+TEST_DEBS  += prometheus
 DEPS_STAMP := build/.deps
 
 SRC      := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
