@@ -10,7 +10,7 @@
 #   make fmt      clang-format every source file
 
 CC      ?= cc
-PKGS    := luajit libcjson libzmq msgpack openssl libcares
+PKGS    := luajit libcjson libzmq msgpack openssl libcares inih
 WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-unused-parameter -Wformat=2
 CSTD    := -std=c11 -D_GNU_SOURCE
@@ -23,7 +23,7 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 
 # Debian packages: to build, and to run the tests and benchmarks.
 BUILD_DEBS := gcc make pkg-config libluajit2-5.1-dev libcjson-dev libjs-chart.js \
-              libssl-dev zlib1g-dev openssl libzmq3-dev libmsgpack-dev libc-ares-dev
+              libssl-dev zlib1g-dev openssl libzmq3-dev libmsgpack-dev libc-ares-dev libinih-dev
 TEST_DEBS  := nginx wrk python3-pytest python3-locust python3-yaml time procps iproute2 \
               redis-server lua-nginx-redis lua-nginx-websocket python3-websockets chromium
 DEPS_STAMP := build/.deps
