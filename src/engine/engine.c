@@ -152,6 +152,7 @@ static void user_spawn(engine_t *e, int cls, uint64_t id)
     e->users = u;
     atomic_fetch_add(&e->class_users[cls], 1);
     atomic_fetch_add(&e->live_users, 1);
+    atomic_fetch_add(&e->born, 1);
     lua_rawgeti(u->co, LUA_REGISTRYINDEX, e->run_ref);
     lua_pushinteger(u->co, cls + 1);
     lua_pushnumber(u->co, (double)id);
@@ -484,7 +485,8 @@ engine_t *engine_new(int index, const engine_conf_t *conf, char *err, size_t n)
                     .tags = conf->tags,
                     .ntags = conf->ntags,
                     .exclude_tags = conf->exclude_tags,
-                    .nexclude_tags = conf->nexclude_tags};
+                    .nexclude_tags = conf->nexclude_tags,
+                    .iterations = conf->iterations};
     e->L = vm_new(e, &vc, err, n);
     if (e->L == NULL) goto error;
     lua_getglobal(e->L, "cicada");

@@ -132,6 +132,18 @@ static void shrink_to(runner_t *r, long n)
     memset(r->swrr, 0, sizeof r->swrr);
 }
 
+/* Have the engines created every user they were asked for? (1,000,000
+ * users take them seconds after the last CMD_SPAWN.) A stuck engine that
+ * was given up on does not hold the ramp. */
+static bool users_exist(runner_t *r)
+{
+    for (int i = 0; i < r->neng; i++)
+        if (!atomic_load(&r->eng[i]->abandoned) &&
+            atomic_load(&r->eng[i]->born) < atomic_load(&r->eng[i]->asked))
+            return false;
+    return true;
+}
+
 static void log_spawned(runner_t *r)
 {
     char buf[2048];
@@ -238,6 +250,7 @@ void spawn_step(runner_t *r, int64_t now)
         if (r->nseq < due) r->target = r->nseq; /* no class can take users */
     }
     if (r->nseq >= r->target) {
+        if (!runner_is_master(r) && !users_exist(r)) return; /* still SPAWNING */
         runner_set_state(r, RUNNER_RUNNING);
         log_spawned(r);
         runner_fire(r, "spawning_complete", r->nseq);
