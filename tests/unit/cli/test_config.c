@@ -156,6 +156,39 @@ static void test_errors(void)
     clean();
 }
 
+/* The flags of Locust after 2.12.1, from the command line. */
+static void test_recent_flags(void)
+{
+    CHECK(parse("-i", "3", NULL) == 0 && o.iterations == 3);
+    CHECK(parse("--iterations=7", NULL) == 0 && o.iterations == 7);
+    CHECK(parse(NULL) == 0 && o.iterations == 0);
+    CHECK(parse("-i", "-1", NULL) == 2);
+    HAS("-i/--iterations");
+    CHECK(parse("--processes", "3", NULL) == 0 && o.threads == 3 && o.processes == 3);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    CHECK(parse("--processes", "-1", NULL) == 0 && o.threads == (cpus > 1024 ? 1024 : cpus));
+    CHECK(parse("--processes", "2", "--threads", "2", NULL) == 2);
+    HAS("not allowed with --threads");
+    CHECK(parse("--processes", "0", NULL) == 2);
+    CHECK(parse("--web-base-path", "/locust/", NULL) == 0 && strcmp(o.web_base_path, "/locust") == 0);
+    CHECK(parse("--web-base-path", "/a/b-c", NULL) == 0 && strcmp(o.web_base_path, "/a/b-c") == 0);
+    CHECK(parse("--web-base-path", "/", NULL) == 0 && strcmp(o.web_base_path, "") == 0);
+    CHECK(parse(NULL) == 0 && strcmp(o.web_base_path, "") == 0);
+    CHECK(parse("--web-base-path", "locust", NULL) == 2);
+    HAS("--web-base-path: invalid value 'locust'");
+    CHECK(parse("--web-base-path", "/a b", NULL) == 2);
+    CHECK(parse("--web-base-path", "/a//b", NULL) == 2);
+    CHECK(parse("--web-base-path", "/a?b", NULL) == 2);
+    CHECK(parse("--web-login", NULL) == 2);
+    HAS("use --web-auth USER:PASSWORD");
+    setenv("LOCUST_WEB_BASE_PATH", "/env", 1);
+    CHECK(parse(NULL) == 0 && strcmp(o.web_base_path, "/env") == 0);
+    unsetenv("LOCUST_WEB_BASE_PATH");
+    setenv("LOCUST_ITERATIONS", "4", 1);
+    CHECK(parse(NULL) == 0 && o.iterations == 4);
+    unsetenv("LOCUST_ITERATIONS");
+}
+
 int main(void)
 {
     char dir[] = "/tmp/cicada-config-XXXXXX";
@@ -177,6 +210,7 @@ int main(void)
     test_precedence();
     test_values();
     test_errors();
+    test_recent_flags();
     clean();
     rmdir("home");
     if (chdir("/") != 0) return 1;
