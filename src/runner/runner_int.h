@@ -85,6 +85,7 @@ struct runner {
     struct watch *watch; /* per engine: is its thread stuck? (runner.c) */
     exclog_t exclog;     /* Lua errors shown in the console (guarded by lock) */
     runner_worker_t *workers; /* master: runner_report's copy (RUNNER_MAX_WORKERS, under lock) */
+    uint64_t table_sig;       /* master: the figures of the last console table (output.c) */
 };
 
 static inline bool runner_is_master(const runner_t *r)
