@@ -271,6 +271,7 @@ static int array(cur_t *c, const char **vals, size_t *n)
     *n = 0;
     for (;;) {
         gaps(c);
+        if (peek(c) < 0) return fail(c, "unterminated array");
         if (peek(c) == ']') return c->s++, 0;
         if (*n == TOML_MAX_VALUES)
             return fail(c, "more than %d values in an array", TOML_MAX_VALUES);

@@ -102,6 +102,7 @@ static void test_errors(void)
     BAD("[project]\nx = 1]\n", "unexpected ']'");
     BAD("= 5\n", "expected a key");
     BAD("[tool.locust]\nt = [1 2]\n", "expected ',' or ']'");
+    BAD("[tool.locust]\nt = [1,\n", "line 3: unterminated array");
 }
 
 static void test_stop(void)
