@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -291,3 +292,35 @@ def test_web_base_path_routes(tmp_path, home):
     finally:
         stop_process(p)
     assert "Starting web interface at http://127.0.0.1:%d/perf/ui" % port in p.stdout.read()
+
+
+def test_class_picker_from_config_file(tmp_path, home, nginx):
+    """class-picker = true in locust.conf turns the picker on, as the flag
+    does: /user_classes says so and /swarm runs only the chosen class."""
+    (tmp_path / "s.lua").write_text("""
+Alpha = cicada.user { wait_time = cicada.constant(0.05) }
+Alpha:task(function(self) self.client:get("/a") end)
+Beta = cicada.user { wait_time = cicada.constant(0.05) }
+Beta:task(function(self) self.client:get("/b") end)
+""")
+    port = free_port()
+    (tmp_path / "locust.conf").write_text(
+        f"locustfile = s.lua\nhost = {nginx.url}\nclass-picker = true\nweb-port = {port}\n")
+    p = subprocess.Popen([str(CICADA)], cwd=tmp_path, env=env_with(home),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_port(port, 10, p)
+        st, body, _ = get(base + "/user_classes")
+        assert st == 200 and json.loads(body)["class_picker"] is True
+        data = urllib.parse.urlencode([("user_count", 2), ("spawn_rate", 100),
+                                       ("user_classes", "Beta")]).encode()
+        with urllib.request.urlopen(base + "/swarm", data=data, timeout=10) as r:
+            assert json.loads(r.read())["user_classes"] == ["Beta"]
+        deadline = time.monotonic() + 10
+        while nginx.count("/b", settle=0.1) < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        urllib.request.urlopen(base + "/stop", timeout=10).read()
+    finally:
+        stop_process(p)
+    assert nginx.count("/b") >= 5 and nginx.count("/a") == 0
