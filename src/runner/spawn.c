@@ -254,6 +254,11 @@ void spawn_step(runner_t *r, int64_t now)
         runner_set_state(r, RUNNER_RUNNING);
         log_spawned(r);
         runner_fire(r, "spawning_complete", r->nseq);
+        if (runner_is_worker(r)) {
+            if (r->remote.spawned_counts)
+                r->remote.spawned_counts(r->remote.ud, r->class_count, r->ncls);
+            return; /* the master resets the statistics */
+        }
         if (r->rc.reset_stats) {
             runner_reset_stats(r, false);
             log_info("Resetting stats");
@@ -314,8 +319,6 @@ void spawn_counts(runner_t *r, const long *counts, const char *host)
     }
     xfree(delta);
     r->target = r->nseq;
-    runner_set_state(r, RUNNER_RUNNING);
-    log_spawned(r);
-    runner_fire(r, "spawning_complete", r->nseq);
-    if (r->remote.spawned_counts) r->remote.spawned_counts(r->remote.ud, r->class_count, r->ncls);
+    /* still SPAWNING: spawn_step says spawning_complete once the engines
+     * created the users, so that the master's counts are the real ones */
 }

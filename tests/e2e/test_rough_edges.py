@@ -165,3 +165,29 @@ def test_master_run_time_from_its_conf_stops_workers(tmp_path, nginx):
     for a, b in zip(periodic, periodic[1:]):
         assert a != b, a
     assert len(periodic) <= 7 / 3 + 2, len(periodic)
+
+
+@pytest.mark.time_limit(60)
+def test_iterations_with_master_and_worker(tmp_path, nginx):
+    """iterations = 3 in a locust.conf both read: the worker's 4 users run 3
+    tasks each (12 requests in nginx's log) and the master ends the run
+    once its worker reports no user left, long before -t."""
+    (tmp_path / "s.lua").write_text(SCENARIO)
+    (tmp_path / "locust.conf").write_text("iterations = 3\n")
+    port = free_port()
+    t0 = time.monotonic()
+    master = start([CICADA, "-f", "s.lua", "--master", "--headless", "-u", 4, "-r", 100,
+                    "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+                    "-H", nginx.url, "-t", 60], tmp_path, tmp_path / "master.log")
+    worker = start([CICADA, "-f", "s.lua", "--worker", "--master-host", "127.0.0.1",
+                    "--master-port", port, "--threads", 2], tmp_path, tmp_path / "worker.log")
+    try:
+        assert master.wait(timeout=30) == 0, (tmp_path / "master.log").read_text()
+        assert worker.wait(timeout=10) == 0, (tmp_path / "worker.log").read_text()
+    finally:
+        for p in (master, worker):
+            if p.poll() is None:
+                stop_process(p)
+    assert time.monotonic() - t0 < 25
+    assert "All users finished their 3 iterations" in (tmp_path / "master.log").read_text()
+    assert nginx.count("/w") == 12
