@@ -170,7 +170,8 @@ static void test_recent_flags(void)
     CHECK(parse("--processes", "2", "--threads", "2", NULL) == 2);
     HAS("not allowed with --threads");
     CHECK(parse("--processes", "0", NULL) == 2);
-    CHECK(parse("--web-base-path", "/locust/", NULL) == 0 && strcmp(o.web_base_path, "/locust") == 0);
+    CHECK(parse("--web-base-path", "/locust/", NULL) == 0 &&
+          strcmp(o.web_base_path, "/locust") == 0);
     CHECK(parse("--web-base-path", "/a/b-c", NULL) == 0 && strcmp(o.web_base_path, "/a/b-c") == 0);
     CHECK(parse("--web-base-path", "/", NULL) == 0 && strcmp(o.web_base_path, "") == 0);
     CHECK(parse(NULL) == 0 && strcmp(o.web_base_path, "") == 0);

@@ -75,8 +75,7 @@ static void test_other_tables(void)
     /* a sub-table's keys come out dotted: the caller refuses them as unknown */
     SAME("[tool.locust.sub]\nusers = 2\n", "2:sub.users=2;");
     /* dotted keys reaching into the table */
-    SAME("tool.locust.users = 4\n[tool]\nlocust.headless = true\n",
-         "1:users=4;3:headless=true;");
+    SAME("tool.locust.users = 4\n[tool]\nlocust.headless = true\n", "1:users=4;3:headless=true;");
     SAME("[tool.locust]\na.b = 1\n", "2:a.b=1;");
     SAME("", "");
     SAME("# only a comment", "");
