@@ -80,11 +80,19 @@ static size_t split(char *s, const char **vals)
 static int on_item(void *user, const char *section, const char *name, const char *value)
 {
     reader_t *r = user;
-    char where[4200], buf[VALUE_MAX];
+    char where[4200], buf[VALUE_MAX], key[256];
     const char *vals[LIST_MAX];
     size_t nv = 1;
     bool list = false;
     snprintf(where, sizeof where, "%s:%d", r->path, r->line);
+    size_t klen = strcspn(name, " \t");
+    if (value == NULL && name[klen] && klen < sizeof key) {
+        /* ConfigArgParse's "key value" (and "--key value"): no '=' or ':' */
+        memcpy(key, name, klen);
+        key[klen] = '\0';
+        value = name + klen + strspn(name + klen, " \t");
+        name = key;
+    }
     if (value && strlen(value) >= sizeof buf) {
         snprintf(r->err, r->n, "cicada: error: %s: value longer than %d bytes", where, VALUE_MAX);
         r->rc = -1;

@@ -80,13 +80,15 @@ static void test_values(void)
     put("locust.conf", "# comment\n; comment too\n[section ignored]\nheadless\n"
                        "host = \"http://127.0.0.1:1\"  # inline\nrun-time: 1m30s\n"
                        "tags = [a, 'b', \"c\"]\n--exclude-tags = [x]\nthreads = 3\n"
-                       "stop-timeout = 2.5\ncsv = out/x\ncsv-full-history = yes\n");
+                       "stop-timeout = 2.5\ncsv = out/x\ncsv-full-history = yes\n"
+                       "--loglevel WARNING\nlogfile   x.log\n");
     CHECK_MSG(parse(NULL) == 0, "%s", err);
     CHECK(o.headless && strcmp(o.host, "http://127.0.0.1:1") == 0 && o.run_time == 90);
     CHECK(o.ntags == 3 && strcmp(o.tags[1], "b") == 0 && strcmp(o.tags[2], "c") == 0);
     CHECK(o.nexclude_tags == 1 && strcmp(o.exclude_tags[0], "x") == 0);
     CHECK(o.threads == 3 && o.stop_timeout == 2.5 && o.csv_full_history);
     CHECK(strcmp(o.csv_prefix, "out/x") == 0);
+    CHECK(strcmp(o.loglevel, "WARNING") == 0 && strcmp(o.logfile, "x.log") == 0);
     /* a list from the command line replaces the file's (not added to it) */
     CHECK(parse("-T", "z", NULL) == 0 && o.ntags == 1 && strcmp(o.tags[0], "z") == 0);
     /* TOML: arrays, booleans, numbers, cicada-only keys */
