@@ -322,8 +322,10 @@ int runner_run(runner_t *r)
             if (o->autoquit >= 0) quit_at = clock_ns() + (int64_t)(o->autoquit * 1e9);
         }
         if (now >= quit_at) break;
-        if (o->iterations > 0 && r->state == RUNNER_RUNNING && runner_user_count(r) == 0) {
-            /* -i: every user ran its iterations (RUNNING: they all existed) */
+        if (o->iterations > 0 && r->state == RUNNER_RUNNING && !runner_is_worker(r) &&
+            runner_user_count(r) == 0) {
+            /* -i: every user ran its iterations (RUNNING: they all existed);
+             * a worker's master decides, from the counts it reports */
             log_info("All users finished their %ld iterations, stopping", o->iterations);
             stop_users(r);
             if (headless) break;
