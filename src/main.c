@@ -87,6 +87,7 @@ static runner_conf_t runner_conf_of(const opts_t *o)
                            .ntags = o->ntags,
                            .exclude_tags = o->exclude_tags,
                            .nexclude_tags = o->nexclude_tags,
+                           .iterations = o->iterations,
                            .classes = o->classes,
                            .nclasses = o->nclasses,
                            .tables = {.stats = table_stats,

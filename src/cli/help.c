@@ -4,8 +4,8 @@
  * and their order follow Locust's own help (common, web UI, master, worker,
  * tags, request statistics, logging, other, user classes); cicada's own
  * flags sit in the group they belong to and say so. Flags Locust has and
- * cicada does not (--config, --show-task-ratio, ...) are
- * absent. When a flag is added to the table in opts.c it must be added here
+ * cicada does not (--show-task-ratio, ...) are absent, and so is
+ * --web-login, which is refused with a message saying what to use. When a flag is added to the table in opts.c it must be added here
  * too; tests/unit/cli/test_opts.c checks that every flag is mentioned. */
 #include <stdio.h>
 
@@ -20,8 +20,9 @@ static const char usage[] = "usage: cicada [OPTIONS] [UserClass ...]\n"
 static const char main_help[] =
     "\n"
     "A load tester with Locust's command line; scenarios are written in Lua.\n"
-    "Flags that Locust reads from LOCUST_* environment variables read them here too;\n"
-    "the command line wins.\n"
+    "Flags that Locust reads from LOCUST_* environment variables read them here too.\n"
+    "Config files as Locust's: ~/.locust.conf < ./locust.conf < ./pyproject.toml <\n"
+    "--config FILE < LOCUST_* variables < the command line, which wins.\n"
     "\n"
     "Common options:\n"
     "  -h, --help            show this help message and exit\n"
@@ -35,6 +36,11 @@ static const char main_help[] =
     "  -t, --run-time TIME   stop after this long, e.g. 300s, 20m, 3h, 1h30m, at most 8760h\n"
     "                        (default: forever)\n"
     "  -l, --list            show the list of available user classes and exit\n"
+    "  -i, --iterations N    stop each user after N tasks; the run ends when all have\n"
+    "                        (default: 0, no limit)\n"
+    "  --config FILE         read flags from this file after ~/.locust.conf, ./locust.conf\n"
+    "                        and ./pyproject.toml ([tool.locust]); keys are the long flag\n"
+    "                        names, e.g. spawn-rate = 5\n"
     "\n"
     "Web UI options:\n"
     "  --web-host WEB_HOST   host to bind the web interface to (default: 127.0.0.1)\n"
@@ -47,6 +53,7 @@ static const char main_help[] =
     "  --autoquit SECONDS    with --autostart: quit this long after the run ends (default: stay)\n"
     "  --web-auth USER:PASSWORD\n"
     "                        turn on basic authentication for the web interface\n"
+    "  --web-base-path PATH  serve the web interface under this path, e.g. /locust\n"
     "  --tls-cert FILE       TLS certificate for serving the web interface over HTTPS\n"
     "  --tls-key FILE        TLS private key for serving the web interface over HTTPS\n"
     "  --metrics-bind HOST:PORT\n"
@@ -82,7 +89,8 @@ static const char main_help[] =
     "\n"
     "Request statistics options:\n"
     "  --csv CSV_PREFIX      write the statistics to CSV files with this prefix\n"
-    "  --csv-full-history    also write PREFIX_stats_history.csv, once a second (needs --csv)\n"
+    "  --csv-full-history    add a row per request name to PREFIX_stats_history.csv each\n"
+    "                        second (--csv alone writes its Aggregated rows) (needs --csv)\n"
     "  --print-stats         print the stats table in the console while the UI runs\n"
     "  --only-summary        with --headless: print only the final summary, not every 2 s\n"
     "  --reset-stats         reset the statistics once spawning has finished\n"
@@ -110,6 +118,8 @@ static const char main_help[] =
     "  -s, --stop-timeout SECONDS\n"
     "                        let running tasks finish for up to this long on stop (default: 0)\n"
     "  --threads N           event-loop threads running the users (default: CPUs) (cicada)\n"
+    "  --processes N         Locust's worker processes: here the same as --threads N\n"
+    "                        (-1: one per CPU)\n"
     "  --insecure            do not verify the target's TLS certificates (cicada)\n"
     "  --ca-file FILE        verify TLS certificates against this PEM bundle instead of\n"
     "                        the system's CA store (cicada)\n"

@@ -154,6 +154,7 @@ static void user_spawn(engine_t *e, int cls, uint64_t id)
     e->users = u;
     atomic_fetch_add(&e->class_users[cls], 1);
     atomic_fetch_add(&e->live_users, 1);
+    atomic_fetch_add(&e->born, 1);
     lua_rawgeti(u->co, LUA_REGISTRYINDEX, e->run_ref);
     lua_pushinteger(u->co, cls + 1);
     lua_pushnumber(u->co, (double)id);

@@ -204,6 +204,7 @@ end
 -- ---- discovery (called by C after the scenario ran) ----
 
 local classes = {}
+local iterations = 0 -- -i/--iterations: tasks each user runs before it stops; 0: no limit
 
 local function has_any(list, set)
   for _, x in ipairs(list or {}) do if set[x] then return true end end
@@ -244,8 +245,10 @@ local function set_of(list)
 end
 
 -- Returns the sorted class names; raises a clear error for a class with no
--- tasks. conf: { host = -H or nil, tags = {...}, exclude_tags = {...} }
+-- tasks. conf: { host = -H or nil, tags = {...}, exclude_tags = {...},
+-- iterations = -i }
 function cicada._discover(conf)
+  iterations = conf.iterations or 0
   local names = {}
   for name, v in pairs(_G) do
     if type(v) == "table" and rawget(v, "_cicada_class") and not rawget(v, "abstract") then
@@ -394,13 +397,21 @@ local run_set
 -- the task each user last told C it runs (C keeps it per user, for the
 -- warning about a thread stuck in a task): a C call only when it changes
 local told = setmetatable({}, { __mode = "k" })
+local done = setmetatable({}, { __mode = "k" }) -- user -> tasks run, for -i
 local function run_task(t, self, user)
   if t.set then return run_set(t.set, self, user) end
   if told[user] ~= t then
     told[user] = t
     _task(t.name)
   end
-  return protected(t.fn, self)
+  local res = protected(t.fn, self)
+  if iterations > 0 and res ~= STOP then
+    -- -i: a task (at any depth of task sets) is one iteration; the last one stops the user
+    local n = (done[user] or 0) + 1
+    done[user] = n
+    if n >= iterations then return STOP end
+  end
+  return res
 end
 
 -- The wait after a task: the owner's wait_time, else the user's. Returns

@@ -5,10 +5,11 @@
  * each second (rewind, write, truncate), while the history file only grows
  * by a row per second. It records one chart point per second once requests
  * were made, and prints Locust's console tables: the current table every
- * two seconds of a headless run and the summary (totals, percentiles,
- * errors, thresholds) at the end, on stdout, or on stderr with --json
- * (stdout carries its document then). The tables themselves are drawn by
- * the runner_tables_t functions it was given (cli/console.c's, through main.c), so the runner
+ * two seconds of a headless run (a master's only when a worker's report
+ * brought news) and the summary (totals, percentiles, errors, thresholds)
+ * at the end, on stdout, or on stderr with --json (stdout carries its
+ * document then). The tables themselves are drawn by the runner_tables_t
+ * functions it was given (cli/console.c's, through main.c), so the runner
  * knows no terminal. The statistics are read under r->lock; this module
  * neither collects them from the engines nor decides when to write. */
 #include "runner/output.h"
@@ -115,10 +116,28 @@ void output_point(runner_t *r)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* A master's figures change only when a worker reports, every 3 s: of the
+ * tables due every 2 s, print only those with news (another request,
+ * failure or request name since the last one). */
+static bool news(runner_t *r)
+{
+    size_t n;
+    stats_entry_t *t = stats_total(r->stats);
+    stats_entries(r->stats, &n);
+    uint64_t sig = t->num_requests * 1000003u ^ t->num_failures * 7919u ^ (uint64_t)n << 48;
+    if (sig == r->table_sig) return false;
+    r->table_sig = sig;
+    return true;
+}
+
 void output_table(runner_t *r, bool current)
 {
     const runner_tables_t *t = &r->rc.tables;
     pthread_mutex_lock(&r->lock);
+    if (current && runner_is_master(r) && !news(r)) {
+        pthread_mutex_unlock(&r->lock);
+        return;
+    }
     if (t->stats) t->stats(t->ud, r->stats, current);
     pthread_mutex_unlock(&r->lock);
     FILE *out = output_console(r);

@@ -58,6 +58,7 @@ const char *runner_state_name(enum runner_state s)
 void runner_post(runner_t *r, int e, enum engine_cmd_kind kind, int cls, long count)
 {
     engine_cmd_t c = {.kind = kind, .cls = cls, .count = count};
+    if (kind == CMD_SPAWN) atomic_fetch_add(&r->eng[e]->asked, count);
     engine_post(r->eng[e], &c);
 }
 
@@ -114,7 +115,8 @@ static vm_conf_t vm_conf(const runner_conf_t *o)
                        .tags = o->tags,
                        .ntags = o->ntags,
                        .exclude_tags = o->exclude_tags,
-                       .nexclude_tags = o->nexclude_tags};
+                       .nexclude_tags = o->nexclude_tags,
+                       .iterations = o->iterations};
 }
 
 runner_t *runner_new(const runner_conf_t *o)
@@ -133,6 +135,7 @@ runner_t *runner_new(const runner_conf_t *o)
                               .ntags = o->ntags,
                               .exclude_tags = o->exclude_tags,
                               .nexclude_tags = o->nexclude_tags,
+                              .iterations = o->iterations,
                               .stop_timeout = o->stop_timeout,
                               .nengines = o->threads,
                               .insecure = o->insecure,
@@ -329,6 +332,15 @@ int runner_run(runner_t *r)
             if (o->autoquit >= 0) quit_at = clock_ns() + (int64_t)(o->autoquit * 1e9);
         }
         if (now >= quit_at) break;
+        if (o->iterations > 0 && r->state == RUNNER_RUNNING && !runner_is_worker(r) &&
+            runner_user_count(r) == 0) {
+            /* -i: every user ran its iterations (RUNNING: they all existed);
+             * a worker's master decides, from the counts it reports */
+            log_info("All users finished their %ld iterations, stopping", o->iterations);
+            stop_users(r);
+            if (headless) break;
+            if (o->autoquit >= 0) quit_at = clock_ns() + (int64_t)(o->autoquit * 1e9);
+        }
         if (quit_requested(r)) {
             log_info("The scenario called cicada.quit(): stopping");
             break;

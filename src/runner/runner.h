@@ -92,6 +92,8 @@ typedef struct runner_conf {
     size_t ntags;
     const char *const *exclude_tags;
     size_t nexclude_tags;
+    long iterations; /* -i: tasks per user before it stops, 0 for no limit; the run
+                      * ends when every user has stopped */
     const char *const *classes; /* positional class names, nclasses of them */
     size_t nclasses;
     runner_tables_t tables;

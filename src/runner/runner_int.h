@@ -89,6 +89,7 @@ struct runner {
     struct threshold *thr;
     size_t nthr;
     int64_t thr_start; /* monotonic ns the test started (for abort's grace), 0 when none runs */
+    uint64_t table_sig;       /* master: the figures of the last console table (output.c) */
 };
 
 static inline bool runner_is_master(const runner_t *r)
