@@ -3,7 +3,7 @@
  * The order of the output is fixed (the e2e tests and servers that log
  * requests see it): request line, Host, User-Agent, Accept, the request's
  * headers in the order given, the client's not overridden, Authorization,
- * Cookie, Content-Type, Content-Length, the empty line, the body. A header
+ * Proxy-Authorization, Cookie, Content-Type, Content-Length, the empty line, the body. A header
  * the request or the client names (even to remove it) replaces the one the
  * client would add. Content-Length is sent with a body, and as 0 for a
  * POST, PUT or PATCH without one (as requests does). The cookies are
@@ -76,10 +76,27 @@ bool request_decode(const request_t *r)
     return (request_header_flags(r->defaults, r->ndefaults) & REQUEST_H_DECODE) != 0;
 }
 
+static void write_authority(buf_t *w, const request_t *r)
+{
+    bool v6 = memchr(r->host, ':', r->host_len) != NULL;
+    if (v6) PUT(w, "[");
+    buf_append(w, r->host, r->host_len);
+    if (v6) PUT(w, "]");
+    if (r->port != (r->tls ? 443 : 80)) {
+        PUT(w, ":");
+        put_uint(w, (size_t)r->port);
+    }
+}
+
 size_t request_start(buf_t *w, const request_t *r)
 {
     buf_append(w, r->method, r->method_len);
     PUT(w, " ");
+    if (r->absolute) {
+        if (r->tls) PUT(w, "https://");
+        else PUT(w, "http://");
+        write_authority(w, r);
+    }
     size_t at = w->len;
     buf_append(w, r->path, r->path_len);
     if (r->query && r->query_len) {
@@ -114,15 +131,8 @@ static bool names(const request_header_t *h, size_t n, const char *name, size_t 
 
 static void write_host(buf_t *w, const request_t *r)
 {
-    bool v6 = memchr(r->host, ':', r->host_len) != NULL;
     PUT(w, "Host: ");
-    if (v6) PUT(w, "[");
-    buf_append(w, r->host, r->host_len);
-    if (v6) PUT(w, "]");
-    if (r->port != (r->tls ? 443 : 80)) {
-        PUT(w, ":");
-        put_uint(w, (size_t)r->port);
-    }
+    write_authority(w, r);
     PUT(w, "\r\n");
 }
 
@@ -194,6 +204,11 @@ size_t request_write(buf_t *w, const request_t *r, size_t *target_len)
     }
     write_headers(w, r);
     if (r->auth_user && !(have & REQUEST_H_AUTH)) write_auth(w, r);
+    if (r->proxy_auth) {
+        PUT(w, "Proxy-Authorization: ");
+        buf_puts(w, r->proxy_auth);
+        PUT(w, "\r\n");
+    }
     if (!(have & REQUEST_H_COOKIE)) write_cookies(w, r);
     if (r->ctype && !(have & REQUEST_H_CTYPE)) {
         PUT(w, "Content-Type: ");
