@@ -52,7 +52,10 @@ const char *proxies_read(lua_State *L, int tbl, int one, proxy_map_t *m, char *e
         else if (!(lua_isboolean(L, one) && !lua_toboolean(L, one)))
             luaL_error(L, "proxy: a proxy URL or false expected, got %s", api_tostr(L, one, NULL));
         if (u == NULL || ul == 0) m->ignore_env = true; /* proxy = false: direct */
-        e = proxy_map_add(m, PROXY_REQUEST, "all", 3, u, ul, err, n) ? err : NULL;
+        /* {http = u, https = u}, requests' idiom: over the client's schemes too */
+        if (proxy_map_add(m, PROXY_REQUEST, "http", 4, u, ul, err, n) ||
+            proxy_map_add(m, PROXY_REQUEST, "https", 5, u, ul, err, n))
+            e = err;
     }
     lua_pushliteral(L, "proxies");
     lua_rawget(L, 1);

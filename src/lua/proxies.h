@@ -7,7 +7,7 @@
  *                          ["all://api.example"] = false, no_proxy = "a.example"}
  *   self.client.trust_env = false     -- ignore HTTP(S)_PROXY / NO_PROXY
  *   self.client:get("/", {proxies = {https = "http://..."}})
- *   self.client:get("/", {proxy = "http://..."})  -- every scheme ({all = ...})
+ *   self.client:get("/", {proxy = "http://..."})  -- {http = ..., https = ...}
  *   self.client:get("/", {proxy = false})         -- direct, whatever is set
  *
  * A key's value is a proxy URL, or false (or "") for a direct connection.
