@@ -4,7 +4,8 @@ requests sends them (docs/proxies.md).
 - HTTP_PROXY from the environment: plain http requests go to the proxy in
   absolute form (its log shows each one), and the counts cicada reports equal
   nginx's and the proxy's; NO_PROXY sends a host straight to nginx (the proxy
-  sees none of its requests); self.client.proxies and the per-request
+  sees none of its requests); a redirect's next hop goes through the proxy
+  too; self.client.proxies and the per-request
   `proxy` option do the same as the variables.
 - HTTPS_PROXY: https requests tunnel with CONNECT to the nginx TLS fixture
   (the test's CA verifies nginx's certificate through the tunnel), one
@@ -100,6 +101,7 @@ def test_http_proxy_env_no_proxy_and_counts(tmp_path, nginx, tinyproxy, run_cica
     body = f"""\
 P = cicada.user {{ wait_time = cicada.constant(0.05) }}
 P:task(1, function(self) self.client:get("/a", {{ name = "env" }}) end)
+P:task(1, function(self) self.client:get("/redirect", {{ name = "redirect" }}) end)
 P:task(1, function(self) self.client:get("http://localhost:{nginx.port}/b", {{ name = "bypass" }}) end)
 P:task(1, function(self)
   self.client:get("http://localhost:{nginx.port}/c", {{ name = "option", proxy = "{px.url}" }})
@@ -119,6 +121,11 @@ end)
     assert len(px.requests("GET", f"http://127.0.0.1:{nginx.port}/a ")) == n_env
     assert len(px.requests("GET", f"http://localhost:{nginx.port}/c ")) == n_opt
     assert px.requests("GET", f"http://localhost:{nginx.port}/b") == []
+    # a redirect's next hop goes through the proxy too
+    n_red = r.count("redirect")
+    assert n_red > 5 and r.failures("redirect") == 0
+    assert nginx.count("/redirect") == n_red and nginx.count("/fast") == n_red
+    assert len(px.requests("GET", f"http://127.0.0.1:{nginx.port}/fast ")) == n_red
 
 
 @pytest.mark.time_limit(60)
