@@ -76,8 +76,12 @@ bool request_decode(const request_t *r)
     return (request_header_flags(r->defaults, r->ndefaults) & REQUEST_H_DECODE) != 0;
 }
 
-static void write_authority(buf_t *w, const request_t *r)
+/* "http://host[:port]" of the absolute form (through a proxy only: kept
+ * out of the path of direct requests, whose Host is written inline). */
+static __attribute__((noinline)) void write_origin(buf_t *w, const request_t *r)
 {
+    if (r->tls) PUT(w, "https://");
+    else PUT(w, "http://");
     bool v6 = memchr(r->host, ':', r->host_len) != NULL;
     if (v6) PUT(w, "[");
     buf_append(w, r->host, r->host_len);
@@ -92,11 +96,7 @@ size_t request_start(buf_t *w, const request_t *r)
 {
     buf_append(w, r->method, r->method_len);
     PUT(w, " ");
-    if (r->absolute) {
-        if (r->tls) PUT(w, "https://");
-        else PUT(w, "http://");
-        write_authority(w, r);
-    }
+    if (r->absolute) write_origin(w, r);
     size_t at = w->len;
     buf_append(w, r->path, r->path_len);
     if (r->query && r->query_len) {
@@ -131,8 +131,15 @@ static bool names(const request_header_t *h, size_t n, const char *name, size_t 
 
 static void write_host(buf_t *w, const request_t *r)
 {
+    bool v6 = memchr(r->host, ':', r->host_len) != NULL;
     PUT(w, "Host: ");
-    write_authority(w, r);
+    if (v6) PUT(w, "[");
+    buf_append(w, r->host, r->host_len);
+    if (v6) PUT(w, "]");
+    if (r->port != (r->tls ? 443 : 80)) {
+        PUT(w, ":");
+        put_uint(w, (size_t)r->port);
+    }
     PUT(w, "\r\n");
 }
 

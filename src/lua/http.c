@@ -84,6 +84,7 @@ typedef struct http_vm {
     request_header_t *hdr;
     size_t cap;
     buf_t query, body;
+    int proxies_key; /* lua/proxies.h */
 } http_vm_t;
 
 static int vm_gc(lua_State *L)
@@ -383,7 +384,8 @@ static int do_request(lua_State *L, bool head_call, http_vm_t *v)
     client_req_t req;
     const char *early = carry(L, e, &url, head_call, &req, err, sizeof err);
     if (early == NULL)
-        early = proxies_read(L, OPT(O_PROXIES), OPT(O_PROXY), &b->http.proxies, err, sizeof err);
+        early = proxies_read(L, &v->proxies_key, lua_istable(L, 4), OPT(O_PROXIES), OPT(O_PROXY),
+                             &b->http.proxies, err, sizeof err);
     conn_t *c = early ? NULL : client_conn(&b->http, url.host, url.host_len, url.port, url.tls,
                                            err, sizeof err);
     pending_t *p = &b->pending;

@@ -1,14 +1,15 @@
 /* proxies: see proxies.h.
  *
- * Reading costs two raw lookups on the client table for a scenario that
- * names no proxy (`proxies`, and `trust_env` only when the environment
- * has proxies); keys and URLs are copied into the map's buffer, which is
+ * Reading costs one raw lookup on the client table for a scenario that
+ * names no proxy (`proxies`, with the key string kept in the registry, and
+ * `trust_env` only when the environment has proxies); keys and URLs are copied into the map's buffer, which is
  * reused, so that the map outlives the Lua values for the redirects of
  * the same request. */
 #include "lua/proxies.h"
 
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "lua/api.h"
@@ -40,28 +41,39 @@ static const char *read_table(lua_State *L, int idx, int level, const char *wher
     return NULL;
 }
 
-const char *proxies_read(lua_State *L, int tbl, int one, proxy_map_t *m, char *err, size_t n)
+/* The request's `proxy` option at slot one into m. */
+static const char *read_one(lua_State *L, int one, proxy_map_t *m, char *err, size_t n)
+{
+    size_t ul = 0;
+    const char *u = NULL;
+    if (lua_type(L, one) == LUA_TSTRING) u = lua_tolstring(L, one, &ul);
+    else if (!(lua_isboolean(L, one) && !lua_toboolean(L, one)))
+        luaL_error(L, "proxy: a proxy URL or false expected, got %s", api_tostr(L, one, NULL));
+    if (u == NULL || ul == 0) m->ignore_env = true; /* proxy = false: direct */
+    /* {http = u, https = u}, requests' idiom: over the client's schemes too */
+    if (proxy_map_add(m, PROXY_REQUEST, "http", 4, u, ul, err, n) ||
+        proxy_map_add(m, PROXY_REQUEST, "https", 5, u, ul, err, n))
+        return err;
+    return NULL;
+}
+
+const char *proxies_read(lua_State *L, int *key, bool opts, int tbl, int one, proxy_map_t *m,
+                         char *err, size_t n)
 {
     const char *e = NULL;
     proxy_map_reset(m);
-    if (!lua_isnil(L, tbl)) e = read_table(L, tbl, PROXY_REQUEST, "proxies", m, err, n);
-    if (e == NULL && !lua_isnil(L, one)) {
-        size_t ul = 0;
-        const char *u = NULL;
-        if (lua_type(L, one) == LUA_TSTRING) u = lua_tolstring(L, one, &ul);
-        else if (!(lua_isboolean(L, one) && !lua_toboolean(L, one)))
-            luaL_error(L, "proxy: a proxy URL or false expected, got %s", api_tostr(L, one, NULL));
-        if (u == NULL || ul == 0) m->ignore_env = true; /* proxy = false: direct */
-        /* {http = u, https = u}, requests' idiom: over the client's schemes too */
-        if (proxy_map_add(m, PROXY_REQUEST, "http", 4, u, ul, err, n) ||
-            proxy_map_add(m, PROXY_REQUEST, "https", 5, u, ul, err, n))
-            e = err;
+    if (opts) { /* the options' slots are all nil without an options table */
+        if (!lua_isnil(L, tbl)) e = read_table(L, tbl, PROXY_REQUEST, "proxies", m, err, n);
+        if (e == NULL && !lua_isnil(L, one)) e = read_one(L, one, m, err, n);
     }
-    lua_pushliteral(L, "proxies");
+    if (*key == 0) { /* the key, interned once: pushing it again costs less than a lookup */
+        lua_pushliteral(L, "proxies");
+        *key = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, *key);
     lua_rawget(L, 1);
-    int top = lua_gettop(L);
-    if (e == NULL && !lua_isnil(L, top))
-        e = read_table(L, top, PROXY_CLIENT, "client.proxies", m, err, n);
+    if (!lua_isnil(L, -1) && e == NULL)
+        e = read_table(L, lua_gettop(L), PROXY_CLIENT, "client.proxies", m, err, n);
     lua_pop(L, 1);
     if (proxy_env()->n) {
         lua_pushliteral(L, "trust_env");

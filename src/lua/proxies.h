@@ -16,6 +16,7 @@
 #ifndef CICADA_LUA_PROXIES_H
 #define CICADA_LUA_PROXIES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "http/proxy.h"
@@ -23,11 +24,13 @@
 struct lua_State;
 
 /* Fill m from the request's `proxies` table (stack slot tbl), its `proxy`
- * option (slot one) and the client table at slot 1 (`proxies`,
+ * option (slot one), both nil unless opts (the request has an options
+ * table), and the client table at slot 1 (`proxies`,
  * `trust_env`). A value of the wrong type is the scenario's error
- * (luaL_error, naming the key). Returns NULL, or an error that fails the
+ * (luaL_error, naming the key). *key is the VM's registry reference to
+ * the string "proxies", 0 until the first call makes it. Returns NULL, or an error that fails the
  * request (in err: too many keys). */
-const char *proxies_read(struct lua_State *L, int tbl, int one, proxy_map_t *m, char *err,
-                         size_t n);
+const char *proxies_read(struct lua_State *L, int *key, bool opts, int tbl, int one,
+                         proxy_map_t *m, char *err, size_t n);
 
 #endif
