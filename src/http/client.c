@@ -156,29 +156,6 @@ void client_init(client_t *cl, client_env_t *env, client_done_fn *done, void *ar
     *cl = (client_t){.env = env, .done = done, .arg = arg};
 }
 
-/* Does c go through px (NULL: direct)? */
-static bool same_proxy(const conn_t *c, const proxy_t *px)
-{
-    if (px == NULL || c->px_host == NULL) return px == NULL && c->px_host == NULL;
-    const char *u = c->px_user ? c->px_user : "";
-    return c->px_port == px->port && strlen(c->px_host) == px->host_len &&
-           memcmp(c->px_host, px->host, px->host_len) == 0 && strlen(u) == px->userinfo_len &&
-           (px->userinfo_len == 0 || memcmp(u, px->userinfo, px->userinfo_len) == 0);
-}
-
-static void set_proxy(conn_t *c, const proxy_t *px)
-{
-    c->px_host = xstrndup(px->host, px->host_len);
-    c->px_port = px->port;
-    if (px->userinfo) {
-        buf_t a = {0};
-        proxy_auth(&a, px);
-        c->px_user = xstrndup(px->userinfo, px->userinfo_len);
-        c->px_auth = xstrndup(a.p, a.len);
-        buf_free(&a);
-    }
-}
-
 conn_t *client_conn(client_t *cl, const char *host, size_t host_len, int port, bool tls,
                     char *err, size_t n)
 {
@@ -191,7 +168,7 @@ conn_t *client_conn(client_t *cl, const char *host, size_t host_len, int port, b
     int count = 0;
     for (conn_t *c; (c = *pp) != NULL; pp = &c->next) {
         if (c->port == port && c->tls == tls && strlen(c->host) == host_len &&
-            memcmp(c->host, host, host_len) == 0 && same_proxy(c, px)) {
+            memcmp(c->host, host, host_len) == 0 && tunnel_same_proxy(c, px)) {
             *pp = c->next;
             c->next = cl->conns;
             cl->conns = c;
@@ -215,7 +192,7 @@ conn_t *client_conn(client_t *cl, const char *host, size_t host_len, int port, b
     snprintf(origin, sizeof origin, "%s://%s%s%s%s", tls ? "https" : "http", v6 ? "[" : "", c->host,
              v6 ? "]" : "", portstr);
     c->origin = xstrdup(origin);
-    if (px) set_proxy(c, px);
+    if (px) tunnel_set_proxy(c, px);
     c->cl = cl;
     sock_init(&c->sock, net_of(c), on_io);
     c->timer.fn = on_timeout;

@@ -39,8 +39,8 @@ static uint32_t put(proxy_map_t *m, const char *s, size_t n)
     return at;
 }
 
-int proxy_map_add(proxy_map_t *m, int level, const char *key, size_t kl, const char *url,
-                  size_t ul, char *err, size_t n)
+int proxy_map_add(proxy_map_t *m, int level, const char *key, size_t kl, const char *url, size_t ul,
+                  char *err, size_t n)
 {
     if (url == NULL) ul = 0;
     if (kl == 8 && strncasecmp(key, "no_proxy", 8) == 0) {
@@ -92,7 +92,8 @@ void proxy_env_reload(void)
             proxy_map_add(&env_map, PROXY_ENV, vars[i][0], strlen(vars[i][0]), v, strlen(v), err,
                           sizeof err);
     }
-    for (int i = 0; i < env_map.n; i++) env_map.e[i].level = PROXY_ENV;
+    for (int i = 0; i < env_map.n; i++)
+        env_map.e[i].level = PROXY_ENV;
 }
 
 const proxy_map_t *proxy_env(void)
@@ -130,7 +131,8 @@ static bool entry_matches(const char *e, const char *host, const char *hp, bool 
 {
     if (strcmp(e, "*") == 0) return true;
     if (ipv4 && strchr(e, '/')) return in_cidr(host, e);
-    while (*e == '.') e++;
+    while (*e == '.')
+        e++;
     if (*e == '\0') return false;
     if (strcasecmp(host, e) == 0 || strcasecmp(hp, e) == 0) return true;
     char dotted[300];
@@ -181,7 +183,8 @@ int proxy_parse(const char *url, size_t len, proxy_t *out, const char **why)
         p = sep + 3;
     }
     const char *auth_end = p;
-    while (auth_end < end && *auth_end != '/' && *auth_end != '?' && *auth_end != '#') auth_end++;
+    while (auth_end < end && *auth_end != '/' && *auth_end != '?' && *auth_end != '#')
+        auth_end++;
     const char *at = NULL;
     for (const char *q = p; q < auth_end; q++)
         if (*q == '@') at = q;
@@ -199,7 +202,8 @@ int proxy_parse(const char *url, size_t len, proxy_t *out, const char **why)
         hend++;
     } else {
         hend = p;
-        while (hend < auth_end && *hend != ':') hend++;
+        while (hend < auth_end && *hend != ':')
+            hend++;
         out->host = p;
         out->host_len = (size_t)(hend - p);
     }
@@ -241,8 +245,8 @@ static bool env_applies(const proxy_map_t *m, const proxy_map_t *env, const char
     return !proxy_bypass(np->text.p + np->no_proxy, np->no_proxy_len, host, hl, port);
 }
 
-int proxy_pick(const proxy_map_t *m, bool tls, const char *host, size_t hl, int port,
-               proxy_t *out, char *err, size_t n)
+int proxy_pick(const proxy_map_t *m, bool tls, const char *host, size_t hl, int port, proxy_t *out,
+               char *err, size_t n)
 {
     const proxy_map_t *env = proxy_env();
     bool use_env = env_applies(m, env, host, hl, port);

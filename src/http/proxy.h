@@ -66,8 +66,8 @@ void proxy_map_free(proxy_map_t *m);
  * NULL or "" means "no proxy" for that key. Key "no_proxy" sets the
  * bypass list instead (the request's wins over the client's). Returns 0,
  * or -1 with err filled when the map is full. */
-int proxy_map_add(proxy_map_t *m, int level, const char *key, size_t kl, const char *url,
-                  size_t ul, char *err, size_t n);
+int proxy_map_add(proxy_map_t *m, int level, const char *key, size_t kl, const char *url, size_t ul,
+                  char *err, size_t n);
 
 /* The environment's proxies, read the first time (thread-safe), never
  * freed. */
@@ -79,8 +79,8 @@ void proxy_env_reload(void);
  * the environment alone). Returns 1 with *out filled, 0 for a direct
  * connection, or -1 with err filled (a proxy URL that is malformed or of
  * a scheme not supported). */
-int proxy_pick(const proxy_map_t *m, bool tls, const char *host, size_t hl, int port,
-               proxy_t *out, char *err, size_t n);
+int proxy_pick(const proxy_map_t *m, bool tls, const char *host, size_t hl, int port, proxy_t *out,
+               char *err, size_t n);
 
 /* Parse a proxy URL ("http://user:pass@host:port"; no scheme means
  * http://, no port 80). Returns 0, or -1 with *why (static text). */

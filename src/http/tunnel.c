@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "http/parse.h"
 
 #define ANSWER_MAX 8192 /* a proxy's answer to CONNECT: its head only */
@@ -114,5 +115,27 @@ int tunnel_step(conn_t *c, const char **err)
         c->rbuf.len += got;
         int r = answer(c, err);
         if (r != TUNNEL_WAIT) return r;
+    }
+}
+
+bool tunnel_same_proxy(const conn_t *c, const proxy_t *px)
+{
+    if (px == NULL || c->px_host == NULL) return px == NULL && c->px_host == NULL;
+    const char *u = c->px_user ? c->px_user : "";
+    return c->px_port == px->port && strlen(c->px_host) == px->host_len &&
+           memcmp(c->px_host, px->host, px->host_len) == 0 && strlen(u) == px->userinfo_len &&
+           (px->userinfo_len == 0 || memcmp(u, px->userinfo, px->userinfo_len) == 0);
+}
+
+void tunnel_set_proxy(conn_t *c, const proxy_t *px)
+{
+    c->px_host = xstrndup(px->host, px->host_len);
+    c->px_port = px->port;
+    if (px->userinfo) {
+        buf_t a = {0};
+        proxy_auth(&a, px);
+        c->px_user = xstrndup(px->userinfo, px->userinfo_len);
+        c->px_auth = xstrndup(a.p, a.len);
+        buf_free(&a);
     }
 }

@@ -1,6 +1,7 @@
-/* tunnel: the CONNECT exchange that opens a tunnel through an HTTP proxy
- * to an https origin (RFC 9110 9.3.6), the step between the TCP connect
- * to the proxy and the TLS handshake with the origin.
+/* tunnel: a connection's HTTP proxy (which one, its credentials) and the
+ * CONNECT exchange that opens a tunnel through it to an https origin (RFC
+ * 9110 9.3.6), the step between the TCP connect to the proxy and the TLS
+ * handshake with the origin.
  *
  * The connection (client.h, state CONN_TUNNEL) writes "CONNECT host:port
  * HTTP/1.1" with Host and, if the proxy URL had credentials,
@@ -29,6 +30,13 @@ void tunnel_start(conn_t *c);
  * socket's next event calls again) or TUNNEL_FAIL with *err the request's
  * error text (requests' ProxyError; valid until the next call). */
 int tunnel_step(conn_t *c, const char **err);
+
+/* Does c go through px (NULL: direct)? Host, port and credentials. */
+bool tunnel_same_proxy(const conn_t *c, const proxy_t *px);
+
+/* Make c go through px: its host, port, credentials and their
+ * Proxy-Authorization value, copied (freed with the connection). */
+void tunnel_set_proxy(conn_t *c, const proxy_t *px);
 
 /* "ProxyError('Unable to connect to proxy', <inner>)" in a buffer of the
  * thread's, valid until the next call: how a failure to reach or use the

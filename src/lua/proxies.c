@@ -2,9 +2,9 @@
  *
  * Reading costs one raw lookup on the client table for a scenario that
  * names no proxy (`proxies`, with the key string kept in the registry, and
- * `trust_env` only when the environment has proxies); keys and URLs are copied into the map's buffer, which is
- * reused, so that the map outlives the Lua values for the redirects of
- * the same request. */
+ * `trust_env` only when the environment has proxies); keys and URLs are copied into the map's
+ * buffer, which is reused, so that the map outlives the Lua values for the redirects of the same
+ * request. */
 #include "lua/proxies.h"
 
 #include <lauxlib.h>
@@ -24,11 +24,14 @@ static const char *read_table(lua_State *L, int idx, int level, const char *wher
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         if (lua_type(L, -2) != LUA_TSTRING)
-            luaL_error(L, "%s: keys are schemes (\"http\", \"https\", \"all\", "
-                          "\"https://host\") or no_proxy", where);
+            luaL_error(L,
+                       "%s: keys are schemes (\"http\", \"https\", \"all\", "
+                       "\"https://host\") or no_proxy",
+                       where);
         size_t kl, ul = 0;
         const char *k = lua_tolstring(L, -2, &kl), *u = NULL;
-        if (lua_type(L, -1) == LUA_TSTRING) u = lua_tolstring(L, -1, &ul);
+        if (lua_type(L, -1) == LUA_TSTRING)
+            u = lua_tolstring(L, -1, &ul);
         else if (!(lua_isboolean(L, -1) && !lua_toboolean(L, -1)))
             luaL_error(L, "%s.%s: a proxy URL or false expected, got %s", where, k,
                        api_tostr(L, lua_gettop(L), NULL));
@@ -46,7 +49,8 @@ static const char *read_one(lua_State *L, int one, proxy_map_t *m, char *err, si
 {
     size_t ul = 0;
     const char *u = NULL;
-    if (lua_type(L, one) == LUA_TSTRING) u = lua_tolstring(L, one, &ul);
+    if (lua_type(L, one) == LUA_TSTRING)
+        u = lua_tolstring(L, one, &ul);
     else if (!(lua_isboolean(L, one) && !lua_toboolean(L, one)))
         luaL_error(L, "proxy: a proxy URL or false expected, got %s", api_tostr(L, one, NULL));
     if (u == NULL || ul == 0) m->ignore_env = true; /* proxy = false: direct */

@@ -30,7 +30,7 @@ struct lua_State;
  * (luaL_error, naming the key). *key is the VM's registry reference to
  * the string "proxies", 0 until the first call makes it. Returns NULL, or an error that fails the
  * request (in err: too many keys). */
-const char *proxies_read(struct lua_State *L, int *key, bool opts, int tbl, int one,
-                         proxy_map_t *m, char *err, size_t n);
+const char *proxies_read(struct lua_State *L, int *key, bool opts, int tbl, int one, proxy_map_t *m,
+                         char *err, size_t n);
 
 #endif

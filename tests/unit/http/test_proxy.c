@@ -96,17 +96,18 @@ static const char *pick(bool tls, const char *host, int port)
     return out;
 }
 
-#define PICKS(tls, host, want)                                                        \
-    do {                                                                              \
-        const char *got = pick(tls, host, tls ? 443 : 80);                            \
-        CHECK_MSG(strcmp(got, want) == 0, "%s: %s, expected %s", host, got, want);   \
+#define PICKS(tls, host, want)                                                                     \
+    do {                                                                                           \
+        const char *got = pick(tls, host, tls ? 443 : 80);                                         \
+        CHECK_MSG(strcmp(got, want) == 0, "%s: %s, expected %s", host, got, want);                 \
     } while (0)
 
 static void clear_env(void)
 {
     const char *vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
                           "all_proxy",  "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
-    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) unsetenv(vars[i]);
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        unsetenv(vars[i]);
     proxy_env_reload();
 }
 
