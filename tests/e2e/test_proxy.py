@@ -16,6 +16,9 @@ requests sends them (docs/proxies.md).
   the 407 response (HTTPError), while nginx sees neither.
 - A proxy that is down: each request fails with requests' ProxyError text,
   and the run goes on (a direct task keeps counting).
+- Bad settings: a SOCKS or malformed proxy URL fails the request
+  (InvalidProxyURL), a value of the wrong type is the scenario's error
+  naming the key; nothing reaches nginx.
 """
 
 import re
@@ -223,3 +226,22 @@ P:task(1, function(self) self.client:get("/b", {{ name = "direct" }}) end)
     assert nginx.count("/a") == 0 and nginx.count("/b") == r.count("direct")
     assert errors(r) == {("via dead proxy", "ProxyError('Unable to connect to proxy', "
                           "ConnectionRefusedError(111, 'Connection refused'))")}
+
+
+@pytest.mark.time_limit(60)
+def test_bad_proxy_settings(tmp_path, nginx, run_cicada):
+    body = """\
+P = cicada.user { wait_time = cicada.constant(0.2) }
+P:task(1, function(self) self.client:get("/a", { name = "socks", proxy = "socks5://127.0.0.1:1" }) end)
+P:task(1, function(self) self.client:get("/b", { name = "no host", proxies = { http = "http://:3128" } }) end)
+P:task(1, function(self) self.client:get("/c", { name = "number", proxies = { http = 3128 } }) end)
+"""
+    r = run(run_cicada, tmp_path, body, nginx.url, users=1, env=clean_env())
+    assert r.returncode == 1, r.output
+    errs = dict(errors(r))
+    assert errs["socks"].startswith("InvalidProxyURL(") and "SOCKS" in errs["socks"], errs
+    assert "missing the host" in errs["no host"], errs
+    # a value of the wrong type is the scenario's error, naming the key
+    msgs = " ".join(row["Message"] for row in r.csv["exceptions"])
+    assert "proxies.http: a proxy URL or false expected, got 3128" in msgs, r.csv["exceptions"]
+    assert nginx.count() == 0
