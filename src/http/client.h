@@ -26,6 +26,17 @@
  * the thread, the request's clock and timeout already running. A lookup
  * failure is the request's failure (NameResolutionError, as requests).
  *
+ * Through an HTTP proxy (proxy.h picks it in client_conn, by requests'
+ * rules: the request's proxies, the environment's, the client's), the
+ * connection is to the proxy, resolved the same way, and is kept per
+ * (origin, proxy): a plain http request goes in absolute form with
+ * Proxy-Authorization (the caller writes them, client_absolute says
+ * when); an https one first sends CONNECT host:port and reads the proxy's
+ * answer (CONN_TUNNEL, tunnel.c), then does TLS with the origin through
+ * the tunnel (its name for SNI and verification), which stays open while
+ * the origin keeps the connection alive. Failing to reach the proxy or a
+ * refused CONNECT (407 among them) is requests' ProxyError.
+ *
  * Bytes move through the transport seam of net/net.h (plain or TLS, or
  * the fake in unit tests): for HTTPS, after the connect the connection
  * does a non-blocking handshake (resuming the session of its previous
@@ -50,11 +61,13 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "base/buf.h"
 #include "net/loop.h"
 #include "http/parse.h"
+#include "http/proxy.h"
 #include "net/net.h"
 #include "net/resolve.h"
 
@@ -62,6 +75,7 @@ enum conn_state {
     CONN_CLOSED,     /* no socket */
     CONN_RESOLVING,  /* looking the host up (net/resolve.h), request waiting in wbuf */
     CONN_CONNECTING, /* connect() in progress, request waiting in wbuf */
+    CONN_TUNNEL,     /* https via a proxy: CONNECT sent or being sent (tunnel.h) */
     CONN_HANDSHAKE,  /* TLS handshake in progress, request waiting in wbuf */
     CONN_WRITING,    /* part of the request still in wbuf */
     CONN_READING,    /* request sent, response being read */
@@ -120,6 +134,8 @@ typedef struct client {
     struct conn *conns;
     struct conn *busy;      /* the request in flight, NULL if none */
     struct cookie_jar *jar; /* NULL until a cookie is set (http/cookie.h) */
+    proxy_map_t proxies;    /* the scenario's proxies for the request in flight (proxy.h):
+                             * its owner refills it before each request; empty: environment */
     client_done_fn *done;
     void *arg; /* given to done */
 } client_t;
@@ -133,6 +149,14 @@ typedef struct conn {
     int port;
     bool tls;          /* https */
     char *origin;      /* "http://host:port" as URLs show it; owned */
+    /* the HTTP proxy this connection goes through (proxy.h), px_host NULL
+     * for a direct one: plain http sends absolute-form requests to it with
+     * Proxy-Authorization, https tunnels through it with CONNECT */
+    char *px_host;  /* owned */
+    int px_port;
+    char *px_user;  /* its userinfo as written, to tell proxies apart; owned, NULL if none */
+    char *px_auth;  /* "Basic ..." of the userinfo, NULL if none; owned */
+    size_t tun_len, tun_off; /* CONN_TUNNEL: the CONNECT request's length in rbuf, bytes sent */
     struct sockaddr_storage addr[4]; /* every address of the host, tried in turn */
     socklen_t addrlen[4];
     int naddr, addr_idx;
@@ -202,6 +226,30 @@ void client_free(client_t *cl);
  * copied). Returns NULL and fills err when the name does not resolve. */
 conn_t *client_conn(client_t *cl, const char *host, size_t host_len, int port, bool tls,
                     char *err, size_t n);
+
+/* Does a request on c go in absolute form, with c->px_auth (if not NULL)
+ * as its Proxy-Authorization? True for plain http through a proxy; false
+ * for a direct connection or a tunnel. */
+static inline bool client_absolute(const conn_t *c)
+{
+    return c->px_host != NULL && !c->tls;
+}
+
+/* A request target as written in a request line, without the
+ * "scheme://authority" of the absolute form (t, *tl updated). */
+static inline const char *client_origin_form(const char *t, size_t *tl)
+{
+    if (*tl == 0 || t[0] == '/') return t;
+    const char *s = memchr(t, '/', *tl); /* scheme://host/path: the "//" first */
+    if (s && (size_t)(s - t) + 2 <= *tl && s[1] == '/') {
+        const char *p = memchr(s + 2, '/', *tl - (size_t)(s + 2 - t));
+        if (p) {
+            *tl -= (size_t)(p - t);
+            return p;
+        }
+    }
+    return t;
+}
 
 /* Send the request in c->wbuf as req says (req is copied). from is NULL
  * for a new logical request, or the connection whose response redirected

@@ -42,6 +42,7 @@ static void request_line(const conn_t *c, const char **m, size_t *ml, const char
     const char *end = sp ? memchr(sp + 1, ' ', c->wbuf.len - (size_t)(sp + 1 - p)) : NULL;
     *m = p, *ml = sp ? (size_t)(sp - p) : 0;
     *t = sp ? sp + 1 : "/", *tl = end ? (size_t)(end - sp - 1) : 1;
+    *t = client_origin_form(*t, tl); /* through a proxy: the path of the absolute form */
 }
 
 /* Append p with the bytes a request target must not carry raw
@@ -214,7 +215,7 @@ static const char *copy_headers(const conn_t *c, buf_t *next, bool keep_body, bo
         const char *colon = memchr(line, ':', len);
         size_t nl = colon ? (size_t)(colon - line) : 0;
 #define IS(name) (nl == sizeof name - 1 && strncasecmp(line, name, nl) == 0)
-        bool drop = IS("host") || IS("cookie") ||
+        bool drop = IS("host") || IS("cookie") || IS("proxy-authorization") ||
                     (!keep_body && (IS("content-length") || IS("content-type") ||
                                     IS("transfer-encoding"))) ||
                     (!keep_auth && IS("authorization"));
@@ -225,9 +226,9 @@ static const char *copy_headers(const conn_t *c, buf_t *next, bool keep_body, bo
     return wend;
 }
 
-/* Build the next hop's request to u in next from the request on c. Returns
- * whether it is a HEAD. */
-static bool build_hop(const conn_t *c, const url_t *u, buf_t *next)
+/* Build the next hop's request to u, going out on n, in next from the
+ * request on c. Returns whether it is a HEAD. */
+static bool build_hop(const conn_t *c, const conn_t *n, const url_t *u, buf_t *next)
 {
     const char *m, *t;
     size_t ml, tl;
@@ -238,12 +239,14 @@ static bool build_hop(const conn_t *c, const url_t *u, buf_t *next)
     buf_reset(next);
     buf_append(next, m, ml);
     buf_append(next, " ", 1);
+    if (client_absolute(n)) buf_puts(next, n->origin); /* through a proxy */
     buf_append(next, u->path, u->path_len);
     buf_puts(next, " HTTP/1.1\r\n");
     bool v6 = memchr(u->host, ':', u->host_len) != NULL;
     buf_printf(next, "Host: %s%.*s%s", v6 ? "[" : "", (int)u->host_len, u->host, v6 ? "]" : "");
     if (u->port != (u->tls ? 443 : 80)) buf_printf(next, ":%d", u->port);
     buf_puts(next, "\r\n");
+    if (client_absolute(n) && n->px_auth) buf_printf(next, "Proxy-Authorization: %s\r\n", n->px_auth);
     const char *body = copy_headers(c, next, keep_body, keep_auth);
     const char *wend = c->wbuf.p + c->wbuf.len;
     session_cookie_header(c->cl->jar, next, u->host, u->host_len, u->path, u->path_len, u->tls);
@@ -281,7 +284,7 @@ bool session_redirect(conn_t *c, client_result_t *r)
         return false;
     }
     client_req_t req = c->req;
-    req.head = build_hop(c, &u, next);
+    req.head = build_hop(c, n, &u, next);
     /* the new request takes the connection's write buffer; the old one
      * becomes the next build space (no copy, no allocation) */
     buf_t tmp = n->wbuf;

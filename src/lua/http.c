@@ -16,7 +16,8 @@
  * (basic; also on the client), cookies from the user's jar, verify
  * (false or a CA bundle path; also on the client), allow_redirects
  * (default true, false for head()), timeout, max_body_size (the body cap;
- * also on the client, which takes it from the user class). Redirects,
+ * also on the client, which takes it from the user class), proxies and
+ * proxy (also self.client.proxies: lua/proxies.h). Redirects,
  * cookies and decoding happen in C (src/http/session.c, body.c): one
  * result and one statistics entry per call, named after the name option or the path and
  * query as given (Locust names it after the final URL; cicada keeps the
@@ -46,6 +47,7 @@
 #include "lua/binding.h"
 #include "lua/form.h"
 #include "lua/json.h"
+#include "lua/proxies.h"
 #include "lua/response.h"
 #include "net/tls.h"
 
@@ -82,6 +84,7 @@ typedef struct http_vm {
     request_header_t *hdr;
     size_t cap;
     buf_t query, body;
+    int proxies_key; /* lua/proxies.h */
 } http_vm_t;
 
 static int vm_gc(lua_State *L)
@@ -138,11 +141,14 @@ enum opt {
     O_TIMEOUT,
     O_REDIRECTS,
     O_MAX_BODY,
+    O_PROXIES,
+    O_PROXY,
     NOPT
 };
 static const char *const opt_names[NOPT] = {
     "params", "name", "headers",        "auth",    "verify",          "files",
-    "json",   "data", "catch_response", "timeout", "allow_redirects", "max_body_size"};
+    "json",   "data", "catch_response", "timeout", "allow_redirects", "max_body_size",
+    "proxies", "proxy"};
 #define OPT(o) (5 + (o))
 enum { C_HEADERS = OPT(NOPT), C_AUTH, C_VERIFY, C_BASE, C_MAX_BODY, S_PATH, S_TOP = S_PATH };
 
@@ -377,6 +383,9 @@ static int do_request(lua_State *L, bool head_call, http_vm_t *v)
     char err[512];
     client_req_t req;
     const char *early = carry(L, e, &url, head_call, &req, err, sizeof err);
+    if (early == NULL)
+        early = proxies_read(L, &v->proxies_key, lua_istable(L, 4), OPT(O_PROXIES), OPT(O_PROXY),
+                             &b->http.proxies, err, sizeof err);
     conn_t *c = early ? NULL : client_conn(&b->http, url.host, url.host_len, url.port, url.tls,
                                            err, sizeof err);
     pending_t *p = &b->pending;
@@ -391,6 +400,8 @@ static int do_request(lua_State *L, bool head_call, http_vm_t *v)
     r.defaults = v->hdr + nh, r.ndefaults = nd - nh;
     req.decode = request_decode(&r);
     read_auth(L, &r);
+    r.absolute = client_absolute(c); /* plain http through a proxy */
+    r.proxy_auth = r.absolute ? c->px_auth : NULL;
     r.jar = b->http.jar;
     if (r.jar && r.jar->n) r.now = (int64_t)time(NULL); /* for cookie expiry only */
     char ctype[80];
