@@ -33,6 +33,8 @@ TEST_DEBS  := nginx wrk python3-pytest python3-locust python3-yaml time procps i
 TEST_DEBS  += prometheus-node-exporter
 # tests/e2e/test_metrics.py: promtool checks /metrics, a real Prometheus scrapes it
 TEST_DEBS  += prometheus
+# tests/e2e/test_proxy.py: requests through a real proxy
+TEST_DEBS  += tinyproxy
 DEPS_STAMP := build/.deps
 
 SRC      := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
