@@ -13,6 +13,7 @@
 #include "lua/binding.h"
 #include "lua/cosocket.h"
 #include "lua/http.h"
+#include "lua/json.h"
 #include "lua/ngx.h"
 #include "lua/data.h"
 #include "lua/msg.h"
@@ -322,6 +323,7 @@ void api_open(lua_State *L, engine_t *e)
     lua_setfield(L, -2, "_SLEEP");
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");
+    json_open(L); /* cicada.json (lua/json.c) */
     binding_open(L, e);
     http_open(L);
     data_open(L); /* cicada.data (lua/data.c) */
