@@ -10,6 +10,7 @@
  *
  * The HTTP client's methods live in lua/http.c. */
 #include "lua/api.h"
+#include "lua/batch.h"
 #include "lua/binding.h"
 #include "lua/cosocket.h"
 #include "lua/http.h"
@@ -326,6 +327,7 @@ void api_open(lua_State *L, engine_t *e)
     json_open(L); /* cicada.json (lua/json.c) */
     binding_open(L, e);
     http_open(L);
+    batch_open(L); /* cicada._batch_* (lua/batch.c) */
     data_open(L); /* cicada.data (lua/data.c) */
     cosocket_open(L); /* cicada.tcp, cicada.udp (lua/cosocket.c) */
     msg_open(L, e);   /* cicada.send_message, cicada.role (lua/msg.c) */

@@ -296,6 +296,85 @@ end
 
 -- ---- running users and task sets ----
 
+-- client:batch{ {"GET", "/a", name = "a"}, {"POST", "/b", json = {...}}, "/c" }:
+-- send the requests at once, at most `parallel` (default 6, a browser's
+-- connections per host) in flight on connections of their own, and
+-- return their responses in the order given, when all are done (k6's
+-- http.batch). Each entry is a URL (a GET) or {method, url, options...}
+-- with the options of client:request; each is recorded under its own
+-- name as it completes.
+local batch_begin, batch_wait, batch_end = cicada._batch_begin, cicada._batch_wait, cicada._batch_end
+
+local function batch_run(client, reqs, parallel, out)
+  local n, next_i, inflight, free = #reqs, 1, 0, {}
+  for s = parallel, 1, -1 do free[#free + 1] = s end
+  while next_i <= n or inflight > 0 do
+    while next_i <= n and #free > 0 do
+      local q, i = reqs[next_i], next_i
+      local s = table.remove(free)
+      next_i = next_i + 1
+      local r
+      if type(q) == "string" then
+        r = client:_batch_send("GET", q, nil, s, i)
+      else
+        r = client:_batch_send(q[1], q[2], q, s, i)
+      end
+      if r ~= nil then          -- failed at once: the slot is free again
+        out[i] = r
+        free[#free + 1] = s
+      else
+        inflight = inflight + 1
+      end
+    end
+    if inflight > 0 then
+      local s, i, r = batch_wait()
+      out[i] = r
+      inflight = inflight - 1
+      free[#free + 1] = s
+    end
+  end
+end
+
+local function check_batch(reqs, opts)
+  if type(reqs) ~= "table" then
+    error("client:batch takes a list of requests: self.client:batch{ {\"GET\", \"/a\"}, ... }", 3)
+  end
+  for i, q in ipairs(reqs) do
+    if type(q) == "table" then
+      if type(q[1]) ~= "string" or type(q[2]) ~= "string" then
+        error(("client:batch: request %d must be {method, url, options...}"):format(i), 3)
+      end
+      if q.catch_response then
+        error(("client:batch: request %d: catch_response is not available in a batch " ..
+               "(check the responses it returns)"):format(i), 3)
+      end
+    elseif type(q) ~= "string" then
+      error(("client:batch: request %d must be a URL or {method, url, options...}"):format(i), 3)
+    end
+  end
+  local parallel = opts ~= nil and opts.parallel or 6
+  if type(parallel) ~= "number" or parallel < 1 or parallel > 16 or parallel % 1 ~= 0 then
+    error("client:batch: parallel must be a whole number from 1 to 16, got " .. tostring(parallel), 3)
+  end
+  return parallel
+end
+
+function cicada._client_methods.batch(client, reqs, opts)
+  if type(client) ~= "table" then
+    error("client methods take the client first: self.client:batch{...}, with a colon", 2)
+  end
+  local parallel = check_batch(reqs, opts)
+  local out = {}
+  if #reqs == 0 then return out end
+  batch_begin(parallel)
+  local ok, err = pcall(batch_run, client, reqs, parallel, out)
+  if not ok then
+    batch_end()     -- what is still in flight is cut
+    error(err, 0)
+  end
+  return out
+end
+
 local client_mt = { __index = cicada._client_methods }
 
 -- Another HTTP client for the running user, on another base URL (Locust's
