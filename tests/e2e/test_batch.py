@@ -39,7 +39,7 @@ class Slow(BaseHTTPRequestHandler):
             self.send_response(200)
             self.send_header("Set-Cookie", "sid=s1; Path=/")
         else:
-            time.sleep(DELAY)
+            time.sleep(3 if path == "/stuck" else DELAY)
             body = path.encode()
             self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -131,3 +131,25 @@ def test_batch_bad_entry_is_a_clear_error(run_cicada, tmp_path):
                       "-t", "1s", "--only-summary"])
     msgs = " ".join(r["Message"] for r in run.csv["exceptions"])
     assert "client:batch: request 2 must be {method, url, options...}" in msgs, msgs
+
+
+CUT = """
+U = cicada.user { wait_time = cicada.constant(0) }
+U:task(function(self)
+  self.client:batch{ "/a", "/stuck", "/stuck" }
+  cicada.report { name = "after", response_time = 0 }   -- never: the batch is cut
+end)
+function U:on_stop() cicada.report { name = "on_stop", response_time = 0 } end
+"""
+
+
+@pytest.mark.time_limit(60)
+def test_batch_in_flight_at_the_stop_is_cut(slow_server, run_cicada, tmp_path):
+    f = write_scenario(tmp_path, CUT)
+    run = run_cicada(["-f", f, "-H", slow_server, "--headless", "-u", "2", "-r", "10", "-t", "1s",
+                      "--only-summary"], timeout=20)
+    assert run.returncode == 0, run.output
+    assert run.duration < 3, run.output  # did not wait for /stuck
+    assert run.count("on_stop") == 2, run.output
+    assert run.count("after") == 0 and run.count("/stuck") == 0, run.output
+    assert run.count("/a") == 2, run.output
