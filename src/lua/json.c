@@ -68,19 +68,33 @@ static int fail(enc_t *e, const char *msg)
 }
 
 /* Integers below 2^53 as integers; other numbers in the fewest digits
- * that read back as the same double. */
-static void put_number(buf_t *out, double d)
+ * that read back as the same double. Returns the length written to s. */
+static size_t fmt_number(char *s, size_t n, double d)
 {
-    if (d == floor(d) && fabs(d) < 9007199254740992.0) {
-        buf_printf(out, "%.0f", d);
-        return;
+    if (d == floor(d) && fabs(d) < 9007199254740992.0 && n >= 24) {
+        /* digits by hand: printf's %.0f is most of an integer's cost */
+        long long v = (long long)d;
+        unsigned long long u = v < 0 ? -(unsigned long long)v : (unsigned long long)v;
+        char t[24];
+        size_t k = 0, len = 0;
+        do t[k++] = (char)('0' + u % 10); while ((u /= 10) != 0);
+        if (v < 0 || (v == 0 && signbit(d))) s[len++] = '-';
+        while (k) s[len++] = t[--k];
+        s[len] = '\0';
+        return len;
     }
-    char s[32];
+    int len = 0;
     for (int prec = 15; prec <= 17; prec++) {
-        snprintf(s, sizeof s, "%.*g", prec, d);
+        len = snprintf(s, n, "%.*g", prec, d);
         if (strtod(s, NULL) == d) break;
     }
-    buf_puts(out, s);
+    return (size_t)len;
+}
+
+static void put_number(buf_t *out, double d)
+{
+    char s[32];
+    buf_append(out, s, fmt_number(s, sizeof s, d));
 }
 
 /* Is the table at idx marked with cicada.json.array? */
@@ -134,35 +148,46 @@ static int encode_array(enc_t *e, int idx, long n, int depth)
     return 0;
 }
 
-typedef struct key {
-    const char *s;
+typedef struct jkey {
+    const char *s; /* a string key: the table's own string anchors it */
     size_t n;
-    int ref; /* index of the original key in the keys table */
+    double d;      /* a number key (NAN for a string key) ... */
+    char num[32];  /* ... and its text */
 } jkey_t;
+
+static inline const char *key_text(const jkey_t *k)
+{
+    return isnan(k->d) ? k->s : k->num; /* never a pointer into an entry: qsort moves them */
+}
 
 static int by_key(const void *a, const void *b)
 {
     const jkey_t *x = a, *y = b;
-    int c = memcmp(x->s, y->s, x->n < y->n ? x->n : y->n);
+    int c = memcmp(key_text(x), key_text(y), x->n < y->n ? x->n : y->n);
     return c ? c : (x->n > y->n) - (x->n < y->n);
 }
 
-/* The object at idx with count keys: its keys gathered (the originals in
- * a table, the texts in a second one, so that the pointers stay valid),
- * sorted by their bytes, then each value encoded. */
+/* The object at idx with count keys: its keys gathered in a C array
+ * (string keys point at the table's own strings, number keys are
+ * formatted into the array: nothing is allocated in Lua), sorted by their
+ * bytes, then each value encoded. */
 static int encode_object(enc_t *e, int idx, size_t count, int depth)
 {
     lua_State *L = e->L;
-    jkey_t small[32], *keys = count <= 32 ? small : xmalloc(count * sizeof *keys);
-    lua_createtable(L, (int)count, 0); /* originals */
-    lua_createtable(L, (int)count, 0); /* texts */
-    int orig = lua_gettop(L) - 1, text = orig + 1, rc = 0;
+    jkey_t small[16], *keys = count <= 16 ? small : xmalloc(count * sizeof *keys);
+    int rc = 0;
     size_t n = 0;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         lua_pop(L, 1);
-        int kt = lua_type(L, -1);
-        if (kt != LUA_TSTRING && kt != LUA_TNUMBER) {
+        jkey_t *k = &keys[n];
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            k->s = lua_tolstring(L, -1, &k->n);
+            k->d = NAN;
+        } else if (lua_type(L, -1) == LUA_TNUMBER) {
+            k->d = lua_tonumber(L, -1);
+            k->n = fmt_number(k->num, sizeof k->num, k->d);
+        } else {
             char msg[96];
             snprintf(msg, sizeof msg, "cannot encode a table key of type %s (keys are strings or numbers)",
                      luaL_typename(L, -1));
@@ -170,35 +195,30 @@ static int encode_object(enc_t *e, int idx, size_t count, int depth)
             rc = fail(e, msg);
             goto out;
         }
-        lua_pushvalue(L, -1);
-        lua_rawseti(L, orig, (int)n + 1);
-        lua_pushvalue(L, -1); /* tostring on a copy: lua_next needs the key intact */
-        keys[n].s = lua_tolstring(L, -1, &keys[n].n);
-        lua_rawseti(L, text, (int)n + 1); /* anchors the text */
-        keys[n].ref = (int)n + 1;
         n++;
     }
     qsort(keys, n, sizeof *keys, by_key);
     buf_append(e->out, "{", 1);
     for (size_t i = 0; i < n; i++) {
+        const jkey_t *k = &keys[i];
+        const char *ks = key_text(k);
         if (i) buf_append(e->out, ",", 1);
-        put_string(e->out, keys[i].s, keys[i].n);
+        put_string(e->out, ks, k->n);
         buf_append(e->out, ":", 1);
-        lua_rawgeti(L, orig, keys[i].ref);
+        if (isnan(k->d)) lua_pushlstring(L, ks, k->n); /* interned already: no allocation */
+        else lua_pushnumber(L, k->d);
         lua_rawget(L, idx);
         rc = encode(e, lua_gettop(L), depth + 1);
         lua_pop(L, 1);
         if (rc) {
             char seg[48];
-            snprintf(seg, sizeof seg, ".%.*s%s", keys[i].n > 40 ? 40 : (int)keys[i].n, keys[i].s,
-                     keys[i].n > 40 ? "..." : "");
+            snprintf(seg, sizeof seg, ".%.*s%s", k->n > 40 ? 40 : (int)k->n, ks, k->n > 40 ? "..." : "");
             prepend(e, seg);
             goto out;
         }
     }
     buf_append(e->out, "}", 1);
 out:
-    lua_pop(L, 2);
     if (keys != small) xfree(keys);
     return rc;
 }

@@ -36,6 +36,11 @@ static void test_encode(void)
     expect("return cicada.json.encode({b = 1, a = 2, c = {z = 1, y = 2}, [10] = 3})",
            "{\"10\":3,\"a\":2,\"b\":1,\"c\":{\"y\":2,\"z\":1}}");
     expect("return cicada.json.encode({[1] = 'a', [3] = 'c'})", "{\"1\":\"a\",\"3\":\"c\"}");
+    /* more keys than the encoder's small array, number keys among them */
+    expect("local t = {}; for i = 40, 1, -1 do t[('k%02d'):format(i)] = i end; t[2.5] = 'x'; t[100] = 'y'\n"
+           "local s = cicada.json.encode(t)\n"
+           "return s:sub(1, 29) .. '|' .. s:sub(-18)",
+           "{\"100\":\"y\",\"2.5\":\"x\",\"k01\":1,|\"k39\":39,\"k40\":40}");
     expect("return cicada.json.encode(cicada.json.array{[1] = 'a', [3] = 'c'})", "[\"a\",null,\"c\"]");
     /* numbers: integers without a fraction, floats round-trip */
     expect("return cicada.json.encode({42, -7, 0, 1e15, 2^53 - 1})",
