@@ -91,3 +91,25 @@ def test_reschedule_ends_the_task_at_once(nginx, run_cicada, tmp_path, opts, wai
         assert float(row["Min Response Time"]) >= 350, row  # the wait_time came first
     else:
         assert float(row["Max Response Time"]) < 200, row
+
+
+ON_START = """
+Early = cicada.user { wait_time = cicada.constant(0.05) }
+function Early:on_start()
+  self.client:get("/early/start")
+  cicada.stop_user()
+  self.client:get("/never")
+end
+Early:task(function(self) self.client:get("/early/task") end)
+function Early:on_stop() self.client:get("/early/stop") end
+"""
+
+
+@pytest.mark.time_limit(60)
+def test_stop_user_in_on_start_skips_the_tasks(nginx, run_cicada, tmp_path):
+    f = write_scenario(tmp_path, ON_START)
+    run = run_cicada(["-f", f, "-H", nginx.url, "--headless", "-u", "2", "-r", "10", "-t", "2s",
+                      "--only-summary"])
+    assert run.returncode == 0, run.output
+    c = nginx.counts_by_path()
+    assert c == {"/early/start": 2, "/early/stop": 2}, c
