@@ -153,3 +153,35 @@ def test_batch_in_flight_at_the_stop_is_cut(slow_server, run_cicada, tmp_path):
     assert run.count("on_stop") == 2, run.output
     assert run.count("after") == 0 and run.count("/stuck") == 0, run.output
     assert run.count("/a") == 2, run.output
+
+
+PER_ORIGIN = """
+U = cicada.user {{ wait_time = cicada.constant(0.1) }}
+U:task(function(self)
+  local t0 = cicada.now()
+  local rs = self.client:batch({{ "/a", "/b", "http://localhost:{port}/c",
+                                 "{host}/d", "http://localhost:{port}/e" }}, {{ parallel = {par} }})
+  local ok = #rs == 5
+  for _, r in ipairs(rs) do ok = ok and r.status_code == 200 end
+  cicada.report {{ name = "batch", response_time = (cicada.now() - t0) * 1000,
+                  exception = not ok and "a request failed" or nil }}
+end)
+"""
+
+
+@pytest.mark.time_limit(60)
+@pytest.mark.parametrize("par,rounds", [(1, 3), (2, 2), (3, 1)])
+def test_batch_parallel_is_per_origin(slow_server, run_cicada, tmp_path, par, rounds):
+    """/a, /b and {host}/d are one origin (127.0.0.1), /c and /e another
+    (localhost): with parallel = 1 the first takes 3 rounds of 300 ms while
+    the second runs beside it; parallel = 2, 2 rounds; parallel = 3, 1."""
+    port = slow_server.rsplit(":", 1)[1]
+    f = write_scenario(tmp_path, PER_ORIGIN.format(port=port, host=slow_server, par=par))
+    run = run_cicada(["-f", f, "-H", slow_server, "--headless", "-u", "1", "-r", "1", "-t", "2s",
+                      "--stop-timeout", "5", "--only-summary"])
+    assert run.returncode == 0, run.output
+    row = run.stats_row("batch")
+    assert row is not None and int(row["Failure Count"]) == 0, run.output
+    one = DELAY * 1000
+    assert rounds * one < float(row["Min Response Time"]), row
+    assert float(row["Max Response Time"]) < (rounds + 1) * one, row
