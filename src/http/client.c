@@ -298,7 +298,9 @@ static void finish(conn_t *c, const char *error, bool sync, client_result_t *out
     client_result_t r = {.error = error,
                          .elapsed_ns = clock_ns() - c->t0_ns,
                          .history = c->history,
-                         .nhistory = c->nredirects};
+                         .nhistory = c->nredirects,
+                         .hops = c->cl->hops.p,
+                         .hops_len = c->nredirects ? c->cl->hops.len : 0};
     if (c->wbuf.len) {
         r.url = c->cl->env->url;
         r.url_len = request_url(c, c->cl->env->url, sizeof c->cl->env->url);
@@ -575,6 +577,7 @@ int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_r
     } else {
         c->t0_ns = now;
         c->nredirects = 0;
+        c->cl->hops.len = 0;
     }
     c->req = *req;
     c->hdr_len = 0;
@@ -629,6 +632,7 @@ void client_free(client_t *cl)
     cookie_jar_free(cl->jar);
     cl->jar = NULL;
     proxy_map_free(&cl->proxies);
+    buf_free(&cl->hops);
 }
 
 void client_env_free(client_env_t *env)

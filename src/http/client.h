@@ -127,6 +127,16 @@ typedef struct client_env {
  * The callback may send the next request on the same client. */
 typedef void client_done_fn(void *arg, const struct client_result *res);
 
+/* One redirect response of a logical request (requests' r.history),
+ * kept in its client's `hops` buffer: this header, then url_len bytes of
+ * its URL, then hdr_len bytes of its raw header block. Records are packed:
+ * read them with memcpy (client_hop_next). */
+typedef struct client_hop {
+    int status;
+    uint32_t url_len, hdr_len;
+    int64_t elapsed_ns; /* of this hop alone */
+} client_hop_t;
+
 /* One client: its connections (most recently used first), the one of the
  * request in flight, its cookies. Owned by its creator; client_free. */
 typedef struct client {
@@ -136,6 +146,10 @@ typedef struct client {
     struct cookie_jar *jar; /* NULL until a cookie is set (http/cookie.h) */
     proxy_map_t proxies;    /* the scenario's proxies for the request in flight (proxy.h):
                              * its owner refills it before each request; empty: environment */
+    /* the redirect responses of the request in flight (client_hop_t
+     * records), emptied when a logical request starts: no memory until a
+     * redirect is followed, then reused; at most CLIENT_MAX_REDIRECTS */
+    buf_t hops;
     client_done_fn *done;
     void *arg; /* given to done */
 } client_t;
@@ -212,6 +226,8 @@ typedef struct client_result {
     size_t url_len;
     const short *history; /* statuses of the redirects followed, oldest first */
     int nhistory;
+    const char *hops; /* the redirect responses themselves (client_hop_t records), */
+    size_t hops_len;  /* oldest first; nhistory of them */
 } client_result_t;
 
 /* Make cl an empty client on env whose results go to done(arg, ...). */
@@ -258,6 +274,24 @@ static inline const char *client_origin_form(const char *t, size_t *tl)
  * busy connection; the result comes through the client's callback later),
  * or 0 if it failed at once and *res holds the failure. */
 int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_result_t *res);
+
+/* Read the hop record at *off of res's hops into *h, pointing *url and
+ * *hdr at its bytes (valid as long as res), and advance *off. Returns
+ * false when there is none left. */
+static inline bool client_hop_next(const client_result_t *res, size_t *off, client_hop_t *h,
+                                   const char **url, const char **hdr)
+{
+    if (*off + sizeof *h > res->hops_len) return false;
+    memcpy(h, res->hops + *off, sizeof *h);
+    *url = res->hops + *off + sizeof *h;
+    *hdr = *url + h->url_len;
+    *off += sizeof *h + h->url_len + h->hdr_len;
+    return true;
+}
+
+/* Note c's response (a redirect about to be followed) as the next hop of
+ * its client's request in flight; url is the URL it answered. */
+void client_note_hop(conn_t *c, const char *url, size_t url_len);
 
 /* Hand res to c's client's callback (the request in flight is over). */
 void client_deliver(conn_t *c, const client_result_t *res);

@@ -11,7 +11,9 @@
  * segments removed and unsafe bytes percent-encoded.
  *
  * The build buffers are the client environment's (client_env_t: reused,
- * never shrunk below what redirects needed, freed with it). */
+ * never shrunk below what redirects needed, freed with it). Each response
+ * that is followed is kept (status, URL, header block) in the client's
+ * hops buffer for the result's history (requests' r.history). */
 #include "http/session.h"
 
 #include <ctype.h>
@@ -255,6 +257,18 @@ static bool build_hop(const conn_t *c, const conn_t *n, const url_t *u, buf_t *n
     return ml == 4 && memcmp(m, "HEAD", 4) == 0;
 }
 
+void client_note_hop(conn_t *c, const char *url, size_t url_len)
+{
+    buf_t *b = &c->cl->hops;
+    client_hop_t h = {.status = c->status,
+                      .url_len = (uint32_t)url_len,
+                      .hdr_len = (uint32_t)c->hdr_len,
+                      .elapsed_ns = clock_ns() - c->start_ns};
+    buf_append(b, (const char *)&h, sizeof h);
+    buf_append(b, url, url_len);
+    buf_append(b, c->rbuf.p, (size_t)c->hdr_len);
+}
+
 bool session_redirect(conn_t *c, client_result_t *r)
 {
     client_env_t *env = c->cl->env;
@@ -290,6 +304,8 @@ bool session_redirect(conn_t *c, client_result_t *r)
     buf_t tmp = n->wbuf;
     n->wbuf = *next;
     *next = tmp;
+    /* r->url is this hop's URL (finish() wrote it before calling here) */
+    client_note_hop(c, r->url ? r->url : "", r->url ? r->url_len : 0);
     client_result_t res;
     if (client_send(n, &req, c, &res) == 0) client_deliver(n, &res);
     return true;
