@@ -1,6 +1,8 @@
 # cicada — plain Makefile with pkg-config.
 #   make          install missing Debian packages (as root), build ./cicada
-#   make run      build, start the demo site, run examples/demo.lua headless
+#   make run      build, start the demo site and the web UI for examples/demo.lua
+#                 (open http://127.0.0.1:8089); HEADLESS=1 make run: a 30 s
+#                 headless run instead (tools/run-demo.sh; exits 0)
 #   make test     the folder include-cycle check (tools/deps), unit tests under
 #                 ASan/UBSan, end-to-end tests (pytest), then browser tests
 #                 (node --test, playwright-core driving Debian's chromium)
@@ -10,7 +12,7 @@
 #   make fmt      clang-format every source file
 
 CC      ?= cc
-PKGS    := luajit libcjson libzmq msgpack openssl libcares
+PKGS    := luajit libcjson libzmq msgpack openssl libcares inih
 WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-unused-parameter -Wformat=2
 CSTD    := -std=c11 -D_GNU_SOURCE
@@ -23,9 +25,16 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 
 # Debian packages: to build, and to run the tests and benchmarks.
 BUILD_DEBS := gcc make pkg-config libluajit2-5.1-dev libcjson-dev libjs-chart.js \
-              libssl-dev zlib1g-dev openssl libzmq3-dev libmsgpack-dev libc-ares-dev
+              libssl-dev zlib1g-dev openssl libzmq3-dev libmsgpack-dev libc-ares-dev libinih-dev
 TEST_DEBS  := nginx wrk python3-pytest python3-locust python3-yaml time procps iproute2 \
-              redis-server lua-nginx-redis lua-nginx-websocket python3-websockets chromium
+              redis-server lua-nginx-redis lua-nginx-websocket python3-websockets chromium \
+              nodejs npm
+# tests/e2e/test_monitor.py and tests/web/monitor.test.mjs run a real node_exporter
+TEST_DEBS  += prometheus-node-exporter
+# tests/e2e/test_metrics.py: promtool checks /metrics, a real Prometheus scrapes it
+TEST_DEBS  += prometheus
+# tests/e2e/test_proxy.py: requests through a real proxy
+TEST_DEBS  += tinyproxy
 DEPS_STAMP := build/.deps
 
 SRC      := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
@@ -44,6 +53,7 @@ all: deps cicada
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): Makefile
 	@missing=""; for p in $(BUILD_DEBS) $(if $(NO_TEST_DEPS),,$(TEST_DEBS)); do \
+	  case $$p in nodejs|npm) command -v $${p%js} >/dev/null && continue;; esac; \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -109,13 +119,16 @@ unit: deps $(UNIT_BIN)
 e2e: all
 	cd tests/e2e && /usr/bin/python3 -m pytest -q -p no:cacheprovider .
 
-# Browser tests: Node.js >= 20 (node and npm on PATH; Debian 12's nodejs 18 is too
-# old for playwright-core, so it is not in TEST_DEBS) with playwright-core
+# Browser tests: Node.js >= 18 (Debian 12's nodejs and npm, in TEST_DEBS; a
+# node already on PATH, e.g. NodeSource's, is used as it is) with
+# playwright-core 1.61.1, the last release whose engines field takes Node 18,
 # from the committed lockfile, driving /usr/bin/chromium (never a
 # downloaded browser). Screenshots go to tests/web/artifacts/.
 web: all
 	@command -v node >/dev/null && command -v npm >/dev/null || \
-	  { echo "web: node and npm are needed for the browser tests (Node.js >= 20, e.g. from NodeSource)"; exit 1; }
+	  { echo "web: node and npm are needed for the browser tests: apt-get install nodejs npm"; exit 1; }
+	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' || \
+	  { echo "web: Node.js >= 18 is needed, this is $$(node --version)"; exit 1; }
 	cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --prefer-offline \
 	  --loglevel=error && node --test --test-reporter=spec
 

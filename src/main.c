@@ -20,6 +20,7 @@
 #include "dist/worker.h"
 #include "runner/runner.h"
 #include "lua/msg.h"
+#include "monitor/monitor.h"
 #include "report/html.h"
 #include "web/assets.h"
 #include "web/server.h"
@@ -27,28 +28,30 @@
 #define CICADA_VERSION "0.1.0"
 
 /* The console tables, Locust's STATS_NAME_WIDTH wide (taken once, at
- * start) on stdout. */
+ * start) on stdout, or on stderr with --json (stdout is its document). */
 static int name_width;
+static FILE *tables_to;
 
 static void table_stats(void *ud, stats_t *st, bool current)
 {
-    console_stats(st, name_width, current, console_to_file, stdout);
+    console_stats(st, name_width, current, console_to_file, tables_to);
 }
 
 static void table_percentiles(void *ud, stats_t *st)
 {
-    console_percentiles(st, name_width, console_to_file, stdout);
+    console_percentiles(st, name_width, console_to_file, tables_to);
 }
 
 static void table_errors(void *ud, stats_t *st)
 {
-    console_errors(st, name_width, console_to_file, stdout);
+    console_errors(st, name_width, console_to_file, tables_to);
 }
 
 /* What the runner is told of the command line; o must outlive the runner. */
 static runner_conf_t runner_conf_of(const opts_t *o)
 {
-    name_width = console_name_width(STDOUT_FILENO);
+    tables_to = o->json_stdout ? stderr : stdout;
+    name_width = console_name_width(fileno(tables_to));
     return (runner_conf_t){.locustfile = o->locustfile,
                            .host = o->host,
                            .users = o->users,
@@ -64,7 +67,12 @@ static runner_conf_t runner_conf_of(const opts_t *o)
                            .print_stats = o->print_stats,
                            .only_summary = o->only_summary,
                            .reset_stats = o->reset_stats,
+                           .json_stdout = o->json_stdout,
                            .json_file = o->json_file,
+                           .summary_json = o->summary_json,
+                           .thresholds = o->thresholds,
+                           .nthresholds = o->nthresholds,
+                           .exit_code_on_threshold = o->exit_code_on_threshold,
                            .exit_code_on_error = o->exit_code_on_error,
                            .stop_timeout = o->stop_timeout,
                            .threads = o->threads,
@@ -80,6 +88,7 @@ static runner_conf_t runner_conf_of(const opts_t *o)
                            .ntags = o->ntags,
                            .exclude_tags = o->exclude_tags,
                            .nexclude_tags = o->nexclude_tags,
+                           .iterations = o->iterations,
                            .classes = o->classes,
                            .nclasses = o->nclasses,
                            .tables = {.stats = table_stats,
@@ -107,6 +116,24 @@ static int write_html(runner_t *r, const char *path)
         return -1;
     }
     return 0;
+}
+
+/* A master's workers for the monitor's "Target resources" (its thread). */
+static size_t master_workers(void *ud, monitor_worker_t *out, size_t max)
+{
+    runner_worker_t w[64];
+    runner_t *r = ud;
+    runner_lock(r);
+    size_t n = runner_workers(r, w, max < 64 ? max : 64);
+    runner_unlock(r);
+    if (n > max) n = max;
+    if (n > 64) n = 64;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(out[i].id, sizeof out[i].id, "%.127s", w[i].id);
+        out[i].cpu = w[i].cpu_usage;
+        out[i].rss = (double)w[i].memory_usage;
+    }
+    return n;
 }
 
 int main(int argc, char **argv)
@@ -144,10 +171,20 @@ int main(int argc, char **argv)
                 err);
         return 2;
     }
+    monitor_spec_t spec;
+    for (size_t i = 0; i < o.nmonitor; i++)
+        if (monitor_spec(o.monitor[i], &spec, err, sizeof err) != 0) {
+            fprintf(stderr,
+                    "usage: cicada [options] [UserClass ...]  (see cicada --help)\n"
+                    "cicada: error: argument --monitor: %s\n",
+                    err);
+            return 2;
+        }
     msg_set_role(o.master ? "master" : o.worker ? "worker" : "local"); /* cicada.role */
     runner_t *r = runner_new(&conf);
-    if (r == NULL) return 1;
+    if (r == NULL) return 2; /* a bad scenario (docs/cli.md, "Exit codes") */
     if (o.worker) {
+        if (o.nmonitor) log_warn("--monitor is ignored on a worker: the master scrapes the targets");
         worker_t *w = worker_start(r, &o, err, sizeof err);
         if (w == NULL) {
             fprintf(stderr, "cicada: %s\n", err);
@@ -158,6 +195,17 @@ int main(int argc, char **argv)
         int code = worker_finish(w);
         runner_free(r);
         return code;
+    }
+    /* the targets' resources: where the UI or --monitor asks, never on a worker */
+    monitor_t *mon = NULL;
+    if (o.nmonitor > 0 || !o.headless) {
+        mon = monitor_start(o.monitor, o.nmonitor, o.monitor_interval, o.csv_prefix, err,
+                            sizeof err);
+        if (mon == NULL) {
+            fprintf(stderr, "cicada: %s\n", err);
+            runner_free(r);
+            return 1;
+        }
     }
     master_t *master = NULL;
     if (o.master) {
@@ -186,11 +234,15 @@ int main(int argc, char **argv)
         runner_free(r);
         return 1;
     }
+    if (master && mon) monitor_workers_from(mon, master_workers, r);
     int code = runner_run(r);
     web_stop(metrics);
     web_stop(web);
+    monitor_stop(mon); /* before master_free: its thread reads the workers */
+    monitor_summary(mon, stdout);
     if (o.html_file && write_html(r, o.html_file) != 0 && code == 0) code = 1;
     master_free(master);
     runner_free(r);
+    monitor_free(mon);
     return code;
 }

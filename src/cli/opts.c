@@ -15,8 +15,11 @@
  *
  * getopt_long is not used: it prints its own messages, keeps global state
  * (optind) that tests would have to reset, and knows neither argparse's
- * negative numbers nor nargs='*'. Config files (--config, locust.conf) are
- * not read. */
+ * negative numbers nor nargs='*'.
+ *
+ * Config files come last (config.c reads them): each key is a long flag
+ * name, applied to the flags that neither the command line nor a variable
+ * set, file after file so that a later file wins over an earlier one. */
 #include "cli/opts.h"
 
 #include <errno.h>
@@ -30,8 +33,10 @@
 
 #include "base/limits.h"
 #include "base/log.h"
+#include "stats/threshold.h"
+#include "cli/config.h"
 
-enum kind { K_HELP, K_BOOL, K_STR, K_INT, K_LONG, K_FLOAT, K_SPAN, K_STOP, K_LIST };
+enum kind { K_HELP, K_BOOL, K_STR, K_INT, K_LONG, K_FLOAT, K_SPAN, K_STOP, K_LIST, K_APPEND, K_RULE };
 enum check { C_NONE, C_LOGLEVEL, C_AUTH, C_HOST, C_BIND };
 
 struct flag {
@@ -67,6 +72,9 @@ static const struct flag main_flags[] = {
      .min = 0, .max = LIMIT_SPAWN_RATE, .min_excl = true},
     {"-t/--run-time", 't', "run-time", "LOCUST_RUN_TIME", K_SPAN, AT(run_time), SECONDS(0)},
     {"-l/--list", 'l', "list", NULL, K_BOOL, AT(list_classes)},
+    {"-i/--iterations", 'i', "iterations", "LOCUST_ITERATIONS", K_LONG, AT(iterations), .min = 0,
+     .max = 9.2e18},
+    {"--config", 0, "config", NULL, K_STR, AT(config_file)},
     /* Web UI options */
     {"--web-host", 0, "web-host", "LOCUST_WEB_HOST", K_STR, AT(web_host)},
     {"--web-port/-P", 'P', "web-port", "LOCUST_WEB_PORT", K_INT, AT(web_port), PORT},
@@ -75,6 +83,8 @@ static const struct flag main_flags[] = {
     {"--class-picker", 0, "class-picker", "LOCUST_USERCLASS_PICKER", K_BOOL, AT(class_picker)},
     {"--autoquit", 0, "autoquit", "LOCUST_AUTOQUIT", K_LONG, AT(autoquit), SECONDS(-1)},
     {"--web-auth", 0, "web-auth", "LOCUST_WEB_AUTH", K_STR, AT(web_auth), .check = C_AUTH},
+    {"--web-login", 0, "web-login", "LOCUST_WEB_LOGIN", K_BOOL, AT(web_login)},
+    {"--web-base-path", 0, "web-base-path", "LOCUST_WEB_BASE_PATH", K_STR, AT(web_base_path)},
     {"--tls-cert", 0, "tls-cert", "LOCUST_TLS_CERT", K_STR, AT(tls_cert)},
     {"--tls-key", 0, "tls-key", "LOCUST_TLS_KEY", K_STR, AT(tls_key)},
     {"--metrics-bind", 0, "metrics-bind", NULL, K_STR, AT(metrics_bind), .check = C_BIND},
@@ -110,7 +120,13 @@ static const struct flag main_flags[] = {
     {"--only-summary", 0, "only-summary", "LOCUST_ONLY_SUMMARY", K_BOOL, AT(only_summary)},
     {"--reset-stats", 0, "reset-stats", "LOCUST_RESET_STATS", K_BOOL, AT(reset_stats)},
     {"--html", 0, "html", "LOCUST_HTML", K_STR, AT(html_file)},
-    {"--json", 0, "json", NULL, K_STR, AT(json_file)},
+    {"--json", 0, "json", "LOCUST_JSON", K_BOOL, AT(json_stdout)},
+    {"--json-file", 0, "json-file", "LOCUST_JSON_FILE", K_STR, AT(json_file)},
+    {"--summary-json", 0, "summary-json", NULL, K_STR, AT(summary_json)},
+    {"--threshold", 0, "threshold", NULL, K_RULE, AT(thresholds),
+     .count_off = offsetof(opts_t, nthresholds)},
+    {"--exit-code-on-threshold", 0, "exit-code-on-threshold", NULL, K_INT,
+     AT(exit_code_on_threshold), .min = 0, .max = 255},
     /* Logging options */
     {"--loglevel/-L", 'L', "loglevel", "LOCUST_LOGLEVEL", K_STR, AT(loglevel), .check = C_LOGLEVEL},
     {"--logfile", 0, "logfile", "LOCUST_LOGFILE", K_STR, AT(logfile)},
@@ -121,11 +137,17 @@ static const struct flag main_flags[] = {
     {"-s/--stop-timeout", 's', "stop-timeout", "LOCUST_STOP_TIMEOUT", K_STOP, AT(stop_timeout),
      SECONDS(0)},
     {"--threads", 0, "threads", NULL, K_INT, AT(threads), .min = 1, .max = 1024},
+    {"--processes", 0, "processes", "LOCUST_PROCESSES", K_INT, AT(processes), .min = -1,
+     .max = 1024},
     {"--insecure", 0, "insecure", NULL, K_BOOL, AT(insecure)},
     {"--ca-file", 0, "ca-file", NULL, K_STR, AT(ca_file)},
     {"--resolver", 0, "resolver", "CICADA_RESOLVER", K_STR, AT(resolver)},
     {"--resolver-timeout", 0, "resolver-timeout", NULL, K_FLOAT, AT(resolver_timeout),
      .min = 0, .max = 600, .min_excl = true},
+    /* Monitoring the targets (docs/monitoring.md) */
+    {"--monitor", 0, "monitor", NULL, K_APPEND, AT(monitor), .count_off = offsetof(opts_t, nmonitor)},
+    {"--monitor-interval", 0, "monitor-interval", NULL, K_FLOAT, AT(monitor_interval), .min = 0.1,
+     .max = 3600},
 };
 
 static const struct flag demo_flags[] = {
@@ -136,7 +158,7 @@ static const struct flag demo_flags[] = {
     {"--fail-ratio", 0, "fail-ratio", NULL, K_FLOAT, AT(demo_fail_ratio), .min = 0, .max = 1},
 };
 
-#define NFLAGS_MAX 64
+#define NFLAGS_MAX 96
 
 struct parser {
     opts_t *o;
@@ -145,6 +167,7 @@ struct parser {
     bool seen[NFLAGS_MAX];
     const char *env; /* the variable being applied, for messages */
     size_t store_used;
+    size_t config_used; /* bytes of o->config_store */
     char *err;
     size_t n;
 };
@@ -174,8 +197,10 @@ void opts_init(opts_t *o)
     o->autoquit = -1;
     o->web_host = "127.0.0.1";
     o->web_port = 8089;
+    o->web_base_path = "";
     o->loglevel = "INFO";
     o->exit_code_on_error = 1;
+    o->exit_code_on_threshold = 3;
     o->stop_timeout = 0;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = cpus < 1 ? 1 : cpus > 1024 ? 1024 : (int)cpus;
@@ -185,6 +210,7 @@ void opts_init(opts_t *o)
     o->master_bind_port = 5557;
     o->expect_workers = 1;
     o->expect_workers_max_wait = 0;
+    o->monitor_interval = 1;
     o->demo_host = "127.0.0.1";
     o->demo_port = 8080;
     o->demo_slow = 0.2;
@@ -310,6 +336,21 @@ static int add_list(struct parser *p, const struct flag *f, const char *v)
     return 0;
 }
 
+/* Check one threshold rule (stats/threshold.h) and keep it (repeatable). */
+static int add_rule(struct parser *p, const struct flag *f, const char *v)
+{
+    const char **list = field(p, f);
+    size_t *count = (size_t *)(void *)((char *)p->o + f->count_off);
+    threshold_t t;
+    char why[512];
+    if (threshold_parse(v, strlen(v), &t, why, sizeof why) != 0)
+        return fail(p, "argument %s: invalid rule '%s': %s", f->name, v, why);
+    if (*count == OPTS_MAX_THRESHOLDS)
+        return fail(p, "argument %s: too many rules (at most %d)", f->name, OPTS_MAX_THRESHOLDS);
+    list[(*count)++] = v;
+    return 0;
+}
+
 /* Convert and store one value of flag f. Returns 0, or -1 with err set. */
 static int set_value(struct parser *p, const struct flag *f, const char *v)
 {
@@ -368,6 +409,13 @@ static int set_value(struct parser *p, const struct flag *f, const char *v)
         return 0;
     case K_LIST:
         return add_list(p, f, v);
+    case K_APPEND: /* repeatable: one value each time */
+        if (*(size_t *)(void *)((char *)p->o + f->count_off) == OPTS_MAX_MONITOR)
+            return fail(p, "argument %s: given more than %d times", f->name, OPTS_MAX_MONITOR);
+        ((const char **)field(p, f))[(*(size_t *)(void *)((char *)p->o + f->count_off))++] = v;
+        return 0;
+    case K_RULE:
+        return add_rule(p, f, v);
     case K_BOOL:
     case K_HELP:
         break;
@@ -508,6 +556,14 @@ static int parse_argv(struct parser *p, int argc, char **argv, int start)
     return 0;
 }
 
+static size_t find_flag(const struct parser *p, const char *lng)
+{
+    size_t i = 0;
+    while (i + 1 < p->nflags && strcmp(p->flags[i].lng, lng) != 0)
+        i++;
+    return i;
+}
+
 /* ConfigArgParse's rules for a variable of a flag without a value. */
 static int env_bool(struct parser *p, const struct flag *f, const char *v)
 {
@@ -530,6 +586,74 @@ static int apply_env(struct parser *p)
         p->env = f->env;
         int r = f->kind == K_BOOL ? env_bool(p, f, v) : set_value(p, f, v);
         p->env = NULL;
+        if (r != 0) return -1;
+        p->seen[i] = true; /* config files cannot override it */
+    }
+    return 0;
+}
+
+/* A copy of v in o->config_store, or NULL with err set. */
+static const char *keep(struct parser *p, const char *v)
+{
+    size_t len = strlen(v) + 1;
+    if (p->config_used + len > sizeof p->o->config_store) {
+        fail(p, "config files: string values too long (%d bytes in all at most)",
+             OPTS_CONFIG_STORE);
+        return NULL;
+    }
+    char *s = memcpy(p->o->config_store + p->config_used, v, len);
+    p->config_used += len;
+    return s;
+}
+
+/* One key = value of a config file (config_fn). Keys are long flag names,
+ * with or without their "--", never abbreviated. */
+static int config_item(void *ud, const char *where, const char *key, const char *const *vals,
+                       size_t n, bool list)
+{
+    struct parser *p = ud;
+    const char *name = strncmp(key, "--", 2) == 0 ? key + 2 : key;
+    const struct flag *f = NULL;
+    for (size_t i = 0; i < p->nflags && f == NULL; i++)
+        if (strcmp(p->flags[i].lng, name) == 0 && p->flags[i].kind != K_HELP) f = &p->flags[i];
+    if (f == NULL) {
+        fail(p, "%s: unknown key '%s' (keys are the long flag names without '--', e.g. "
+                "spawn-rate; see cicada --help)", where, key);
+        return -1;
+    }
+    if (f->off == offsetof(opts_t, config_file)) {
+        fail(p, "%s: 'config' is read from the command line only (--config FILE)", where);
+        return -1;
+    }
+    if (p->seen[f - p->flags]) return 0; /* the command line or a variable set it */
+    p->env = where;
+    int r = 0;
+    if (list && f->kind != K_LIST) {
+        r = fail(p, "argument %s: takes one value, not a list", f->name);
+    } else if (f->kind == K_LIST) {
+        *(size_t *)(void *)((char *)p->o + f->count_off) = 0; /* a later file replaces it */
+        for (size_t i = 0; i < n && r == 0; i++)
+            r = add_list(p, f, vals[i]);
+    } else if (f->kind == K_BOOL) {
+        r = env_bool(p, f, vals[0]);
+    } else {
+        const char *v = f->kind == K_STR ? keep(p, vals[0]) : vals[0];
+        r = v ? set_value(p, f, v) : -1;
+    }
+    p->env = NULL;
+    return r;
+}
+
+/* The default files, then --config's; a later one wins over an earlier. */
+static int apply_config(struct parser *p)
+{
+    const char *paths[CONFIG_MAX_FILES];
+    char home[4096];
+    size_t k = config_defaults(paths, home, sizeof home);
+    if (p->o->config_file) paths[k++] = p->o->config_file;
+    for (size_t i = 0; i < k; i++) {
+        bool asked = p->o->config_file && i == k - 1;
+        int r = config_read(paths[i], asked, config_item, p, p->err, p->n);
         if (r != 0) return -1;
     }
     return 0;
@@ -562,6 +686,42 @@ static int check_combinations(struct parser *p)
     if ((o->tls_cert == NULL) != (o->tls_key == NULL))
         return fail(p, "argument %s: requires %s", o->tls_cert ? "--tls-cert" : "--tls-key",
                     o->tls_cert ? "--tls-key" : "--tls-cert");
+    return 0;
+}
+
+/* The flags of Locust after 2.12.1: --processes becomes --threads,
+ * --web-base-path is checked and loses its trailing '/', --web-login is
+ * refused (docs/cli.md says why). */
+static int check_recent(struct parser *p)
+{
+    opts_t *o = p->o;
+    if (o->web_login)
+        return fail(p, "argument --web-login: cicada has no login page (Locust's needs Python "
+                       "auth code); use --web-auth USER:PASSWORD for basic authentication");
+    if (p->seen[find_flag(p, "processes")] && o->processes == 0)
+        return fail(p, "argument --processes: invalid value '0' (-1 for one per CPU, or 1 to 1024)");
+    if (o->processes != 0) {
+        if (p->seen[find_flag(p, "threads")])
+            return fail(p, "argument --processes: not allowed with --threads (both set the "
+                           "number of engine threads; give one)");
+        if (o->processes > 0)
+            o->threads = o->processes;
+    }
+    if (o->web_base_path[0]) {
+        const char *v = o->web_base_path;
+        size_t len = strlen(v);
+        while (len > 0 && v[len - 1] == '/')
+            len--;
+        if (v[0] != '/' || len >= OPTS_BASE_PATH || strstr(v, "//") ||
+            strspn(v, "/-._~abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") !=
+                strlen(v))
+            return fail(p, "argument --web-base-path: invalid value '%s' (a path like /locust: "
+                           "letters, digits, '-', '.', '_', '~' and single '/', at most %d bytes)",
+                        v, OPTS_BASE_PATH - 1);
+        memcpy(o->base_path_store, v, len);
+        o->base_path_store[len] = '\0';
+        o->web_base_path = o->base_path_store;
+    }
     return 0;
 }
 
@@ -607,7 +767,9 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t n)
     int r = parse_argv(&p, argc, argv, start);
     if (r == 0 && p.flags == main_flags) {
         r = apply_env(&p);
+        if (r == 0) r = apply_config(&p);
         if (r == 0) r = check_combinations(&p);
+        if (r == 0) r = check_recent(&p);
     }
     return r < 0 ? 2 : r;
 }

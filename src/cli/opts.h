@@ -4,9 +4,11 @@
  * usage error that names it. Strings in opts_t point into argv, into the
  * environment or at static defaults, and are never freed; tag names are
  * copied into the opts_t's own tag_store (a list like "a,b" must be split),
- * so they live as long as that opts_t. Locust's LOCUST_* environment
- * variables are honoured for the flags Locust reads them for; a flag given
- * on the command line wins over its variable. */
+ * so they live as long as that opts_t, like the strings read from config
+ * files (config_store). Sources, weakest first, as Locust and ConfigArgParse
+ * order them: defaults, ~/.locust.conf, ./locust.conf, ./pyproject.toml
+ * ([tool.locust]), --config FILE, LOCUST_* environment variables (for the
+ * flags Locust reads them for), the command line. */
 #ifndef CICADA_OPTS_H
 #define CICADA_OPTS_H
 
@@ -16,7 +18,11 @@
 #include "base/limits.h"
 
 #define OPTS_MAX_TAGS 64
+#define OPTS_MAX_THRESHOLDS 32 /* --threshold rules */
 #define OPTS_TAG_STORE 2048 /* bytes for all tag names of -T and -E together */
+#define OPTS_MAX_MONITOR 64 /* --monitor values */
+#define OPTS_CONFIG_STORE 16384 /* bytes for the string values read from config files */
+#define OPTS_BASE_PATH 128      /* --web-base-path, at most this long */
 
 typedef struct opts {
     const char *command;     /* NULL for a load test, "demo-server" for the demo site */
@@ -33,6 +39,8 @@ typedef struct opts {
     const char *web_host;    /* --web-host, default "127.0.0.1" */
     int web_port;            /* --web-port/-P, default 8089 */
     const char *web_auth;    /* --web-auth user:password */
+    const char *web_base_path; /* --web-base-path: "" or "/a/b" (no trailing '/') */
+    bool web_login;          /* --web-login: refused (see docs/cli.md) */
     const char *tls_cert, *tls_key;
     const char *metrics_bind; /* --metrics-bind HOST:PORT (checked), NULL if not given */
     const char *csv_prefix;  /* --csv */
@@ -41,12 +49,20 @@ typedef struct opts {
     bool only_summary;       /* --only-summary */
     bool reset_stats;        /* --reset-stats */
     const char *html_file;   /* --html */
-    const char *json_file;   /* --json FILE: cicada's JSON summary */
+    bool json_stdout;        /* --json: Locust's JSON statistics on stdout at the end */
+    const char *json_file;   /* --json-file PREFIX: the same in PREFIX.json */
+    const char *summary_json; /* --summary-json FILE: cicada's end-of-run document */
+    const char *thresholds[OPTS_MAX_THRESHOLDS]; /* --threshold EXPR (checked), repeatable */
+    size_t nthresholds;
+    int exit_code_on_threshold; /* --exit-code-on-threshold, default 3 */
     const char *loglevel;    /* -L/--loglevel, default "INFO" (validated) */
     const char *logfile;     /* --logfile */
     int exit_code_on_error;  /* --exit-code-on-error, default 1 */
     double stop_timeout;     /* -s/--stop-timeout seconds, default 0 */
     int threads;             /* --threads, default: number of online CPUs */
+    int processes;           /* --processes N (-1: one per CPU) as given, 0 if not; sets threads */
+    long iterations;         /* -i/--iterations: task iterations per user, 0 = no limit */
+    const char *config_file; /* --config FILE, read after the default config files */
     bool insecure;           /* --insecure: no TLS certificate verification */
     const char *ca_file;     /* --ca-file: CA bundle (PEM) instead of the system's */
     const char *resolver;    /* --resolver IP[:PORT]: DNS server instead of resolv.conf's */
@@ -69,8 +85,13 @@ typedef struct opts {
     const char *exclude_tags[OPTS_MAX_TAGS]; /* -E/--exclude-tags */
     size_t nexclude_tags;
     char tag_store[OPTS_TAG_STORE];          /* tags[] and exclude_tags[] point here */
+    char config_store[OPTS_CONFIG_STORE];    /* strings read from config files */
+    char base_path_store[OPTS_BASE_PATH];    /* web_base_path points here */
     const char *classes[LIMIT_CLASSES];   /* positional user class names */
     size_t nclasses;
+    const char *monitor[OPTS_MAX_MONITOR];   /* --monitor [NAME=]URL, repeatable (docs/monitoring.md) */
+    size_t nmonitor;
+    double monitor_interval;                 /* --monitor-interval seconds, default 1 */
     /* demo-server */
     const char *demo_host;   /* --bind, default "127.0.0.1" */
     int demo_port;           /* --port, default 8080 */
@@ -87,7 +108,9 @@ void opts_init(opts_t *o);
  * may be NULL). On -h/--help returns 1 after writing the help text to
  * stdout (the demo-server help for `demo-server --help`). argv is only
  * read, and must outlive *o. -V and -l only set show_version and
- * list_classes: the caller acts on them. */
+ * list_classes: the caller acts on them. The config files are read from
+ * $HOME and the working directory (not for demo-server); an error in one,
+ * an unknown key included, is a usage error naming FILE:LINE. */
 int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t n);
 
 /* Parse a Locust timespan ("20", "20s", "3m", "2h", "1h30m", "3h30m10s":

@@ -156,6 +156,7 @@ void engine_spawn(engine_t *e, int cls, int64_t sched)
     e->users = u;
     atomic_fetch_add(&e->class_users[cls], 1);
     atomic_fetch_add(&e->live_users, 1);
+    atomic_fetch_add(&e->born, 1);
     lua_rawgeti(u->co, LUA_REGISTRYINDEX, e->run_ref);
     lua_pushinteger(u->co, cls + 1);
     lua_pushnumber(u->co, (double)u->id);

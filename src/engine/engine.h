@@ -138,6 +138,7 @@ typedef struct engine_conf {
     const char *host; /* -H, overrides the classes' hosts; may be NULL */
     const char *const *tags, *const *exclude_tags;
     size_t ntags, nexclude_tags;
+    long iterations; /* -i: tasks per user before it stops, 0 for no limit */
     double stop_timeout;
     int nengines; /* user ids are dealt as index + 1 + nengines * k */
     bool insecure;       /* --insecure: HTTPS without certificate verification */
@@ -182,6 +183,7 @@ typedef struct engine {
     user_t *current; /* the user whose coroutine is running */
     atomic_long class_users[LIMIT_CLASSES];
     atomic_long live_users;
+    atomic_long asked, born; /* users the runner asked for (CMD_SPAWN) / created, ever */
     struct net *net; /* the transport context (net/net.h): TLS contexts, graveyard */
     struct resolver *resolver; /* host names, looked up on this loop (net/resolve.h) */
     user_t *walk_next; /* each_user's next user, kept right when users end */

@@ -28,6 +28,7 @@
 #include "http/body.h"
 #include "http/cookie.h"
 #include "http/session.h"
+#include "http/tunnel.h"
 #include "net/tls.h"
 
 #define RBUF_MIN 4096
@@ -50,8 +51,8 @@ static inline net_t *net_of(const conn_t *c)
 static const char *name_error(const conn_t *c, const char *why)
 {
     snprintf(errtext, sizeof errtext, "NameResolutionError(\"Failed to resolve '%s' (%s)\")",
-             c->host, why);
-    return errtext;
+             c->px_host ? c->px_host : c->host, why);
+    return c->px_host ? tunnel_proxy_error(errtext) : errtext;
 }
 
 static const char *errno_error(const conn_t *c, int e)
@@ -75,6 +76,13 @@ static const char *errno_error(const conn_t *c, int e)
     }
 }
 
+/* A connect that failed (errno e): through a proxy, requests' ProxyError. */
+static const char *connect_error(const conn_t *c, int e)
+{
+    const char *t = errno_error(c, e);
+    return c->px_host ? tunnel_proxy_error(t) : t;
+}
+
 /* The request's URL, rebuilt from the connection's origin and the request
  * line into out (size n > 0, NUL-terminated). Returns its length. */
 static size_t request_url(const conn_t *c, char *out, size_t n)
@@ -82,6 +90,7 @@ static size_t request_url(const conn_t *c, char *out, size_t n)
     const char *p = c->wbuf.p, *sp = p ? memchr(p, ' ', c->wbuf.len) : NULL;
     const char *end = sp ? memchr(sp + 1, ' ', c->wbuf.len - (size_t)(sp + 1 - p)) : NULL;
     size_t ol = strlen(c->origin), tl = end ? (size_t)(end - sp - 1) : 0;
+    if (sp) sp = client_origin_form(sp + 1, &tl) - 1; /* the absolute form's path */
     if (ol > n - 1) ol = n - 1;
     if (tl > n - 1 - ol) tl = n - 1 - ol;
     memcpy(out, c->origin, ol);
@@ -126,6 +135,9 @@ static void bury(sock_t *s)
     buf_free(&c->rbuf);
     xfree(c->origin);
     xfree(c->host);
+    xfree(c->px_host);
+    xfree(c->px_user);
+    xfree(c->px_auth);
     xfree(c);
 }
 
@@ -147,12 +159,16 @@ void client_init(client_t *cl, client_env_t *env, client_done_fn *done, void *ar
 conn_t *client_conn(client_t *cl, const char *host, size_t host_len, int port, bool tls,
                     char *err, size_t n)
 {
+    proxy_t pxv, *px = &pxv;
+    int pr = proxy_pick(&cl->proxies, tls, host, host_len, port, px, err, n);
+    if (pr < 0) return NULL;
+    if (pr == 0) px = NULL;
     /* the list is kept most recently used first: a hit moves to the front */
     conn_t **pp = &cl->conns, **lru = NULL;
     int count = 0;
     for (conn_t *c; (c = *pp) != NULL; pp = &c->next) {
         if (c->port == port && c->tls == tls && strlen(c->host) == host_len &&
-            memcmp(c->host, host, host_len) == 0) {
+            memcmp(c->host, host, host_len) == 0 && tunnel_same_proxy(c, px)) {
             *pp = c->next;
             c->next = cl->conns;
             cl->conns = c;
@@ -176,6 +192,7 @@ conn_t *client_conn(client_t *cl, const char *host, size_t host_len, int port, b
     snprintf(origin, sizeof origin, "%s://%s%s%s%s", tls ? "https" : "http", v6 ? "[" : "", c->host,
              v6 ? "]" : "", portstr);
     c->origin = xstrdup(origin);
+    if (px) tunnel_set_proxy(c, px);
     c->cl = cl;
     sock_init(&c->sock, net_of(c), on_io);
     c->timer.fn = on_timeout;
@@ -187,7 +204,9 @@ conn_t *client_conn(client_t *cl, const char *host, size_t host_len, int port, b
 /* The socket is connected: start TLS, or go on to writing. */
 static void connected(conn_t *c)
 {
-    if (c->tls) {
+    if (c->tls && c->px_host && c->state != CONN_TUNNEL) {
+        tunnel_start(c); /* TLS once the proxy has opened the tunnel */
+    } else if (c->tls) {
         sock_tls(&c->sock, c->ctx, c->host, c->verify);
         c->state = CONN_HANDSHAKE;
     } else {
@@ -250,7 +269,7 @@ static void on_resolved(resolve_req_t *q, const resolve_addrs_t *addrs, const ch
         use_addrs(c, addrs);
         e = open_any(c);
     }
-    if (why || e) finish(c, why ? name_error(c, why) : errno_error(c, e), false, NULL);
+    if (why || e) finish(c, why ? name_error(c, why) : connect_error(c, e), false, NULL);
     else if (c->state != CONN_CONNECTING) proceed(c, false, NULL); /* connected at once */
 }
 
@@ -261,8 +280,10 @@ static int lookup(conn_t *c, const char **err)
 {
     resolve_addrs_t a;
     char why[RESOLVE_REASON_MAX];
-    int r = resolve_start(c->cl->env->resolver, c->host, c->port, &c->dns, on_resolved, c, &a,
-                          why, sizeof why);
+    const char *host = c->px_host ? c->px_host : c->host; /* through a proxy: the proxy's */
+    int port = c->px_host ? c->px_port : c->port;
+    int r = resolve_start(c->cl->env->resolver, host, port, &c->dns, on_resolved, c, &a, why,
+                          sizeof why);
     if (r == RESOLVE_DONE) use_addrs(c, &a);
     else if (r == RESOLVE_PENDING) c->state = CONN_RESOLVING;
     else *err = name_error(c, why);
@@ -277,7 +298,9 @@ static void finish(conn_t *c, const char *error, bool sync, client_result_t *out
     client_result_t r = {.error = error,
                          .elapsed_ns = clock_ns() - c->t0_ns,
                          .history = c->history,
-                         .nhistory = c->nredirects};
+                         .nhistory = c->nredirects,
+                         .hops = c->cl->hops.p,
+                         .hops_len = c->nredirects ? c->cl->hops.len : 0};
     if (c->wbuf.len) {
         r.url = c->cl->env->url;
         r.url_len = request_url(c, c->cl->env->url, sizeof c->cl->env->url);
@@ -316,11 +339,13 @@ void client_deliver(conn_t *c, const client_result_t *res)
 
 static bool flush(conn_t *c, bool sync, client_result_t *out);
 static bool handshake(conn_t *c, bool sync, client_result_t *out);
+static bool tunnel(conn_t *c, bool sync, client_result_t *out);
 
 /* The socket is connected or connecting: do what its state asks. Returns
  * false if the request ended (failed) inside. */
 static bool proceed(conn_t *c, bool sync, client_result_t *out)
 {
+    if (c->state == CONN_TUNNEL) return tunnel(c, sync, out);
     if (c->state == CONN_HANDSHAKE) return handshake(c, sync, out);
     if (c->state == CONN_WRITING) return flush(c, sync, out);
     return true;
@@ -362,7 +387,22 @@ static bool fail(conn_t *c, const char *error, int e, bool sync, client_result_t
     return false;
 }
 
-/* ---- TLS ---- */
+/* ---- TLS, through a proxy's tunnel or not ---- */
+
+static bool tunnel(conn_t *c, bool sync, client_result_t *out)
+{
+    const char *err = NULL;
+    switch (tunnel_step(c, &err)) {
+    case TUNNEL_OPEN:
+        connected(c); /* CONN_TUNNEL: now TLS with the origin */
+        return handshake(c, sync, out);
+    case TUNNEL_WAIT:
+        return true;
+    }
+    /* the proxy refused: sending again would not help */
+    finish(c, err, sync, out);
+    return false;
+}
 
 static bool handshake(conn_t *c, bool sync, client_result_t *out)
 {
@@ -473,12 +513,12 @@ static void on_io(loop_t *l, loop_io_t *io, uint32_t ev)
             if (e == 0 && c->state == CONN_CONNECTING) return; /* the next address */
         }
         if (e != 0) {
-            finish(c, errno_error(c, e), false, NULL);
+            finish(c, connect_error(c, e), false, NULL);
             return;
         }
         if (c->state == CONN_CONNECTING) connected(c);
     }
-    if (c->state == CONN_HANDSHAKE || c->state == CONN_WRITING) {
+    if (c->state == CONN_TUNNEL || c->state == CONN_HANDSHAKE || c->state == CONN_WRITING) {
         if (!proceed(c, false, NULL)) return;
     }
     if (c->state == CONN_READING) {
@@ -496,7 +536,8 @@ static void on_timeout(loop_t *l, loop_timer_t *t)
 {
     conn_t *c = (conn_t *)((char *)t - offsetof(conn_t, timer));
     double s = (double)c->timeout_ns / 1e9;
-    if (c->state == CONN_RESOLVING || c->state == CONN_CONNECTING || c->state == CONN_HANDSHAKE)
+    if (c->state == CONN_RESOLVING || c->state == CONN_CONNECTING || c->state == CONN_TUNNEL ||
+        c->state == CONN_HANDSHAKE)
         snprintf(errtext, sizeof errtext, "ConnectTimeout('connect timed out (timeout=%g)')", s);
     else
         snprintf(errtext, sizeof errtext, "ReadTimeout('read timed out (read timeout=%g)')", s);
@@ -536,6 +577,7 @@ int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_r
     } else {
         c->t0_ns = now;
         c->nredirects = 0;
+        c->cl->hops.len = 0;
     }
     c->req = *req;
     c->hdr_len = 0;
@@ -557,7 +599,7 @@ int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_r
         const char *why = NULL;
         int r = lookup(c, &why), e = r == 0 ? open_any(c) : 0;
         if (r < 0 || e != 0) {
-            finish(c, r < 0 ? why : errno_error(c, e), true, res);
+            finish(c, r < 0 ? why : connect_error(c, e), true, res);
             return 0;
         }
     }
@@ -589,6 +631,8 @@ void client_free(client_t *cl)
     cl->conns = cl->busy = NULL;
     cookie_jar_free(cl->jar);
     cl->jar = NULL;
+    proxy_map_free(&cl->proxies);
+    buf_free(&cl->hops);
 }
 
 void client_env_free(client_env_t *env)

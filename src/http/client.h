@@ -26,6 +26,17 @@
  * the thread, the request's clock and timeout already running. A lookup
  * failure is the request's failure (NameResolutionError, as requests).
  *
+ * Through an HTTP proxy (proxy.h picks it in client_conn, by requests'
+ * rules: the request's proxies, the environment's, the client's), the
+ * connection is to the proxy, resolved the same way, and is kept per
+ * (origin, proxy): a plain http request goes in absolute form with
+ * Proxy-Authorization (the caller writes them, client_absolute says
+ * when); an https one first sends CONNECT host:port and reads the proxy's
+ * answer (CONN_TUNNEL, tunnel.c), then does TLS with the origin through
+ * the tunnel (its name for SNI and verification), which stays open while
+ * the origin keeps the connection alive. Failing to reach the proxy or a
+ * refused CONNECT (407 among them) is requests' ProxyError.
+ *
  * Bytes move through the transport seam of net/net.h (plain or TLS, or
  * the fake in unit tests): for HTTPS, after the connect the connection
  * does a non-blocking handshake (resuming the session of its previous
@@ -50,11 +61,13 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "base/buf.h"
 #include "net/loop.h"
 #include "http/parse.h"
+#include "http/proxy.h"
 #include "net/net.h"
 #include "net/resolve.h"
 
@@ -62,6 +75,7 @@ enum conn_state {
     CONN_CLOSED,     /* no socket */
     CONN_RESOLVING,  /* looking the host up (net/resolve.h), request waiting in wbuf */
     CONN_CONNECTING, /* connect() in progress, request waiting in wbuf */
+    CONN_TUNNEL,     /* https via a proxy: CONNECT sent or being sent (tunnel.h) */
     CONN_HANDSHAKE,  /* TLS handshake in progress, request waiting in wbuf */
     CONN_WRITING,    /* part of the request still in wbuf */
     CONN_READING,    /* request sent, response being read */
@@ -113,6 +127,16 @@ typedef struct client_env {
  * The callback may send the next request on the same client. */
 typedef void client_done_fn(void *arg, const struct client_result *res);
 
+/* One redirect response of a logical request (requests' r.history),
+ * kept in its client's `hops` buffer: this header, then url_len bytes of
+ * its URL, then hdr_len bytes of its raw header block. Records are packed:
+ * read them with memcpy (client_hop_next). */
+typedef struct client_hop {
+    int status;
+    uint32_t url_len, hdr_len;
+    int64_t elapsed_ns; /* of this hop alone */
+} client_hop_t;
+
 /* One client: its connections (most recently used first), the one of the
  * request in flight, its cookies. Owned by its creator; client_free. */
 typedef struct client {
@@ -120,6 +144,12 @@ typedef struct client {
     struct conn *conns;
     struct conn *busy;      /* the request in flight, NULL if none */
     struct cookie_jar *jar; /* NULL until a cookie is set (http/cookie.h) */
+    proxy_map_t proxies;    /* the scenario's proxies for the request in flight (proxy.h):
+                             * its owner refills it before each request; empty: environment */
+    /* the redirect responses of the request in flight (client_hop_t
+     * records), emptied when a logical request starts: no memory until a
+     * redirect is followed, then reused; at most CLIENT_MAX_REDIRECTS */
+    buf_t hops;
     client_done_fn *done;
     void *arg; /* given to done */
 } client_t;
@@ -133,6 +163,14 @@ typedef struct conn {
     int port;
     bool tls;          /* https */
     char *origin;      /* "http://host:port" as URLs show it; owned */
+    /* the HTTP proxy this connection goes through (proxy.h), px_host NULL
+     * for a direct one: plain http sends absolute-form requests to it with
+     * Proxy-Authorization, https tunnels through it with CONNECT */
+    char *px_host;  /* owned */
+    int px_port;
+    char *px_user;  /* its userinfo as written, to tell proxies apart; owned, NULL if none */
+    char *px_auth;  /* "Basic ..." of the userinfo, NULL if none; owned */
+    size_t tun_len, tun_off; /* CONN_TUNNEL: the CONNECT request's length in rbuf, bytes sent */
     struct sockaddr_storage addr[4]; /* every address of the host, tried in turn */
     socklen_t addrlen[4];
     int naddr, addr_idx;
@@ -188,6 +226,8 @@ typedef struct client_result {
     size_t url_len;
     const short *history; /* statuses of the redirects followed, oldest first */
     int nhistory;
+    const char *hops; /* the redirect responses themselves (client_hop_t records), */
+    size_t hops_len;  /* oldest first; nhistory of them */
 } client_result_t;
 
 /* Make cl an empty client on env whose results go to done(arg, ...). */
@@ -203,6 +243,30 @@ void client_free(client_t *cl);
 conn_t *client_conn(client_t *cl, const char *host, size_t host_len, int port, bool tls,
                     char *err, size_t n);
 
+/* Does a request on c go in absolute form, with c->px_auth (if not NULL)
+ * as its Proxy-Authorization? True for plain http through a proxy; false
+ * for a direct connection or a tunnel. */
+static inline bool client_absolute(const conn_t *c)
+{
+    return c->px_host != NULL && !c->tls;
+}
+
+/* A request target as written in a request line, without the
+ * "scheme://authority" of the absolute form (t, *tl updated). */
+static inline const char *client_origin_form(const char *t, size_t *tl)
+{
+    if (*tl == 0 || t[0] == '/') return t;
+    const char *s = memchr(t, '/', *tl); /* scheme://host/path: the "//" first */
+    if (s && (size_t)(s - t) + 2 <= *tl && s[1] == '/') {
+        const char *p = memchr(s + 2, '/', *tl - (size_t)(s + 2 - t));
+        if (p) {
+            *tl -= (size_t)(p - t);
+            return p;
+        }
+    }
+    return t;
+}
+
 /* Send the request in c->wbuf as req says (req is copied). from is NULL
  * for a new logical request, or the connection whose response redirected
  * here (it may be c itself): the hop then continues from's clock, count
@@ -210,6 +274,24 @@ conn_t *client_conn(client_t *cl, const char *host, size_t host_len, int port, b
  * busy connection; the result comes through the client's callback later),
  * or 0 if it failed at once and *res holds the failure. */
 int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_result_t *res);
+
+/* Read the hop record at *off of res's hops into *h, pointing *url and
+ * *hdr at its bytes (valid as long as res), and advance *off. Returns
+ * false when there is none left. */
+static inline bool client_hop_next(const client_result_t *res, size_t *off, client_hop_t *h,
+                                   const char **url, const char **hdr)
+{
+    if (*off + sizeof *h > res->hops_len) return false;
+    memcpy(h, res->hops + *off, sizeof *h);
+    *url = res->hops + *off + sizeof *h;
+    *hdr = *url + h->url_len;
+    *off += sizeof *h + h->url_len + h->hdr_len;
+    return true;
+}
+
+/* Note c's response (a redirect about to be followed) as the next hop of
+ * its client's request in flight; url is the URL it answered. */
+void client_note_hop(conn_t *c, const char *url, size_t url_len);
 
 /* Hand res to c's client's callback (the request in flight is over). */
 void client_deliver(conn_t *c, const client_result_t *res);

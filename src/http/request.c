@@ -3,7 +3,7 @@
  * The order of the output is fixed (the e2e tests and servers that log
  * requests see it): request line, Host, User-Agent, Accept, the request's
  * headers in the order given, the client's not overridden, Authorization,
- * Cookie, Content-Type, Content-Length, the empty line, the body. A header
+ * Proxy-Authorization, Cookie, Content-Type, Content-Length, the empty line, the body. A header
  * the request or the client names (even to remove it) replaces the one the
  * client would add. Content-Length is sent with a body, and as 0 for a
  * POST, PUT or PATCH without one (as requests does). The cookies are
@@ -76,10 +76,27 @@ bool request_decode(const request_t *r)
     return (request_header_flags(r->defaults, r->ndefaults) & REQUEST_H_DECODE) != 0;
 }
 
+/* "http://host[:port]" of the absolute form (through a proxy only: kept
+ * out of the path of direct requests, whose Host is written inline). */
+static __attribute__((noinline)) void write_origin(buf_t *w, const request_t *r)
+{
+    if (r->tls) PUT(w, "https://");
+    else PUT(w, "http://");
+    bool v6 = memchr(r->host, ':', r->host_len) != NULL;
+    if (v6) PUT(w, "[");
+    buf_append(w, r->host, r->host_len);
+    if (v6) PUT(w, "]");
+    if (r->port != (r->tls ? 443 : 80)) {
+        PUT(w, ":");
+        put_uint(w, (size_t)r->port);
+    }
+}
+
 size_t request_start(buf_t *w, const request_t *r)
 {
     buf_append(w, r->method, r->method_len);
     PUT(w, " ");
+    if (r->absolute) write_origin(w, r);
     size_t at = w->len;
     buf_append(w, r->path, r->path_len);
     if (r->query && r->query_len) {
@@ -194,6 +211,11 @@ size_t request_write(buf_t *w, const request_t *r, size_t *target_len)
     }
     write_headers(w, r);
     if (r->auth_user && !(have & REQUEST_H_AUTH)) write_auth(w, r);
+    if (r->proxy_auth) {
+        PUT(w, "Proxy-Authorization: ");
+        buf_puts(w, r->proxy_auth);
+        PUT(w, "\r\n");
+    }
     if (!(have & REQUEST_H_COOKIE)) write_cookies(w, r);
     if (r->ctype && !(have & REQUEST_H_CTYPE)) {
         PUT(w, "Content-Type: ");

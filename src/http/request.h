@@ -3,7 +3,8 @@
  * parameters appended to the target, Host, the default headers
  * (User-Agent, Accept) unless the request or the client names them, the
  * request's headers, the client's default headers it does not override,
- * basic authentication, the cookies of the jar that match, Content-Type
+ * basic authentication, Proxy-Authorization (plain http through a proxy,
+ * whose request line then carries the absolute URL), the cookies of the jar that match, Content-Type
  * and Content-Length, then the body.
  *
  * It is pure: no Lua, no connection, no clock (the caller passes `now` for
@@ -61,6 +62,8 @@ typedef struct request {
     size_t nheaders;
     const request_header_t *defaults; /* the client's, under the request's */
     size_t ndefaults;
+    bool absolute;          /* through a proxy: "http://host[:port]/path" as the target */
+    const char *proxy_auth; /* Proxy-Authorization value ("Basic ..."), or NULL */
     const char *auth_user; /* basic authentication if not NULL */
     size_t auth_user_len;
     const char *auth_pass; /* may be NULL: "user:" */
@@ -83,8 +86,9 @@ unsigned request_flags(const request_t *r);
 bool request_decode(const request_t *r);
 
 /* Append the request line's start to w: "METHOD target" with the query
- * (after '?', or '&' if the target has one already). Returns the offset in
- * w where the target starts; it ends at w->len. */
+ * (after '?', or '&' if the target has one already), the target in
+ * absolute form if r->absolute. Returns the offset in w where the path
+ * starts (after "http://host:port" in absolute form); it ends at w->len. */
 size_t request_start(buf_t *w, const request_t *r);
 
 /* Append the whole request to w (request line, headers, body). Returns the

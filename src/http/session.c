@@ -11,7 +11,9 @@
  * segments removed and unsafe bytes percent-encoded.
  *
  * The build buffers are the client environment's (client_env_t: reused,
- * never shrunk below what redirects needed, freed with it). */
+ * never shrunk below what redirects needed, freed with it). Each response
+ * that is followed is kept (status, URL, header block) in the client's
+ * hops buffer for the result's history (requests' r.history). */
 #include "http/session.h"
 
 #include <ctype.h>
@@ -42,6 +44,7 @@ static void request_line(const conn_t *c, const char **m, size_t *ml, const char
     const char *end = sp ? memchr(sp + 1, ' ', c->wbuf.len - (size_t)(sp + 1 - p)) : NULL;
     *m = p, *ml = sp ? (size_t)(sp - p) : 0;
     *t = sp ? sp + 1 : "/", *tl = end ? (size_t)(end - sp - 1) : 1;
+    *t = client_origin_form(*t, tl); /* through a proxy: the path of the absolute form */
 }
 
 /* Append p with the bytes a request target must not carry raw
@@ -214,7 +217,7 @@ static const char *copy_headers(const conn_t *c, buf_t *next, bool keep_body, bo
         const char *colon = memchr(line, ':', len);
         size_t nl = colon ? (size_t)(colon - line) : 0;
 #define IS(name) (nl == sizeof name - 1 && strncasecmp(line, name, nl) == 0)
-        bool drop = IS("host") || IS("cookie") ||
+        bool drop = IS("host") || IS("cookie") || IS("proxy-authorization") ||
                     (!keep_body && (IS("content-length") || IS("content-type") ||
                                     IS("transfer-encoding"))) ||
                     (!keep_auth && IS("authorization"));
@@ -225,9 +228,9 @@ static const char *copy_headers(const conn_t *c, buf_t *next, bool keep_body, bo
     return wend;
 }
 
-/* Build the next hop's request to u in next from the request on c. Returns
- * whether it is a HEAD. */
-static bool build_hop(const conn_t *c, const url_t *u, buf_t *next)
+/* Build the next hop's request to u, going out on n, in next from the
+ * request on c. Returns whether it is a HEAD. */
+static bool build_hop(const conn_t *c, const conn_t *n, const url_t *u, buf_t *next)
 {
     const char *m, *t;
     size_t ml, tl;
@@ -238,18 +241,32 @@ static bool build_hop(const conn_t *c, const url_t *u, buf_t *next)
     buf_reset(next);
     buf_append(next, m, ml);
     buf_append(next, " ", 1);
+    if (client_absolute(n)) buf_puts(next, n->origin); /* through a proxy */
     buf_append(next, u->path, u->path_len);
     buf_puts(next, " HTTP/1.1\r\n");
     bool v6 = memchr(u->host, ':', u->host_len) != NULL;
     buf_printf(next, "Host: %s%.*s%s", v6 ? "[" : "", (int)u->host_len, u->host, v6 ? "]" : "");
     if (u->port != (u->tls ? 443 : 80)) buf_printf(next, ":%d", u->port);
     buf_puts(next, "\r\n");
+    if (client_absolute(n) && n->px_auth) buf_printf(next, "Proxy-Authorization: %s\r\n", n->px_auth);
     const char *body = copy_headers(c, next, keep_body, keep_auth);
     const char *wend = c->wbuf.p + c->wbuf.len;
     session_cookie_header(c->cl->jar, next, u->host, u->host_len, u->path, u->path_len, u->tls);
     buf_puts(next, "\r\n");
     if (keep_body && body < wend) buf_append(next, body, (size_t)(wend - body));
     return ml == 4 && memcmp(m, "HEAD", 4) == 0;
+}
+
+void client_note_hop(conn_t *c, const char *url, size_t url_len)
+{
+    buf_t *b = &c->cl->hops;
+    client_hop_t h = {.status = c->status,
+                      .url_len = (uint32_t)url_len,
+                      .hdr_len = (uint32_t)c->hdr_len,
+                      .elapsed_ns = clock_ns() - c->start_ns};
+    buf_append(b, (const char *)&h, sizeof h);
+    buf_append(b, url, url_len);
+    buf_append(b, c->rbuf.p, (size_t)c->hdr_len);
 }
 
 bool session_redirect(conn_t *c, client_result_t *r)
@@ -281,12 +298,14 @@ bool session_redirect(conn_t *c, client_result_t *r)
         return false;
     }
     client_req_t req = c->req;
-    req.head = build_hop(c, &u, next);
+    req.head = build_hop(c, n, &u, next);
     /* the new request takes the connection's write buffer; the old one
      * becomes the next build space (no copy, no allocation) */
     buf_t tmp = n->wbuf;
     n->wbuf = *next;
     *next = tmp;
+    /* r->url is this hop's URL (finish() wrote it before calling here) */
+    client_note_hop(c, r->url ? r->url : "", r->url ? r->url_len : 0);
     client_result_t res;
     if (client_send(n, &req, c, &res) == 0) client_deliver(n, &res);
     return true;

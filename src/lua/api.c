@@ -10,9 +10,11 @@
  *
  * The HTTP client's methods live in lua/http.c. */
 #include "lua/api.h"
+#include "lua/batch.h"
 #include "lua/binding.h"
 #include "lua/cosocket.h"
 #include "lua/http.h"
+#include "lua/json.h"
 #include "lua/ngx.h"
 #include "lua/data.h"
 #include "lua/msg.h"
@@ -348,8 +350,10 @@ void api_open(lua_State *L, engine_t *e)
     lua_setfield(L, -2, "_SLEEP");
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");
+    json_open(L); /* cicada.json (lua/json.c) */
     binding_open(L, e);
     http_open(L);
+    batch_open(L); /* cicada._batch_* (lua/batch.c) */
     data_open(L); /* cicada.data (lua/data.c) */
     cosocket_open(L); /* cicada.tcp, cicada.udp (lua/cosocket.c) */
     msg_open(L, e);   /* cicada.send_message, cicada.role (lua/msg.c) */

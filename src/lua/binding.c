@@ -14,6 +14,7 @@
 
 #include "base/alloc.h"
 #include "lua/api.h"
+#include "lua/batch.h"
 #include "lua/cosocket.h"
 
 /* The engine's: what its users' HTTP clients share. */
@@ -27,6 +28,8 @@ static void hook_cut(user_t *u, bool sockets)
     if (client_cut(&b->http)) {
         b->pending.active = false; /* a catch_response result of the request cut */
         stats_shard_cut(u->eng->shard);
+    } else if (batch_cut(u, true) > 0) {
+        /* the user waited for a client:batch */
     } else if (sockets) {
         cosocket_cut(u);
     }
@@ -36,6 +39,7 @@ static void hook_release(user_t *u)
 {
     binding_t *b = u->binding;
     binding_flush(u);
+    batch_release(u); /* before the jar its slots share goes */
     client_free(&b->http);
     cosocket_release(u);
     buf_free(&b->pending.method);

@@ -20,6 +20,7 @@
 
 struct lua_State;
 struct cosock;
+struct batch;
 
 /* A response held back by catch_response until success()/failure(), the
  * next request or the end of the task. */
@@ -36,6 +37,7 @@ typedef struct binding {
     pending_t pending;
     uint64_t req_seq;       /* requests sent, numbering catch_response results */
     struct cosock *cosocks; /* its cosockets (lua/cosocket.c), closed when it ends */
+    struct batch *batch;    /* client:batch's extra clients (lua/batch.h), NULL until used */
 } binding_t;
 
 /* Set up engine e's binding state (the HTTP clients' environment) in L,

@@ -16,7 +16,8 @@
  * (basic; also on the client), cookies from the user's jar, verify
  * (false or a CA bundle path; also on the client), allow_redirects
  * (default true, false for head()), timeout, max_body_size (the body cap;
- * also on the client, which takes it from the user class). Redirects,
+ * also on the client, which takes it from the user class), proxies and
+ * proxy (also self.client.proxies: lua/proxies.h). Redirects,
  * cookies and decoding happen in C (src/http/session.c, body.c): one
  * result and one statistics entry per call, named after the name option or the path and
  * query as given (Locust names it after the final URL; cicada keeps the
@@ -43,17 +44,16 @@
 #include "http/url.h"
 #include "net/tls.h"
 #include "lua/api.h"
+#include "lua/batch.h"
 #include "lua/binding.h"
 #include "lua/form.h"
 #include "lua/json.h"
+#include "lua/proxies.h"
 #include "lua/response.h"
 #include "net/tls.h"
 
-/* Settle a finished request: record it (or hold it for catch_response)
- * and push the response object onto L. */
-static void complete(lua_State *L, user_t *u, const client_result_t *r)
+void http_complete(lua_State *L, user_t *u, pending_t *p, const client_result_t *r)
 {
-    pending_t *p = &u->binding->pending;
     int64_t rt = r->elapsed_ns / 1000;
     if (u->sched > 0) {
         /* the open model: an iteration's first request counts from the
@@ -78,7 +78,7 @@ static void complete(lua_State *L, user_t *u, const client_result_t *r)
 void http_on_result(void *arg, const client_result_t *r)
 {
     user_t *u = arg;
-    complete(u->co, u, r);
+    http_complete(u->co, u, &u->binding->pending, r);
     engine_resume(u, 1);
 }
 
@@ -90,6 +90,7 @@ typedef struct http_vm {
     request_header_t *hdr;
     size_t cap;
     buf_t query, body;
+    int proxies_key; /* lua/proxies.h */
 } http_vm_t;
 
 static int vm_gc(lua_State *L)
@@ -146,11 +147,14 @@ enum opt {
     O_TIMEOUT,
     O_REDIRECTS,
     O_MAX_BODY,
+    O_PROXIES,
+    O_PROXY,
     NOPT
 };
 static const char *const opt_names[NOPT] = {
     "params", "name", "headers",        "auth",    "verify",          "files",
-    "json",   "data", "catch_response", "timeout", "allow_redirects", "max_body_size"};
+    "json",   "data", "catch_response", "timeout", "allow_redirects", "max_body_size",
+    "proxies", "proxy"};
 #define OPT(o) (5 + (o))
 enum { C_HEADERS = OPT(NOPT), C_AUTH, C_VERIFY, C_BASE, C_MAX_BODY, S_PATH, S_TOP = S_PATH };
 
@@ -338,9 +342,8 @@ static void stats_name(lua_State *L, pending_t *p, const char *target, size_t le
 
 /* A request that failed before any connection (the name did not resolve,
  * the CA bundle is missing): recorded like any failure. */
-static int fail_early(lua_State *L, user_t *u, request_t *r, const char *err)
+static int fail_early(lua_State *L, user_t *u, pending_t *p, request_t *r, const char *err)
 {
-    pending_t *p = &u->binding->pending;
     buf_t *w = &u->eng->scratch;
     buf_reset(w);
     size_t at = request_start(w, r);
@@ -348,7 +351,7 @@ static int fail_early(lua_State *L, user_t *u, request_t *r, const char *err)
     client_result_t res = {.error = err};
     p->active = lua_toboolean(L, OPT(O_CATCH));
     p->seq = ++u->binding->req_seq;
-    complete(L, u, &res);
+    http_complete(L, u, p, &res);
     return 1;
 }
 
@@ -356,8 +359,12 @@ static int fail_early(lua_State *L, user_t *u, request_t *r, const char *err)
  * 1 client, 2 method, 3 url, 4 opts (optional). head_call: called as
  * client:head(), where requests does not follow redirects by default.
  * The Lua arguments are read into a request_t that request.c writes into
- * the connection's buffer. */
-static int do_request(lua_State *L, bool head_call, http_vm_t *v)
+ * the connection's buffer. cl is the client that carries it and p holds
+ * its name; NULL for the user's own (self.client), which waits for the
+ * result. A batch's slot (cl given) does not wait: it returns the
+ * response if the request failed at once, else nothing (the result goes
+ * to cl's callback). */
+static int do_request(lua_State *L, bool head_call, http_vm_t *v, client_t *cl, pending_t *p)
 {
     if (!lua_istable(L, 1))
         return luaL_error(L, "client methods take the client first: self.client:get(...), "
@@ -370,6 +377,8 @@ static int do_request(lua_State *L, bool head_call, http_vm_t *v)
     }
     binding_t *b = binding_of(u);
     binding_flush(u);
+    bool wait = cl == NULL;
+    if (wait) cl = &b->http, p = &b->pending;
     size_t mlen;
     const char *method = luaL_checklstring(L, 2, &mlen);
     const char *target = luaL_checkstring(L, 3);
@@ -385,13 +394,15 @@ static int do_request(lua_State *L, bool head_call, http_vm_t *v)
     char err[512];
     client_req_t req;
     const char *early = carry(L, e, &url, head_call, &req, err, sizeof err);
-    conn_t *c = early ? NULL : client_conn(&b->http, url.host, url.host_len, url.port, url.tls,
+    if (early == NULL)
+        early = proxies_read(L, &v->proxies_key, lua_istable(L, 4), OPT(O_PROXIES), OPT(O_PROXY),
+                             &cl->proxies, err, sizeof err);
+    conn_t *c = early ? NULL : client_conn(cl, url.host, url.host_len, url.port, url.tls,
                                            err, sizeof err);
-    pending_t *p = &b->pending;
     request_t r = {0};
     read_line(L, &r, p, v, &url, method, mlen);
     req.head = strcmp(p->method.p, "HEAD") == 0;
-    if (c == NULL) return fail_early(L, u, &r, err);
+    if (c == NULL) return fail_early(L, u, p, &r, err);
 
     size_t nh = lua_istable(L, OPT(O_HEADERS)) ? read_headers(L, OPT(O_HEADERS), v, 0) : 0;
     size_t nd = lua_istable(L, C_HEADERS) ? read_headers(L, C_HEADERS, v, nh) : nh;
@@ -399,7 +410,9 @@ static int do_request(lua_State *L, bool head_call, http_vm_t *v)
     r.defaults = v->hdr + nh, r.ndefaults = nd - nh;
     req.decode = request_decode(&r);
     read_auth(L, &r);
-    r.jar = b->http.jar;
+    r.absolute = client_absolute(c); /* plain http through a proxy */
+    r.proxy_auth = r.absolute ? c->px_auth : NULL;
+    r.jar = cl->jar;
     if (r.jar && r.jar->n) r.now = (int64_t)time(NULL); /* for cookie expiry only */
     char ctype[80];
     read_body(L, e, &r, v, ctype, sizeof ctype);
@@ -407,13 +420,14 @@ static int do_request(lua_State *L, bool head_call, http_vm_t *v)
     size_t tlen, at = request_write(&c->wbuf, &r, &tlen);
     stats_name(L, p, c->wbuf.p + at, tlen);
 
-    p->active = lua_toboolean(L, OPT(O_CATCH));
+    p->active = wait && lua_toboolean(L, OPT(O_CATCH));
     p->seq = ++b->req_seq;
     client_result_t res;
     if (client_send(c, &req, NULL, &res) == 0) {
-        complete(L, u, &res);
+        http_complete(L, u, p, &res);
         return 1;
     }
+    if (!wait) return 0;
     engine_wait(u);
     return lua_yield(L, 0);
 }
@@ -441,7 +455,21 @@ static int l_clear_cookies(lua_State *L)
 
 static int l_request(lua_State *L)
 {
-    return do_request(L, false, lua_touserdata(L, lua_upvalueindex(1)));
+    return do_request(L, false, lua_touserdata(L, lua_upvalueindex(1)), NULL, NULL);
+}
+
+/* client:_batch_send(method, url, opts, slot, index): send one request of
+ * a batch on the user's batch slot `slot` (lua/batch.c) without waiting. */
+static int l_batch_send(lua_State *L)
+{
+    user_t *u = api_current(L, "client:batch");
+    batch_slot_t *s = batch_slot(L, u, (int)luaL_checkinteger(L, 5), (int)luaL_checkinteger(L, 6));
+    lua_settop(L, 4);
+    const char *m = luaL_checkstring(L, 2);
+    int n = do_request(L, strcasecmp(m, "HEAD") == 0, lua_touserdata(L, lua_upvalueindex(1)),
+                       &s->cl, &s->pending);
+    if (n == 1) s->idx = 0; /* done at once: the slot is free again */
+    return n;
 }
 
 /* client:get(url, opts) and friends: the method is the closure's upvalue. */
@@ -451,7 +479,7 @@ static int l_method(lua_State *L)
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 2);
     return do_request(L, strcmp(lua_tostring(L, 2), "HEAD") == 0,
-                      lua_touserdata(L, lua_upvalueindex(2)));
+                      lua_touserdata(L, lua_upvalueindex(2)), NULL, NULL);
 }
 
 static void open_client(lua_State *L)
@@ -477,6 +505,9 @@ static void open_client(lua_State *L)
     lua_pushvalue(L, vi);
     lua_pushcclosure(L, l_request, 1);
     lua_setfield(L, -2, "request");
+    lua_pushvalue(L, vi);
+    lua_pushcclosure(L, l_batch_send, 1);
+    lua_setfield(L, -2, "_batch_send");
     lua_pushcfunction(L, l_cookies);
     lua_setfield(L, -2, "cookies");
     lua_pushcfunction(L, l_clear_cookies);

@@ -204,6 +204,7 @@ end
 -- ---- discovery (called by C after the scenario ran) ----
 
 local classes = {}
+local iterations = 0 -- -i/--iterations: tasks each user runs before it stops; 0: no limit
 
 local function has_any(list, set)
   for _, x in ipairs(list or {}) do if set[x] then return true end end
@@ -244,8 +245,10 @@ local function set_of(list)
 end
 
 -- Returns the sorted class names; raises a clear error for a class with no
--- tasks. conf: { host = -H or nil, tags = {...}, exclude_tags = {...} }
+-- tasks. conf: { host = -H or nil, tags = {...}, exclude_tags = {...},
+-- iterations = -i }
 function cicada._discover(conf)
+  iterations = conf.iterations or 0
   local names = {}
   for name, v in pairs(_G) do
     if type(v) == "table" and rawget(v, "_cicada_class") and not rawget(v, "abstract") then
@@ -323,6 +326,24 @@ end
 
 local INTERRUPT = {}   -- raised by interrupt(); caught by the task set loop
 local NOW = {}         -- a task set ended by interrupt(true): pick the next task at once
+local STOP_USER = {}   -- raised by cicada.stop_user(): the user ends (Locust's StopUser)
+local RESCHEDULE = {}  -- raised by cicada.reschedule(): the task ends (RescheduleTask)
+local RESCHEDULE_NOW = {} -- ... and the next is picked without a wait (RescheduleTaskImmediately)
+
+-- cicada.stop_user(): end this user as Locust's `raise StopUser()` does:
+-- the task (and every task set it is in, their on_stop first) ends, the
+-- user's on_stop runs, and the user is gone (the user count drops; it is
+-- not replaced). The other users go on.
+function cicada.stop_user() error(STOP_USER, 0) end
+
+-- cicada.reschedule(): end the task now, from any depth of calls, as
+-- Locust's `raise RescheduleTask()`: the user waits its wait_time, then
+-- picks its next task. cicada.reschedule{ wait = false } picks the next
+-- task at once (RescheduleTaskImmediately). Not an error: nothing is counted.
+function cicada.reschedule(opts)
+  if type(opts) == "table" and opts.wait == false then error(RESCHEDULE_NOW, 0) end
+  error(RESCHEDULE, 0)
+end
 
 -- What Lua itself prints for an error value: strings as they are; nil,
 -- numbers and booleans through tostring ("nil", "42"); a table or userdata
@@ -344,7 +365,8 @@ end
 -- handler turns into "error in error handling" and used to end the user).
 local function on_error(err)
   -- rawget: a raised table's own __index must not run (and fail) here
-  if err == STOP or (type(err) == "table" and rawget(err, "interrupt") == INTERRUPT) then
+  if err == STOP or err == STOP_USER or err == RESCHEDULE or err == RESCHEDULE_NOW
+     or (type(err) == "table" and rawget(err, "interrupt") == INTERRUPT) then
     return err
   end
   local msg = describe(err)
@@ -355,12 +377,15 @@ local function on_error(err)
   return { msg = msg, tb = tb }
 end
 
--- Run fn(self) catching errors. Returns STOP, an interrupt (a table with
--- .reschedule), or nil when fn ended (or failed: the error is counted).
+-- Run fn(self) catching errors. Returns STOP, STOP_USER, NOW (a
+-- cicada.reschedule{ wait = false }), an interrupt (a table with
+-- .reschedule), or nil when fn ended (or failed: the error is counted; or
+-- called cicada.reschedule()).
 local function protected(fn, self)
   local ok, err = xpcall(fn, on_error, self)
-  if ok then return nil end
-  if err == STOP then return STOP end
+  if ok or err == RESCHEDULE then return nil end
+  if err == STOP or err == STOP_USER then return err end
+  if err == RESCHEDULE_NOW then return NOW end
   if type(err) == "table" and rawget(err, "interrupt") == INTERRUPT then return err end
   if type(err) ~= "table" or rawget(err, "msg") == nil then
     -- the handler itself could not run (LuaJIT: "error in error handling",
@@ -394,13 +419,21 @@ local run_set
 -- the task each user last told C it runs (C keeps it per user, for the
 -- warning about a thread stuck in a task): a C call only when it changes
 local told = setmetatable({}, { __mode = "k" })
+local done = setmetatable({}, { __mode = "k" }) -- user -> tasks run, for -i
 local function run_task(t, self, user)
   if t.set then return run_set(t.set, self, user) end
   if told[user] ~= t then
     told[user] = t
     _task(t.name)
   end
-  return protected(t.fn, self)
+  local res = protected(t.fn, self)
+  if iterations > 0 and res ~= STOP then
+    -- -i: a task (at any depth of task sets) is one iteration; the last one stops the user
+    local n = (done[user] or 0) + 1
+    done[user] = n
+    if n >= iterations then return STOP end
+  end
+  return res
 end
 
 -- The wait after a task: the owner's wait_time, else the user's. Returns
@@ -420,7 +453,7 @@ local function no_wait()
 end
 
 -- Run task set class ts inside parent until one of its own tasks calls
--- self:interrupt() (Locust's TaskSet.run). Returns STOP, NOW (interrupted
+-- self:interrupt() (Locust's TaskSet.run). Returns STOP, STOP_USER, NOW (interrupted
 -- with reschedule: the parent picks its next task at once) or nil
 -- (interrupt(false): the parent waits first). An interrupt in a nested set
 -- ends that set only: here it is the NOW or nil its run_set returned, and
@@ -431,7 +464,8 @@ function run_set(ts, parent, user)
   local res
   if ts.on_start then
     res = protected(ts.on_start, self)
-    if res == STOP then return STOP end
+    if res == STOP or res == STOP_USER then return res end
+    if res == NOW then res = nil end
     -- interrupted in on_start: leave without on_stop, as Locust does
     if res ~= nil then return res.reschedule and NOW or nil end
   end
@@ -448,7 +482,7 @@ function run_set(ts, parent, user)
   end
   -- on_stop runs when the set is left: by interrupt, or when the user stops
   if ts.on_stop and protected(ts.on_stop, self) == STOP then res = STOP end
-  if res == STOP then return STOP end
+  if res == STOP or res == STOP_USER then return res end
   return res.reschedule and NOW or nil
 end
 
@@ -562,7 +596,7 @@ local function run_open(cls, self)
     if t ~= nil then
       local res = run_task(t, self, self)
       _flush()
-      if res == STOP then return end
+      if res == STOP or res == STOP_USER then return end  -- cicada.stop_user(): the user ends
       if res ~= nil and res ~= NOW then
         local msg = "interrupt() called in a task of user class " .. cls._name ..
                     ": only a task set can be interrupted"
@@ -582,7 +616,8 @@ function cicada._run(index, id, open)
   local stop = false
   if cls.on_start then
     _task("on_start")
-    stop = protected(cls.on_start, self) == STOP
+    local res = protected(cls.on_start, self)
+    stop = res == STOP or res == STOP_USER
   end
   local state = {}
   if open and not stop then
@@ -596,7 +631,7 @@ function cicada._run(index, id, open)
     else
       local res = run_task(t, self, self)
       _flush()
-      if res == STOP then
+      if res == STOP or res == STOP_USER then
         stop = true
       elseif res == NOW then
         stop = no_wait()

@@ -1,11 +1,13 @@
 /* response: the Lua object a request returns.
  *
- * A plain table (status_code, text, ok, elapsed, error, url, history),
+ * A plain table (status_code, text, ok, elapsed, error, url, history: the
+ * redirect responses followed, each an object of its own without a body),
  * made by a small Lua constructor (see response_push), with a shared
  * metatable whose __index adds the methods (json, success,
- * failure, raise_for_status), `body` as an alias of text, and `headers`,
- * parsed from the raw header block kept in `_h` only when first read and
- * then cached in the table. success() and failure() settle a
+ * failure, raise_for_status), `body` as an alias of text, and `headers`
+ * and `cookies` (what its Set-Cookie headers set), parsed from the raw
+ * header block kept in `_h` only when first read and then cached in the
+ * table. success() and failure() settle a
  * catch_response result held in the user's binding state (binding.h); the object holds no C
  * memory, so the Lua GC owns all of it. It does not make requests: that
  * is src/lua/http.c. */
@@ -15,6 +17,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <string.h>
+#include <strings.h>
 
 #include "engine/engine.h"
 #include "http/client.h"
@@ -120,7 +123,35 @@ static const luaL_Reg resp_methods[] = {{"json", resp_json},       {"success", r
                                         {"failure", resp_failure}, {"raise_for_status", resp_raise},
                                         {NULL, NULL}};
 
-/* __index: methods, `body` as an alias of text, `headers` parsed lazily. */
+/* Push name -> value of the cookies the header block raw[0..n) sets (its
+ * Set-Cookie headers; attributes left out), as requests' r.cookies. */
+static void push_cookies(lua_State *L, const char *raw, size_t n)
+{
+    http_response_t res;
+    lua_createtable(L, 0, 2);
+    if (raw == NULL || http_parse_response(raw, n, &res) < 0) return;
+    for (size_t i = 0; i < res.num_headers; i++) {
+        if (res.headers[i].name_len != 10 || strncasecmp(res.headers[i].name, "set-cookie", 10) != 0)
+            continue;
+        const char *v = res.headers[i].value, *end = v + res.headers[i].value_len;
+        const char *semi = memchr(v, ';', (size_t)(end - v));
+        if (semi) end = semi;
+        const char *eq = memchr(v, '=', (size_t)(end - v));
+        if (eq == NULL) continue;
+        const char *ne = eq, *vs = eq + 1;
+        while (v < ne && (*v == ' ' || *v == '\t')) v++;
+        while (ne > v && (ne[-1] == ' ' || ne[-1] == '\t')) ne--;
+        while (vs < end && (*vs == ' ' || *vs == '\t')) vs++;
+        while (end > vs && (end[-1] == ' ' || end[-1] == '\t')) end--;
+        if (ne == v) continue;
+        lua_pushlstring(L, v, (size_t)(ne - v));
+        lua_pushlstring(L, vs, (size_t)(end - vs));
+        lua_rawset(L, -3);
+    }
+}
+
+/* __index: methods, `body` as an alias of text, `headers` and `cookies`
+ * parsed lazily. */
 static int resp_index(lua_State *L)
 {
     const char *k = lua_tostring(L, 2);
@@ -132,6 +163,15 @@ static int resp_index(lua_State *L)
         else lua_createtable(L, 0, 0);
         lua_pushvalue(L, -1);
         lua_setfield(L, 1, "headers");
+        return 1;
+    }
+    if (k && strcmp(k, "cookies") == 0) {
+        lua_getfield(L, 1, "_h");
+        size_t n;
+        const char *raw = lua_tolstring(L, -1, &n);
+        push_cookies(L, raw, n);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, 1, "cookies");
         return 1;
     }
     if (k && strcmp(k, "body") == 0) {
@@ -163,6 +203,30 @@ static void push_opt_lstring(lua_State *L, const char *s, size_t n)
     else lua_pushnil(L);
 }
 
+/* Set M's top table's `history`: a response object (without a body) per
+ * redirect followed, oldest first, as requests' r.history. */
+static void push_history(lua_State *M, const client_result_t *r)
+{
+    lua_createtable(M, r->nhistory, 0);
+    size_t off = 0;
+    client_hop_t h;
+    const char *url, *hdr;
+    for (int i = 1; client_hop_next(r, &off, &h, &url, &hdr); i++) {
+        lua_pushlightuserdata(M, &ctor_key);
+        lua_rawget(M, LUA_REGISTRYINDEX);
+        lua_pushinteger(M, h.status);
+        lua_pushliteral(M, "");
+        lua_pushboolean(M, h.status < 400);
+        lua_pushnumber(M, (double)h.elapsed_ns / 1e9);
+        lua_pushnil(M);
+        lua_pushlstring(M, hdr, h.hdr_len);
+        lua_pushlstring(M, url, h.url_len);
+        lua_call(M, 7, 1);
+        lua_rawseti(M, -2, i);
+    }
+    lua_setfield(M, -2, "history");
+}
+
 void response_push(lua_State *L, const client_result_t *r, uint64_t seq)
 {
     /* L is a user's coroutine, suspended (the usual case: no function can
@@ -186,14 +250,7 @@ void response_push(lua_State *L, const client_result_t *r, uint64_t seq)
     push_opt_lstring(M, r->headers, r->headers_len);
     push_opt_lstring(M, r->url, r->url_len);
     lua_call(M, 7, 1);
-    if (r->nhistory) { /* statuses only: the responses themselves are gone */
-        lua_createtable(M, r->nhistory, 0);
-        for (int i = 0; i < r->nhistory; i++) {
-            lua_pushinteger(M, r->history[i]);
-            lua_rawseti(M, -2, i + 1);
-        }
-        lua_setfield(M, -2, "history");
-    }
+    if (r->nhistory) push_history(M, r);
     if (seq) {
         lua_pushnumber(M, (double)seq);
         lua_setfield(M, -2, "_seq");

@@ -135,6 +135,8 @@ lua_State *vm_new(struct engine *e, const vm_conf_t *conf, char *err, size_t n)
     lua_setfield(L, -2, "tags");
     push_list(L, conf->exclude_tags, conf->nexclude_tags);
     lua_setfield(L, -2, "exclude_tags");
+    lua_pushnumber(L, (double)conf->iterations);
+    lua_setfield(L, -2, "iterations");
     if (run(L, 1, 1, err, n) != 0) {
         /* the first line is the message; drop the traceback for these */
         char *nl = strchr(err, '\n');
@@ -223,7 +225,8 @@ static lua_State *engine_open(engine_t *e, char *err, size_t n)
                     .tags = c->tags,
                     .ntags = c->ntags,
                     .exclude_tags = c->exclude_tags,
-                    .nexclude_tags = c->nexclude_tags};
+                    .nexclude_tags = c->nexclude_tags,
+                    .iterations = c->iterations};
     return vm_new(e, &vc, err, n);
 }
 

@@ -40,6 +40,7 @@ typedef struct vm_conf {
     const char *host; /* -H: overrides every class's host; may be NULL */
     const char *const *tags, *const *exclude_tags;
     size_t ntags, nexclude_tags;
+    long iterations; /* -i: tasks per user before it stops, 0 for no limit */
 } vm_conf_t;
 
 /* Create a VM for engine e (NULL for the main thread), load the prelude and

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "report/html_monitor.h"
 #include "report/json.h"
 
 /* The report's percentile columns: Locust's report set, not its CSV set. */
@@ -37,6 +38,7 @@ static const char style[] =
     "tr.total td{font-weight:700;background:#f7f9fa}\n"
     "pre{margin:0;font-size:12px;white-space:pre-wrap}\n"
     ".empty{color:#6b7686;padding:14px 18px;margin:0}\n"
+    "td.pass{color:#1b7f46;font-weight:700}td.fail{color:#c0392b;font-weight:700}\n"
     ".chart{background:#fff;border:1px solid #e3e7ec;border-radius:8px;padding:12px 16px;"
     "margin-bottom:14px}.chart h3{margin:0 0 "
     "6px;font-size:14px}.cbox{position:relative;height:260px}\n"
@@ -240,6 +242,32 @@ static void failures_table(FILE *f, stats_t *st)
     fputs("</tbody></table></div>\n", f);
 }
 
+/* The thresholds with their final values and verdicts (only when the run
+ * has some); a value is in the rule's unit, "no request" when none was
+ * timed. */
+static void thresholds_table(FILE *f, const report_run_t *in)
+{
+    if (in->nthresholds == 0) return;
+    fputs("<h2>Thresholds</h2>\n<div class=\"box\"><table id=\"thresholds\">\n"
+          "<thead><tr><th>Rule</th><th>Source</th><th class=\"n\">Value</th><th>Verdict</th>"
+          "</tr></thead>\n<tbody>\n",
+          f);
+    for (size_t i = 0; i < in->nthresholds; i++) {
+        const threshold_t *t = &in->thresholds[i];
+        fputs("<tr><td class=\"name\">", f);
+        put_esc(f, t->expr);
+        fprintf(f, "</td><td>%s%s</td>", t->scenario ? "scenario" : "command line",
+                t->abort ? " (abort)" : "");
+        if (t->has_value)
+            fprintf(f, "<td class=\"n\">%.6g</td>", t->value);
+        else
+            fputs("<td class=\"n\">no request</td>", f);
+        fprintf(f, "<td class=\"%s\">%s</td></tr>\n", t->ok ? "pass" : "fail",
+                t->ok ? "pass" : "FAIL");
+    }
+    fputs("</tbody></table></div>\n", f);
+}
+
 static void exceptions_table(FILE *f, stats_t *st)
 {
     size_t n;
@@ -309,9 +337,11 @@ void html_report(FILE *f, const report_run_t *in, const html_page_t *page)
     fputs("</div>\n", f);
 
     requests_tables(f, st);
+    thresholds_table(f, in);
     failures_table(f, st);
     exceptions_table(f, st);
     charts(f, in->nhist);
+    html_monitor_section(f, monitor_current());
     fputs("<h2>Final ratio</h2>\n<div id=\"ratio\" class=\"ratio\"></div>\n</div>\n", f);
 
     /* Chart.js, inline; it holds no "</script" (checked by the unit test) */
@@ -326,5 +356,6 @@ void html_report(FILE *f, const report_run_t *in, const html_page_t *page)
     put_json(f, json_tasks_of(in->cls, in->ncls));
     fputs(";\n", f);
     fputs(script, f);
+    html_monitor_script(f, monitor_current());
     fputs("</script>\n</body>\n</html>\n", f);
 }

@@ -14,10 +14,11 @@
 #include "base/alloc.h"
 #include "base/limits.h"
 #include "base/log.h"
+#include "report/results.h"
 
 #define MAX_ROWS 500 /* Locust truncates stats and errors to 500 rows */
 
-static cJSON *check(cJSON *j)
+cJSON *json_check(cJSON *j)
 {
     if (j == NULL) {
         fprintf(stderr, "cicada: out of memory (cJSON)\n");
@@ -26,20 +27,20 @@ static cJSON *check(cJSON *j)
     return j;
 }
 
-static void add_num(cJSON *o, const char *k, double v)
+void json_add_num(cJSON *o, const char *k, double v)
 {
-    cJSON_AddItemToObject(o, k, check(cJSON_CreateNumber(v)));
+    cJSON_AddItemToObject(o, k, json_check(cJSON_CreateNumber(v)));
 }
 
-static void add_str(cJSON *o, const char *k, const char *v)
+void json_add_str(cJSON *o, const char *k, const char *v)
 {
-    cJSON_AddItemToObject(o, k, check(cJSON_CreateString(v ? v : "")));
+    cJSON_AddItemToObject(o, k, json_check(cJSON_CreateString(v ? v : "")));
 }
 
 /* A string the caller already escaped (or built) and owns: handed over. */
 static void add_owned(cJSON *o, const char *k, char *v)
 {
-    add_str(o, k, v);
+    json_add_str(o, k, v);
     xfree(v);
 }
 
@@ -48,7 +49,7 @@ const double report_pcts[REPORT_NPCT] = {0.5, 0.66, 0.75, 0.8, 0.9, 0.95, 0.98, 
 /* ms, or null for "no value" (-1 in history points, false from stats). */
 static cJSON *num_or_null(bool ok, double v)
 {
-    return check(ok ? cJSON_CreateNumber(v) : cJSON_CreateNull());
+    return json_check(ok ? cJSON_CreateNumber(v) : cJSON_CreateNull());
 }
 
 /* Locust's proper_round: round half up (round(v + 10**(-len(str(v))-1))). */
@@ -105,28 +106,28 @@ static void pct_key(char *buf, size_t n, double p)
 
 static cJSON *stats_row(stats_t *st, stats_entry_t *e)
 {
-    cJSON *o = check(cJSON_CreateObject());
-    add_str(o, "method", e->method);
-    add_str(o, "name", e->name);
+    cJSON *o = json_check(cJSON_CreateObject());
+    json_add_str(o, "method", e->method);
+    json_add_str(o, "name", e->name);
     add_owned(o, "safe_name", json_html_escape(e->name, false));
-    add_num(o, "num_requests", (double)e->num_requests);
-    add_num(o, "num_failures", (double)e->num_failures);
-    add_num(o, "avg_response_time", stats_avg(e));
-    add_num(o, "min_response_time", proper_round(stats_min(e)));
-    add_num(o, "max_response_time", proper_round(e->max_response_time_ms));
-    add_num(o, "current_rps", stats_current_rps(st, e));
-    add_num(o, "current_fail_per_sec", stats_current_fail_per_sec(st, e));
-    add_num(o, "median_response_time", stats_median(e));
-    add_num(o, "ninetieth_response_time", stats_percentile(e, 0.9));
-    add_num(o, "ninety_ninth_response_time", stats_percentile(e, 0.99));
-    add_num(o, "avg_content_length", stats_avg_content(e));
+    json_add_num(o, "num_requests", (double)e->num_requests);
+    json_add_num(o, "num_failures", (double)e->num_failures);
+    json_add_num(o, "avg_response_time", stats_avg(e));
+    json_add_num(o, "min_response_time", proper_round(stats_min(e)));
+    json_add_num(o, "max_response_time", proper_round(e->max_response_time_ms));
+    json_add_num(o, "current_rps", stats_current_rps(st, e));
+    json_add_num(o, "current_fail_per_sec", stats_current_fail_per_sec(st, e));
+    json_add_num(o, "median_response_time", stats_median(e));
+    json_add_num(o, "ninetieth_response_time", stats_percentile(e, 0.9));
+    json_add_num(o, "ninety_ninth_response_time", stats_percentile(e, 0.99));
+    json_add_num(o, "avg_content_length", stats_avg_content(e));
     return o;
 }
 
 cJSON *json_stats_requests_of(stats_t *st, const char *state, long user_count, double now)
 {
-    cJSON *root = check(cJSON_CreateObject());
-    cJSON *rows = check(cJSON_CreateArray());
+    cJSON *root = json_check(cJSON_CreateObject());
+    cJSON *rows = json_check(cJSON_CreateArray());
     cJSON_AddItemToObject(root, "stats", rows);
     size_t n;
     stats_entry_t **es = stats_entries(st, &n);
@@ -135,26 +136,26 @@ cJSON *json_stats_requests_of(stats_t *st, const char *state, long user_count, d
     stats_entry_t *t = stats_total(st);
     cJSON_AddItemToArray(rows, stats_row(st, t));
 
-    cJSON *errs = check(cJSON_CreateArray());
+    cJSON *errs = json_check(cJSON_CreateArray());
     cJSON_AddItemToObject(root, "errors", errs);
     stats_error_t **ers = stats_errors(st, &n);
     for (size_t i = 0; i < n && i < MAX_ROWS; i++) {
-        cJSON *o = check(cJSON_CreateObject());
-        add_str(o, "method", ers[i]->method);
+        cJSON *o = json_check(cJSON_CreateObject());
+        json_add_str(o, "method", ers[i]->method);
         add_owned(o, "name", json_html_escape(ers[i]->name, true));
         add_owned(o, "error", json_html_escape(ers[i]->error, true));
-        add_num(o, "occurrences", (double)ers[i]->occurrences);
+        json_add_num(o, "occurrences", (double)ers[i]->occurrences);
         cJSON_AddItemToArray(errs, o);
     }
 
-    add_num(root, "total_rps", stats_current_rps(st, t));
-    add_num(root, "fail_ratio", stats_fail_ratio(t));
+    json_add_num(root, "total_rps", stats_current_rps(st, t));
+    json_add_num(root, "fail_ratio", stats_fail_ratio(t));
     /* cicada's own: requests cut off at stop (neither successes nor failures) */
-    add_num(root, "cut_off", (double)stats_cut(st));
+    json_add_num(root, "cut_off", (double)stats_cut(st));
     /* cicada's own: the open model's iterations late and dropped */
-    add_num(root, "late", (double)stats_late(st));
-    add_num(root, "dropped", (double)stats_dropped(st));
-    cJSON *pcts = check(cJSON_CreateObject());
+    json_add_num(root, "late", (double)stats_late(st));
+    json_add_num(root, "dropped", (double)stats_dropped(st));
+    cJSON *pcts = json_check(cJSON_CreateObject());
     for (int i = 0; i < REPORT_NPCT; i++) {
         char k[16];
         double v = 0;
@@ -167,13 +168,13 @@ cJSON *json_stats_requests_of(stats_t *st, const char *state, long user_count, d
     cJSON_AddItemToObject(root, "current_response_time_percentile_95", num_or_null(ok, v));
     ok = stats_current_percentile(st, t, 0.5, (int64_t)now, &v);
     cJSON_AddItemToObject(root, "current_response_time_percentile_50", num_or_null(ok, v));
-    add_str(root, "state", state);
-    add_num(root, "user_count", (double)user_count);
+    json_add_str(root, "state", state);
+    json_add_num(root, "user_count", (double)user_count);
     /* Locust sends workers only from a master; an empty list keeps the
      * page's Workers tab and scripts on one shape. */
-    cJSON_AddItemToObject(root, "workers", check(cJSON_CreateArray()));
+    cJSON_AddItemToObject(root, "workers", json_check(cJSON_CreateArray()));
     cJSON_AddItemToObject(root, "percentiles", pcts);
-    add_num(root, "time", now);
+    json_add_num(root, "time", now);
     return root;
 }
 
@@ -189,18 +190,18 @@ cJSON *json_stats_requests(const report_run_t *run)
     cJSON *j = json_stats_requests_of(run->st, run->state, run->user_count, wall_now());
     /* the page's header and start form show the host; Locust writes it
      * into its HTML template instead */
-    add_str(j, "host", run->host ? run->host : "");
-    add_num(j, "arrival_rate", run->arrival_rate); /* the open model's rate now; 0: closed */
+    json_add_str(j, "host", run->host ? run->host : "");
+    json_add_num(j, "arrival_rate", run->arrival_rate); /* the open model's rate now; 0: closed */
     /* a master's workers, as Locust lists its clients */
-    cJSON *list = check(cJSON_CreateArray());
+    cJSON *list = json_check(cJSON_CreateArray());
     for (size_t i = 0; i < run->nworkers; i++) {
         const report_worker_t *ws = &run->workers[i];
-        cJSON *w = check(cJSON_CreateObject());
-        add_str(w, "id", ws->id);
-        add_str(w, "state", ws->state);
-        add_num(w, "user_count", (double)ws->user_count);
-        add_num(w, "cpu_usage", ws->cpu_usage);
-        add_num(w, "memory_usage", (double)ws->memory_usage);
+        cJSON *w = json_check(cJSON_CreateObject());
+        json_add_str(w, "id", ws->id);
+        json_add_str(w, "state", ws->state);
+        json_add_num(w, "user_count", (double)ws->user_count);
+        json_add_num(w, "cpu_usage", ws->cpu_usage);
+        json_add_num(w, "memory_usage", (double)ws->memory_usage);
         cJSON_AddItemToArray(list, w);
     }
     cJSON_ReplaceItemInObject(j, "workers", list);
@@ -213,6 +214,10 @@ cJSON *json_stats_requests(const report_run_t *run)
     /* the Logs tab: the lines of the last JSON_LOG_SECONDS, at most
      * JSON_LOG_PUSH (a page that misses some fetches /logs) */
     cJSON_AddItemToObject(j, "logs", json_logs(JSON_LOG_PUSH, wall_now() - JSON_LOG_SECONDS));
+    /* cicada's thresholds, live (only when the run has some) */
+    if (run->nthresholds)
+        cJSON_AddItemToObject(j, "thresholds",
+                              results_thresholds(run->thresholds, run->nthresholds));
     return j;
 }
 
@@ -220,12 +225,12 @@ cJSON *json_logs(size_t max, double since)
 {
     log_line_t *lines = xmalloc(max * sizeof *lines);
     size_t n = log_recent(lines, max, 0, since);
-    cJSON *list = check(cJSON_CreateArray());
+    cJSON *list = json_check(cJSON_CreateArray());
     for (size_t i = 0; i < n; i++) {
-        cJSON *o = check(cJSON_CreateObject());
-        add_num(o, "seq", (double)lines[i].seq);
-        add_num(o, "time", lines[i].time);
-        add_str(o, "line", lines[i].text);
+        cJSON *o = json_check(cJSON_CreateObject());
+        json_add_num(o, "seq", (double)lines[i].seq);
+        json_add_num(o, "time", lines[i].time);
+        json_add_str(o, "line", lines[i].text);
         cJSON_AddItemToArray(list, o);
     }
     xfree(lines);
@@ -236,16 +241,16 @@ cJSON *json_user_classes(const report_run_t *run)
 {
     size_t n = run->ncls;
     const report_class_t *cls = run->cls;
-    cJSON *root = check(cJSON_CreateObject());
+    cJSON *root = json_check(cJSON_CreateObject());
     /* a master's dispatcher takes the classes once, at start */
     cJSON_AddBoolToObject(root, "class_picker", run->class_picker);
-    cJSON *list = check(cJSON_CreateArray());
+    cJSON *list = json_check(cJSON_CreateArray());
     for (size_t i = 0; i < n; i++) {
-        cJSON *o = check(cJSON_CreateObject());
-        add_str(o, "name", cls[i].name);
-        add_num(o, "weight", cls[i].weight);
-        add_num(o, "fixed_count", (double)cls[i].fixed_count);
-        add_str(o, "host", cls[i].host ? cls[i].host : "");
+        cJSON *o = json_check(cJSON_CreateObject());
+        json_add_str(o, "name", cls[i].name);
+        json_add_num(o, "weight", cls[i].weight);
+        json_add_num(o, "fixed_count", (double)cls[i].fixed_count);
+        json_add_str(o, "host", cls[i].host ? cls[i].host : "");
         cJSON_AddBoolToObject(o, "selected", cls[i].selected);
         cJSON_AddItemToArray(list, o);
     }
@@ -257,17 +262,17 @@ cJSON *json_user_classes(const report_run_t *run)
 
 cJSON *json_exceptions(stats_t *st)
 {
-    cJSON *root = check(cJSON_CreateObject());
-    cJSON *list = check(cJSON_CreateArray());
+    cJSON *root = json_check(cJSON_CreateObject());
+    cJSON *list = json_check(cJSON_CreateArray());
     cJSON_AddItemToObject(root, "exceptions", list);
     size_t n;
     stats_exception_t **ex = stats_exceptions(st, &n);
     for (size_t i = 0; i < n; i++) {
-        cJSON *o = check(cJSON_CreateObject());
-        add_num(o, "count", (double)ex[i]->count);
+        cJSON *o = json_check(cJSON_CreateObject());
+        json_add_num(o, "count", (double)ex[i]->count);
         add_owned(o, "msg", json_html_escape(ex[i]->msg, true));
         add_owned(o, "traceback", json_html_escape(ex[i]->traceback, true));
-        add_str(o, "nodes", ex[i]->nodes);
+        json_add_str(o, "nodes", ex[i]->nodes);
         cJSON_AddItemToArray(list, o);
     }
     return root;
@@ -279,7 +284,7 @@ cJSON *json_exceptions(stats_t *st)
  * add up), times scale. */
 static cJSON *task_ratios(const report_class_t *c, double scale)
 {
-    cJSON *o = check(cJSON_CreateObject());
+    cJSON *o = json_check(cJSON_CreateObject());
     int nt = c->ntasks < LIMIT_TASKS ? c->ntasks : LIMIT_TASKS;
     double sum = 0;
     for (int k = 0; k < nt; k++)
@@ -293,8 +298,8 @@ static cJSON *task_ratios(const report_class_t *c, double scale)
             cJSON_SetNumberValue(ratio, ratio->valuedouble + r);
             continue;
         }
-        t = check(cJSON_CreateObject());
-        add_num(t, "ratio", r);
+        t = json_check(cJSON_CreateObject());
+        json_add_num(t, "ratio", r);
         cJSON_AddItemToObject(o, name, t);
     }
     return o;
@@ -307,15 +312,15 @@ static cJSON *class_ratios(const report_class_t *cls, size_t n, bool total)
         users += (double)cls[i].users;
         weights += cls[i].weight;
     }
-    cJSON *o = check(cJSON_CreateObject());
+    cJSON *o = json_check(cJSON_CreateObject());
     for (size_t i = 0; i < n; i++) {
         /* Locust reports 0 for every class before a test; cicada shows the
          * mix the weights will give, which is what a user wants to see. */
         double r = users > 0     ? (double)cls[i].users / users
                    : weights > 0 ? cls[i].weight / weights
                                  : 0;
-        cJSON *c = check(cJSON_CreateObject());
-        add_num(c, "ratio", r);
+        cJSON *c = json_check(cJSON_CreateObject());
+        json_add_num(c, "ratio", r);
         cJSON_AddItemToObject(c, "tasks", task_ratios(&cls[i], total ? r : 1.0));
         cJSON_AddItemToObject(o, cls[i].name, c);
     }
@@ -324,7 +329,7 @@ static cJSON *class_ratios(const report_class_t *cls, size_t n, bool total)
 
 cJSON *json_tasks_of(const report_class_t *cls, size_t n)
 {
-    cJSON *root = check(cJSON_CreateObject());
+    cJSON *root = json_check(cJSON_CreateObject());
     cJSON_AddItemToObject(root, "per_class", class_ratios(cls, n, false));
     cJSON_AddItemToObject(root, "total", class_ratios(cls, n, true));
     return root;
@@ -339,14 +344,14 @@ cJSON *json_tasks(const report_run_t *run)
 
 cJSON *json_history_of(const report_point_t *p, size_t n)
 {
-    cJSON *list = check(cJSON_CreateArray());
+    cJSON *list = json_check(cJSON_CreateArray());
     for (size_t i = 0; i < n; i++) {
-        cJSON *o = check(cJSON_CreateObject());
-        add_num(o, "time", p[i].time);
-        add_num(o, "rps", p[i].rps);
-        add_num(o, "fail_per_sec", p[i].fail_per_sec);
-        add_num(o, "users", (double)p[i].users);
-        cJSON *pcts = check(cJSON_CreateObject());
+        cJSON *o = json_check(cJSON_CreateObject());
+        json_add_num(o, "time", p[i].time);
+        json_add_num(o, "rps", p[i].rps);
+        json_add_num(o, "fail_per_sec", p[i].fail_per_sec);
+        json_add_num(o, "users", (double)p[i].users);
+        cJSON *pcts = json_check(cJSON_CreateObject());
         for (int k = 0; k < REPORT_NPCT; k++) {
             char key[16];
             pct_key(key, sizeof key, report_pcts[k]);

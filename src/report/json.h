@@ -71,6 +71,12 @@ cJSON *json_history_of(const report_point_t *p, size_t n);
  * it); never NULL (aborts on out-of-memory). */
 char *json_print(cJSON *j, bool pretty);
 
+/* j itself, or abort on cJSON's out of memory (base/alloc.h's policy). */
+cJSON *json_check(cJSON *j);
+/* o[k] = v, a number; o[k] = v, a string ("" for NULL, copied). */
+void json_add_num(cJSON *o, const char *k, double v);
+void json_add_str(cJSON *o, const char *k, const char *v);
+
 /* Python's html.escape(s, quote): & < > always, " and ' when quote.
  * Returns a string the caller frees with xfree() (base/alloc.h). */
 char *json_html_escape(const char *s, bool quote);

@@ -17,6 +17,7 @@
 
 #include "base/limits.h"
 #include "stats/stats.h"
+#include "stats/threshold.h"
 
 /* The percentiles recorded in each history point (for the charts):
  * 50, 66, 75, 80, 90, 95, 98, 99, 99.9 and 100 %. */
@@ -74,6 +75,8 @@ typedef struct report_run {
     size_t ncls;
     const report_worker_t *workers; /* a master's workers; none otherwise */
     size_t nworkers;
+    const threshold_t *thresholds; /* the rules with their latest values and verdicts */
+    size_t nthresholds;
 } report_run_t;
 
 #endif

@@ -5,9 +5,10 @@
  * each second (rewind, write, truncate), while the history file only grows
  * by a row per second. It records one chart point per second once requests
  * were made, and prints Locust's console tables: the current table every
- * two seconds of a headless run and the summary (totals, percentiles,
- * errors) at the end, and with --json FILE the JSON summary once the run
- * is over. The tables themselves are drawn by the runner_tables_t
+ * two seconds of a headless run (a master's only when a worker's report
+ * brought news) and the summary (totals, percentiles, errors, thresholds)
+ * at the end, on stdout, or on stderr with --json (stdout carries its
+ * document then). The tables themselves are drawn by the runner_tables_t
  * functions it was given (cli/console.c's, through main.c), so the runner
  * knows no terminal. The statistics are read under r->lock; this module
  * neither collects them from the engines nor decides when to write. */
@@ -23,9 +24,14 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "runner/rate.h"
+#include "runner/rules.h"
 #include "runner/runner_int.h"
 #include "report/csv.h"
-#include "report/json.h"
+
+FILE *output_console(const runner_t *r)
+{
+    return r->rc.json_stdout ? stderr : stdout;
+}
 
 static FILE *open_csv(const char *prefix, const char *suffix)
 {
@@ -124,58 +130,55 @@ void output_point(runner_t *r)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* A master's figures change only when a worker reports, every 3 s: of the
+ * tables due every 2 s, print only those with news (another request,
+ * failure or request name since the last one). */
+static bool news(runner_t *r)
+{
+    size_t n;
+    stats_entry_t *t = stats_total(r->stats);
+    stats_entries(r->stats, &n);
+    uint64_t sig = t->num_requests * 1000003u ^ t->num_failures * 7919u ^ (uint64_t)n << 48;
+    if (sig == r->table_sig) return false;
+    r->table_sig = sig;
+    return true;
+}
+
 void output_table(runner_t *r, bool current)
 {
     const runner_tables_t *t = &r->rc.tables;
     pthread_mutex_lock(&r->lock);
+    if (current && runner_is_master(r) && !news(r)) {
+        pthread_mutex_unlock(&r->lock);
+        return;
+    }
     if (t->stats) t->stats(t->ud, r->stats, current);
     pthread_mutex_unlock(&r->lock);
-    fputc('\n', stdout);
-    fflush(stdout);
+    FILE *out = output_console(r);
+    fputc('\n', out);
+    fflush(out);
 }
 
 void output_summary(runner_t *r)
 {
+    FILE *out = output_console(r);
     output_table(r, false);
     pthread_mutex_lock(&r->lock);
     const runner_tables_t *tb = &r->rc.tables;
     if (tb->percentiles) tb->percentiles(tb->ud, r->stats);
-    fputc('\n', stdout);
+    fputc('\n', out);
     if (tb->errors) tb->errors(tb->ud, r->stats);
     if (rate_open(r)) /* the open model's truth (docs/cli.md, "The open model") */
-        fprintf(stdout,
+        fprintf(out,
                 "Open model: %llu iteration%s late (started over 10 ms after schedule), %llu "
                 "dropped (no free user within -u)\n\n",
                 (unsigned long long)stats_late(r->stats), stats_late(r->stats) == 1 ? "" : "s",
                 (unsigned long long)stats_dropped(r->stats));
     uint64_t cut = stats_cut(r->stats);
     if (cut) /* neither successes nor failures: said apart (docs/cli.md, "How a run stops") */
-        fprintf(stdout, "%llu request%s cut off at stop\n\n", (unsigned long long)cut,
+        fprintf(out, "%llu request%s cut off at stop\n\n", (unsigned long long)cut,
                 cut == 1 ? "" : "s");
     pthread_mutex_unlock(&r->lock);
-    fflush(stdout);
-}
-
-void output_json(runner_t *r, int exit_code)
-{
-    const char *path = r->rc.json_file;
-    if (path == NULL) return;
-    pthread_mutex_lock(&r->lock);
-    /* /stats/requests' document (rows, errors, cut_off, ...) with the
-     * exceptions, the per-second history and the exit code beside it */
-    report_run_t run;
-    runner_report(r, &run);
-    cJSON *j = json_stats_requests(&run);
-    cJSON *exc = json_exceptions(r->stats);
-    cJSON_AddItemToObject(j, "exceptions", cJSON_DetachItemFromObject(exc, "exceptions"));
-    cJSON_Delete(exc);
-    cJSON_AddItemToObject(j, "history", json_history(&run));
-    pthread_mutex_unlock(&r->lock);
-    cJSON_AddNumberToObject(j, "exit_code", exit_code);
-    char *text = json_print(j, true);
-    FILE *f = fopen(path, "w");
-    if (f == NULL || fputs(text, f) == EOF || fputc('\n', f) == EOF)
-        log_error("cannot write %s: %s", path, strerror(errno));
-    if (f && fclose(f) != 0) log_error("cannot write %s: %s", path, strerror(errno));
-    free(text); /* cJSON's */
+    fflush(out);
+    rules_print(r, out);
 }

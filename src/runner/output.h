@@ -5,6 +5,7 @@
 #define CICADA_OUTPUT_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "runner/runner.h"
 
@@ -22,12 +23,11 @@ void output_csvs(runner_t *r, bool history);
 void output_point(runner_t *r);
 /* Print the statistics table to stdout: current (10 s window) or totals. */
 void output_table(runner_t *r, bool current);
-/* Print the final summary: totals, percentiles and errors. */
+/* Print the final summary: totals, percentiles, errors and thresholds. */
 void output_summary(runner_t *r);
 
-/* With --json FILE: write the JSON summary there (/stats/requests' document
- * plus "exceptions", "history" and "exit_code"); a write error is logged,
- * never fatal. Takes r->lock itself. */
-void output_json(runner_t *r, int exit_code);
+/* Where the console tables go: stdout, or stderr with --json (stdout
+ * carries the JSON document then). */
+FILE *output_console(const runner_t *r);
 
 #endif

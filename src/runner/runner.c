@@ -26,6 +26,8 @@
 #include "engine/engine.h"
 #include "runner/output.h"
 #include "runner/rate.h"
+#include "runner/results.h"
+#include "runner/rules.h"
 #include "runner/runner_int.h"
 #include "runner/shape.h"
 #include "runner/spawn.h"
@@ -57,6 +59,7 @@ const char *runner_state_name(enum runner_state s)
 void runner_post(runner_t *r, int e, enum engine_cmd_kind kind, int cls, long count)
 {
     engine_cmd_t c = {.kind = kind, .cls = cls, .count = count};
+    if (kind == CMD_SPAWN) atomic_fetch_add(&r->eng[e]->asked, count);
     engine_post(r->eng[e], &c);
 }
 
@@ -113,7 +116,8 @@ static vm_conf_t vm_conf(const runner_conf_t *o)
                        .tags = o->tags,
                        .ntags = o->ntags,
                        .exclude_tags = o->exclude_tags,
-                       .nexclude_tags = o->nexclude_tags};
+                       .nexclude_tags = o->nexclude_tags,
+                       .iterations = o->iterations};
 }
 
 runner_t *runner_new(const runner_conf_t *o)
@@ -132,6 +136,7 @@ runner_t *runner_new(const runner_conf_t *o)
                               .ntags = o->ntags,
                               .exclude_tags = o->exclude_tags,
                               .nexclude_tags = o->nexclude_tags,
+                              .iterations = o->iterations,
                               .stop_timeout = o->stop_timeout,
                               .nengines = o->threads,
                               .insecure = o->insecure,
@@ -145,6 +150,10 @@ runner_t *runner_new(const runner_conf_t *o)
         goto error;
     }
     r->ncls = vm_classes(L, r->cls, LIMIT_CLASSES);
+    if (rules_load(r, L) != 0) { /* cicada.thresholds, before the VM goes */
+        vm_free(L);
+        goto error;
+    }
     if (shape_adopt(r, L) != 0) goto error; /* L is the runner's from here */
     for (int i = 0; i < r->ncls; i++) {
         r->ucls[i] = (runner_class_t){.name = r->cls[i].name,
@@ -213,8 +222,11 @@ void runner_set_state(runner_t *r, enum runner_state s)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* 0, or --exit-code-on-threshold when a threshold failed (it wins), else
+ * --exit-code-on-error when a request failed or a task raised (Locust's). */
 static int exit_code(runner_t *r)
 {
+    if (rules_failed(r)) return r->rc.exit_code_on_threshold;
     size_t nerr = 0, nexc = 0;
     stats_errors(r->stats, &nerr);
     stats_exceptions(r->stats, &nexc);
@@ -323,24 +335,36 @@ int runner_run(runner_t *r)
             if (o->autoquit >= 0) quit_at = clock_ns() + (int64_t)(o->autoquit * 1e9);
         }
         if (now >= quit_at) break;
+        if (o->iterations > 0 && r->state == RUNNER_RUNNING && !runner_is_worker(r) &&
+            runner_user_count(r) == 0) {
+            /* -i: every user ran its iterations (RUNNING: they all existed);
+             * a worker's master decides, from the counts it reports */
+            log_info("All users finished their %ld iterations, stopping", o->iterations);
+            stop_users(r);
+            if (headless) break;
+            if (o->autoquit >= 0) quit_at = clock_ns() + (int64_t)(o->autoquit * 1e9);
+        }
         if (quit_requested(r)) {
             log_info("The scenario called cicada.quit(): stopping");
             break;
         }
         spawn_step(r, now);
         stop_watch(r, now);
-        if ((now >= next_sec && r->shape_active && !shape_step(r)) || !rate_step(r)) {
-            stop_users(r);
-            if (headless) break;
-            if (o->autoquit >= 0) quit_at = clock_ns() + (int64_t)(o->autoquit * 1e9);
-        }
+        bool ended = now >= next_sec && r->shape_active && !shape_step(r);
+        ended |= !rate_step(r); /* cicada.arrival's function ended the test */
         if (now >= next_sec) {
             runner_collect(r);
+            ended |= rules_tick(r, now); /* a rule with abort set failed: end as a shape does */
             output_csvs(r, true);
             output_point(r);
             if (r->tick_fn) r->tick_fn(r->tick_ud);
             next_sec += SEC;
             if (next_sec < now) next_sec = now + SEC;
+        }
+        if (ended) {
+            stop_users(r);
+            if (headless) break;
+            if (o->autoquit >= 0) quit_at = clock_ns() + (int64_t)(o->autoquit * 1e9);
         }
         if (now >= next_print) {
             if ((headless || o->print_stats) && !o->only_summary) output_table(r, true);
@@ -363,10 +387,11 @@ int runner_run(runner_t *r)
     exclog_flush(&r->exclog, r->stats);
     pthread_mutex_unlock(&r->lock);
     if (runner_is_worker(r)) return 0; /* its last report is the dist worker's to send */
+    rules_final(r);
     output_csvs(r, true);
     output_summary(r);
     int code = exit_code(r);
-    output_json(r, code);
+    results_write(r, code);
     log_info("Shutting down (exit code %d)", code);
     return code;
 }
@@ -397,6 +422,7 @@ void runner_free(runner_t *r)
     xfree(r->plan);
     if (r->stats) stats_free(r->stats);
     exclog_free(&r->exclog);
+    rules_free(r);
     if (r->shape_L) vm_free(r->shape_L);
     pthread_cond_destroy(&r->cmd_room);
     pthread_mutex_destroy(&r->lock);
@@ -488,7 +514,9 @@ void runner_report(runner_t *r, report_run_t *out)
                           .class_picker = r->rc.class_picker && !r->rc.master,
                           .master = runner_is_master(r),
                           .hist = r->hist,
-                          .nhist = r->nhist};
+                          .nhist = r->nhist,
+                          .thresholds = r->thr,
+                          .nthresholds = r->nthr};
     out->cls = runner_classes(r, &out->ncls);
     if (runner_is_master(r)) {
         /* the buffer is read and written under the lock only */

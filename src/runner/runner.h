@@ -73,7 +73,12 @@ typedef struct runner_conf {
     long autoquit;        /* -1 if not given */
     const char *csv_prefix; /* NULL: no CSV files */
     bool csv_full_history, print_stats, only_summary, reset_stats;
-    const char *json_file;  /* NULL: no JSON summary */
+    bool json_stdout;         /* --json: Locust's JSON statistics on stdout at the end */
+    const char *json_file;    /* --json-file PREFIX (NULL: none): the same in PREFIX.json */
+    const char *summary_json; /* --summary-json FILE (NULL: none): cicada's summary */
+    const char *const *thresholds; /* --threshold rules (checked by cli/), nthresholds of them */
+    size_t nthresholds;
+    int exit_code_on_threshold;
     int exit_code_on_error;
     double stop_timeout;
     int threads;          /* engine threads */
@@ -88,6 +93,8 @@ typedef struct runner_conf {
     size_t ntags;
     const char *const *exclude_tags;
     size_t nexclude_tags;
+    long iterations; /* -i: tasks per user before it stops, 0 for no limit; the run
+                      * ends when every user has stopped */
     const char *const *classes; /* positional class names, nclasses of them */
     size_t nclasses;
     runner_tables_t tables;

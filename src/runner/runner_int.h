@@ -97,6 +97,11 @@ struct runner {
     struct watch *watch; /* per engine: is its thread stuck? (runner.c) */
     exclog_t exclog;     /* Lua errors shown in the console (guarded by lock) */
     runner_worker_t *workers; /* master: runner_report's copy (RUNNER_MAX_WORKERS, under lock) */
+    /* thresholds (rules.c): the rules and their live state, guarded by lock */
+    struct threshold *thr;
+    size_t nthr;
+    int64_t thr_start; /* monotonic ns the test started (for abort's grace), 0 when none runs */
+    uint64_t table_sig;       /* master: the figures of the last console table (output.c) */
 };
 
 static inline bool runner_is_master(const runner_t *r)

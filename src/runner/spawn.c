@@ -133,6 +133,18 @@ static void shrink_to(runner_t *r, long n)
     memset(r->swrr, 0, sizeof r->swrr);
 }
 
+/* Have the engines created every user they were asked for? (1,000,000
+ * users take them seconds after the last CMD_SPAWN.) A stuck engine that
+ * was given up on does not hold the ramp. */
+static bool users_exist(runner_t *r)
+{
+    for (int i = 0; i < r->neng; i++)
+        if (!atomic_load(&r->eng[i]->abandoned) &&
+            atomic_load(&r->eng[i]->born) < atomic_load(&r->eng[i]->asked))
+            return false;
+    return true;
+}
+
 static void log_spawned(runner_t *r)
 {
     char buf[2048];
@@ -251,9 +263,15 @@ void spawn_step(runner_t *r, int64_t now)
         if (r->nseq < due) r->target = r->nseq; /* no class can take users */
     }
     if (r->nseq >= r->target) {
+        if (!runner_is_master(r) && !users_exist(r)) return; /* still SPAWNING */
         runner_set_state(r, RUNNER_RUNNING);
         log_spawned(r);
         runner_fire(r, "spawning_complete", r->nseq);
+        if (runner_is_worker(r)) {
+            if (r->remote.spawned_counts)
+                r->remote.spawned_counts(r->remote.ud, r->class_count, r->ncls);
+            return; /* the master resets the statistics */
+        }
         if (r->rc.reset_stats) {
             runner_reset_stats(r, false);
             log_info("Resetting stats");
@@ -314,8 +332,6 @@ void spawn_counts(runner_t *r, const long *counts, const char *host)
     }
     xfree(delta);
     r->target = r->nseq;
-    runner_set_state(r, RUNNER_RUNNING);
-    log_spawned(r);
-    runner_fire(r, "spawning_complete", r->nseq);
-    if (r->remote.spawned_counts) r->remote.spawned_counts(r->remote.ud, r->class_count, r->ncls);
+    /* still SPAWNING: spawn_step says spawning_complete once the engines
+     * created the users, so that the master's counts are the real ones */
 }

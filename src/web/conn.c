@@ -20,6 +20,7 @@
 #include <openssl/err.h>
 
 #include "base/alloc.h"
+#include "monitor/monitor.h"
 #include "report/json.h"
 #include "web/guard.h"
 #include "web/metrics.h"
@@ -294,6 +295,7 @@ static frame_t *snapshot(struct web *w)
     runner_report(w->r, &run);
     cJSON *j = json_stats_requests(&run);
     runner_unlock(w->r);
+    cJSON_AddItemToObject(j, "monitor", monitor_json(monitor_current(), true)); /* newest points */
     char *s = json_print(j, false);
     size_t len = strlen(s);
     frame_t *f = xmalloc(sizeof *f + WS_HEAD_MAX + len);
@@ -379,6 +381,30 @@ static void upgrade(struct web_loop *l, web_conn_t *c)
     ws_queue(c, l->latest);
 }
 
+/* --web-base-path: the UI lives under a prefix. A path inside it loses the
+ * prefix (the routes and assets know only "/..."; the page's links are
+ * relative, so they stay inside); the prefix alone is redirected to
+ * "prefix/"; anything else is a 404. Returns false if it answered. */
+static bool under_base(web_conn_t *c, const struct web *w)
+{
+    const char *base = w->o->web_base_path;
+    size_t len = base ? strlen(base) : 0;
+    char *path = c->req.path;
+    if (len == 0 || w->metrics_only) return true;
+    if (strncmp(path, base, len) == 0 && path[len] == '/') {
+        memmove(path, path + len, strlen(path + len) + 1);
+        return true;
+    }
+    if (strcmp(path, base) == 0) {
+        char loc[OPTS_BASE_PATH + 32];
+        snprintf(loc, sizeof loc, "Location: %s/\r\n", base);
+        web_reply(c, 308, "text/plain; charset=utf-8", loc, "", 0);
+    } else {
+        web_reply(c, 404, "text/plain; charset=utf-8", NULL, "Not Found", 9);
+    }
+    return false;
+}
+
 /* The whole request is in c->in: answer it. */
 static void handle(struct web_loop *l, web_conn_t *c)
 {
@@ -392,6 +418,7 @@ static void handle(struct web_loop *l, web_conn_t *c)
                   "WWW-Authenticate: Basic realm=\"cicada\"\r\n", "Unauthorized", 12);
         return;
     }
+    if (!under_base(c, w)) return;
     if (metrics_wants(w, &c->req)) { /* web/metrics.h: never waits */
         metrics_route(c, w);
         return;

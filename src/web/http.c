@@ -199,6 +199,8 @@ const char *http_status_text(int status)
         return "Switching Protocols";
     case 200:
         return "OK";
+    case 308:
+        return "Permanent Redirect";
     case 400:
         return "Bad Request";
     case 401:

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/prom.h"
+#include "report/expo.h"
 
 bool metrics_wants(const struct web *w, const http_req_t *req)
 {
@@ -43,10 +43,10 @@ int metrics_route(web_conn_t *c, struct web *w)
     report_run_t run;
     runner_lock(w->r);
     runner_report(w->r, &run);
-    prom_write(f, &run);
+    expo_write(f, &run);
     runner_unlock(w->r);
     fclose(f);
-    web_reply(c, 200, PROM_CONTENT_TYPE, NULL, data, len);
+    web_reply(c, 200, EXPO_CONTENT_TYPE, NULL, data, len);
     free(data); /* open_memstream's buffer is plain malloc */
     return 200;
 }

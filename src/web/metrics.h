@@ -1,4 +1,4 @@
-/* metrics: the /metrics route of the web server (report/prom.h's text),
+/* metrics: the /metrics route of the web server (report/expo.h's text),
  * on the web UI's port and on the headless --metrics-bind server, which
  * serves nothing else. Internal to src/web: conn.c calls it for every
  * request to /metrics, and for every request at all on a metrics-only

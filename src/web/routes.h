@@ -13,6 +13,7 @@
 /* One HTTP connection, owned by server.c; valid during routes_handle(). */
 typedef struct web_conn web_conn_t;
 
+struct cJSON;
 struct web_loop; /* server.c's event loop state */
 
 struct web {
@@ -25,6 +26,11 @@ struct web {
     bool metrics_only;  /* --metrics-bind's server: /metrics alone (web/metrics.h) */
     struct web_loop *loop;
 };
+
+/* Send text/html or a JSON document (printed sorted and indented like
+ * Flask's jsonify; j is freed) as the whole response. Return status. */
+int routes_send_text(web_conn_t *c, int status, const char *text);
+int routes_send_json(web_conn_t *c, int status, struct cJSON *j);
 
 /* Handle one whole HTTP request (authorized; the body has arrived). Runs
  * on the server's loop, or on its command thread when routes_may_wait().

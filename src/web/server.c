@@ -363,11 +363,12 @@ web_t *web_start(const opts_t *o, runner_t *r, char *err, size_t n)
     int port = bound_port(w->loop, o->web_port);
     const char *scheme = w->tls ? "https" : "http";
     if (o->web_host == NULL || *o->web_host == '\0' || strcmp(o->web_host, "*") == 0)
-        log_info("Starting web interface at %s://0.0.0.0:%d (accepting connections from all "
+        log_info("Starting web interface at %s://0.0.0.0:%d%s (accepting connections from all "
                  "network interfaces)",
-                 scheme, port);
+                 scheme, port, o->web_base_path ? o->web_base_path : "");
     else
-        log_info("Starting web interface at %s://%s:%d", scheme, o->web_host, port);
+        log_info("Starting web interface at %s://%s:%d%s", scheme, o->web_host, port,
+                 o->web_base_path && *o->web_base_path ? o->web_base_path : "");
     return w;
 }
 

@@ -37,7 +37,7 @@ def test_broken_scenario_names_file_and_line(tmp_path, run_cicada, text, line):
     port = free_port()  # never contacted: the scenario fails before any user starts
     run = run_cicada(["-f", scenario, "--headless", "-u", 1, "-r", 1, "-t", "2s",
                       "-H", f"http://127.0.0.1:{port}"], timeout=15, csv=False)
-    assert run.returncode == 1, run.output
+    assert run.returncode == 2, run.output  # a bad scenario (issue 11: exit code 2)
     assert re.search(rf"broken\.lua:{line}:", run.stderr), (
         f"stderr does not name broken.lua:{line}:\n{run.output}")
 

@@ -189,6 +189,6 @@ def test_malformed_file_is_a_load_error(tmp_path, run_cicada, kind, name, text, 
     scenario = write_scenario(tmp_path, BAD.format(kind=kind, name=name))
     run = run_cicada(["-f", scenario, "--headless", "-u", 1, "-r", 1, "-t", "1s",
                       "-H", "http://127.0.0.1:9"], timeout=20, csv=False)
-    assert run.returncode == 1, run.output
+    assert run.returncode == 2, run.output  # a bad scenario (issue 11: exit code 2)
     assert message in run.stderr, run.output
     assert "scenario.lua:1:" in run.stderr, run.output  # and where the scenario asked for it

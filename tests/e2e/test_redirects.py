@@ -12,7 +12,8 @@
   does.
 - 10 redirects are followed; the 11th is a TooManyRedirects failure.
 - One statistics entry per call, named after the original path; r.url is
-  the final URL and r.history lists the redirect statuses.
+  the final URL and r.history lists the redirect responses (objects, as
+  Locust's: status_code, headers, url, cookies), oldest first.
 """
 
 import pytest
@@ -43,8 +44,13 @@ def test_redirect_rules(tmp_path, conf_nginx, run_cicada):
     run = run_once(run_cicada, tmp_path, f"""
   local c = self.client
   local f = io.open("{out}", "w")
+  local function hist(r)   -- r.history holds response objects, as in Locust
+    local t = {{}}
+    for i, h in ipairs(r.history or {{}}) do t[i] = h.status_code end
+    return table.concat(t, ",")
+  end
   local function note(tag, r)
-    f:write(tag, " ", r.status_code, " ", r.url, " ", table.concat(r.history or {{}}, ","), " ",
+    f:write(tag, " ", r.status_code, " ", r.url, " ", hist(r), " ",
             tostring(r.error), "\\n")
   end
   for _, code in ipairs({{ 301, 302, 303, 307, 308 }}) do
@@ -107,3 +113,48 @@ def test_redirect_rules(tmp_path, conf_nginx, run_cicada):
     fails = run.csv["failures"]
     assert [(f["Name"], f["Error"]) for f in fails] == [
         ("eleven", "TooManyRedirects('Exceeded 10 redirects.')")]
+
+
+HISTORY_SERVER = """
+        absolute_redirect off;
+        location = /login {{ add_header Set-Cookie "sid=abc123; Path=/; HttpOnly" always;
+                             add_header X-Hop one always; return 302 /step2; }}
+        location = /step2 {{ add_header Set-Cookie "step=2" always;
+                             return 303 http://localhost:{port}/home; }}
+        location = /home {{ return 200 "home\\n"; }}
+        location = /plain {{ add_header Set-Cookie "p=1" always; return 200 "plain\\n"; }}
+"""
+
+
+@pytest.mark.time_limit(60)
+def test_history_holds_the_redirect_responses(tmp_path, conf_nginx, run_cicada):
+    """r.history is a list of response objects, oldest first, as Locust's:
+    status_code, headers, url and the cookies each redirect set."""
+    n = conf_nginx(HISTORY_SERVER)
+    out = tmp_path / "out.txt"
+    run = run_once(run_cicada, tmp_path, f"""
+  local f = io.open("{out}", "w")
+  for round = 1, 2 do   -- twice: the hop buffer is reused
+    local r = self.client:post("/login", {{ data = "u=a" }})
+    f:write(r.status_code, " ", r.url, " ", #r.history, "\\n")
+    for i, h in ipairs(r.history) do
+      f:write(i, " ", h.status_code, " ", h.url, " ", tostring(h.headers["location"]), " ",
+              tostring(h.headers["x-hop"]), " ", tostring(h.cookies.sid), " ",
+              tostring(h.cookies.step), " ", tostring(h.ok), " ", #h.text, "\\n")
+    end
+    local c = self.client:cookies()
+    f:write("jar ", tostring(c.sid), " ", tostring(c.step), "\\n")
+  end
+  local p = self.client:get("/plain")
+  f:write("plain ", tostring(p.history), " ", tostring(p.cookies.p), "\\n")
+  f:close()
+""", n.url)
+    assert run.returncode == 0, run.output
+    base, local = n.url, n.url.replace("127.0.0.1", "localhost")
+    round_ = [
+        f"200 {local}/home 2",
+        f"1 302 {base}/login /step2 one abc123 nil true 0",
+        f"2 303 {base}/step2 {local}/home nil nil 2 true 0",
+        "jar abc123 2",
+    ]
+    assert out.read_text().splitlines() == round_ + round_ + ["plain nil 1"], out.read_text()

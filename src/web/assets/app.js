@@ -79,7 +79,8 @@
   var activeTab = "stats";
   var sort = { key: null, dir: 1 }; /* null: server order */
   var lastExceptionsFetch = 0;
-  var charts = null, extras = null; /* charts.js and extras.js, made by init() */
+  var charts = null, extras = null, monitor = null; /* charts.js, extras.js, monitor.js: made by init() */
+  var rules = null;                 /* thresholds.js: the thresholds panel */
   var formTouched = false;      /* the start form was edited: don't overwrite it */
 
   /* ---- requests ---- */
@@ -265,7 +266,9 @@
     renderFailureBadge(d);
     prefill(d);
     extras.onLogs(d.logs);
+    if (rules) rules.render(d.thresholds);
     charts.add(d);
+    monitor.onMessage(d);
     renderTab(false);
   }
   function renderTab(shown) {
@@ -330,7 +333,7 @@
   }
   function formMessage(id, msg) { var m = $(id); m.textContent = msg; m.hidden = !msg; }
   function initForms() {
-    ["user_count", "spawn_rate", "host", "run_time", "class-picker"].forEach(function (id) {
+    ["user_count", "spawn_rate", "host", "run_time", "class-picker", "monitor"].forEach(function (id) {
       $(id).addEventListener("input", function () { formTouched = true; });
     });
     $("start-form").addEventListener("submit", function (e) {
@@ -341,6 +344,8 @@
         host: $("host").value.trim(), run_time: $("run_time").value.trim()
       });
       if (!fields) { formMessage("start-message", "Choose at least one user class"); return; }
+      /* the monitored targets only when changed here: the field replaces them all */
+      if ($("monitor").value.trim() !== monitor.targetsText()) fields.monitor = $("monitor").value;
       btn.disabled = true;
       post("./swarm", fields).then(function (j) {
         if (j.success === false) { formMessage("start-message", j.message || "Could not start"); return; }
@@ -365,6 +370,7 @@
       $("edit_user_count").value = last && last.target_user_count != null ? last.target_user_count :
         last && last.user_count != null ? last.user_count : $("user_count").value;
       $("edit_spawn_rate").value = last && last.spawn_rate != null ? last.spawn_rate : $("spawn_rate").value;
+      $("edit_monitor").value = monitor.targetsText();
       formMessage("edit-message", "");
       $("edit-overlay").hidden = false;
       $("edit_user_count").focus();
@@ -373,7 +379,9 @@
     $("edit-form").addEventListener("submit", function (e) {
       e.preventDefault();
       var u = $("edit_user_count").value, r = $("edit_spawn_rate").value;
-      post("./swarm", { user_count: u, spawn_rate: r }).then(function (j) {
+      var f = { user_count: u, spawn_rate: r };
+      if ($("edit_monitor").value.trim() !== monitor.targetsText()) f.monitor = $("edit_monitor").value;
+      post("./swarm", f).then(function (j) {
         if (j.success === false) { formMessage("edit-message", j.message || "Could not change the test"); return; }
         $("user_count").value = u;
         $("spawn_rate").value = r;
@@ -404,6 +412,7 @@
     if (formTouched) return;
     if (d.target_user_count != null) $("user_count").value = d.target_user_count;
     if (d.spawn_rate != null) $("spawn_rate").value = d.spawn_rate;
+    if (d.monitor) $("monitor").value = monitor.targetsText();
   }
 
 
@@ -423,7 +432,10 @@
       retheme: function () { charts.retheme(); },
       shown: function (tab) { return activeTab === tab; }
     });
+    rules = window.cicadaThresholds ? window.cicadaThresholds({ $: $, esc: esc }) : null;
     charts.init();
+    monitor = window.cicadaMonitor({ $: $, esc: esc, getJSON: getJSON, charts: charts });
+    monitor.init();
     extras.initTheme();
     extras.loadClasses();
     Array.prototype.forEach.call(document.querySelectorAll(".tabs button"), function (b) {

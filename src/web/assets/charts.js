@@ -12,7 +12,9 @@
  *
  * window.cicadaCharts(ui) makes the charts' controller; ui gives $, hms,
  * fmtMs, getJSON and visible() (the Charts tab is shown). It returns
- * {init, seed, add, gap, update, retheme, points}.
+ * {init, seed, add, gap, update, retheme, points, make}; make(canvas,
+ * datasets, fmt) adds a chart on the same time axis and zoom (monitor.js's
+ * "Target resources"), fmt formatting its tooltip values.
  */
 window.cicadaCharts = function (ui) {
   "use strict";
@@ -108,7 +110,7 @@ window.cicadaCharts = function (ui) {
       c.update("none");
     });
   }
-  function makeChart(canvas, datasets) {
+  function makeChart(canvas, datasets, fmt) {
     var chart = new Chart(canvas, {
       type: "line",
       data: { datasets: datasets },
@@ -128,7 +130,7 @@ window.cicadaCharts = function (ui) {
           tooltip: {
             callbacks: {
               title: function (items) { return items.length ? hms(items[0].parsed.x) : ""; },
-              label: function (it) { return it.dataset.label + ": " + (it.parsed.y == null ? "–" : fmtMs(it.parsed.y)); }
+              label: function (it) { return it.dataset.label + ": " + (it.parsed.y == null ? "–" : (fmt || fmtMs)(it.parsed.y)); }
             }
           }
         },
@@ -252,6 +254,12 @@ window.cicadaCharts = function (ui) {
     init: initCharts, seed: seedHistory, add: addMessagePoint, update: updateCharts, retheme: themeCharts,
     /* a new run: break the lines */
     gap: function (t) { if (hist.t.length) pushGap(t); },
-    points: function () { return hist.t.length; }
+    points: function () { return hist.t.length; },
+    make: function (canvas, datasets, fmt) {
+      if (typeof Chart === "undefined") return null;
+      var c = makeChart(canvas, datasets, fmt);
+      updateCharts();
+      return c;
+    }
   };
 };

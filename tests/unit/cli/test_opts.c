@@ -22,12 +22,12 @@ static char err[512];
 /* Parse a NULL-terminated list of words after "cicada". */
 static int parse(const char *first, ...)
 {
-    static char *argv[64];
+    static char *argv[96];
     int argc = 0;
     argv[argc++] = "cicada";
     va_list ap;
     va_start(ap, first);
-    for (const char *a = first; a && argc < 63; a = va_arg(ap, const char *))
+    for (const char *a = first; a && argc < 95; a = va_arg(ap, const char *))
         argv[argc++] = (char *)a;
     va_end(ap);
     argv[argc] = NULL;
@@ -87,13 +87,33 @@ static void test_defaults(void)
     CHECK(err[0] == '\0');
 }
 
+/* --threshold: repeatable, each rule checked; a bad one is named. */
+static void test_thresholds(void)
+{
+    CHECK(parse("--threshold", "p95<200", "--threshold=fail_ratio < 0.01", NULL) == 0);
+    CHECK(o.nthresholds == 2 && strcmp(o.thresholds[0], "p95<200") == 0 &&
+          strcmp(o.thresholds[1], "fail_ratio < 0.01") == 0);
+    CHECK(o.exit_code_on_threshold == 3);
+    CHECK(parse("--exit-code-on-threshold", "9", NULL) == 0 && o.exit_code_on_threshold == 9);
+    CHECK(parse("--exit-code-on-threshold", "256", NULL) == 2);
+    CHECK(parse("--threshold", "p96<200", NULL) == 2);
+    CHECK_MSG(strstr(err, "--threshold") && strstr(err, "'p96<200'") &&
+                  strstr(err, "unknown metric"),
+              "%s", err);
+    CHECK(parse("--threshold", "p95", NULL) == 2 && strstr(err, "'p95'"));
+    CHECK(parse("--threshold", NULL) == 2 && strstr(err, "expected one argument"));
+    CHECK(parse("--json", "--summary-json", "s.json", NULL) == 0 && o.json_stdout &&
+          strcmp(o.summary_json, "s.json") == 0 && o.json_file == NULL);
+    CHECK(parse("--json=x", NULL) == 2 && strstr(err, "ignored explicit argument"));
+}
+
 static void test_every_flag(void)
 {
     int r = parse("-f", "a.lua", "-H", "http://x", "-u", "10", "-r", "2.5", "-t", "1m30s",
                   "--headless", "--autostart", "--autoquit", "5", "--web-host", "0.0.0.0", "-P",
                   "9000", "--web-auth", "u:p", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--csv",
                   "out", "--csv-full-history", "--print-stats", "--only-summary", "--reset-stats",
-                  "--html", "r.html", "--json", "r.json", "-L", "debug", "--logfile", "log.txt",
+                  "--html", "r.html", "--json", "--json-file", "r", "-L", "debug", "--logfile", "log.txt",
                   "--exit-code-on-error", "3", "-s", "7", "--threads", "4", "-l", "-V", "--master",
                   "--master-bind-host", "10.0.0.1", "--master-bind-port", "6000",
                   "--expect-workers", "3", "--expect-workers-max-wait", "30", "-T", "a,b", "-E",
@@ -108,7 +128,7 @@ static void test_every_flag(void)
     CHECK(strcmp(o.csv_prefix, "out") == 0 && o.csv_full_history && o.print_stats &&
           o.only_summary);
     CHECK(o.reset_stats && strcmp(o.html_file, "r.html") == 0 &&
-          strcmp(o.json_file, "r.json") == 0);
+          o.json_stdout && strcmp(o.json_file, "r") == 0);
     CHECK(strcmp(o.loglevel, "debug") == 0 && strcmp(o.logfile, "log.txt") == 0);
     CHECK(o.exit_code_on_error == 3 && o.stop_timeout == 7 && o.threads == 4);
     CHECK(o.list_classes && o.show_version && o.master && !o.worker);
@@ -387,6 +407,10 @@ static void test_help(void)
         "-r, --spawn-rate",
         "-t, --run-time",
         "-l, --list",
+        "-i, --iterations",
+        "--config FILE",
+        "--web-base-path",
+        "--processes",
         "-V",
         "-L",
         "-T, --tags",
@@ -407,7 +431,11 @@ static void test_help(void)
         "--only-summary",
         "--reset-stats",
         "--html",
-        "--json",
+        "--json ",
+        "--json-file",
+        "--summary-json",
+        "--threshold",
+        "--exit-code-on-threshold",
         "--loglevel",
         "--logfile",
         "--exit-code-on-error",
@@ -452,6 +480,7 @@ int main(void)
     clear_locust_env();
     test_defaults();
     test_every_flag();
+    test_thresholds();
     test_forms();
     test_demo_server();
     test_errors();

@@ -14,7 +14,13 @@
  *    of the resent GET is not retried;
  *  - a 101 closes the connection;
  *  - the body cap (Content-Length over it, and a body that grows past it);
- *  - a refused connect. */
+ *  - a refused connect;
+ *  - through a proxy: an https request tunnels with CONNECT (the proxy's
+ *    credentials in Proxy-Authorization) then does TLS and sends the
+ *    request through the tunnel, kept alive; a 407 to the CONNECT and a
+ *    proxy that refuses the connection are requests' ProxyError; a plain
+ *    http request goes to the proxy on its own connection, apart from a
+ *    direct one to the same origin. */
 #include "http/client.c"
 
 #include <stdlib.h>
@@ -275,6 +281,119 @@ static void test_refused(void)
     CHECK(nresults == 0);
 }
 
+/* Proxies for the client: https through u:p@10.0.0.9:3128, http through 10.0.0.9:3128. */
+static void use_proxy(void)
+{
+    char err[128];
+    proxy_map_reset(&cl.proxies);
+    proxy_map_add(&cl.proxies, PROXY_CLIENT, "https", 5, "http://u:p@10.0.0.9:3128", 24, err,
+                  sizeof err);
+    proxy_map_add(&cl.proxies, PROXY_CLIENT, "http", 4, "10.0.0.9:3128", 13, err, sizeof err);
+}
+
+static conn_t *tls_conn(void)
+{
+    char err[256];
+    conn_t *c = client_conn(&cl, "example.com", 11, 443, true, err, sizeof err);
+    CHECK_MSG(c != NULL, "%s", err);
+    return c;
+}
+
+#define CONNECT_REQ                                                                              \
+    "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n"                                \
+    "Proxy-Authorization: Basic dTpw\r\n\r\n"
+
+static void test_tunnel(void)
+{
+    fresh();
+    use_proxy();
+    conn_t *c = tls_conn();
+    CHECK(c->px_host && strcmp(c->px_host, "10.0.0.9") == 0 && c->px_port == 3128);
+    CHECK(!client_absolute(c)); /* through a tunnel the request is origin-form */
+    client_result_t res;
+    CHECK(send_req(c, GET, 0, &res) == 1);
+    fake_peer_t *p = fake_peer(net, 0);
+    CHECK(c->state == CONN_TUNNEL && !p->tls);
+    CHECK_MSG(p->out.len == strlen(CONNECT_REQ) && memcmp(p->out.p, CONNECT_REQ, p->out.len) == 0,
+              "%.*s", (int)p->out.len, p->out.p);
+    const char *est = "HTTP/1.1 200 Connection established\r\n\r\n";
+    fake_send(p, est, 20); /* the answer in two parts */
+    on_io(NULL, &c->sock.io, EPOLLIN);
+    CHECK(c->state == CONN_TUNNEL && !p->tls);
+    fake_send(p, est + 20, strlen(est) - 20);
+    on_io(NULL, &c->sock.io, EPOLLIN);
+    CHECK(p->tls && c->state == CONN_READING); /* TLS with the origin, then the request */
+    CHECK(p->out.len == strlen(CONNECT_REQ) + strlen(GET) &&
+          memcmp(p->out.p + strlen(CONNECT_REQ), GET, strlen(GET)) == 0);
+    fake_send(p, OK5, strlen(OK5));
+    drive(c, 3);
+    CHECK_MSG(nresults == 1 && status == 200 && body_is("hello") && error[0] == 0, "%s", error);
+    /* the tunnel is kept: the next request goes straight through it */
+    CHECK(tls_conn() == c && send_req(c, GET, 0, &res) == 1);
+    fake_send(p, OK5, strlen(OK5));
+    drive(c, 3);
+    CHECK(nresults == 2 && status == 200 && fake_connects(net) == 1);
+}
+
+static void test_tunnel_407(void)
+{
+    fresh();
+    use_proxy();
+    conn_t *c = tls_conn();
+    client_result_t res;
+    CHECK(send_req(c, GET, 0, &res) == 1);
+    fake_peer_t *p = fake_peer(net, 0);
+    const char *no = "HTTP/1.1 407 Proxy Authentication Required\r\n"
+                     "Proxy-Authenticate: Basic realm=\"x\"\r\nContent-Length: 0\r\n\r\n";
+    fake_send(p, no, strlen(no));
+    drive(c, 3);
+    CHECK_MSG(nresults == 1 && status == 0 &&
+                  strcmp(error, "ProxyError('Unable to connect to proxy', OSError('Tunnel "
+                                "connection failed: 407 Proxy Authentication Required'))") == 0,
+              "%s", error);
+    CHECK(!p->tls && !p->open && c->state == CONN_CLOSED);
+    CHECK(fake_connects(net) == 1); /* not retried */
+}
+
+static void test_proxy_refused(void)
+{
+    fresh();
+    use_proxy();
+    conn_t *c = tls_conn();
+    fake_peer(net, 0)->connect_err = ECONNREFUSED;
+    client_result_t res = {0};
+    CHECK(send_req(c, GET, 0, &res) == 0);
+    CHECK_MSG(res.error && strcmp(res.error, "ProxyError('Unable to connect to proxy', "
+                                             "ConnectionRefusedError(111, 'Connection refused'))") == 0,
+              "%s", res.error);
+}
+
+static void test_plain_via_proxy(void)
+{
+    fresh();
+    use_proxy();
+    char err[256];
+    conn_t *c = client_conn(&cl, "example.com", 11, 80, false, err, sizeof err);
+    CHECK(c && client_absolute(c) && c->px_auth == NULL);
+    /* the request names the origin in absolute form; the URL of the result is the origin's */
+    client_result_t res;
+    const char *req = "GET http://example.com/x?q=1 HTTP/1.1\r\nHost: example.com\r\n\r\n";
+    CHECK(send_req(c, req, 0, &res) == 1);
+    fake_peer_t *p = fake_peer(net, 0);
+    CHECK(!p->tls && p->out.len == strlen(req));
+    fake_send(p, OK5, strlen(OK5));
+    drive(c, 3);
+    CHECK(nresults == 1 && status == 200 && body_is("hello"));
+    /* no proxy for this request: another connection, direct */
+    proxy_map_reset(&cl.proxies);
+    conn_t *d = client_conn(&cl, "example.com", 11, 80, false, err, sizeof err);
+    CHECK(d && d != c && d->px_host == NULL && !client_absolute(d));
+    /* a malformed proxy URL fails the request before any connection */
+    proxy_map_add(&cl.proxies, PROXY_REQUEST, "http", 4, "http://:3128", 12, err, sizeof err);
+    CHECK(client_conn(&cl, "example.com", 11, 80, false, err, sizeof err) == NULL);
+    CHECK_MSG(strstr(err, "InvalidProxyURL") && strstr(err, "missing the host"), "%s", err);
+}
+
 int main(void)
 {
     test_keep_alive();
@@ -288,6 +407,10 @@ int main(void)
     test_101_closes();
     test_body_cap();
     test_refused();
+    test_tunnel();
+    test_tunnel_407();
+    test_proxy_refused();
+    test_plain_via_proxy();
     client_free(&cl);
     client_env_free(&env);
     fake_net_free(net);

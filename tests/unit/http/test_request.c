@@ -2,7 +2,8 @@
  * for what the e2e tests exercise through the Lua client — the default
  * headers, overriding and removing them, the client's headers under the
  * request's, basic auth, cookies from the jar, query parameters, form and
- * JSON bodies, Content-Length rules, HEAD — and the decode decision. */
+ * JSON bodies, Content-Length rules, HEAD, the absolute form and
+ * Proxy-Authorization through a proxy — and the decode decision. */
 #include "http/request.h"
 
 #include <stdio.h>
@@ -205,8 +206,32 @@ static void test_decode(void)
     CHECK(request_header_flags(gz, 1) == (REQUEST_H_AE | REQUEST_H_DECODE));
 }
 
+/* Through a proxy: the absolute form, Proxy-Authorization after
+ * Authorization; the returned offset is the path's (the statistics name). */
+static void test_proxy(void)
+{
+    request_t r = base("GET", "/p");
+    r.query = "a=1", r.query_len = 3;
+    r.absolute = true;
+    r.proxy_auth = "Basic dTpw";
+    r.auth_user = "u", r.auth_user_len = 1;
+    SAME(&r, "GET http://127.0.0.1:8080/p?a=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
+             "User-Agent: cicada/0.1\r\nAccept: */*\r\nAuthorization: Basic dTo=\r\n"
+             "Proxy-Authorization: Basic dTpw\r\n\r\n");
+    buf_t w = {0};
+    size_t tl, at = request_write(&w, &r, &tl);
+    CHECK(tl == 6 && memcmp(w.p + at, "/p?a=1", 6) == 0);
+    r = base("GET", "/");
+    r.absolute = true, r.port = 80, r.host = "::1", r.host_len = 3;
+    buf_reset(&w);
+    at = request_start(&w, &r);
+    CHECK_MSG(strcmp(w.p, "GET http://[::1]/") == 0 && strcmp(w.p + at, "/") == 0, "%s", w.p);
+    buf_free(&w);
+}
+
 int main(void)
 {
+    test_proxy();
     test_defaults();
     test_override_and_remove();
     test_auth();

@@ -1,4 +1,4 @@
-/* prom: the Prometheus text exposition (see prom.h for the families).
+/* expo: the Prometheus text exposition (see expo.h for the families).
  *
  * A plain printer over the merged statistics, run under the runner's lock
  * like the CSV writers: it reads stats_t and the runner and keeps no state
@@ -7,7 +7,7 @@
  * of the workers' list, and frees them before it returns. Numbers are
  * printed as integers (counters), "%.17g" (floats, read back exactly) or
  * bounds in seconds with "%g" (100 µs is "0.0001"). */
-#include "report/prom.h"
+#include "report/expo.h"
 
 #include <inttypes.h>
 #include <stddef.h>
@@ -46,7 +46,7 @@ static size_t utf8_seq(const unsigned char *s)
     return n;
 }
 
-void prom_label(FILE *f, const char *s)
+void expo_label(FILE *f, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
@@ -89,9 +89,9 @@ static char *row_labels(const stats_entry_t *e)
     FILE *f = open_memstream(&out, &len);
     if (f == NULL) abort(); /* out of memory: base/alloc.h's policy */
     fputs("name=\"", f);
-    prom_label(f, e->name);
+    expo_label(f, e->name);
     fputs("\",method=\"", f);
-    prom_label(f, e->method);
+    expo_label(f, e->method);
     fputc('"', f);
     if (fclose(f) != 0) abort();
     return out;
@@ -127,7 +127,7 @@ static void histogram(FILE *f, const row_t *rows, size_t n)
     }
 }
 
-void prom_write_stats(FILE *f, stats_t *st)
+void expo_write_stats(FILE *f, stats_t *st)
 {
     size_t n;
     stats_entry_t **entries = stats_entries(st, &n);
@@ -177,7 +177,7 @@ static void run_gauges(FILE *f, const report_run_t *run)
 static void worker_gauge(FILE *f, const char *name, const report_worker_t *w)
 {
     fprintf(f, "%s{worker=\"", name);
-    prom_label(f, w->id);
+    expo_label(f, w->id);
     fputs("\"}", f);
 }
 
@@ -212,22 +212,22 @@ static void workers(FILE *f, const report_run_t *run)
             bool cur = strcmp(w[i].state, states[s]) == 0;
             known |= cur;
             fprintf(f, "cicada_worker_state{worker=\"");
-            prom_label(f, w[i].id);
+            expo_label(f, w[i].id);
             fprintf(f, "\",state=\"%s\"} %d\n", states[s], cur);
         }
         if (!known) { /* a state this list does not name: show it anyway */
             fprintf(f, "cicada_worker_state{worker=\"");
-            prom_label(f, w[i].id);
+            expo_label(f, w[i].id);
             fputs("\",state=\"", f);
-            prom_label(f, w[i].state);
+            expo_label(f, w[i].state);
             fputs("\"} 1\n", f);
         }
     }
 }
 
-void prom_write(FILE *f, const report_run_t *run)
+void expo_write(FILE *f, const report_run_t *run)
 {
     run_gauges(f, run);
     if (run->master) workers(f, run);
-    prom_write_stats(f, run->st);
+    expo_write_stats(f, run->st);
 }

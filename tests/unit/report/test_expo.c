@@ -9,7 +9,7 @@
 
 #include "check.h"
 #include "cli/opts.h"
-#include "report/prom.h"
+#include "report/expo.h"
 #include "stats/life.h"
 
 static char *out;
@@ -25,7 +25,7 @@ static FILE *open_mem(void)
 static const char *label(const char *s)
 {
     FILE *f = open_mem();
-    prom_label(f, s);
+    expo_label(f, s);
     fclose(f);
     return out;
 }
@@ -115,7 +115,7 @@ static void test_monotonic(void)
     static const char *cnt =
         "cicada_response_time_seconds_count{name=\"a\\\"b\\\\c\\nd\",method=\"GET\"} ";
     FILE *f = open_mem();
-    prom_write_stats(f, st);
+    expo_write_stats(f, st);
     fclose(f);
     CHECK(sample(out, req) == 12);
     CHECK(sample(out, fail) == 1);
@@ -131,7 +131,7 @@ static void test_monotonic(void)
     stats_clear_exceptions(st);
     CHECK(stats_total(st)->num_requests == 0);
     f = open_mem();
-    prom_write_stats(f, st);
+    expo_write_stats(f, st);
     fclose(f);
     CHECK(sample(out, req) == 12);
     CHECK(sample(out, le5ms) == 10);
@@ -147,7 +147,7 @@ static void test_monotonic(void)
         stats_shard_request(sh, "GET", "a\"b\\c\nd", 3000, 7, NULL, 1005.0);
     stats_merge(st, sh);
     f = open_mem();
-    prom_write_stats(f, st);
+    expo_write_stats(f, st);
     fclose(f);
     CHECK(sample(out, req) == 19);
     CHECK(sample(out, le5ms) == 17);

@@ -1,4 +1,4 @@
-/* prom: cicada's own metrics in Prometheus's text exposition format 0.0.4.
+/* expo: cicada's own metrics in Prometheus's text exposition format 0.0.4.
  *
  * What /metrics serves, on the web UI's port and on --metrics-bind
  * (docs/metrics.md lists every series). Per request (name, method): the
@@ -18,27 +18,27 @@
  * and \n); a value that is not UTF-8 has its invalid bytes replaced by
  * U+FFFD, since Prometheus refuses such labels. The Aggregated row is not
  * written: it is the sum of the rows (sum() in PromQL). */
-#ifndef CICADA_PROM_H
-#define CICADA_PROM_H
+#ifndef CICADA_EXPO_H
+#define CICADA_EXPO_H
 
 #include <stdio.h>
 
 #include "report/run.h"
 #include "stats/stats.h"
 
-/* The Content-Type of what prom_write() writes. */
-#define PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+/* The Content-Type of what expo_write() writes. */
+#define EXPO_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /* Write the request families (counters, histogram, exceptions) of st.
  * st is non-const only because its sorted views are built lazily. */
-void prom_write_stats(FILE *f, stats_t *st);
+void expo_write_stats(FILE *f, stats_t *st);
 
 /* Write every family: the run's state and gauges, the workers' series on
- * a master, and prom_write_stats() of the run's statistics. run is read
+ * a master, and expo_write_stats() of the run's statistics. run is read
  * only (the caller holds whatever lock guards it). */
-void prom_write(FILE *f, const report_run_t *run);
+void expo_write(FILE *f, const report_run_t *run);
 
 /* Write s as the inside of a label value (escaped, UTF-8). */
-void prom_label(FILE *f, const char *s);
+void expo_label(FILE *f, const char *s);
 
 #endif
