@@ -234,6 +234,33 @@ U:task(function(self) self.client:get("/slow") end)
     assert int(last[4]) == dropped and int(last[3]) == late and float(last[2]) == 0.0
 
 
+def test_dropped_threshold_and_summary_json(run_cicada, tmp_path):
+    """The thresholds `dropped` and `late` and --summary-json read the same
+    counts as the console: a run that drops iterations fails `dropped<1`
+    (exit code 3) and passes `late<1000000`."""
+    import json
+
+    port = free_port()
+    f = write_scenario(tmp_path, """
+U = cicada.user {}
+U:task(function(self) self.client:get("/slow") end)
+""")
+    summary = tmp_path / "summary.json"
+    with demo_server(port, "--slow-delay", "0.5"):
+        run = run_cicada(["-f", f, "-H", f"http://127.0.0.1:{port}", "--headless",
+                          "--arrival-rate", 20, "-u", 2, "-t", "2s", "--only-summary",
+                          "--threshold", "dropped<1", "--threshold", "late<1000000",
+                          "--summary-json", summary], timeout=40)
+    assert run.returncode == 3, run.output
+    late, dropped = open_counts(run)
+    doc = json.loads(summary.read_text())
+    assert doc["dropped"] == dropped > 0 and doc["late"] == late, doc
+    rules = {t["rule"]: t for t in doc["thresholds"]}
+    assert not doc["thresholds_ok"], doc["thresholds"]
+    assert rules["dropped<1"]["value"] == dropped and rules["dropped<1"]["ok"] is False, rules
+    assert rules["late<1000000"]["value"] == late and rules["late<1000000"]["ok"] is True, rules
+
+
 def test_late_when_the_loop_is_saturated(run_cicada, tmp_path):
     """One engine thread, iterations that burn 20 ms of CPU each, asked for
     at 100/s: the loop can start only about 50/s, so iterations start late."""
