@@ -149,6 +149,14 @@ void expo_write_stats(FILE *f, stats_t *st)
     head(f, "cicada_exceptions_total", "counter",
          "Errors raised by scenario code (Lua errors in tasks) since cicada started.");
     fprintf(f, "cicada_exceptions_total %" PRIu64 "\n", life_exceptions(st));
+    head(f, "cicada_iterations_late_total", "counter",
+         "Open-model iterations (--arrival-rate) that started more than 10 ms after their "
+         "scheduled time, since cicada started.");
+    fprintf(f, "cicada_iterations_late_total %" PRIu64 "\n", life_late(st));
+    head(f, "cicada_iterations_dropped_total", "counter",
+         "Open-model iterations that found no free user within -u and never ran, since cicada "
+         "started.");
+    fprintf(f, "cicada_iterations_dropped_total %" PRIu64 "\n", life_dropped(st));
 }
 
 /* ---- the run ---- */

@@ -72,8 +72,20 @@ static void fold_entry(stats_entry_t *e)
     add_current(e, e->life);
 }
 
+uint64_t life_late(const stats_t *st)
+{
+    return st->life_late + st->late;
+}
+
+uint64_t life_dropped(const stats_t *st)
+{
+    return st->life_dropped + st->dropped;
+}
+
 void life_fold(stats_t *st)
 {
+    st->life_late += st->late;
+    st->life_dropped += st->dropped;
     for (size_t i = 0; i < st->nsorted; i++)
         fold_entry(st->sorted[i]);
     fold_entry(&st->total);

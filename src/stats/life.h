@@ -48,6 +48,9 @@ void life_get(const stats_entry_t *e, stats_life_t *out);
 
 /* Exceptions counted since st was created (the cleared ones too). */
 uint64_t life_exceptions(const stats_t *st);
+/* Open-model iterations late and dropped since st was created. */
+uint64_t life_late(const stats_t *st);
+uint64_t life_dropped(const stats_t *st);
 
 /* For stats.c: carry every row's figures (and the total's) before a
  * reset zeroes them; carry the exceptions before they are dropped; free

@@ -40,6 +40,7 @@ struct stats {
     uint64_t cut; /* requests cut off at stop (stats_shard_cut) */
     uint64_t late, dropped; /* open-model iterations (stats_shard_iteration) */
     uint64_t life_exceptions; /* exceptions dropped by stats_clear_exceptions (life.h) */
+    uint64_t life_late, life_dropped; /* open-model iterations cleared by resets (life.h) */
 };
 
 /* The ring slot of unix second sec (negative seconds too). */

@@ -338,3 +338,38 @@ def test_bad_metrics_bind_is_a_usage_error(cicada):
     assert r.returncode == 2 and "--metrics-bind" in r.stderr, r.stderr
     r = subprocess.run([str(cicada), "--help"], capture_output=True, text=True, timeout=10)
     assert r.returncode == 0 and "--metrics-bind HOST:PORT" in r.stdout
+
+
+def test_open_model_iterations_are_counters(tmp_path, procs):
+    """An open-model run with too few users drops iterations: /metrics counts
+    them in cicada_iterations_dropped_total (promtool accepts it), and the
+    last scrape before exit never exceeds the --summary-json figures (the
+    final merge may come after it)."""
+    from conftest import demo_server
+    site, mport = free_port(), free_port()
+    f = tmp_path / "s.lua"
+    f.write_text('U = cicada.user {}\nU:task(function(self) self.client:get("/slow") end)\n')
+    summary = tmp_path / "summary.json"
+    with demo_server(site, "--slow-delay", "0.5"):
+        p = procs("cicada", [CICADA, "-f", f, "-H", f"http://127.0.0.1:{site}", "--headless",
+                             "--arrival-rate", 20, "-u", 2, "-t", "3s", "--only-summary",
+                             "--metrics-bind", f"127.0.0.1:{mport}", "--summary-json", summary])
+        wait_port(mport, 10, p.p)
+        last = {}
+        while p.p.poll() is None:  # the last scrape before it exits
+            try:
+                status, _, body = get(mport, "/metrics")
+                if status == 200:
+                    text = body.decode()
+                    last = samples(text)
+            except OSError:
+                pass
+            time.sleep(0.05)
+        assert p.wait(30) == 0, p.text()
+    doc = json.loads(summary.read_text())
+    assert doc["dropped"] > 0, doc
+    assert last["cicada_iterations_dropped_total"] > 0, last
+    assert last["cicada_iterations_dropped_total"] <= doc["dropped"]
+    assert last["cicada_iterations_late_total"] <= doc["late"]
+    rc = promtool(text)
+    assert rc.returncode == 0, rc.stdout + rc.stderr
