@@ -19,7 +19,8 @@
  *
  * Config files come last (config.c reads them): each key is a long flag
  * name, applied to the flags that neither the command line nor a variable
- * set, file after file so that a later file wins over an earlier one. */
+ * set, file after file so that a later file wins over an earlier one.
+ * The table of flags is flags.c; variables and config files, sources.c. */
 #include "cli/opts.h"
 
 #include <errno.h>
@@ -34,145 +35,9 @@
 #include "base/limits.h"
 #include "base/log.h"
 #include "stats/threshold.h"
-#include "cli/config.h"
+#include "cli/opts_int.h"
 
-enum kind { K_HELP, K_BOOL, K_STR, K_INT, K_LONG, K_FLOAT, K_SPAN, K_STOP, K_LIST, K_APPEND, K_RULE };
-enum check { C_NONE, C_LOGLEVEL, C_AUTH, C_HOST, C_BIND };
-
-struct flag {
-    const char *name; /* as messages show it, in Locust's order of spellings */
-    char shortc;      /* 0 if none */
-    const char *lng;  /* long name without "--" */
-    const char *env;  /* LOCUST_* variable, or NULL */
-    enum kind kind;
-    size_t off;       /* field in opts_t */
-    size_t count_off; /* K_LIST: its count */
-    double min, max;  /* numbers must lie in [min, max]; no check if both 0 */
-    bool min_excl;    /* (min, max] instead */
-    bool seconds;     /* a duration: messages say so */
-    enum check check;
-};
-
-#define AT(f) .off = offsetof(opts_t, f)
-#define INT_MAX_D 2147483647.0
-#define PORT .min = 1, .max = 65535
-/* durations: at most LIMIT_SECONDS, so that no deadline overflows */
-#define SECONDS(lo) .min = (lo), .max = LIMIT_SECONDS, .seconds = true
-
-static const struct flag main_flags[] = {
-    {"-h/--help", 'h', "help", NULL, K_HELP, .off = 0},
-    /* Common options */
-    {"-f/--locustfile", 'f', "locustfile", "LOCUST_LOCUSTFILE", K_STR, AT(locustfile)},
-    {"-H/--host", 'H', "host", "LOCUST_HOST", K_STR, AT(host), .check = C_HOST},
-    {"-u/--users", 'u', "users", "LOCUST_USERS", K_LONG, AT(users), .min = 0,
-     .max = (double)LIMIT_USERS},
-    {"-r/--spawn-rate", 'r', "spawn-rate", "LOCUST_SPAWN_RATE", K_FLOAT, AT(spawn_rate), .min = 0,
-     .max = LIMIT_SPAWN_RATE, .min_excl = true},
-    {"--arrival-rate", 0, "arrival-rate", "CICADA_ARRIVAL_RATE", K_FLOAT, AT(arrival_rate),
-     .min = 0, .max = LIMIT_SPAWN_RATE, .min_excl = true},
-    {"-t/--run-time", 't', "run-time", "LOCUST_RUN_TIME", K_SPAN, AT(run_time), SECONDS(0)},
-    {"-l/--list", 'l', "list", NULL, K_BOOL, AT(list_classes)},
-    {"-i/--iterations", 'i', "iterations", "LOCUST_ITERATIONS", K_LONG, AT(iterations), .min = 0,
-     .max = 9.2e18},
-    {"--config", 0, "config", NULL, K_STR, AT(config_file)},
-    /* Web UI options */
-    {"--web-host", 0, "web-host", "LOCUST_WEB_HOST", K_STR, AT(web_host)},
-    {"--web-port/-P", 'P', "web-port", "LOCUST_WEB_PORT", K_INT, AT(web_port), PORT},
-    {"--headless", 0, "headless", "LOCUST_HEADLESS", K_BOOL, AT(headless)},
-    {"--autostart", 0, "autostart", "LOCUST_AUTOSTART", K_BOOL, AT(autostart)},
-    {"--class-picker", 0, "class-picker", "LOCUST_USERCLASS_PICKER", K_BOOL, AT(class_picker)},
-    {"--autoquit", 0, "autoquit", "LOCUST_AUTOQUIT", K_LONG, AT(autoquit), SECONDS(-1)},
-    {"--web-auth", 0, "web-auth", "LOCUST_WEB_AUTH", K_STR, AT(web_auth), .check = C_AUTH},
-    {"--web-login", 0, "web-login", "LOCUST_WEB_LOGIN", K_BOOL, AT(web_login)},
-    {"--web-base-path", 0, "web-base-path", "LOCUST_WEB_BASE_PATH", K_STR, AT(web_base_path)},
-    {"--tls-cert", 0, "tls-cert", "LOCUST_TLS_CERT", K_STR, AT(tls_cert)},
-    {"--tls-key", 0, "tls-key", "LOCUST_TLS_KEY", K_STR, AT(tls_key)},
-    {"--metrics-bind", 0, "metrics-bind", NULL, K_STR, AT(metrics_bind), .check = C_BIND},
-    /* Master options */
-    {"--master", 0, "master", "LOCUST_MODE_MASTER", K_BOOL, AT(master)},
-    {"--master-bind-host", 0, "master-bind-host", "LOCUST_MASTER_BIND_HOST", K_STR,
-     AT(master_bind_host)},
-    {"--master-bind-port", 0, "master-bind-port", "LOCUST_MASTER_BIND_PORT", K_INT,
-     AT(master_bind_port), PORT},
-    {"--expect-workers", 0, "expect-workers", "LOCUST_EXPECT_WORKERS", K_INT, AT(expect_workers),
-     .min = 1, .max = INT_MAX_D},
-    {"--expect-workers-max-wait", 0, "expect-workers-max-wait", "LOCUST_EXPECT_WORKERS_MAX_WAIT",
-     K_FLOAT, AT(expect_workers_max_wait), SECONDS(0)},
-    {"--master-key", 0, "master-key", "CICADA_MASTER_KEY", K_STR, AT(master_key)},
-    {"--worker-keys", 0, "worker-keys", "CICADA_WORKER_KEYS", K_STR, AT(worker_keys)},
-    /* Worker options */
-    {"--worker", 0, "worker", "LOCUST_MODE_WORKER", K_BOOL, AT(worker)},
-    {"--master-host", 0, "master-host", "LOCUST_MASTER_NODE_HOST", K_STR, AT(master_host)},
-    {"--master-port", 0, "master-port", "LOCUST_MASTER_NODE_PORT", K_INT, AT(master_port), PORT},
-    {"--worker-key", 0, "worker-key", "CICADA_WORKER_KEY", K_STR, AT(worker_key)},
-    {"--master-public-key", 0, "master-public-key", "CICADA_MASTER_PUBLIC_KEY", K_STR,
-     AT(master_public_key)},
-    /* Tag options */
-    {"-T/--tags", 'T', "tags", "LOCUST_TAGS", K_LIST, AT(tags),
-     .count_off = offsetof(opts_t, ntags)},
-    {"-E/--exclude-tags", 'E', "exclude-tags", "LOCUST_EXCLUDE_TAGS", K_LIST, AT(exclude_tags),
-     .count_off = offsetof(opts_t, nexclude_tags)},
-    /* Request statistics options */
-    {"--csv", 0, "csv", "LOCUST_CSV", K_STR, AT(csv_prefix)},
-    {"--csv-full-history", 0, "csv-full-history", "LOCUST_CSV_FULL_HISTORY", K_BOOL,
-     AT(csv_full_history)},
-    {"--print-stats", 0, "print-stats", "LOCUST_PRINT_STATS", K_BOOL, AT(print_stats)},
-    {"--only-summary", 0, "only-summary", "LOCUST_ONLY_SUMMARY", K_BOOL, AT(only_summary)},
-    {"--reset-stats", 0, "reset-stats", "LOCUST_RESET_STATS", K_BOOL, AT(reset_stats)},
-    {"--html", 0, "html", "LOCUST_HTML", K_STR, AT(html_file)},
-    {"--json", 0, "json", "LOCUST_JSON", K_BOOL, AT(json_stdout)},
-    {"--json-file", 0, "json-file", "LOCUST_JSON_FILE", K_STR, AT(json_file)},
-    {"--summary-json", 0, "summary-json", NULL, K_STR, AT(summary_json)},
-    {"--threshold", 0, "threshold", NULL, K_RULE, AT(thresholds),
-     .count_off = offsetof(opts_t, nthresholds)},
-    {"--exit-code-on-threshold", 0, "exit-code-on-threshold", NULL, K_INT,
-     AT(exit_code_on_threshold), .min = 0, .max = 255},
-    /* Logging options */
-    {"--loglevel/-L", 'L', "loglevel", "LOCUST_LOGLEVEL", K_STR, AT(loglevel), .check = C_LOGLEVEL},
-    {"--logfile", 0, "logfile", "LOCUST_LOGFILE", K_STR, AT(logfile)},
-    /* Other options */
-    {"--version/-V", 'V', "version", NULL, K_BOOL, AT(show_version)},
-    {"--exit-code-on-error", 0, "exit-code-on-error", "LOCUST_EXIT_CODE_ON_ERROR", K_INT,
-     AT(exit_code_on_error), .min = 0, .max = 255},
-    {"-s/--stop-timeout", 's', "stop-timeout", "LOCUST_STOP_TIMEOUT", K_STOP, AT(stop_timeout),
-     SECONDS(0)},
-    {"--threads", 0, "threads", NULL, K_INT, AT(threads), .min = 1, .max = 1024},
-    {"--processes", 0, "processes", "LOCUST_PROCESSES", K_INT, AT(processes), .min = -1,
-     .max = 1024},
-    {"--insecure", 0, "insecure", NULL, K_BOOL, AT(insecure)},
-    {"--ca-file", 0, "ca-file", NULL, K_STR, AT(ca_file)},
-    {"--resolver", 0, "resolver", "CICADA_RESOLVER", K_STR, AT(resolver)},
-    {"--resolver-timeout", 0, "resolver-timeout", NULL, K_FLOAT, AT(resolver_timeout),
-     .min = 0, .max = 600, .min_excl = true},
-    /* Monitoring the targets (docs/monitoring.md) */
-    {"--monitor", 0, "monitor", NULL, K_APPEND, AT(monitor), .count_off = offsetof(opts_t, nmonitor)},
-    {"--monitor-interval", 0, "monitor-interval", NULL, K_FLOAT, AT(monitor_interval), .min = 0.1,
-     .max = 3600},
-};
-
-static const struct flag demo_flags[] = {
-    {"-h/--help", 'h', "help", NULL, K_HELP, .off = 0},
-    {"--bind", 0, "bind", NULL, K_STR, AT(demo_host)},
-    {"--port", 0, "port", NULL, K_INT, AT(demo_port), PORT},
-    {"--slow-delay", 0, "slow-delay", NULL, K_FLOAT, AT(demo_slow), SECONDS(0)},
-    {"--fail-ratio", 0, "fail-ratio", NULL, K_FLOAT, AT(demo_fail_ratio), .min = 0, .max = 1},
-};
-
-#define NFLAGS_MAX 96
-
-struct parser {
-    opts_t *o;
-    const struct flag *flags;
-    size_t nflags;
-    bool seen[NFLAGS_MAX];
-    const char *env; /* the variable being applied, for messages */
-    size_t store_used;
-    size_t config_used; /* bytes of o->config_store */
-    char *err;
-    size_t n;
-};
-
-__attribute__((format(printf, 2, 3))) static int fail(struct parser *p, const char *fmt, ...)
+int opts_fail(struct parser *p, const char *fmt, ...)
 {
     if (p->err == NULL || p->n == 0) return -1;
     size_t k = (size_t)snprintf(p->err, p->n, "cicada: error: ");
@@ -185,36 +50,6 @@ __attribute__((format(printf, 2, 3))) static int fail(struct parser *p, const ch
     k = strlen(p->err);
     if (p->env && k < p->n) snprintf(p->err + k, p->n - k, " (from %s)", p->env);
     return -1;
-}
-
-void opts_init(opts_t *o)
-{
-    memset(o, 0, sizeof *o);
-    o->locustfile = "locustfile.lua";
-    o->users = -1;
-    o->spawn_rate = -1;
-    o->run_time = -1;
-    o->autoquit = -1;
-    o->web_host = "127.0.0.1";
-    o->web_port = 8089;
-    o->web_base_path = "";
-    o->loglevel = "INFO";
-    o->exit_code_on_error = 1;
-    o->exit_code_on_threshold = 3;
-    o->stop_timeout = 0;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    o->threads = cpus < 1 ? 1 : cpus > 1024 ? 1024 : (int)cpus;
-    o->master_host = "127.0.0.1";
-    o->master_port = 5557;
-    o->master_bind_host = "*";
-    o->master_bind_port = 5557;
-    o->expect_workers = 1;
-    o->expect_workers_max_wait = 0;
-    o->monitor_interval = 1;
-    o->demo_host = "127.0.0.1";
-    o->demo_port = 8080;
-    o->demo_slow = 0.2;
-    o->demo_fail_ratio = 0.1;
 }
 
 int opts_timespan(const char *s, double *seconds)
@@ -303,28 +138,28 @@ static int check_range(struct parser *p, const struct flag *f, const char *v, do
     bound(lo, sizeof lo, f->min);
     bound(hi, sizeof hi, f->max);
     if (f->min_excl)
-        return fail(p, "argument %s: invalid value '%s' (must be greater than %s and at most %s%s)",
+        return opts_fail(p, "argument %s: invalid value '%s' (must be greater than %s and at most %s%s)",
                     f->name, v, lo, hi, unit);
-    return fail(p, "argument %s: invalid value '%s' (must be between %s and %s%s)", f->name, v, lo,
+    return opts_fail(p, "argument %s: invalid value '%s' (must be between %s and %s%s)", f->name, v, lo,
                 hi, unit);
 }
 
-static void *field(struct parser *p, const struct flag *f)
+void *opts_field(struct parser *p, const struct flag *f)
 {
     return (char *)p->o + f->off;
 }
 
 /* Split v on commas and blanks, copying each name into o->tag_store. */
-static int add_list(struct parser *p, const struct flag *f, const char *v)
+int opts_add_list(struct parser *p, const struct flag *f, const char *v)
 {
-    const char **list = field(p, f);
+    const char **list = opts_field(p, f);
     size_t *count = (size_t *)(void *)((char *)p->o + f->count_off);
     for (v += strspn(v, ", \t"); *v; v += strspn(v, ", \t")) {
         size_t len = strcspn(v, ", \t");
         if (*count == OPTS_MAX_TAGS)
-            return fail(p, "argument %s: too many tags (at most %d)", f->name, OPTS_MAX_TAGS);
+            return opts_fail(p, "argument %s: too many tags (at most %d)", f->name, OPTS_MAX_TAGS);
         if (p->store_used + len + 1 > sizeof p->o->tag_store)
-            return fail(p, "argument %s: tag names too long (%d bytes in all at most)", f->name,
+            return opts_fail(p, "argument %s: tag names too long (%d bytes in all at most)", f->name,
                         OPTS_TAG_STORE);
         char *s = p->o->tag_store + p->store_used;
         memcpy(s, v, len);
@@ -339,20 +174,20 @@ static int add_list(struct parser *p, const struct flag *f, const char *v)
 /* Check one threshold rule (stats/threshold.h) and keep it (repeatable). */
 static int add_rule(struct parser *p, const struct flag *f, const char *v)
 {
-    const char **list = field(p, f);
+    const char **list = opts_field(p, f);
     size_t *count = (size_t *)(void *)((char *)p->o + f->count_off);
     threshold_t t;
     char why[512];
     if (threshold_parse(v, strlen(v), &t, why, sizeof why) != 0)
-        return fail(p, "argument %s: invalid rule '%s': %s", f->name, v, why);
+        return opts_fail(p, "argument %s: invalid rule '%s': %s", f->name, v, why);
     if (*count == OPTS_MAX_THRESHOLDS)
-        return fail(p, "argument %s: too many rules (at most %d)", f->name, OPTS_MAX_THRESHOLDS);
+        return opts_fail(p, "argument %s: too many rules (at most %d)", f->name, OPTS_MAX_THRESHOLDS);
     list[(*count)++] = v;
     return 0;
 }
 
 /* Convert and store one value of flag f. Returns 0, or -1 with err set. */
-static int set_value(struct parser *p, const struct flag *f, const char *v)
+int opts_set(struct parser *p, const struct flag *f, const char *v)
 {
     long l;
     double d;
@@ -361,58 +196,58 @@ static int set_value(struct parser *p, const struct flag *f, const char *v)
     switch (f->kind) {
     case K_STR:
         if (f->check == C_LOGLEVEL && log_parse_level(v, &level) != 0)
-            return fail(p,
+            return opts_fail(p,
                         "argument %s: invalid choice: '%s' (choose from DEBUG, INFO, WARNING, "
                         "ERROR, CRITICAL)",
                         f->name, v);
         if (f->check == C_AUTH && strchr(v, ':') == NULL)
-            return fail(p, "argument %s: invalid value '%s' (expected username:password)", f->name,
+            return opts_fail(p, "argument %s: invalid value '%s' (expected username:password)", f->name,
                         v);
         if (f->check == C_BIND && opts_hostport(v, (char[256]){0}, 256, &(int){0}) != 0)
-            return fail(p, "argument %s: invalid value '%s' (expected HOST:PORT, e.g. %s)",
+            return opts_fail(p, "argument %s: invalid value '%s' (expected HOST:PORT, e.g. %s)",
                         f->name, v, "127.0.0.1:9646");
         if (f->check == C_HOST && strlen(v) > LIMIT_HOST)
-            return fail(p, "argument %s: the host is %zu characters long (at most %d)", f->name,
+            return opts_fail(p, "argument %s: the host is %zu characters long (at most %d)", f->name,
                         strlen(v), LIMIT_HOST);
-        *(const char **)field(p, f) = v;
+        *(const char **)opts_field(p, f) = v;
         return 0;
     case K_INT:
     case K_LONG:
         if ((rc = parse_long(v, &l)) < 0)
-            return fail(p, "argument %s: invalid int value: '%s'", f->name, v);
+            return opts_fail(p, "argument %s: invalid int value: '%s'", f->name, v);
         if (check_range(p, f, v, rc ? (l < 0 ? -HUGE_VAL : HUGE_VAL) : (double)l) != 0) return -1;
         if (f->kind == K_INT)
-            *(int *)field(p, f) = (int)l;
+            *(int *)opts_field(p, f) = (int)l;
         else
-            *(long *)field(p, f) = l;
+            *(long *)opts_field(p, f) = l;
         return 0;
     case K_FLOAT:
         if (parse_double(v, &d) != 0)
-            return fail(p, "argument %s: invalid float value: '%s'", f->name, v);
+            return opts_fail(p, "argument %s: invalid float value: '%s'", f->name, v);
         if (check_range(p, f, v, d) != 0) return -1;
-        *(double *)field(p, f) = d;
+        *(double *)opts_field(p, f) = d;
         return 0;
     case K_SPAN:
         if (opts_timespan(v, &d) != 0)
-            return fail(
+            return opts_fail(
                 p, "argument %s: invalid time span '%s' (valid: 20, 20s, 3m, 2h, 1h20m, 3h30m10s)",
                 f->name, v);
         if (check_range(p, f, v, d) != 0) return -1;
-        *(double *)field(p, f) = d;
+        *(double *)opts_field(p, f) = d;
         return 0;
     case K_STOP: /* seconds, fractions allowed, or a time span */
         if (parse_double(v, &d) != 0 && opts_timespan(v, &d) != 0)
-            return fail(p, "argument %s: invalid value '%s' (seconds, or a time span like 1m30s)",
+            return opts_fail(p, "argument %s: invalid value '%s' (seconds, or a time span like 1m30s)",
                         f->name, v);
         if (check_range(p, f, v, d) != 0) return -1;
-        *(double *)field(p, f) = d;
+        *(double *)opts_field(p, f) = d;
         return 0;
     case K_LIST:
-        return add_list(p, f, v);
+        return opts_add_list(p, f, v);
     case K_APPEND: /* repeatable: one value each time */
         if (*(size_t *)(void *)((char *)p->o + f->count_off) == OPTS_MAX_MONITOR)
-            return fail(p, "argument %s: given more than %d times", f->name, OPTS_MAX_MONITOR);
-        ((const char **)field(p, f))[(*(size_t *)(void *)((char *)p->o + f->count_off))++] = v;
+            return opts_fail(p, "argument %s: given more than %d times", f->name, OPTS_MAX_MONITOR);
+        ((const char **)opts_field(p, f))[(*(size_t *)(void *)((char *)p->o + f->count_off))++] = v;
         return 0;
     case K_RULE:
         return add_rule(p, f, v);
@@ -455,7 +290,7 @@ static int find_long(struct parser *p, const char *name, size_t len, const struc
             size_t k = strlen(list);
             snprintf(list + k, sizeof list - k, "%s--%s", k ? ", " : "", p->flags[i].lng);
         }
-    return fail(p, "ambiguous option: --%.*s could match %s", (int)len, name, list);
+    return opts_fail(p, "ambiguous option: --%.*s could match %s", (int)len, name, list);
 }
 
 /* Act on flag f met at argv[*i]; value is the text after "=" or after the
@@ -466,27 +301,27 @@ static int take(struct parser *p, const struct flag *f, const char *value, int a
     p->seen[f - p->flags] = true;
     switch (f->kind) {
     case K_HELP:
-        if (p->flags == demo_flags)
+        if (p->flags == opts_demo_flags)
             opts_help_demo();
         else
             opts_help();
         return 1;
     case K_BOOL:
-        if (value) return fail(p, "argument %s: ignored explicit argument '%s'", f->name, value);
-        *(bool *)field(p, f) = true;
+        if (value) return opts_fail(p, "argument %s: ignored explicit argument '%s'", f->name, value);
+        *(bool *)opts_field(p, f) = true;
         return 0;
     case K_LIST: /* nargs='*': every following word that is not a flag */
-        if (value) return add_list(p, f, value);
+        if (value) return opts_add_list(p, f, value);
         while (*i + 1 < argc && !is_flag(argv[*i + 1]))
-            if (add_list(p, f, argv[++*i]) != 0) return -1;
+            if (opts_add_list(p, f, argv[++*i]) != 0) return -1;
         return 0;
     default:
         if (value == NULL) {
             if (*i + 1 >= argc || is_flag(argv[*i + 1]))
-                return fail(p, "argument %s: expected one argument", f->name);
+                return opts_fail(p, "argument %s: expected one argument", f->name);
             value = argv[++*i];
         }
-        return set_value(p, f, value);
+        return opts_set(p, f, value);
     }
 }
 
@@ -507,10 +342,10 @@ static int parse_argv(struct parser *p, int argc, char **argv, int start)
         const struct flag *f;
         int r = 0;
         if (flags_done || !is_flag(a)) {
-            if (p->flags == demo_flags)
+            if (p->flags == opts_demo_flags)
                 note_unknown(unknown, sizeof unknown, a);
             else if (p->o->nclasses == LIMIT_CLASSES)
-                return fail(p, "too many user classes (at most %d)", LIMIT_CLASSES);
+                return opts_fail(p, "too many user classes (at most %d)", LIMIT_CLASSES);
             else
                 p->o->classes[p->o->nclasses++] = a;
             continue;
@@ -538,7 +373,7 @@ static int parse_argv(struct parser *p, int argc, char **argv, int start)
             f = find_short(p, *c);
             if (f == NULL) {
                 if (prev)
-                    return fail(p, "argument %s: ignored explicit argument '%s'", prev->name, c);
+                    return opts_fail(p, "argument %s: ignored explicit argument '%s'", prev->name, c);
                 note_unknown(unknown, sizeof unknown, a);
                 break;
             }
@@ -552,10 +387,11 @@ static int parse_argv(struct parser *p, int argc, char **argv, int start)
             prev = f;
         }
     }
-    if (unknown[0]) return fail(p, "unrecognized arguments: %s", unknown);
+    if (unknown[0]) return opts_fail(p, "unrecognized arguments: %s", unknown);
     return 0;
 }
 
+/* The row of long name lng (the last row if none). */
 static size_t find_flag(const struct parser *p, const char *lng)
 {
     size_t i = 0;
@@ -564,127 +400,32 @@ static size_t find_flag(const struct parser *p, const char *lng)
     return i;
 }
 
-/* ConfigArgParse's rules for a variable of a flag without a value. */
-static int env_bool(struct parser *p, const struct flag *f, const char *v)
-{
-    if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1"))
-        *(bool *)field(p, f) = true;
-    else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcmp(v, "0"))
-        *(bool *)field(p, f) = false;
-    else
-        return fail(p, "unexpected value for %s: '%s' (expecting true, false, yes, no, 1 or 0)",
-                    f->name, v);
-    return 0;
-}
-
-static int apply_env(struct parser *p)
-{
-    for (size_t i = 0; i < p->nflags; i++) {
-        const struct flag *f = &p->flags[i];
-        const char *v = f->env ? getenv(f->env) : NULL;
-        if (p->seen[i] || v == NULL || *v == '\0') continue; /* the command line wins */
-        p->env = f->env;
-        int r = f->kind == K_BOOL ? env_bool(p, f, v) : set_value(p, f, v);
-        p->env = NULL;
-        if (r != 0) return -1;
-        p->seen[i] = true; /* config files cannot override it */
-    }
-    return 0;
-}
-
-/* A copy of v in o->config_store, or NULL with err set. */
-static const char *keep(struct parser *p, const char *v)
-{
-    size_t len = strlen(v) + 1;
-    if (p->config_used + len > sizeof p->o->config_store) {
-        fail(p, "config files: string values too long (%d bytes in all at most)",
-             OPTS_CONFIG_STORE);
-        return NULL;
-    }
-    char *s = memcpy(p->o->config_store + p->config_used, v, len);
-    p->config_used += len;
-    return s;
-}
-
-/* One key = value of a config file (config_fn). Keys are long flag names,
- * with or without their "--", never abbreviated. */
-static int config_item(void *ud, const char *where, const char *key, const char *const *vals,
-                       size_t n, bool list)
-{
-    struct parser *p = ud;
-    const char *name = strncmp(key, "--", 2) == 0 ? key + 2 : key;
-    const struct flag *f = NULL;
-    for (size_t i = 0; i < p->nflags && f == NULL; i++)
-        if (strcmp(p->flags[i].lng, name) == 0 && p->flags[i].kind != K_HELP) f = &p->flags[i];
-    if (f == NULL) {
-        fail(p, "%s: unknown key '%s' (keys are the long flag names without '--', e.g. "
-                "spawn-rate; see cicada --help)", where, key);
-        return -1;
-    }
-    if (f->off == offsetof(opts_t, config_file)) {
-        fail(p, "%s: 'config' is read from the command line only (--config FILE)", where);
-        return -1;
-    }
-    if (p->seen[f - p->flags]) return 0; /* the command line or a variable set it */
-    p->env = where;
-    int r = 0;
-    if (list && f->kind != K_LIST) {
-        r = fail(p, "argument %s: takes one value, not a list", f->name);
-    } else if (f->kind == K_LIST) {
-        *(size_t *)(void *)((char *)p->o + f->count_off) = 0; /* a later file replaces it */
-        for (size_t i = 0; i < n && r == 0; i++)
-            r = add_list(p, f, vals[i]);
-    } else if (f->kind == K_BOOL) {
-        r = env_bool(p, f, vals[0]);
-    } else {
-        const char *v = f->kind == K_STR ? keep(p, vals[0]) : vals[0];
-        r = v ? set_value(p, f, v) : -1;
-    }
-    p->env = NULL;
-    return r;
-}
-
-/* The default files, then --config's; a later one wins over an earlier. */
-static int apply_config(struct parser *p)
-{
-    const char *paths[CONFIG_MAX_FILES];
-    char home[4096];
-    size_t k = config_defaults(paths, home, sizeof home);
-    if (p->o->config_file) paths[k++] = p->o->config_file;
-    for (size_t i = 0; i < k; i++) {
-        bool asked = p->o->config_file && i == k - 1;
-        int r = config_read(paths[i], asked, config_item, p, p->err, p->n);
-        if (r != 0) return -1;
-    }
-    return 0;
-}
-
 /* Rules that involve more than one flag, checked once everything is read. */
 static int check_combinations(struct parser *p)
 {
     const opts_t *o = p->o;
     if (o->csv_full_history && o->csv_prefix == NULL)
-        return fail(p, "argument --csv-full-history: requires --csv");
+        return opts_fail(p, "argument --csv-full-history: requires --csv");
     if (o->master && o->worker)
-        return fail(p, "argument --worker: not allowed with argument --master");
+        return opts_fail(p, "argument --worker: not allowed with argument --master");
     /* Why: keys given to the wrong side would be silently ignored. */
     if (o->master_key && !o->master)
-        return fail(p, "argument --master-key: only with --master (a worker takes --worker-key)");
+        return opts_fail(p, "argument --master-key: only with --master (a worker takes --worker-key)");
     if (o->worker_key && !o->worker)
-        return fail(p, "argument --worker-key: only with --worker (a master takes --master-key)");
+        return opts_fail(p, "argument --worker-key: only with --worker (a master takes --master-key)");
     /* Why: half a CURVE set-up would silently run without it, or admit anyone. */
     if ((o->master_key == NULL) != (o->worker_keys == NULL))
-        return fail(p, "argument %s: requires %s", o->master_key ? "--master-key" : "--worker-keys",
+        return opts_fail(p, "argument %s: requires %s", o->master_key ? "--master-key" : "--worker-keys",
                     o->master_key ? "--worker-keys" : "--master-key");
     if ((o->worker_key == NULL) != (o->master_public_key == NULL))
-        return fail(p, "argument %s: requires %s",
+        return opts_fail(p, "argument %s: requires %s",
                     o->worker_key ? "--worker-key" : "--master-public-key",
                     o->worker_key ? "--master-public-key" : "--worker-key");
     if (o->metrics_bind && o->worker) /* Why: a worker's figures are its master's to serve */
-        return fail(p, "argument --metrics-bind: not allowed with --worker (scrape the master)");
+        return opts_fail(p, "argument --metrics-bind: not allowed with --worker (scrape the master)");
     /* Why: with only one of the pair the UI would silently serve plain HTTP. */
     if ((o->tls_cert == NULL) != (o->tls_key == NULL))
-        return fail(p, "argument %s: requires %s", o->tls_cert ? "--tls-cert" : "--tls-key",
+        return opts_fail(p, "argument %s: requires %s", o->tls_cert ? "--tls-cert" : "--tls-key",
                     o->tls_cert ? "--tls-key" : "--tls-cert");
     return 0;
 }
@@ -696,13 +437,13 @@ static int check_recent(struct parser *p)
 {
     opts_t *o = p->o;
     if (o->web_login)
-        return fail(p, "argument --web-login: cicada has no login page (Locust's needs Python "
+        return opts_fail(p, "argument --web-login: cicada has no login page (Locust's needs Python "
                        "auth code); use --web-auth USER:PASSWORD for basic authentication");
     if (p->seen[find_flag(p, "processes")] && o->processes == 0)
-        return fail(p, "argument --processes: invalid value '0' (-1 for one per CPU, or 1 to 1024)");
+        return opts_fail(p, "argument --processes: invalid value '0' (-1 for one per CPU, or 1 to 1024)");
     if (o->processes != 0) {
         if (p->seen[find_flag(p, "threads")])
-            return fail(p, "argument --processes: not allowed with --threads (both set the "
+            return opts_fail(p, "argument --processes: not allowed with --threads (both set the "
                            "number of engine threads; give one)");
         if (o->processes > 0)
             o->threads = o->processes;
@@ -715,7 +456,7 @@ static int check_recent(struct parser *p)
         if (v[0] != '/' || len >= OPTS_BASE_PATH || strstr(v, "//") ||
             strspn(v, "/-._~abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") !=
                 strlen(v))
-            return fail(p, "argument --web-base-path: invalid value '%s' (a path like /locust: "
+            return opts_fail(p, "argument --web-base-path: invalid value '%s' (a path like /locust: "
                            "letters, digits, '-', '.', '_', '~' and single '/', at most %d bytes)",
                         v, OPTS_BASE_PATH - 1);
         memcpy(o->base_path_store, v, len);
@@ -750,24 +491,23 @@ int opts_hostport(const char *s, char *host, size_t n, int *port)
 int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t n)
 {
     struct parser p = {.o = o,
-                       .flags = main_flags,
-                       .nflags = sizeof main_flags / sizeof *main_flags,
+                       .flags = opts_main_flags,
+                       .nflags = opts_nmain_flags,
                        .err = err,
                        .n = n};
-    _Static_assert(sizeof main_flags / sizeof *main_flags <= NFLAGS_MAX, "raise NFLAGS_MAX");
     opts_init(o);
     if (err && n) err[0] = '\0';
     int start = 1;
     if (argc > 1 && strcmp(argv[1], "demo-server") == 0) {
         o->command = "demo-server";
-        p.flags = demo_flags;
-        p.nflags = sizeof demo_flags / sizeof *demo_flags;
+        p.flags = opts_demo_flags;
+        p.nflags = opts_ndemo_flags;
         start = 2;
     }
     int r = parse_argv(&p, argc, argv, start);
-    if (r == 0 && p.flags == main_flags) {
-        r = apply_env(&p);
-        if (r == 0) r = apply_config(&p);
+    if (r == 0 && p.flags == opts_main_flags) {
+        r = opts_apply_env(&p);
+        if (r == 0) r = opts_apply_config(&p);
         if (r == 0) r = check_combinations(&p);
         if (r == 0) r = check_recent(&p);
     }
