@@ -27,85 +27,18 @@
 #include "base/alloc.h"
 #include "http/body.h"
 #include "http/cookie.h"
+#include "http/failure.h"
 #include "http/session.h"
 #include "http/tunnel.h"
 #include "net/tls.h"
 
 #define RBUF_MIN 4096
 
-/* errno_error's, status_error's and on_timeout's text: written and
- * delivered before the next is made (see client_env_t for the rest) */
-static _Thread_local char errtext[512];
-
 /* The transport context of c's engine: the one place that knows where it
  * hangs. */
 static inline net_t *net_of(const conn_t *c)
 {
     return c->cl->env->net;
-}
-
-/* ---- names and errors ---- */
-
-/* The error of a failed lookup, in requests' words; why is the resolver's
- * reason ("Name or service not known"). */
-static const char *name_error(const conn_t *c, const char *why)
-{
-    snprintf(errtext, sizeof errtext, "NameResolutionError(\"Failed to resolve '%s' (%s)\")",
-             c->px_host ? c->px_host : c->host, why);
-    return c->px_host ? tunnel_proxy_error(errtext) : errtext;
-}
-
-static const char *errno_error(const conn_t *c, int e)
-{
-    switch (e) {
-    case ECONNREFUSED:
-        return "ConnectionRefusedError(111, 'Connection refused')";
-    case ECONNRESET:
-        return "ConnectionResetError(104, 'Connection reset by peer')";
-    case EPIPE:
-        return "BrokenPipeError(32, 'Broken pipe')";
-    case ENETUNREACH:
-        return "OSError(101, 'Network is unreachable')";
-    case EHOSTUNREACH:
-        return "OSError(113, 'No route to host')";
-    case EPROTO: /* set by the TLS transport, which wrote the text */
-        return tls_error(net_of(c));
-    default:
-        snprintf(errtext, sizeof errtext, "OSError(%d, '%s')", e, strerror(e));
-        return errtext;
-    }
-}
-
-/* A connect that failed (errno e): through a proxy, requests' ProxyError. */
-static const char *connect_error(const conn_t *c, int e)
-{
-    const char *t = errno_error(c, e);
-    return c->px_host ? tunnel_proxy_error(t) : t;
-}
-
-/* The request's URL, rebuilt from the connection's origin and the request
- * line into out (size n > 0, NUL-terminated). Returns its length. */
-static size_t request_url(const conn_t *c, char *out, size_t n)
-{
-    const char *p = c->wbuf.p, *sp = p ? memchr(p, ' ', c->wbuf.len) : NULL;
-    const char *end = sp ? memchr(sp + 1, ' ', c->wbuf.len - (size_t)(sp + 1 - p)) : NULL;
-    size_t ol = strlen(c->origin), tl = end ? (size_t)(end - sp - 1) : 0;
-    if (sp) sp = client_origin_form(sp + 1, &tl) - 1; /* the absolute form's path */
-    if (ol > n - 1) ol = n - 1;
-    if (tl > n - 1 - ol) tl = n - 1 - ol;
-    memcpy(out, c->origin, ol);
-    if (tl) memcpy(out + ol, sp + 1, tl);
-    out[ol + tl] = '\0';
-    return ol + tl;
-}
-
-static const char *status_error(const conn_t *c, const char *reason, size_t reason_len)
-{
-    char url[300];
-    request_url(c, url, sizeof url);
-    snprintf(errtext, sizeof errtext, "HTTPError('%d %s Error: %.*s for url: %s')", c->status,
-             c->status < 500 ? "Client" : "Server", (int)reason_len, reason, url);
-    return errtext;
 }
 
 /* ---- socket life ---- */
@@ -269,7 +202,7 @@ static void on_resolved(resolve_req_t *q, const resolve_addrs_t *addrs, const ch
         use_addrs(c, addrs);
         e = open_any(c);
     }
-    if (why || e) finish(c, why ? name_error(c, why) : connect_error(c, e), false, NULL);
+    if (why || e) finish(c, why ? failure_name(c, why) : failure_connect(c, e), false, NULL);
     else if (c->state != CONN_CONNECTING) proceed(c, false, NULL); /* connected at once */
 }
 
@@ -286,7 +219,7 @@ static int lookup(conn_t *c, const char **err)
                           sizeof why);
     if (r == RESOLVE_DONE) use_addrs(c, &a);
     else if (r == RESOLVE_PENDING) c->state = CONN_RESOLVING;
-    else *err = name_error(c, why);
+    else *err = failure_name(c, why);
     return r == RESOLVE_DONE ? 0 : r == RESOLVE_PENDING ? 1 : -1;
 }
 
@@ -303,7 +236,7 @@ static void finish(conn_t *c, const char *error, bool sync, client_result_t *out
                          .hops_len = c->nredirects ? c->cl->hops.len : 0};
     if (c->wbuf.len) {
         r.url = c->cl->env->url;
-        r.url_len = request_url(c, c->cl->env->url, sizeof c->cl->env->url);
+        r.url_len = failure_url(c, c->cl->env->url, sizeof c->cl->env->url);
     }
     if (error == NULL) {
         if (c->keep_alive) c->state = CONN_IDLE;
@@ -317,7 +250,7 @@ static void finish(conn_t *c, const char *error, bool sync, client_result_t *out
             /* reparse for the reason phrase: cheap, and only on errors */
             http_response_t *parsed = &c->cl->env->parsed;
             http_parse_response(c->rbuf.p, (size_t)c->hdr_len, parsed);
-            r.error = status_error(c, parsed->reason, parsed->reason_len);
+            r.error = failure_status(c, parsed->reason, parsed->reason_len);
         }
     } else {
         close_socket(c);
@@ -383,7 +316,7 @@ static bool fail(conn_t *c, const char *error, int e, bool sync, client_result_t
         e = oe;
         error = NULL;
     }
-    finish(c, error ? error : errno_error(c, e), sync, out);
+    finish(c, error ? error : failure_errno(c, e), sync, out);
     return false;
 }
 
@@ -513,7 +446,7 @@ static void on_io(loop_t *l, loop_io_t *io, uint32_t ev)
             if (e == 0 && c->state == CONN_CONNECTING) return; /* the next address */
         }
         if (e != 0) {
-            finish(c, connect_error(c, e), false, NULL);
+            finish(c, failure_connect(c, e), false, NULL);
             return;
         }
         if (c->state == CONN_CONNECTING) connected(c);
@@ -536,12 +469,9 @@ static void on_timeout(loop_t *l, loop_timer_t *t)
 {
     conn_t *c = (conn_t *)((char *)t - offsetof(conn_t, timer));
     double s = (double)c->timeout_ns / 1e9;
-    if (c->state == CONN_RESOLVING || c->state == CONN_CONNECTING || c->state == CONN_TUNNEL ||
-        c->state == CONN_HANDSHAKE)
-        snprintf(errtext, sizeof errtext, "ConnectTimeout('connect timed out (timeout=%g)')", s);
-    else
-        snprintf(errtext, sizeof errtext, "ReadTimeout('read timed out (read timeout=%g)')", s);
-    finish(c, errtext, false, NULL);
+    bool connecting = c->state == CONN_RESOLVING || c->state == CONN_CONNECTING ||
+                      c->state == CONN_TUNNEL || c->state == CONN_HANDSHAKE;
+    finish(c, failure_timeout(connecting, s), false, NULL);
 }
 
 /* ---- sending ---- */
@@ -599,7 +529,7 @@ int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_r
         const char *why = NULL;
         int r = lookup(c, &why), e = r == 0 ? open_any(c) : 0;
         if (r < 0 || e != 0) {
-            finish(c, r < 0 ? why : connect_error(c, e), true, res);
+            finish(c, r < 0 ? why : failure_connect(c, e), true, res);
             return 0;
         }
     }
