@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <string.h>
+
 #include "stats/stats.h"
 #include "stats/table.h"
 
@@ -59,5 +61,41 @@ void stats_ring_add(int64_t *key, uint32_t *reqs, uint32_t *fails, int64_t sec, 
 /* The main row of (method, name), created (and the sorted list updated)
  * if new. Never NULL; owned by st. */
 stats_entry_t *stats_main_entry(stats_t *st, const char *method, const char *name);
+
+static inline bool str_eq(const char *x, const char *y)
+{
+    return strcmp(x, y) == 0;
+}
+
+/* ---- a shard (shard.c records into it, stats.c merges it) ---- */
+
+typedef struct shard_row {
+    char *method, *name;
+    bool dirty;
+    uint64_t num_requests, num_none, num_failures, total_us, min_us, max_us, content;
+    double last_ts;
+    hist_t *hist;
+    int64_t sec_key[STATS_RING];
+    uint32_t sec_reqs[STATS_RING], sec_fails[STATS_RING];
+} shard_row_t;
+
+typedef struct shard_err {
+    char *method, *name, *error;
+    uint64_t count;
+} shard_err_t;
+
+typedef struct shard_exc {
+    char *msg, *traceback;
+    uint64_t count;
+} shard_exc_t;
+
+struct stats_shard {
+    table_t rows, errs, excs;
+    uint64_t pending; /* records since the last merge */
+    uint64_t cut;     /* requests cut off at stop since the last merge */
+    uint64_t late, dropped; /* open-model iterations since the last merge */
+    uint64_t epoch;   /* the reset epoch its records belong to (stats.h) */
+    shard_row_t *last; /* the row of the last request: a task often repeats it */
+};
 
 #endif
