@@ -52,48 +52,47 @@ static runner_conf_t runner_conf_of(const opts_t *o)
 {
     tables_to = o->json_stdout ? stderr : stdout;
     name_width = console_name_width(fileno(tables_to));
-    return (runner_conf_t){.locustfile = o->locustfile,
-                           .host = o->host,
-                           .users = o->users,
-                           .spawn_rate = o->spawn_rate,
-                           .arrival_rate = o->arrival_rate,
-                           .run_time = o->run_time,
-                           .headless = o->headless,
-                           .autostart = o->autostart,
-                           .class_picker = o->class_picker,
-                           .autoquit = o->autoquit,
-                           .csv_prefix = o->csv_prefix,
-                           .csv_full_history = o->csv_full_history,
-                           .print_stats = o->print_stats,
-                           .only_summary = o->only_summary,
-                           .reset_stats = o->reset_stats,
-                           .json_stdout = o->json_stdout,
-                           .json_file = o->json_file,
-                           .summary_json = o->summary_json,
-                           .thresholds = o->thresholds,
-                           .nthresholds = o->nthresholds,
-                           .exit_code_on_threshold = o->exit_code_on_threshold,
-                           .exit_code_on_error = o->exit_code_on_error,
-                           .stop_timeout = o->stop_timeout,
-                           .threads = o->threads,
-                           .insecure = o->insecure,
-                           .ca_file = o->ca_file,
-                           .resolver = o->resolver,
-                           .resolver_timeout = o->resolver_timeout,
-                           .master = o->master,
-                           .worker = o->worker,
-                           .expect_workers = o->expect_workers,
-                           .expect_workers_max_wait = o->expect_workers_max_wait,
-                           .tags = o->tags,
-                           .ntags = o->ntags,
-                           .exclude_tags = o->exclude_tags,
-                           .nexclude_tags = o->nexclude_tags,
-                           .iterations = o->iterations,
-                           .classes = o->classes,
-                           .nclasses = o->nclasses,
-                           .tables = {.stats = table_stats,
-                                      .percentiles = table_percentiles,
-                                      .errors = table_errors}};
+    return (runner_conf_t){
+        .locustfile = o->locustfile,
+        .host = o->host,
+        .users = o->users,
+        .spawn_rate = o->spawn_rate,
+        .arrival_rate = o->arrival_rate,
+        .run_time = o->run_time,
+        .headless = o->headless,
+        .autostart = o->autostart,
+        .class_picker = o->class_picker,
+        .autoquit = o->autoquit,
+        .csv_prefix = o->csv_prefix,
+        .csv_full_history = o->csv_full_history,
+        .print_stats = o->print_stats,
+        .only_summary = o->only_summary,
+        .reset_stats = o->reset_stats,
+        .json_stdout = o->json_stdout,
+        .json_file = o->json_file,
+        .summary_json = o->summary_json,
+        .thresholds = o->thresholds,
+        .nthresholds = o->nthresholds,
+        .exit_code_on_threshold = o->exit_code_on_threshold,
+        .exit_code_on_error = o->exit_code_on_error,
+        .stop_timeout = o->stop_timeout,
+        .threads = o->threads,
+        .insecure = o->insecure,
+        .ca_file = o->ca_file,
+        .resolver = o->resolver,
+        .resolver_timeout = o->resolver_timeout,
+        .master = o->master,
+        .worker = o->worker,
+        .expect_workers = o->expect_workers,
+        .expect_workers_max_wait = o->expect_workers_max_wait,
+        .tags = o->tags,
+        .ntags = o->ntags,
+        .exclude_tags = o->exclude_tags,
+        .nexclude_tags = o->nexclude_tags,
+        .iterations = o->iterations,
+        .classes = o->classes,
+        .nclasses = o->nclasses,
+        .tables = {.stats = table_stats, .percentiles = table_percentiles, .errors = table_errors}};
 }
 
 /* The --html report of the finished run. Returns 0, or -1 after saying why. */
@@ -105,7 +104,8 @@ static int write_html(runner_t *r, const char *path)
         return -1;
     }
     const asset_t *chart = asset_find("/chart.min.js");
-    html_page_t page = {.chartjs = chart ? chart->data : NULL, .chartjs_len = chart ? chart->len : 0};
+    html_page_t page = {.chartjs = chart ? chart->data : NULL,
+                        .chartjs_len = chart ? chart->len : 0};
     report_run_t run;
     runner_lock(r);
     runner_report(r, &run);
@@ -184,7 +184,8 @@ int main(int argc, char **argv)
     runner_t *r = runner_new(&conf);
     if (r == NULL) return 2; /* a bad scenario (docs/cli.md, "Exit codes") */
     if (o.worker) {
-        if (o.nmonitor) log_warn("--monitor is ignored on a worker: the master scrapes the targets");
+        if (o.nmonitor)
+            log_warn("--monitor is ignored on a worker: the master scrapes the targets");
         worker_t *w = worker_start(r, &o, err, sizeof err);
         if (w == NULL) {
             fprintf(stderr, "cicada: %s\n", err);
@@ -199,8 +200,8 @@ int main(int argc, char **argv)
     /* the targets' resources: where the UI or --monitor asks, never on a worker */
     monitor_t *mon = NULL;
     if (o.nmonitor > 0 || !o.headless) {
-        mon = monitor_start(o.monitor, o.nmonitor, o.monitor_interval, o.csv_prefix, err,
-                            sizeof err);
+        mon =
+            monitor_start(o.monitor, o.nmonitor, o.monitor_interval, o.csv_prefix, err, sizeof err);
         if (mon == NULL) {
             fprintf(stderr, "cicada: %s\n", err);
             runner_free(r);

@@ -10,7 +10,8 @@ void buf_reserve(buf_t *b, size_t n)
 {
     if (b->cap - b->len >= n) return;
     size_t cap = b->cap ? b->cap : 64;
-    while (cap - b->len < n) cap *= 2;
+    while (cap - b->len < n)
+        cap *= 2;
     b->p = xrealloc(b->p, cap);
     b->cap = cap;
 }

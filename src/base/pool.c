@@ -94,8 +94,10 @@ void *pool_alloc(pool_t *p, size_t n)
 void pool_release(pool_t *p, void *b, size_t n)
 {
     if (b == NULL) return;
-    if (n > POOL_MAX) xfree(b);
-    else push(p, b, class_of(n));
+    if (n > POOL_MAX)
+        xfree(b);
+    else
+        push(p, b, class_of(n));
 }
 
 void *pool_resize(pool_t *p, void *b, size_t o, size_t n)

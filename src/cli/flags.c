@@ -102,10 +102,11 @@ const struct flag opts_main_flags[] = {
     {"--insecure", 0, "insecure", NULL, K_BOOL, AT(insecure)},
     {"--ca-file", 0, "ca-file", NULL, K_STR, AT(ca_file)},
     {"--resolver", 0, "resolver", "CICADA_RESOLVER", K_STR, AT(resolver)},
-    {"--resolver-timeout", 0, "resolver-timeout", NULL, K_FLOAT, AT(resolver_timeout),
-     .min = 0, .max = 600, .min_excl = true},
+    {"--resolver-timeout", 0, "resolver-timeout", NULL, K_FLOAT, AT(resolver_timeout), .min = 0,
+     .max = 600, .min_excl = true},
     /* Monitoring the targets (docs/monitoring.md) */
-    {"--monitor", 0, "monitor", NULL, K_APPEND, AT(monitor), .count_off = offsetof(opts_t, nmonitor)},
+    {"--monitor", 0, "monitor", NULL, K_APPEND, AT(monitor),
+     .count_off = offsetof(opts_t, nmonitor)},
     {"--monitor-interval", 0, "monitor-interval", NULL, K_FLOAT, AT(monitor_interval), .min = 0.1,
      .max = 3600},
 };
@@ -151,4 +152,3 @@ void opts_init(opts_t *o)
     o->demo_slow = 0.2;
     o->demo_fail_ratio = 0.1;
 }
-

@@ -5,8 +5,9 @@
  * tags, request statistics, logging, other, user classes); cicada's own
  * flags sit in the group they belong to and say so. Flags Locust has and
  * cicada does not (--show-task-ratio, ...) are absent, and so is
- * --web-login, which is refused with a message saying what to use. When a flag is added to the table in opts.c it must be added here
- * too; tests/unit/cli/test_opts.c checks that every flag is mentioned. */
+ * --web-login, which is refused with a message saying what to use. When a flag is added to the
+ * table in opts.c it must be added here too; tests/unit/cli/test_opts.c checks that every flag is
+ * mentioned. */
 #include <stdio.h>
 
 #include "cli/opts.h"

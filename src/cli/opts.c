@@ -138,10 +138,11 @@ static int check_range(struct parser *p, const struct flag *f, const char *v, do
     bound(lo, sizeof lo, f->min);
     bound(hi, sizeof hi, f->max);
     if (f->min_excl)
-        return opts_fail(p, "argument %s: invalid value '%s' (must be greater than %s and at most %s%s)",
-                    f->name, v, lo, hi, unit);
-    return opts_fail(p, "argument %s: invalid value '%s' (must be between %s and %s%s)", f->name, v, lo,
-                hi, unit);
+        return opts_fail(
+            p, "argument %s: invalid value '%s' (must be greater than %s and at most %s%s)",
+            f->name, v, lo, hi, unit);
+    return opts_fail(p, "argument %s: invalid value '%s' (must be between %s and %s%s)", f->name, v,
+                     lo, hi, unit);
 }
 
 void *opts_field(struct parser *p, const struct flag *f)
@@ -159,8 +160,8 @@ int opts_add_list(struct parser *p, const struct flag *f, const char *v)
         if (*count == OPTS_MAX_TAGS)
             return opts_fail(p, "argument %s: too many tags (at most %d)", f->name, OPTS_MAX_TAGS);
         if (p->store_used + len + 1 > sizeof p->o->tag_store)
-            return opts_fail(p, "argument %s: tag names too long (%d bytes in all at most)", f->name,
-                        OPTS_TAG_STORE);
+            return opts_fail(p, "argument %s: tag names too long (%d bytes in all at most)",
+                             f->name, OPTS_TAG_STORE);
         char *s = p->o->tag_store + p->store_used;
         memcpy(s, v, len);
         s[len] = '\0';
@@ -181,7 +182,8 @@ static int add_rule(struct parser *p, const struct flag *f, const char *v)
     if (threshold_parse(v, strlen(v), &t, why, sizeof why) != 0)
         return opts_fail(p, "argument %s: invalid rule '%s': %s", f->name, v, why);
     if (*count == OPTS_MAX_THRESHOLDS)
-        return opts_fail(p, "argument %s: too many rules (at most %d)", f->name, OPTS_MAX_THRESHOLDS);
+        return opts_fail(p, "argument %s: too many rules (at most %d)", f->name,
+                         OPTS_MAX_THRESHOLDS);
     list[(*count)++] = v;
     return 0;
 }
@@ -197,18 +199,18 @@ int opts_set(struct parser *p, const struct flag *f, const char *v)
     case K_STR:
         if (f->check == C_LOGLEVEL && log_parse_level(v, &level) != 0)
             return opts_fail(p,
-                        "argument %s: invalid choice: '%s' (choose from DEBUG, INFO, WARNING, "
-                        "ERROR, CRITICAL)",
-                        f->name, v);
+                             "argument %s: invalid choice: '%s' (choose from DEBUG, INFO, WARNING, "
+                             "ERROR, CRITICAL)",
+                             f->name, v);
         if (f->check == C_AUTH && strchr(v, ':') == NULL)
-            return opts_fail(p, "argument %s: invalid value '%s' (expected username:password)", f->name,
-                        v);
+            return opts_fail(p, "argument %s: invalid value '%s' (expected username:password)",
+                             f->name, v);
         if (f->check == C_BIND && opts_hostport(v, (char[256]){0}, 256, &(int){0}) != 0)
             return opts_fail(p, "argument %s: invalid value '%s' (expected HOST:PORT, e.g. %s)",
-                        f->name, v, "127.0.0.1:9646");
+                             f->name, v, "127.0.0.1:9646");
         if (f->check == C_HOST && strlen(v) > LIMIT_HOST)
-            return opts_fail(p, "argument %s: the host is %zu characters long (at most %d)", f->name,
-                        strlen(v), LIMIT_HOST);
+            return opts_fail(p, "argument %s: the host is %zu characters long (at most %d)",
+                             f->name, strlen(v), LIMIT_HOST);
         *(const char **)opts_field(p, f) = v;
         return 0;
     case K_INT:
@@ -237,8 +239,9 @@ int opts_set(struct parser *p, const struct flag *f, const char *v)
         return 0;
     case K_STOP: /* seconds, fractions allowed, or a time span */
         if (parse_double(v, &d) != 0 && opts_timespan(v, &d) != 0)
-            return opts_fail(p, "argument %s: invalid value '%s' (seconds, or a time span like 1m30s)",
-                        f->name, v);
+            return opts_fail(p,
+                             "argument %s: invalid value '%s' (seconds, or a time span like 1m30s)",
+                             f->name, v);
         if (check_range(p, f, v, d) != 0) return -1;
         *(double *)opts_field(p, f) = d;
         return 0;
@@ -307,7 +310,8 @@ static int take(struct parser *p, const struct flag *f, const char *value, int a
             opts_help();
         return 1;
     case K_BOOL:
-        if (value) return opts_fail(p, "argument %s: ignored explicit argument '%s'", f->name, value);
+        if (value)
+            return opts_fail(p, "argument %s: ignored explicit argument '%s'", f->name, value);
         *(bool *)opts_field(p, f) = true;
         return 0;
     case K_LIST: /* nargs='*': every following word that is not a flag */
@@ -373,7 +377,8 @@ static int parse_argv(struct parser *p, int argc, char **argv, int start)
             f = find_short(p, *c);
             if (f == NULL) {
                 if (prev)
-                    return opts_fail(p, "argument %s: ignored explicit argument '%s'", prev->name, c);
+                    return opts_fail(p, "argument %s: ignored explicit argument '%s'", prev->name,
+                                     c);
                 note_unknown(unknown, sizeof unknown, a);
                 break;
             }
@@ -410,23 +415,27 @@ static int check_combinations(struct parser *p)
         return opts_fail(p, "argument --worker: not allowed with argument --master");
     /* Why: keys given to the wrong side would be silently ignored. */
     if (o->master_key && !o->master)
-        return opts_fail(p, "argument --master-key: only with --master (a worker takes --worker-key)");
+        return opts_fail(p,
+                         "argument --master-key: only with --master (a worker takes --worker-key)");
     if (o->worker_key && !o->worker)
-        return opts_fail(p, "argument --worker-key: only with --worker (a master takes --master-key)");
+        return opts_fail(p,
+                         "argument --worker-key: only with --worker (a master takes --master-key)");
     /* Why: half a CURVE set-up would silently run without it, or admit anyone. */
     if ((o->master_key == NULL) != (o->worker_keys == NULL))
-        return opts_fail(p, "argument %s: requires %s", o->master_key ? "--master-key" : "--worker-keys",
-                    o->master_key ? "--worker-keys" : "--master-key");
+        return opts_fail(p, "argument %s: requires %s",
+                         o->master_key ? "--master-key" : "--worker-keys",
+                         o->master_key ? "--worker-keys" : "--master-key");
     if ((o->worker_key == NULL) != (o->master_public_key == NULL))
         return opts_fail(p, "argument %s: requires %s",
-                    o->worker_key ? "--worker-key" : "--master-public-key",
-                    o->worker_key ? "--master-public-key" : "--worker-key");
+                         o->worker_key ? "--worker-key" : "--master-public-key",
+                         o->worker_key ? "--master-public-key" : "--worker-key");
     if (o->metrics_bind && o->worker) /* Why: a worker's figures are its master's to serve */
-        return opts_fail(p, "argument --metrics-bind: not allowed with --worker (scrape the master)");
+        return opts_fail(p,
+                         "argument --metrics-bind: not allowed with --worker (scrape the master)");
     /* Why: with only one of the pair the UI would silently serve plain HTTP. */
     if ((o->tls_cert == NULL) != (o->tls_key == NULL))
         return opts_fail(p, "argument %s: requires %s", o->tls_cert ? "--tls-cert" : "--tls-key",
-                    o->tls_cert ? "--tls-key" : "--tls-cert");
+                         o->tls_cert ? "--tls-key" : "--tls-cert");
     return 0;
 }
 
@@ -438,15 +447,15 @@ static int check_recent(struct parser *p)
     opts_t *o = p->o;
     if (o->web_login)
         return opts_fail(p, "argument --web-login: cicada has no login page (Locust's needs Python "
-                       "auth code); use --web-auth USER:PASSWORD for basic authentication");
+                            "auth code); use --web-auth USER:PASSWORD for basic authentication");
     if (p->seen[find_flag(p, "processes")] && o->processes == 0)
-        return opts_fail(p, "argument --processes: invalid value '0' (-1 for one per CPU, or 1 to 1024)");
+        return opts_fail(
+            p, "argument --processes: invalid value '0' (-1 for one per CPU, or 1 to 1024)");
     if (o->processes != 0) {
         if (p->seen[find_flag(p, "threads")])
             return opts_fail(p, "argument --processes: not allowed with --threads (both set the "
-                           "number of engine threads; give one)");
-        if (o->processes > 0)
-            o->threads = o->processes;
+                                "number of engine threads; give one)");
+        if (o->processes > 0) o->threads = o->processes;
     }
     if (o->web_base_path[0]) {
         const char *v = o->web_base_path;
@@ -456,9 +465,11 @@ static int check_recent(struct parser *p)
         if (v[0] != '/' || len >= OPTS_BASE_PATH || strstr(v, "//") ||
             strspn(v, "/-._~abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") !=
                 strlen(v))
-            return opts_fail(p, "argument --web-base-path: invalid value '%s' (a path like /locust: "
-                           "letters, digits, '-', '.', '_', '~' and single '/', at most %d bytes)",
-                        v, OPTS_BASE_PATH - 1);
+            return opts_fail(
+                p,
+                "argument --web-base-path: invalid value '%s' (a path like /locust: "
+                "letters, digits, '-', '.', '_', '~' and single '/', at most %d bytes)",
+                v, OPTS_BASE_PATH - 1);
         memcpy(o->base_path_store, v, len);
         o->base_path_store[len] = '\0';
         o->web_base_path = o->base_path_store;
@@ -490,11 +501,8 @@ int opts_hostport(const char *s, char *host, size_t n, int *port)
 
 int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t n)
 {
-    struct parser p = {.o = o,
-                       .flags = opts_main_flags,
-                       .nflags = opts_nmain_flags,
-                       .err = err,
-                       .n = n};
+    struct parser p = {
+        .o = o, .flags = opts_main_flags, .nflags = opts_nmain_flags, .err = err, .n = n};
     opts_init(o);
     if (err && n) err[0] = '\0';
     int start = 1;

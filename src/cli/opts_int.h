@@ -11,7 +11,19 @@
 
 #include "cli/opts.h"
 
-enum kind { K_HELP, K_BOOL, K_STR, K_INT, K_LONG, K_FLOAT, K_SPAN, K_STOP, K_LIST, K_APPEND, K_RULE };
+enum kind {
+    K_HELP,
+    K_BOOL,
+    K_STR,
+    K_INT,
+    K_LONG,
+    K_FLOAT,
+    K_SPAN,
+    K_STOP,
+    K_LIST,
+    K_APPEND,
+    K_RULE
+};
 enum check { C_NONE, C_LOGLEVEL, C_AUTH, C_HOST, C_BIND };
 
 struct flag {

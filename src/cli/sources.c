@@ -20,8 +20,9 @@ static int env_bool(struct parser *p, const struct flag *f, const char *v)
     else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcmp(v, "0"))
         *(bool *)opts_field(p, f) = false;
     else
-        return opts_fail(p, "unexpected value for %s: '%s' (expecting true, false, yes, no, 1 or 0)",
-                    f->name, v);
+        return opts_fail(p,
+                         "unexpected value for %s: '%s' (expecting true, false, yes, no, 1 or 0)",
+                         f->name, v);
     return 0;
 }
 
@@ -46,7 +47,7 @@ static const char *keep(struct parser *p, const char *v)
     size_t len = strlen(v) + 1;
     if (p->config_used + len > sizeof p->o->config_store) {
         opts_fail(p, "config files: string values too long (%d bytes in all at most)",
-             OPTS_CONFIG_STORE);
+                  OPTS_CONFIG_STORE);
         return NULL;
     }
     char *s = memcpy(p->o->config_store + p->config_used, v, len);
@@ -65,8 +66,10 @@ static int config_item(void *ud, const char *where, const char *key, const char 
     for (size_t i = 0; i < p->nflags && f == NULL; i++)
         if (strcmp(p->flags[i].lng, name) == 0 && p->flags[i].kind != K_HELP) f = &p->flags[i];
     if (f == NULL) {
-        opts_fail(p, "%s: unknown key '%s' (keys are the long flag names without '--', e.g. "
-                "spawn-rate; see cicada --help)", where, key);
+        opts_fail(p,
+                  "%s: unknown key '%s' (keys are the long flag names without '--', e.g. "
+                  "spawn-rate; see cicada --help)",
+                  where, key);
         return -1;
     }
     if (f->off == offsetof(opts_t, config_file)) {
@@ -106,4 +109,3 @@ int opts_apply_config(struct parser *p)
     }
     return 0;
 }
-

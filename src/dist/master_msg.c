@@ -108,8 +108,7 @@ static void on_stranger(master_t *m, const char *id, const char *t, double now)
     }
 }
 
-static void on_heartbeat(master_t *m, node_t *n, const char *id, const proto_msg_t *msg,
-                         double now)
+static void on_heartbeat(master_t *m, node_t *n, const char *id, const proto_msg_t *msg, double now)
 {
     char state[16] = "";
     if (!mp_copy_str(mp_get(msg->data, "state"), state, sizeof state) || !state[0]) {
@@ -137,8 +136,7 @@ static void on_heartbeat(master_t *m, node_t *n, const char *id, const proto_msg
 static enum action on_gone(master_t *m, node_t *n, const char *id, bool quit)
 {
     if (quit)
-        log_info("Worker '%s' (index %d) quit. %d workers ready.", id, n->index,
-                 live_count(m) - 1);
+        log_info("Worker '%s' (index %d) quit. %d workers ready.", id, n->index, live_count(m) - 1);
     else
         log_info("Worker %s (index %d) reported that it has stopped, removing from running "
                  "workers",

@@ -339,7 +339,8 @@ void proto_stats(mp_out_t *o, const char *node_id, stats_t *st, const char *cons
 
 bool proto_class_rates(const msgpack_object *m, const char *const *classes, int n, double *rates)
 {
-    for (int i = 0; i < n; i++) rates[i] = 0;
+    for (int i = 0; i < n; i++)
+        rates[i] = 0;
     if (m == NULL || m->type != MSGPACK_OBJECT_MAP) return false;
     for (uint32_t k = 0; k < m->via.map.size; k++) {
         const msgpack_object *key = &m->via.map.ptr[k].key;

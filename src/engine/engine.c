@@ -3,8 +3,8 @@
  * The thread runs loop turns until told to quit. After each turn it resumes
  * the users parked in the run queue (cicada.sleep(0), and the occasional
  * yield of a user whose tasks never block) and lets the Lua binding free
- * what was closed during the turn (its `turn` hook). A one-second timer hands the stats shard to the main
- * thread when the main thread has returned the previous one.
+ * what was closed during the turn (its `turn` hook). A one-second timer hands the stats shard to
+ * the main thread when the main thread has returned the previous one.
  *
  * What lets the main thread see and handle a thread stuck in Lua is in
  * watch.c. */
@@ -72,7 +72,8 @@ void engine_resume(user_t *u, int nargs)
     int rc;
     /* a sleep that must stop resumes at once with STOP: a loop, as a user
      * that keeps catching it only spins like any busy task */
-    while ((rc = lua_resume(u->co, nargs)) == LUA_YIELD && (nargs = u->eng->conf->vm->yielded(u)) >= 0)
+    while ((rc = lua_resume(u->co, nargs)) == LUA_YIELD &&
+           (nargs = u->eng->conf->vm->yielded(u)) >= 0)
         ;
     e->current = NULL;
     /* a resume that took too long may have been given up on meanwhile */
@@ -82,8 +83,7 @@ void engine_resume(user_t *u, int nargs)
         /* an error escaped the prelude's own handlers: count it, end the user */
         const char *msg = lua_tostring(u->co, -1);
         stats_shard_exception(e->shard, msg ? msg : "error in user", msg ? msg : "");
-        log_error("user %llu ended by an error: %s", (unsigned long long)u->id,
-                  msg ? msg : "?");
+        log_error("user %llu ended by an error: %s", (unsigned long long)u->id, msg ? msg : "?");
     }
     user_free(u);
 }
@@ -99,8 +99,10 @@ void engine_yield(user_t *u)
     engine_t *e = u->eng;
     u->state = USER_READY;
     u->next_ready = NULL;
-    if (e->ready_tail) e->ready_tail->next_ready = u;
-    else e->ready_head = u;
+    if (e->ready_tail)
+        e->ready_tail->next_ready = u;
+    else
+        e->ready_head = u;
     e->ready_tail = u;
 }
 
@@ -171,8 +173,10 @@ static void user_free(user_t *u)
     if (u->state == USER_IDLE) arrival_unidle(u);
     loop_timer_stop(e->loop, &u->timer);
     if (e->walk_next == u) e->walk_next = u->next;
-    if (u->prev) u->prev->next = u->next;
-    else e->users = u->next;
+    if (u->prev)
+        u->prev->next = u->next;
+    else
+        e->users = u->next;
     if (u->next) u->next->prev = u->prev;
     atomic_fetch_sub(&e->class_users[u->cls], 1);
     atomic_fetch_sub(&e->live_users, 1);
@@ -265,8 +269,10 @@ void engine_post(engine_t *e, const engine_cmd_t *cmd)
     *c = *cmd;
     c->next = NULL;
     pthread_mutex_lock(&e->lock);
-    if (e->cmds_tail) e->cmds_tail->next = c;
-    else e->cmds = c;
+    if (e->cmds_tail)
+        e->cmds_tail->next = c;
+    else
+        e->cmds = c;
     e->cmds_tail = c;
     pthread_mutex_unlock(&e->lock);
     uint64_t one = 1;
@@ -315,7 +321,8 @@ static void on_wake(loop_t *l, loop_io_t *io)
         case CMD_SPAWN:
             e->stopping_all = e->cutting = e->forced = false;
             e->cut_pending = e->force_pending = false;
-            for (long i = 0; i < c->count; i++) engine_spawn(e, c->cls, 0);
+            for (long i = 0; i < c->count; i++)
+                engine_spawn(e, c->cls, 0);
             break;
         case CMD_RATE:
             e->stopping_all = e->cutting = e->forced = false;

@@ -124,8 +124,8 @@ typedef struct engine_cmd {
     int cls;
     long count;
     char *text;
-    double rate;       /* CMD_RATE */
-    int slot, nslots;  /* CMD_RATE */
+    double rate;      /* CMD_RATE */
+    int slot, nslots; /* CMD_RATE */
     struct engine_cmd *next;
 } engine_cmd_t;
 
@@ -140,9 +140,9 @@ typedef struct engine_conf {
     size_t ntags, nexclude_tags;
     long iterations; /* -i: tasks per user before it stops, 0 for no limit */
     double stop_timeout;
-    int nengines; /* user ids are dealt as index + 1 + nengines * k */
-    bool insecure;       /* --insecure: HTTPS without certificate verification */
-    const char *ca_file; /* --ca-file: CA bundle instead of the system's; may be NULL */
+    int nengines;            /* user ids are dealt as index + 1 + nengines * k */
+    bool insecure;           /* --insecure: HTTPS without certificate verification */
+    const char *ca_file;     /* --ca-file: CA bundle instead of the system's; may be NULL */
     const char *resolver;    /* --resolver: DNS server "IP[:PORT]"; NULL: /etc/resolv.conf's */
     double resolver_timeout; /* --resolver-timeout: seconds per lookup; <= 0: the default */
 } engine_conf_t;
@@ -183,25 +183,25 @@ typedef struct engine {
     user_t *current; /* the user whose coroutine is running */
     atomic_long class_users[LIMIT_CLASSES];
     atomic_long live_users;
-    atomic_long asked, born; /* users the runner asked for (CMD_SPAWN) / created, ever */
-    struct net *net; /* the transport context (net/net.h): TLS contexts, graveyard */
-    struct resolver *resolver; /* host names, looked up on this loop (net/resolve.h) */
-    user_t *walk_next; /* each_user's next user, kept right when users end */
+    atomic_long asked, born;     /* users the runner asked for (CMD_SPAWN) / created, ever */
+    struct net *net;             /* the transport context (net/net.h): TLS contexts, graveyard */
+    struct resolver *resolver;   /* host names, looked up on this loop (net/resolve.h) */
+    user_t *walk_next;           /* each_user's next user, kept right when users end */
     const engine_hooks_t *hooks; /* the Lua binding's (engine_set_hooks), NULL before */
     void *hooks_arg;
     bool stopping_all, cutting, forced, quit;
     bool cut_pending, force_pending; /* CMD_CUT / CMD_FORCE, done after the turn */
-    bool graceful; /* --stop-timeout > 0: tasks may finish */
-    int run_ref;   /* cicada._run */
-    int stop_user_ref; /* cicada._stop_user */
-    uint64_t spawned; /* users ever spawned here, for ids */
-    arrival_t arr;    /* the open model's streams (arrival.h) */
-    struct lua_State *Lcb; /* a VM thread for event listeners (anchored by cb_ref) */
+    bool graceful;                   /* --stop-timeout > 0: tasks may finish */
+    int run_ref;                     /* cicada._run */
+    int stop_user_ref;               /* cicada._stop_user */
+    uint64_t spawned;                /* users ever spawned here, for ids */
+    arrival_t arr;                   /* the open model's streams (arrival.h) */
+    struct lua_State *Lcb;           /* a VM thread for event listeners (anchored by cb_ref) */
     int cb_ref;
     bool request_events; /* the scenario listens to the request event */
     uint64_t rand;       /* data:random()'s xorshift64* state (lua/data.c); 0 until first used */
     atomic_bool quit_requested; /* the scenario called cicada.quit() */
-    bool in_event;       /* inside a request listener */
+    bool in_event;              /* inside a request listener */
     buf_t event_err;
 
     /* statistics */

@@ -89,8 +89,8 @@ void client_init(client_t *cl, client_env_t *env, client_done_fn *done, void *ar
     *cl = (client_t){.env = env, .done = done, .arg = arg};
 }
 
-conn_t *client_conn(client_t *cl, const char *host, size_t host_len, int port, bool tls,
-                    char *err, size_t n)
+conn_t *client_conn(client_t *cl, const char *host, size_t host_len, int port, bool tls, char *err,
+                    size_t n)
 {
     proxy_t pxv, *px = &pxv;
     int pr = proxy_pick(&cl->proxies, tls, host, host_len, port, px, err, n);
@@ -202,8 +202,10 @@ static void on_resolved(resolve_req_t *q, const resolve_addrs_t *addrs, const ch
         use_addrs(c, addrs);
         e = open_any(c);
     }
-    if (why || e) finish(c, why ? failure_name(c, why) : failure_connect(c, e), false, NULL);
-    else if (c->state != CONN_CONNECTING) proceed(c, false, NULL); /* connected at once */
+    if (why || e)
+        finish(c, why ? failure_name(c, why) : failure_connect(c, e), false, NULL);
+    else if (c->state != CONN_CONNECTING)
+        proceed(c, false, NULL); /* connected at once */
 }
 
 /* Look c's host up before opening a socket (every time: the cache makes
@@ -217,9 +219,12 @@ static int lookup(conn_t *c, const char **err)
     int port = c->px_host ? c->px_port : c->port;
     int r = resolve_start(c->cl->env->resolver, host, port, &c->dns, on_resolved, c, &a, why,
                           sizeof why);
-    if (r == RESOLVE_DONE) use_addrs(c, &a);
-    else if (r == RESOLVE_PENDING) c->state = CONN_RESOLVING;
-    else *err = failure_name(c, why);
+    if (r == RESOLVE_DONE)
+        use_addrs(c, &a);
+    else if (r == RESOLVE_PENDING)
+        c->state = CONN_RESOLVING;
+    else
+        *err = failure_name(c, why);
     return r == RESOLVE_DONE ? 0 : r == RESOLVE_PENDING ? 1 : -1;
 }
 
@@ -239,8 +244,10 @@ static void finish(conn_t *c, const char *error, bool sync, client_result_t *out
         r.url_len = failure_url(c, c->cl->env->url, sizeof c->cl->env->url);
     }
     if (error == NULL) {
-        if (c->keep_alive) c->state = CONN_IDLE;
-        else close_socket_as(c, true);
+        if (c->keep_alive)
+            c->state = CONN_IDLE;
+        else
+            close_socket_as(c, true);
         if (c->set_cookie) session_store_cookies(c);
         body_result(c, &r);
         if (r.error == NULL && c->req.follow && c->loc_len && session_is_redirect(c->status) &&
@@ -421,8 +428,8 @@ static void read_response(conn_t *c, uint32_t ev)
         /* the end of the stream */
         const char *err = NULL;
         if (c->rbuf.len == 0) {
-            fail(c, "RemoteDisconnected('Remote end closed connection without response')", 0,
-                 false, NULL);
+            fail(c, "RemoteDisconnected('Remote end closed connection without response')", 0, false,
+                 NULL);
         } else if (body_eof(c, &err) == BODY_DONE) {
             c->keep_alive = false;
             finish(c, NULL, false, NULL);

@@ -95,10 +95,10 @@ struct ssl_ctx_st;
 
 /* How one logical request is carried out (kept across its redirects). */
 typedef struct client_req {
-    bool head;    /* HEAD: the response has no body */
-    bool follow;  /* follow redirects (requests' allow_redirects) */
-    bool decode;  /* decode gzip/deflate bodies (the request sent Accept-Encoding) */
-    bool verify;  /* HTTPS: verify the certificate chain and the host */
+    bool head;              /* HEAD: the response has no body */
+    bool follow;            /* follow redirects (requests' allow_redirects) */
+    bool decode;            /* decode gzip/deflate bodies (the request sent Accept-Encoding) */
+    bool verify;            /* HTTPS: verify the certificate chain and the host */
     struct ssl_ctx_st *ctx; /* HTTPS: CA bundle context, NULL for the engine's default */
     double timeout_s;       /* per hop; <= 0: none */
     size_t max_body;        /* body cap in bytes, raw and decoded (0: BODY_DEFAULT_CAP) */
@@ -116,10 +116,10 @@ typedef struct client_env {
     loop_t *loop;
     struct net *net;           /* the engine's transport context (src/net): TLS, graveyard */
     struct resolver *resolver; /* the engine's name lookups (net/resolve.h) */
-    http_response_t parsed;  /* a header block parsed (framing, cookies, reason phrase) */
-    buf_t hop, location;     /* session.c: a redirect's next request, its Location */
-    char error[768];         /* a result's error text (body, set-up, redirect) */
-    char url[2048];          /* a result's URL */
+    http_response_t parsed;    /* a header block parsed (framing, cookies, reason phrase) */
+    buf_t hop, location;       /* session.c: a redirect's next request, its Location */
+    char error[768];           /* a result's error text (body, set-up, redirect) */
+    char url[2048];            /* a result's URL */
 } client_env_t;
 
 /* Called when a request sent with client_send completes (also after its
@@ -161,15 +161,15 @@ typedef struct conn {
     struct conn *next; /* the client's list, or the environment's graveyard */
     char *host;        /* owned */
     int port;
-    bool tls;          /* https */
-    char *origin;      /* "http://host:port" as URLs show it; owned */
+    bool tls;     /* https */
+    char *origin; /* "http://host:port" as URLs show it; owned */
     /* the HTTP proxy this connection goes through (proxy.h), px_host NULL
      * for a direct one: plain http sends absolute-form requests to it with
      * Proxy-Authorization, https tunnels through it with CONNECT */
-    char *px_host;  /* owned */
+    char *px_host; /* owned */
     int px_port;
-    char *px_user;  /* its userinfo as written, to tell proxies apart; owned, NULL if none */
-    char *px_auth;  /* "Basic ..." of the userinfo, NULL if none; owned */
+    char *px_user; /* its userinfo as written, to tell proxies apart; owned, NULL if none */
+    char *px_auth; /* "Basic ..." of the userinfo, NULL if none; owned */
     size_t tun_len, tun_off; /* CONN_TUNNEL: the CONNECT request's length in rbuf, bytes sent */
     struct sockaddr_storage addr[4]; /* every address of the host, tried in turn */
     socklen_t addrlen[4];
@@ -215,8 +215,8 @@ typedef struct conn {
 /* The outcome of one request, handed to the completion callback. Pointers
  * point into the connection's buffers and are valid only during the call. */
 typedef struct client_result {
-    int status;        /* 0 if no response */
-    const char *error; /* NULL, or a Locust-style error ("ConnectionRefusedError(...)") */
+    int status;          /* 0 if no response */
+    const char *error;   /* NULL, or a Locust-style error ("ConnectionRefusedError(...)") */
     const char *headers; /* raw header block (status line included) */
     size_t headers_len;
     const char *body; /* decoded when the request asked for gzip/deflate */
@@ -240,8 +240,8 @@ void client_free(client_t *cl);
 
 /* Find or create cl's connection to host:port over TLS or not (host is
  * copied). Returns NULL and fills err when the name does not resolve. */
-conn_t *client_conn(client_t *cl, const char *host, size_t host_len, int port, bool tls,
-                    char *err, size_t n);
+conn_t *client_conn(client_t *cl, const char *host, size_t host_len, int port, bool tls, char *err,
+                    size_t n);
 
 /* Does a request on c go in absolute form, with c->px_auth (if not NULL)
  * as its Proxy-Authorization? True for plain http through a proxy; false

@@ -23,7 +23,8 @@ cookie_jar_t *cookie_jar_new(void)
 void cookie_jar_free(cookie_jar_t *j)
 {
     if (j == NULL) return;
-    for (size_t i = 0; i < j->cap; i++) buf_free(&j->c[i].mem);
+    for (size_t i = 0; i < j->cap; i++)
+        buf_free(&j->c[i].mem);
     xfree(j->c);
     xfree(j);
 }
@@ -85,7 +86,8 @@ static int digits(const char *tok, size_t n, size_t min, size_t max, size_t *use
 {
     size_t k = 0;
     int v = 0;
-    while (k < n && k < max && isdigit((unsigned char)tok[k])) v = v * 10 + (tok[k++] - '0');
+    while (k < n && k < max && isdigit((unsigned char)tok[k]))
+        v = v * 10 + (tok[k++] - '0');
     if (k < min || (k < n && isdigit((unsigned char)tok[k]))) return -1;
     *used = k;
     return v;
@@ -97,9 +99,11 @@ int cookie_parse_date(const char *s, size_t n, int64_t *t)
     int hh = -1, mm = -1, ss = -1, day = -1, mon = -1, year = -1;
     size_t i = 0;
     while (i < n) {
-        while (i < n && delim((unsigned char)s[i])) i++;
+        while (i < n && delim((unsigned char)s[i]))
+            i++;
         size_t b = i;
-        while (i < n && !delim((unsigned char)s[i])) i++;
+        while (i < n && !delim((unsigned char)s[i]))
+            i++;
         const char *tok = s + b;
         size_t tl = i - b, u, u2, u3;
         if (tl == 0) continue;
@@ -125,7 +129,8 @@ int cookie_parse_date(const char *s, size_t n, int64_t *t)
             }
         }
         if (mon < 0 && tl >= 3) {
-            char m3[4] = {(char)tolower((unsigned char)tok[0]), (char)tolower((unsigned char)tok[1]),
+            char m3[4] = {(char)tolower((unsigned char)tok[0]),
+                          (char)tolower((unsigned char)tok[1]),
                           (char)tolower((unsigned char)tok[2]), 0};
             const char *f = strstr(months, m3);
             if (f && (f - months) % 3 == 0) {
@@ -141,11 +146,17 @@ int cookie_parse_date(const char *s, size_t n, int64_t *t)
             }
         }
     }
-    if (year >= 70 && year <= 99) year += 1900;
-    else if (year >= 0 && year <= 69) year += 2000;
+    if (year >= 70 && year <= 99)
+        year += 1900;
+    else if (year >= 0 && year <= 69)
+        year += 2000;
     if (hh < 0 || day < 1 || day > 31 || mon < 0 || year < 1601 || hh > 23 || mm > 59 || ss > 59)
         return -1;
-    struct tm tm = {.tm_sec = ss, .tm_min = mm, .tm_hour = hh, .tm_mday = day, .tm_mon = mon,
+    struct tm tm = {.tm_sec = ss,
+                    .tm_min = mm,
+                    .tm_hour = hh,
+                    .tm_mday = day,
+                    .tm_mon = mon,
                     .tm_year = year - 1900};
     *t = (int64_t)timegm(&tm);
     return 0;
@@ -155,8 +166,10 @@ int cookie_parse_date(const char *s, size_t n, int64_t *t)
 
 static void trim(const char **s, size_t *n)
 {
-    while (*n && (**s == ' ' || **s == '\t')) (*s)++, (*n)--;
-    while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t')) (*n)--;
+    while (*n && (**s == ' ' || **s == '\t'))
+        (*s)++, (*n)--;
+    while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
+        (*n)--;
 }
 
 static bool attr_is(const char *a, size_t al, const char *name)
@@ -205,7 +218,8 @@ static void parse_attrs(const char *p, const char *end, int64_t now, attrs_t *at
         if (attr_is(a, al, "domain") && v) {
             if (avl && v[0] == '.') v++, avl--;
             if (avl && avl < sizeof at->domain) {
-                for (size_t i = 0; i < avl; i++) at->domain[i] = (char)tolower((unsigned char)v[i]);
+                for (size_t i = 0; i < avl; i++)
+                    at->domain[i] = (char)tolower((unsigned char)v[i]);
                 at->domain[avl] = '\0', at->domain_len = avl, at->has_domain = true;
             }
         } else if (attr_is(a, al, "path") && v) {
@@ -310,7 +324,8 @@ int cookie_jar_set(cookie_jar_t *j, const char *hdr, size_t n, const char *host,
     if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') value++, vl -= 2;
 
     char lhost[256];
-    for (size_t i = 0; i < hlen; i++) lhost[i] = (char)tolower((unsigned char)host[i]);
+    for (size_t i = 0; i < hlen; i++)
+        lhost[i] = (char)tolower((unsigned char)host[i]);
     lhost[hlen] = '\0';
     attrs_t at = {.expires = COOKIE_SESSION};
     parse_attrs(semi ? semi + 1 : hdr + n, hdr + n, now, &at);
@@ -346,12 +361,13 @@ int cookie_jar_set(cookie_jar_t *j, const char *hdr, size_t n, const char *host,
 
 /* ---- sending ---- */
 
-int cookie_jar_header(cookie_jar_t *j, buf_t *out, const char *host, size_t hlen,
-                      const char *path, size_t plen, bool secure, int64_t now)
+int cookie_jar_header(cookie_jar_t *j, buf_t *out, const char *host, size_t hlen, const char *path,
+                      size_t plen, bool secure, int64_t now)
 {
     if (j == NULL || j->n == 0 || hlen == 0 || hlen > 255) return 0;
     char lhost[256];
-    for (size_t i = 0; i < hlen; i++) lhost[i] = (char)tolower((unsigned char)host[i]);
+    for (size_t i = 0; i < hlen; i++)
+        lhost[i] = (char)tolower((unsigned char)host[i]);
     lhost[hlen] = '\0';
     plen = path_only(path, plen);
     if (plen == 0) path = "/", plen = 1;

@@ -28,10 +28,10 @@
 #define COOKIE_SESSION INT64_MAX /* expiry of a cookie without Max-Age/Expires */
 
 typedef struct cookie {
-    buf_t mem;          /* "name\0value\0domain\0path\0" */
+    buf_t mem;                  /* "name\0value\0domain\0path\0" */
     size_t value, domain, path; /* offsets of the parts in mem (name is at 0) */
-    int64_t expires;    /* wall-clock seconds, or COOKIE_SESSION */
-    uint64_t created;   /* order of creation, for the Cookie header's order */
+    int64_t expires;            /* wall-clock seconds, or COOKIE_SESSION */
+    uint64_t created;           /* order of creation, for the Cookie header's order */
     bool host_only, secure;
 } cookie_t;
 
@@ -61,8 +61,8 @@ int cookie_jar_set(cookie_jar_t *j, const char *hdr, size_t n, const char *host,
  * ("a=1; b=2", without the header name). Expired cookies are dropped from
  * the jar on the way. Returns the number of cookies written (0: nothing
  * appended). j may be NULL. */
-int cookie_jar_header(cookie_jar_t *j, buf_t *out, const char *host, size_t hlen,
-                      const char *path, size_t plen, bool secure, int64_t now);
+int cookie_jar_header(cookie_jar_t *j, buf_t *out, const char *host, size_t hlen, const char *path,
+                      size_t plen, bool secure, int64_t now);
 
 static inline const char *cookie_name(const cookie_t *c)
 {

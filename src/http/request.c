@@ -80,8 +80,10 @@ bool request_decode(const request_t *r)
  * out of the path of direct requests, whose Host is written inline). */
 static __attribute__((noinline)) void write_origin(buf_t *w, const request_t *r)
 {
-    if (r->tls) PUT(w, "https://");
-    else PUT(w, "http://");
+    if (r->tls)
+        PUT(w, "https://");
+    else
+        PUT(w, "http://");
     bool v6 = memchr(r->host, ':', r->host_len) != NULL;
     if (v6) PUT(w, "[");
     buf_append(w, r->host, r->host_len);

@@ -4,8 +4,8 @@
  * (User-Agent, Accept) unless the request or the client names them, the
  * request's headers, the client's default headers it does not override,
  * basic authentication, Proxy-Authorization (plain http through a proxy,
- * whose request line then carries the absolute URL), the cookies of the jar that match, Content-Type
- * and Content-Length, then the body.
+ * whose request line then carries the absolute URL), the cookies of the jar that match,
+ * Content-Type and Content-Length, then the body.
  *
  * It is pure: no Lua, no connection, no clock (the caller passes `now` for
  * cookie expiry); the output goes to a caller's buffer. The Lua binding
@@ -64,7 +64,7 @@ typedef struct request {
     size_t ndefaults;
     bool absolute;          /* through a proxy: "http://host[:port]/path" as the target */
     const char *proxy_auth; /* Proxy-Authorization value ("Basic ..."), or NULL */
-    const char *auth_user; /* basic authentication if not NULL */
+    const char *auth_user;  /* basic authentication if not NULL */
     size_t auth_user_len;
     const char *auth_pass; /* may be NULL: "user:" */
     size_t auth_pass_len;

@@ -30,7 +30,8 @@
 
 int session_encoding(const char *v, size_t n)
 {
-    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
     if ((n == 4 && strncasecmp(v, "gzip", 4) == 0) || (n == 6 && strncasecmp(v, "x-gzip", 6) == 0))
         return SESSION_GZIP;
     if (n == 7 && strncasecmp(v, "deflate", 7) == 0) return SESSION_DEFLATE;
@@ -76,7 +77,8 @@ static void remove_dots(buf_t *w, size_t from)
     while (i < plen) {
         /* p[i] == '/': look at the segment after it */
         size_t j = i + 1;
-        while (j < plen && p[j] != '/') j++;
+        while (j < plen && p[j] != '/')
+            j++;
         size_t sl = j - i - 1;
         const char *seg = p + i + 1;
         if (sl == 1 && seg[0] == '.') {
@@ -113,7 +115,8 @@ void session_store_cookies(conn_t *c)
         const http_header_t *h = &res->headers[i];
         if (h->name_len != 10 || strncasecmp(h->name, "set-cookie", 10) != 0) continue;
         if (cl->jar == NULL) cl->jar = cookie_jar_new();
-        cookie_jar_set(cl->jar, h->value, h->value_len, c->host, strlen(c->host), t, tl, c->tls, now);
+        cookie_jar_set(cl->jar, h->value, h->value_len, c->host, strlen(c->host), t, tl, c->tls,
+                       now);
     }
 }
 
@@ -139,7 +142,8 @@ void session_resolve(buf_t *out, const char *origin, bool tls, const char *t, si
     const char *hash;
     if ((hash = memchr(l, '#', ll)) != NULL) ll = (size_t)(hash - l);
     size_t sl = 0;
-    while (sl < ll && (isalnum((unsigned char)l[sl]) || l[sl] == '+' || l[sl] == '-' || l[sl] == '.'))
+    while (sl < ll &&
+           (isalnum((unsigned char)l[sl]) || l[sl] == '+' || l[sl] == '-' || l[sl] == '.'))
         sl++;
     buf_reset(out);
     size_t path_from;
@@ -174,9 +178,12 @@ void session_resolve(buf_t *out, const char *origin, bool tls, const char *t, si
         append_quoted(out, l, ll);
     } else { /* relative to the current path's directory */
         size_t dir = base;
-        while (dir > 0 && t[dir - 1] != '/') dir--;
-        if (dir == 0) buf_puts(out, "/");
-        else buf_append(out, t, dir);
+        while (dir > 0 && t[dir - 1] != '/')
+            dir--;
+        if (dir == 0)
+            buf_puts(out, "/");
+        else
+            buf_append(out, t, dir);
         append_quoted(out, l, ll);
     }
     remove_dots(out, path_from);
@@ -218,8 +225,8 @@ static const char *copy_headers(const conn_t *c, buf_t *next, bool keep_body, bo
         size_t nl = colon ? (size_t)(colon - line) : 0;
 #define IS(name) (nl == sizeof name - 1 && strncasecmp(line, name, nl) == 0)
         bool drop = IS("host") || IS("cookie") || IS("proxy-authorization") ||
-                    (!keep_body && (IS("content-length") || IS("content-type") ||
-                                    IS("transfer-encoding"))) ||
+                    (!keep_body &&
+                     (IS("content-length") || IS("content-type") || IS("transfer-encoding"))) ||
                     (!keep_auth && IS("authorization"));
 #undef IS
         if (!drop) buf_append(next, line, len);
@@ -248,7 +255,8 @@ static bool build_hop(const conn_t *c, const conn_t *n, const url_t *u, buf_t *n
     buf_printf(next, "Host: %s%.*s%s", v6 ? "[" : "", (int)u->host_len, u->host, v6 ? "]" : "");
     if (u->port != (u->tls ? 443 : 80)) buf_printf(next, ":%d", u->port);
     buf_puts(next, "\r\n");
-    if (client_absolute(n) && n->px_auth) buf_printf(next, "Proxy-Authorization: %s\r\n", n->px_auth);
+    if (client_absolute(n) && n->px_auth)
+        buf_printf(next, "Proxy-Authorization: %s\r\n", n->px_auth);
     const char *body = copy_headers(c, next, keep_body, keep_auth);
     const char *wend = c->wbuf.p + c->wbuf.len;
     session_cookie_header(c->cl->jar, next, u->host, u->host_len, u->path, u->path_len, u->tls);

@@ -75,19 +75,23 @@ bool api_must_stop(const user_t *u)
 /* The request event: hand the request to the scenario's listeners, which
  * may turn it into a failure. Runs on the engine's callback thread, never
  * on a user's coroutine (which may be suspended). */
-static const char *fire_request(engine_t *e, const char *method, const char *name,
-                                long long rt_us, long long len, const char *err)
+static const char *fire_request(engine_t *e, const char *method, const char *name, long long rt_us,
+                                long long len, const char *err)
 {
     lua_State *L = e->Lcb;
     lua_getglobal(L, "cicada");
     lua_getfield(L, -1, "_fire_request");
     lua_pushstring(L, method);
     lua_pushstring(L, name);
-    if (rt_us >= 0) lua_pushnumber(L, (double)rt_us / 1000.0);
-    else lua_pushnil(L);
+    if (rt_us >= 0)
+        lua_pushnumber(L, (double)rt_us / 1000.0);
+    else
+        lua_pushnil(L);
     lua_pushnumber(L, (double)len);
-    if (err) lua_pushstring(L, err);
-    else lua_pushnil(L);
+    if (err)
+        lua_pushstring(L, err);
+    else
+        lua_pushnil(L);
     const char *out = err;
     e->in_event = true;
     int rc = lua_pcall(L, 5, 1, 0);
@@ -168,14 +172,17 @@ static int l_sleep(lua_State *L)
 {
     user_t *u = api_current(L, "cicada.sleep");
     switch (sleep_user(u, L, luaL_optnumber(L, 1, 0), lua_toboolean(L, 2))) {
-    case SLEEP_NOW: return 0;
-    case SLEEP_STOP: return 1;
+    case SLEEP_NOW:
+        return 0;
+    case SLEEP_STOP:
+        return 1;
     case SLEEP_NAN: /* like luaL_error: the caller's file:line first */
         luaL_where(L, 1);
         lua_insert(L, -2);
         lua_concat(L, 2);
         return lua_error(L);
-    default: return lua_yield(L, 0);
+    default:
+        return lua_yield(L, 0);
     }
 }
 
@@ -200,9 +207,13 @@ static int l_idle(lua_State *L)
 {
     user_t *u = api_current(L, "cicada._idle");
     switch (engine_idle(u)) {
-    case IDLE_GO: return 0;
-    case IDLE_STOP: api_push_stop(L); return 1;
-    default: return lua_yield(L, 0);
+    case IDLE_GO:
+        return 0;
+    case IDLE_STOP:
+        api_push_stop(L);
+        return 1;
+    default:
+        return lua_yield(L, 0);
     }
 }
 
@@ -353,8 +364,8 @@ void api_open(lua_State *L, engine_t *e)
     json_open(L); /* cicada.json (lua/json.c) */
     binding_open(L, e);
     http_open(L);
-    batch_open(L); /* cicada._batch_* (lua/batch.c) */
-    data_open(L); /* cicada.data (lua/data.c) */
+    batch_open(L);    /* cicada._batch_* (lua/batch.c) */
+    data_open(L);     /* cicada.data (lua/data.c) */
     cosocket_open(L); /* cicada.tcp, cicada.udp (lua/cosocket.c) */
     msg_open(L, e);   /* cicada.send_message, cicada.role (lua/msg.c) */
     lua_setglobal(L, "cicada");

@@ -41,7 +41,8 @@ static void batch_on_result(void *arg, const client_result_t *r)
 batch_slot_t *batch_slot(lua_State *L, user_t *u, int slot, int idx)
 {
     batch_t *bt = u->binding ? u->binding->batch : NULL;
-    if (bt == NULL || slot < 1 || slot > bt->nslots) luaL_error(L, "client:batch: no slot %d", slot);
+    if (bt == NULL || slot < 1 || slot > bt->nslots)
+        luaL_error(L, "client:batch: no slot %d", slot);
     batch_slot_t *s = &bt->slot[slot - 1];
     if (s->idx) luaL_error(L, "client:batch: slot %d is busy", slot);
     s->idx = idx;
@@ -97,7 +98,8 @@ static int l_begin(lua_State *L)
         client_init(&s->cl, b->http.env, batch_on_result, s);
         s->u = u;
     }
-    for (int i = 0; i < bt->nslots; i++) bt->slot[i].cl.jar = b->http.jar;
+    for (int i = 0; i < bt->nslots; i++)
+        bt->slot[i].cl.jar = b->http.jar;
     return 0;
 }
 
@@ -108,7 +110,8 @@ static int l_wait(lua_State *L)
     user_t *u = api_current(L, "client:batch");
     batch_t *bt = u->binding ? u->binding->batch : NULL;
     bool busy = false;
-    for (int i = 0; bt && i < bt->nslots; i++) busy |= bt->slot[i].idx != 0;
+    for (int i = 0; bt && i < bt->nslots; i++)
+        busy |= bt->slot[i].idx != 0;
     if (!busy) return luaL_error(L, "client:batch: nothing in flight to wait for");
     bt->waiting = true;
     engine_wait(u);

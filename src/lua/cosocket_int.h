@@ -49,7 +49,7 @@ typedef struct cosock {
     buf_t wbuf; /* the part of a send the kernel did not take yet */
     size_t woff, sent;
     unsigned reused;
-    char *key; /* pool key ("host:port" or the pool option), owned */
+    char *key;         /* pool key ("host:port" or the pool option), owned */
     resolve_req_t dns; /* OP_RESOLVE: the lookup before the socket exists */
 } cosock_t;
 

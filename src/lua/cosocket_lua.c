@@ -171,15 +171,14 @@ static void on_resolved(resolve_req_t *q, const resolve_addrs_t *addrs, const ch
 /* Resolve host and start connecting a new connection through b: returns
  * what connect() returns (1 result, 2 for nil, err, or a yield while the
  * name or the connection is awaited). */
-static int open_to(lua_State *L, box_t *b, user_t *u, const char *key, const char *host,
-                   int port)
+static int open_to(lua_State *L, box_t *b, user_t *u, const char *key, const char *host, int port)
 {
     cosock_t *s = new_sock(key, u, b);
     resolve_addrs_t a;
     char why[RESOLVE_REASON_MAX];
     bool done;
-    switch (resolve_start(u->eng->resolver, host, port, &s->dns, on_resolved, s, &a, why,
-                          sizeof why)) {
+    switch (
+        resolve_start(u->eng->resolver, host, port, &s->dns, on_resolved, s, &a, why, sizeof why)) {
     case RESOLVE_PENDING:
         return cosock_park(L, s, OP_RESOLVE, b->tmo[T_CONNECT]);
     case RESOLVE_ERROR:

@@ -62,11 +62,11 @@ typedef struct dataset {
     char *key;            /* kind, options and absolute path */
     char *name;           /* the path as the scenario first gave it, for messages */
     bool json, cycle;
-    char *text;           /* every value, back to back */
+    char *text; /* every value, back to back */
     cell_t *cells;
-    size_t *rows;         /* row r is cells[rows[r] .. rows[r + 1]) */
+    size_t *rows; /* row r is cells[rows[r] .. rows[r + 1]) */
     size_t nrows;
-    cell_t *cols;         /* column names (into text), ncols of them */
+    cell_t *cols; /* column names (into text), ncols of them */
     size_t ncols;
     _Atomic uint64_t cursor; /* ds:next()'s counter, shared by all threads */
 } dataset_t;
@@ -106,7 +106,8 @@ int data_csv_field(const char *s, size_t len, size_t *pos, char sep, char *out, 
     } else {
         /* A quote inside an unquoted field is kept as data, as Python's csv
          * module and spreadsheets do, rather than rejected. */
-        while (i < len && s[i] != sep && !is_eol(s[i])) out[o++] = s[i++];
+        while (i < len && s[i] != sep && !is_eol(s[i]))
+            out[o++] = s[i++];
     }
     *n = o;
     int rc = DATA_CSV_END;
@@ -214,7 +215,8 @@ static int parse_json(const char *s, size_t len, builder_t *b, buf_t *keys, cons
     cJSON *root = cJSON_ParseWithLengthOpts(s, len, &end, 0);
     if (root == NULL) {
         int line = 1;
-        for (const char *p = s; end && p < end && p < s + len; p++) line += *p == '\n';
+        for (const char *p = s; end && p < end && p < s + len; p++)
+            line += *p == '\n';
         snprintf(err, errn, "%s:%d: invalid JSON", name, line);
         return -1;
     }
@@ -283,8 +285,7 @@ typedef struct opts {
 } opts_t;
 
 /* Load a file into a new dataset, or NULL with the reason in err. */
-static dataset_t *load(const char *path, const char *name, const opts_t *o, char *err,
-                       size_t errn)
+static dataset_t *load(const char *path, const char *name, const opts_t *o, char *err, size_t errn)
 {
     char *s;
     size_t len;
@@ -308,7 +309,8 @@ static dataset_t *load(const char *path, const char *name, const opts_t *o, char
     d->cycle = o->cycle;
     if (o->json) {
         /* the key names go at the end of the text, as cells like the values */
-        for (size_t at = 0; at < keys.len; at += strlen(keys.p + at) + 1) d->ncols++;
+        for (size_t at = 0; at < keys.len; at += strlen(keys.p + at) + 1)
+            d->ncols++;
         d->cols = xcalloc(d->ncols ? d->ncols : 1, sizeof *d->cols);
         size_t i = 0;
         for (size_t at = 0; at < keys.len; at += strlen(keys.p + at) + 1, i++) {
@@ -371,7 +373,8 @@ static dataset_t *get_dataset(const char *abs, const char *name, const opts_t *o
              o->json ? '-' : o->sep, o->cycle ? 'c' : '-', abs);
     pthread_mutex_lock(&lock);
     dataset_t *d = registry;
-    while (d && strcmp(d->key, key) != 0) d = d->next;
+    while (d && strcmp(d->key, key) != 0)
+        d = d->next;
     if (d == NULL && (d = load(abs, name, o, err, errn)) != NULL) {
         d->key = key;
         key = NULL;
@@ -483,8 +486,10 @@ static void push_row(lua_State *L, const dataset_t *d, size_t r)
     for (int i = 0; c < end; c++, i++) {
         if (named) lua_pushlstring(L, d->text + d->cols[i].off, d->cols[i].len);
         lua_pushlstring(L, d->text + c->off, c->len);
-        if (named) lua_rawset(L, -3);
-        else lua_rawseti(L, -2, i + 1);
+        if (named)
+            lua_rawset(L, -3);
+        else
+            lua_rawseti(L, -2, i + 1);
     }
 }
 
@@ -524,8 +529,10 @@ static uint64_t rand64(void)
 static int l_random(lua_State *L)
 {
     dataset_t *d = check_ds(L);
-    if (d->nrows == 0) lua_pushnil(L);
-    else push_row(L, d, (size_t)(rand64() % d->nrows));
+    if (d->nrows == 0)
+        lua_pushnil(L);
+    else
+        push_row(L, d, (size_t)(rand64() % d->nrows));
     return 1;
 }
 
@@ -533,8 +540,10 @@ static int l_get(lua_State *L)
 {
     dataset_t *d = check_ds(L);
     lua_Integer i = luaL_checkinteger(L, 2);
-    if (i < 1 || (uint64_t)i > d->nrows) lua_pushnil(L);
-    else push_row(L, d, (size_t)(i - 1));
+    if (i < 1 || (uint64_t)i > d->nrows)
+        lua_pushnil(L);
+    else
+        push_row(L, d, (size_t)(i - 1));
     return 1;
 }
 
@@ -550,8 +559,10 @@ static int l_columns(lua_State *L)
     dataset_t *d = check_ds(L);
     lua_createtable(L, (int)d->ncols, 0);
     for (size_t i = 0; i < d->ncols; i++) {
-        if (d->cols) lua_pushlstring(L, d->text + d->cols[i].off, d->cols[i].len);
-        else lua_pushinteger(L, (lua_Integer)i + 1);
+        if (d->cols)
+            lua_pushlstring(L, d->text + d->cols[i].off, d->cols[i].len);
+        else
+            lua_pushinteger(L, (lua_Integer)i + 1);
         lua_rawseti(L, -2, (int)i + 1);
     }
     return 1;
@@ -567,9 +578,8 @@ static int l_tostring(lua_State *L)
 void data_open(lua_State *L)
 {
     static const luaL_Reg fns[] = {{"csv", l_csv}, {"json", l_json}, {NULL, NULL}};
-    static const luaL_Reg methods[] = {{"next", l_next},       {"random", l_random},
-                                       {"get", l_get},         {"len", l_len},
-                                       {"columns", l_columns}, {NULL, NULL}};
+    static const luaL_Reg methods[] = {{"next", l_next}, {"random", l_random},   {"get", l_get},
+                                       {"len", l_len},   {"columns", l_columns}, {NULL, NULL}};
     lua_newtable(L);
     for (const luaL_Reg *f = fns; f->name; f++) {
         lua_pushcfunction(L, f->func);

@@ -25,8 +25,8 @@ void data_free_all(void);
 /* ---- the CSV field parser (pure: exposed for the unit tests) ---- */
 
 enum {
-    DATA_CSV_MORE = 0,    /* a separator followed: the record has more fields */
-    DATA_CSV_END = 1,     /* the field ended its record (line end or end of input) */
+    DATA_CSV_MORE = 0,     /* a separator followed: the record has more fields */
+    DATA_CSV_END = 1,      /* the field ended its record (line end or end of input) */
     DATA_CSV_EUNTERM = -1, /* a quoted field runs to the end of the input */
     DATA_CSV_EQUOTE = -2,  /* something other than a separator or line end after a closing quote */
 };

@@ -65,9 +65,12 @@ static void quoted(buf_t *b, const char *s, size_t n)
 {
     buf_append(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"') buf_puts(b, "%22");
-        else if (s[i] == '\r' || s[i] == '\n') buf_puts(b, s[i] == '\r' ? "%0D" : "%0A");
-        else buf_append(b, s + i, 1);
+        if (s[i] == '"')
+            buf_puts(b, "%22");
+        else if (s[i] == '\r' || s[i] == '\n')
+            buf_puts(b, s[i] == '\r' ? "%0D" : "%0A");
+        else
+            buf_append(b, s + i, 1);
     }
     buf_append(b, "\"", 1);
 }
@@ -134,8 +137,10 @@ void form_multipart(lua_State *L, int data, int files, buf_t *b, const char *bou
         fl = kl;
         if (lua_istable(L, top)) {
             const char *f = file_field(L, top, "filename", 1, &fl);
-            if (f) fname = f;
-            else fl = kl;
+            if (f)
+                fname = f;
+            else
+                fl = kl;
             content = file_field(L, top, "content", 2, &cl);
             ctype = file_field(L, top, "content_type", 3, &tl);
         } else if (lua_isstring(L, top)) {
@@ -146,8 +151,10 @@ void form_multipart(lua_State *L, int data, int files, buf_t *b, const char *bou
         buf_puts(b, "; filename=");
         quoted(b, fname, fl);
         buf_puts(b, "\r\nContent-Type: ");
-        if (ctype) buf_append(b, ctype, tl);
-        else buf_puts(b, "application/octet-stream");
+        if (ctype)
+            buf_append(b, ctype, tl);
+        else
+            buf_puts(b, "application/octet-stream");
         buf_puts(b, "\r\n\r\n");
         buf_append(b, content, cl);
         buf_puts(b, "\r\n");

@@ -152,9 +152,9 @@ enum opt {
     NOPT
 };
 static const char *const opt_names[NOPT] = {
-    "params", "name", "headers",        "auth",    "verify",          "files",
-    "json",   "data", "catch_response", "timeout", "allow_redirects", "max_body_size",
-    "proxies", "proxy"};
+    "params",          "name",          "headers", "auth",           "verify",
+    "files",           "json",          "data",    "catch_response", "timeout",
+    "allow_redirects", "max_body_size", "proxies", "proxy"};
 #define OPT(o) (5 + (o))
 enum { C_HEADERS = OPT(NOPT), C_AUTH, C_VERIFY, C_BASE, C_MAX_BODY, S_PATH, S_TOP = S_PATH };
 
@@ -210,8 +210,10 @@ static void target_url(lua_State *L, engine_t *e, const char *target, url_t *url
     lua_replace(L, C_BASE);
     const char *b = lua_tostring(L, C_BASE);
     if (b == NULL || *b == '\0')
-        luaL_error(L, "request to '%s' but the user has no host (set host in "
-                      "cicada.user{...} or pass -H)", target);
+        luaL_error(L,
+                   "request to '%s' but the user has no host (set host in "
+                   "cicada.user{...} or pass -H)",
+                   target);
     if (url_parse(b, &base, &why) != 0 || !base.absolute)
         luaL_error(L, "bad host '%s': %s", b, why ? why : "not an absolute URL");
     url->host = base.host, url->host_len = base.host_len, url->port = base.port;
@@ -308,7 +310,8 @@ static void read_body(lua_State *L, engine_t *e, request_t *r, http_vm_t *v, cha
         r->ctype = "application/json";
     } else if (lua_istable(L, OPT(O_FILES))) {
         char boundary[33];
-        for (int i = 0; i < 32; i++) boundary[i] = "0123456789abcdef"[(int)(engine_random(e) * 16)];
+        for (int i = 0; i < 32; i++)
+            boundary[i] = "0123456789abcdef"[(int)(engine_random(e) * 16)];
         boundary[32] = '\0';
         int data = lua_istable(L, OPT(O_DATA)) ? OPT(O_DATA) : 0;
         form_multipart(L, data, OPT(O_FILES), body, boundary);
@@ -397,8 +400,8 @@ static int do_request(lua_State *L, bool head_call, http_vm_t *v, client_t *cl, 
     if (early == NULL)
         early = proxies_read(L, &v->proxies_key, lua_istable(L, 4), OPT(O_PROXIES), OPT(O_PROXY),
                              &cl->proxies, err, sizeof err);
-    conn_t *c = early ? NULL : client_conn(cl, url.host, url.host_len, url.port, url.tls,
-                                           err, sizeof err);
+    conn_t *c =
+        early ? NULL : client_conn(cl, url.host, url.host_len, url.port, url.tls, err, sizeof err);
     request_t r = {0};
     read_line(L, &r, p, v, &url, method, mlen);
     req.head = strcmp(p->method.p, "HEAD") == 0;
@@ -496,7 +499,8 @@ static void open_client(lua_State *L)
     for (size_t i = 0; i < sizeof methods / sizeof *methods; i++) {
         char up[16];
         size_t n = strlen(methods[i]);
-        for (size_t k = 0; k <= n; k++) up[k] = (char)toupper((unsigned char)methods[i][k]);
+        for (size_t k = 0; k <= n; k++)
+            up[k] = (char)toupper((unsigned char)methods[i][k]);
         lua_pushstring(L, up);
         lua_pushvalue(L, vi);
         lua_pushcclosure(L, l_method, 2);

@@ -39,12 +39,23 @@ static void put_string(buf_t *out, const char *s, size_t n)
         buf_append(out, s + run, i - run);
         run = i + 1;
         switch (ch) {
-        case '"': buf_append(out, "\\\"", 2); break;
-        case '\\': buf_append(out, "\\\\", 2); break;
-        case '\n': buf_append(out, "\\n", 2); break;
-        case '\r': buf_append(out, "\\r", 2); break;
-        case '\t': buf_append(out, "\\t", 2); break;
-        default: buf_printf(out, "\\u%04x", ch);
+        case '"':
+            buf_append(out, "\\\"", 2);
+            break;
+        case '\\':
+            buf_append(out, "\\\\", 2);
+            break;
+        case '\n':
+            buf_append(out, "\\n", 2);
+            break;
+        case '\r':
+            buf_append(out, "\\r", 2);
+            break;
+        case '\t':
+            buf_append(out, "\\t", 2);
+            break;
+        default:
+            buf_printf(out, "\\u%04x", ch);
         }
     }
     buf_append(out, s + run, n - run);
@@ -77,9 +88,12 @@ static size_t fmt_number(char *s, size_t n, double d)
         unsigned long long u = v < 0 ? -(unsigned long long)v : (unsigned long long)v;
         char t[24];
         size_t k = 0, len = 0;
-        do t[k++] = (char)('0' + u % 10); while ((u /= 10) != 0);
+        do
+            t[k++] = (char)('0' + u % 10);
+        while ((u /= 10) != 0);
         if (v < 0 || (v == 0 && signbit(d))) s[len++] = '-';
-        while (k) s[len++] = t[--k];
+        while (k)
+            s[len++] = t[--k];
         s[len] = '\0';
         return len;
     }
@@ -119,8 +133,10 @@ static long int_keys(lua_State *L, int idx, size_t *count)
         lua_pop(L, 1);
         n++;
         double k = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
-        if (k < 1 || floor(k) != k || k > 1e9) max = -1;
-        else if (max >= 0 && (long)k > max) max = (long)k;
+        if (k < 1 || floor(k) != k || k > 1e9)
+            max = -1;
+        else if (max >= 0 && (long)k > max)
+            max = (long)k;
     }
     *count = n;
     return max;
@@ -151,8 +167,8 @@ static int encode_array(enc_t *e, int idx, long n, int depth)
 typedef struct jkey {
     const char *s; /* a string key: the table's own string anchors it */
     size_t n;
-    double d;      /* a number key (NAN for a string key) ... */
-    char num[32];  /* ... and its text */
+    double d;     /* a number key (NAN for a string key) ... */
+    char num[32]; /* ... and its text */
 } jkey_t;
 
 static inline const char *key_text(const jkey_t *k)
@@ -189,7 +205,8 @@ static int encode_object(enc_t *e, int idx, size_t count, int depth)
             k->n = fmt_number(k->num, sizeof k->num, k->d);
         } else {
             char msg[96];
-            snprintf(msg, sizeof msg, "cannot encode a table key of type %s (keys are strings or numbers)",
+            snprintf(msg, sizeof msg,
+                     "cannot encode a table key of type %s (keys are strings or numbers)",
                      luaL_typename(L, -1));
             lua_pop(L, 1);
             rc = fail(e, msg);
@@ -205,14 +222,17 @@ static int encode_object(enc_t *e, int idx, size_t count, int depth)
         if (i) buf_append(e->out, ",", 1);
         put_string(e->out, ks, k->n);
         buf_append(e->out, ":", 1);
-        if (isnan(k->d)) lua_pushlstring(L, ks, k->n); /* interned already: no allocation */
-        else lua_pushnumber(L, k->d);
+        if (isnan(k->d))
+            lua_pushlstring(L, ks, k->n); /* interned already: no allocation */
+        else
+            lua_pushnumber(L, k->d);
         lua_rawget(L, idx);
         rc = encode(e, lua_gettop(L), depth + 1);
         lua_pop(L, 1);
         if (rc) {
             char seg[48];
-            snprintf(seg, sizeof seg, ".%.*s%s", k->n > 40 ? 40 : (int)k->n, ks, k->n > 40 ? "..." : "");
+            snprintf(seg, sizeof seg, ".%.*s%s", k->n > 40 ? 40 : (int)k->n, ks,
+                     k->n > 40 ? "..." : "");
             prepend(e, seg);
             goto out;
         }
@@ -227,8 +247,12 @@ static int encode(enc_t *e, int idx, int depth)
 {
     lua_State *L = e->L;
     switch (lua_type(L, idx)) {
-    case LUA_TNIL: buf_puts(e->out, "null"); return 0;
-    case LUA_TBOOLEAN: buf_puts(e->out, lua_toboolean(L, idx) ? "true" : "false"); return 0;
+    case LUA_TNIL:
+        buf_puts(e->out, "null");
+        return 0;
+    case LUA_TBOOLEAN:
+        buf_puts(e->out, lua_toboolean(L, idx) ? "true" : "false");
+        return 0;
     case LUA_TNUMBER: {
         double d = lua_tonumber(L, idx);
         if (!isfinite(d))
@@ -249,8 +273,10 @@ static int encode(enc_t *e, int idx, int depth)
             return 0;
         }
         break;
-    case LUA_TTABLE: break;
-    default: break;
+    case LUA_TTABLE:
+        break;
+    default:
+        break;
     }
     if (lua_type(L, idx) != LUA_TTABLE) {
         char msg[64];
@@ -266,7 +292,8 @@ static int encode(enc_t *e, int idx, int depth)
     size_t count;
     long max = int_keys(L, idx, &count);
     bool arr = marked_array(L, idx);
-    if (arr && max < 0) return fail(e, "a table marked cicada.json.array has a key that is not 1..n");
+    if (arr && max < 0)
+        return fail(e, "a table marked cicada.json.array has a key that is not 1..n");
     /* a sequence 1..n, or a marked array (holes become null) */
     if (arr || (count > 0 && max == (long)count)) return encode_array(e, idx, max, depth);
     return encode_object(e, idx, count, depth);
@@ -304,8 +331,10 @@ static void push(lua_State *L, const cJSON *j)
         /* marked, so that [] encodes back as [] (nothing when json_open
          * has not run, as in some unit tests) */
         luaL_getmetatable(L, ARRAY_MT);
-        if (lua_istable(L, -1)) lua_setmetatable(L, -2);
-        else lua_pop(L, 1);
+        if (lua_istable(L, -1))
+            lua_setmetatable(L, -2);
+        else
+            lua_pop(L, 1);
     } else if (cJSON_IsString(j)) {
         lua_pushstring(L, j->valuestring);
     } else if (cJSON_IsNumber(j)) {
@@ -329,7 +358,8 @@ int json_decode(lua_State *L, const char *s, size_t n, char *err, size_t errn)
     /* cJSON stops after the value: what follows may only be white space
      * (Python's json.loads: "Extra data") */
     size_t at = end && end >= s ? (size_t)(end - s) : n;
-    while (at < n && (s[at] == ' ' || s[at] == '\t' || s[at] == '\n' || s[at] == '\r')) at++;
+    while (at < n && (s[at] == ' ' || s[at] == '\t' || s[at] == '\n' || s[at] == '\r'))
+        at++;
     if (at < n) {
         cJSON_Delete(j);
         snprintf(err, errn, "invalid JSON at byte %zu (extra data after the value)", at);
@@ -362,7 +392,8 @@ static int l_decode(lua_State *L)
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
     char err[128];
-    if (json_decode(L, s, n, err, sizeof err) != 0) return luaL_error(L, "cicada.json.decode: %s", err);
+    if (json_decode(L, s, n, err, sizeof err) != 0)
+        return luaL_error(L, "cicada.json.decode: %s", err);
     return 1;
 }
 

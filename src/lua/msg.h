@@ -32,8 +32,8 @@ struct engine;
  * the client id or NULL; it returns NULL when the message is on its way,
  * else a static reason (a full queue, an unknown worker). clients fills
  * ids with the ids of the connected workers (at most max) and returns how
- * many there are (which may be more than max). Both may be called from any thread holding a VM (engine threads,
- * the master's thread). */
+ * many there are (which may be more than max). Both may be called from any thread holding a VM
+ * (engine threads, the master's thread). */
 typedef struct msg_sink {
     const char *(*send)(void *ud, const char *name, const void *data, size_t len,
                         const char *client_id);

@@ -34,8 +34,10 @@ static void push_headers(lua_State *L, const char *raw, size_t n)
     if (http_parse_response(raw, n, &res) < 0) return;
     char name[128];
     for (size_t i = 0; i < res.num_headers; i++) {
-        size_t nl = res.headers[i].name_len < sizeof name ? res.headers[i].name_len : sizeof name - 1;
-        for (size_t k = 0; k < nl; k++) name[k] = (char)tolower((unsigned char)res.headers[i].name[k]);
+        size_t nl =
+            res.headers[i].name_len < sizeof name ? res.headers[i].name_len : sizeof name - 1;
+        for (size_t k = 0; k < nl; k++)
+            name[k] = (char)tolower((unsigned char)res.headers[i].name[k]);
         lua_pushlstring(L, name, nl);
         lua_pushvalue(L, -1);
         lua_rawget(L, -3);
@@ -70,8 +72,10 @@ static void py_repr(buf_t *b, const char *s)
     buf_append(b, &q, 1);
     for (; *s; s++) {
         if (*s == q || *s == '\\') buf_append(b, "\\", 1);
-        if (*s == '\n') buf_puts(b, "\\n");
-        else buf_append(b, s, 1);
+        if (*s == '\n')
+            buf_puts(b, "\\n");
+        else
+            buf_append(b, s, 1);
     }
     buf_append(b, &q, 1);
 }
@@ -85,8 +89,9 @@ static int settle(lua_State *L, bool ok)
     uint64_t seq = (uint64_t)lua_tonumber(L, -1);
     pending_t *p = u->binding ? &u->binding->pending : NULL;
     if (p == NULL || !p->active || p->seq != seq || seq == 0)
-        return luaL_error(L, "%s: this response was already reported (use catch_response = true, "
-                             "and call it before the next request)",
+        return luaL_error(L,
+                          "%s: this response was already reported (use catch_response = true, "
+                          "and call it before the next request)",
                           ok ? "success" : "failure");
     const char *err = NULL;
     if (!ok) {
@@ -119,8 +124,10 @@ static int resp_raise(lua_State *L)
     return 0;
 }
 
-static const luaL_Reg resp_methods[] = {{"json", resp_json},       {"success", resp_success},
-                                        {"failure", resp_failure}, {"raise_for_status", resp_raise},
+static const luaL_Reg resp_methods[] = {{"json", resp_json},
+                                        {"success", resp_success},
+                                        {"failure", resp_failure},
+                                        {"raise_for_status", resp_raise},
                                         {NULL, NULL}};
 
 /* Push name -> value of the cookies the header block raw[0..n) sets (its
@@ -131,7 +138,8 @@ static void push_cookies(lua_State *L, const char *raw, size_t n)
     lua_createtable(L, 0, 2);
     if (raw == NULL || http_parse_response(raw, n, &res) < 0) return;
     for (size_t i = 0; i < res.num_headers; i++) {
-        if (res.headers[i].name_len != 10 || strncasecmp(res.headers[i].name, "set-cookie", 10) != 0)
+        if (res.headers[i].name_len != 10 ||
+            strncasecmp(res.headers[i].name, "set-cookie", 10) != 0)
             continue;
         const char *v = res.headers[i].value, *end = v + res.headers[i].value_len;
         const char *semi = memchr(v, ';', (size_t)(end - v));
@@ -139,10 +147,14 @@ static void push_cookies(lua_State *L, const char *raw, size_t n)
         const char *eq = memchr(v, '=', (size_t)(end - v));
         if (eq == NULL) continue;
         const char *ne = eq, *vs = eq + 1;
-        while (v < ne && (*v == ' ' || *v == '\t')) v++;
-        while (ne > v && (ne[-1] == ' ' || ne[-1] == '\t')) ne--;
-        while (vs < end && (*vs == ' ' || *vs == '\t')) vs++;
-        while (end > vs && (end[-1] == ' ' || end[-1] == '\t')) end--;
+        while (v < ne && (*v == ' ' || *v == '\t'))
+            v++;
+        while (ne > v && (ne[-1] == ' ' || ne[-1] == '\t'))
+            ne--;
+        while (vs < end && (*vs == ' ' || *vs == '\t'))
+            vs++;
+        while (end > vs && (end[-1] == ' ' || end[-1] == '\t'))
+            end--;
         if (ne == v) continue;
         lua_pushlstring(L, v, (size_t)(ne - v));
         lua_pushlstring(L, vs, (size_t)(end - vs));
@@ -159,8 +171,10 @@ static int resp_index(lua_State *L)
         lua_getfield(L, 1, "_h");
         size_t n;
         const char *raw = lua_tolstring(L, -1, &n);
-        if (raw) push_headers(L, raw, n);
-        else lua_createtable(L, 0, 0);
+        if (raw)
+            push_headers(L, raw, n);
+        else
+            lua_createtable(L, 0, 0);
         lua_pushvalue(L, -1);
         lua_setfield(L, 1, "headers");
         return 1;
@@ -199,8 +213,10 @@ static char ctor_key, maker_key;
 
 static void push_opt_lstring(lua_State *L, const char *s, size_t n)
 {
-    if (s) lua_pushlstring(L, s, n);
-    else lua_pushnil(L);
+    if (s)
+        lua_pushlstring(L, s, n);
+    else
+        lua_pushnil(L);
 }
 
 /* Set M's top table's `history`: a response object (without a body) per
@@ -245,8 +261,10 @@ void response_push(lua_State *L, const client_result_t *r, uint64_t seq)
     lua_pushlstring(M, r->body ? r->body : "", r->body_len);
     lua_pushboolean(M, r->error == NULL);
     lua_pushnumber(M, (double)r->elapsed_ns / 1e9);
-    if (r->error) lua_pushstring(M, r->error);
-    else lua_pushnil(M);
+    if (r->error)
+        lua_pushstring(M, r->error);
+    else
+        lua_pushnil(M);
     push_opt_lstring(M, r->headers, r->headers_len);
     push_opt_lstring(M, r->url, r->url_len);
     lua_call(M, 7, 1);

@@ -31,7 +31,7 @@ typedef struct vm_class {
     double weight;
     long fixed_count;
     char host[256];
-    int ntasks; /* tasks that run (after tag filtering) */
+    int ntasks;                   /* tasks that run (after tag filtering) */
     vm_task_t tasks[LIMIT_TASKS]; /* the first LIMIT_TASKS of them */
 } vm_class_t;
 

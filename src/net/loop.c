@@ -145,8 +145,10 @@ void loop_timer_stop(loop_t *l, loop_timer_t *t)
     if (i == l->n) return;
     loop_timer_t *last = l->heap[l->n];
     place(l, i, last);
-    if (i > 0 && l->heap[(i - 1) / 2]->when > last->when) sift_up(l, i);
-    else sift_down(l, i);
+    if (i > 0 && l->heap[(i - 1) / 2]->when > last->when)
+        sift_up(l, i);
+    else
+        sift_down(l, i);
 }
 
 void loop_timer_at(loop_t *l, loop_timer_t *t, int64_t when)
@@ -154,8 +156,10 @@ void loop_timer_at(loop_t *l, loop_timer_t *t, int64_t when)
     if (t->slot) {
         int64_t old = t->when;
         t->when = when;
-        if (when < old) sift_up(l, t->slot - 1);
-        else sift_down(l, t->slot - 1);
+        if (when < old)
+            sift_up(l, t->slot - 1);
+        else
+            sift_down(l, t->slot - 1);
         return;
     }
     if (l->n == l->cap) {

@@ -169,7 +169,8 @@ static void run_gauges(FILE *f, const report_run_t *run)
     head(f, "cicada_state", "gauge",
          "The runner's state: 1 for the current one, 0 for the others.");
     for (size_t s = 0; s < sizeof states / sizeof *states; s++)
-        fprintf(f, "cicada_state{state=\"%s\"} %d\n", states[s], strcmp(states[s], run->state) == 0);
+        fprintf(f, "cicada_state{state=\"%s\"} %d\n", states[s],
+                strcmp(states[s], run->state) == 0);
     head(f, "cicada_users", "gauge", "Users running now (on every worker, on a master).");
     fprintf(f, "cicada_users %ld\n", run->user_count);
     head(f, "cicada_current_requests_per_second", "gauge",

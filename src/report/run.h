@@ -59,16 +59,16 @@ typedef struct report_worker {
  * stay valid while a report is built from it (the runner's: until its
  * lock is released). */
 typedef struct report_run {
-    stats_t *st;        /* read; non-const because its sorted views are built lazily */
-    const char *state;  /* "ready", "spawning", "running", "stopping", "stopped" */
-    long user_count;    /* live users now */
-    long target;        /* the last swarm's user count, -1 if unknown */
-    double rate;        /* the last swarm's spawn rate, <= 0 if unknown */
+    stats_t *st;         /* read; non-const because its sorted views are built lazily */
+    const char *state;   /* "ready", "spawning", "running", "stopping", "stopped" */
+    long user_count;     /* live users now */
+    long target;         /* the last swarm's user count, -1 if unknown */
+    double rate;         /* the last swarm's spawn rate, <= 0 if unknown */
     double arrival_rate; /* the open model's iterations per second now; 0: the closed model */
-    const char *host;   /* target host, "" if none */
-    const char *script; /* the scenario path */
-    bool class_picker;  /* the web UI may choose the classes (--class-picker, not a master) */
-    bool master;        /* a master: workers below are its workers (maybe none yet) */
+    const char *host;    /* target host, "" if none */
+    const char *script;  /* the scenario path */
+    bool class_picker;   /* the web UI may choose the classes (--class-picker, not a master) */
+    bool master;         /* a master: workers below are its workers (maybe none yet) */
     const report_point_t *hist; /* per-second history, oldest first */
     size_t nhist;
     const report_class_t *cls; /* user classes, sorted by name */

@@ -65,7 +65,8 @@ void runner_post(runner_t *r, int e, enum engine_cmd_kind kind, int cls, long co
 
 void runner_post_all(runner_t *r, enum engine_cmd_kind kind)
 {
-    for (int i = 0; i < r->neng; i++) runner_post(r, i, kind, 0, 0);
+    for (int i = 0; i < r->neng; i++)
+        runner_post(r, i, kind, 0, 0);
 }
 
 /* Fire a scenario event in every engine's VM. */
@@ -246,7 +247,8 @@ static void run_commands(runner_t *r)
         rcmd_t *c = &cmds[i];
         switch (c->kind) {
         case RC_SWARM:
-            if (r->shape_L && !r->arrival_shape && r->state != RUNNER_SPAWNING && r->state != RUNNER_RUNNING) {
+            if (r->shape_L && !r->arrival_shape && r->state != RUNNER_SPAWNING &&
+                r->state != RUNNER_RUNNING) {
                 if (c->host) spawn_host(r, c->host);
                 shape_begin(r);
             } else if (!r->shape_L || r->arrival_shape) {
@@ -267,8 +269,10 @@ static void run_commands(runner_t *r)
             r->quit = true;
             break;
         case RC_COUNTS:
-            if (c->rates) rate_worker(r, c->counts, c->rates, c->windex, c->nworkers, c->host);
-            else spawn_counts(r, c->counts, c->host);
+            if (c->rates)
+                rate_worker(r, c->counts, c->rates, c->windex, c->nworkers, c->host);
+            else
+                spawn_counts(r, c->counts, c->host);
             break;
         }
         xfree(c->host);
@@ -401,8 +405,10 @@ void runner_free(runner_t *r)
     if (r == NULL) return;
     /* freed without a run (a set-up error after the engines started):
      * end their threads first */
-    for (int i = 0; i < r->nstarted; i++) runner_post(r, i, CMD_QUIT, 0, 0);
-    for (int i = 0; i < r->nstarted; i++) engine_join(r->eng[i]);
+    for (int i = 0; i < r->nstarted; i++)
+        runner_post(r, i, CMD_QUIT, 0, 0);
+    for (int i = 0; i < r->nstarted; i++)
+        engine_join(r->eng[i]);
     r->nstarted = 0;
     output_close(r);
     /* an abandoned engine's thread still runs in its VM: leave it be (the
@@ -540,7 +546,8 @@ int runner_list(const runner_conf_t *o)
     int n = vm_classes(L, cls, LIMIT_CLASSES);
     vm_free(L);
     printf("Available Users:\n");
-    for (int i = 0; i < n; i++) printf("    %s\n", cls[i].name);
+    for (int i = 0; i < n; i++)
+        printf("    %s\n", cls[i].name);
     return 0;
 }
 

@@ -37,8 +37,13 @@
 
 typedef struct runner runner_t;
 
-enum runner_state { RUNNER_READY, RUNNER_SPAWNING, RUNNER_RUNNING, RUNNER_STOPPING,
-                    RUNNER_STOPPED };
+enum runner_state {
+    RUNNER_READY,
+    RUNNER_SPAWNING,
+    RUNNER_RUNNING,
+    RUNNER_STOPPING,
+    RUNNER_STOPPED
+};
 
 /* The runner's history points, classes and workers are the reports' data
  * (report/run.h), under the names the runner's callers use. */
@@ -64,24 +69,24 @@ typedef struct runner_tables {
  * must outlive the runner; the struct itself is copied by runner_new. */
 typedef struct runner_conf {
     const char *locustfile;
-    const char *host;     /* NULL if not given */
-    long users;           /* -1 if not given */
-    double spawn_rate;    /* -1 if not given */
-    double arrival_rate;  /* --arrival-rate: iterations per second; 0: the closed model */
-    double run_time;      /* seconds, -1 for no limit */
+    const char *host;    /* NULL if not given */
+    long users;          /* -1 if not given */
+    double spawn_rate;   /* -1 if not given */
+    double arrival_rate; /* --arrival-rate: iterations per second; 0: the closed model */
+    double run_time;     /* seconds, -1 for no limit */
     bool headless, autostart, class_picker;
-    long autoquit;        /* -1 if not given */
+    long autoquit;          /* -1 if not given */
     const char *csv_prefix; /* NULL: no CSV files */
     bool csv_full_history, print_stats, only_summary, reset_stats;
-    bool json_stdout;         /* --json: Locust's JSON statistics on stdout at the end */
-    const char *json_file;    /* --json-file PREFIX (NULL: none): the same in PREFIX.json */
-    const char *summary_json; /* --summary-json FILE (NULL: none): cicada's summary */
+    bool json_stdout;              /* --json: Locust's JSON statistics on stdout at the end */
+    const char *json_file;         /* --json-file PREFIX (NULL: none): the same in PREFIX.json */
+    const char *summary_json;      /* --summary-json FILE (NULL: none): cicada's summary */
     const char *const *thresholds; /* --threshold rules (checked by cli/), nthresholds of them */
     size_t nthresholds;
     int exit_code_on_threshold;
     int exit_code_on_error;
     double stop_timeout;
-    int threads;          /* engine threads */
+    int threads; /* engine threads */
     bool insecure;
     const char *ca_file;
     const char *resolver;    /* --resolver: DNS server IP[:PORT], NULL for resolv.conf */
@@ -93,8 +98,8 @@ typedef struct runner_conf {
     size_t ntags;
     const char *const *exclude_tags;
     size_t nexclude_tags;
-    long iterations; /* -i: tasks per user before it stops, 0 for no limit; the run
-                      * ends when every user has stopped */
+    long iterations;            /* -i: tasks per user before it stops, 0 for no limit; the run
+                                 * ends when every user has stopped */
     const char *const *classes; /* positional class names, nclasses of them */
     size_t nclasses;
     runner_tables_t tables;
@@ -183,8 +188,8 @@ typedef struct runner_remote {
     void *ud;
     /* master: a swarm started or changed; host is -H or the swarm's, NULL to keep the last */
     void (*swarm)(void *ud, long users, double rate, const char *host);
-    void (*stop)(void *ud);       /* send stop to every worker */
-    bool (*spawned)(void *ud);    /* the last swarm's ramp is complete */
+    void (*stop)(void *ud);    /* send stop to every worker */
+    bool (*spawned)(void *ud); /* the last swarm's ramp is complete */
     int (*ready_workers)(void *ud);
     long (*user_count)(void *ud); /* users on all workers */
     long (*class_users)(void *ud, int cls);

@@ -34,9 +34,9 @@ typedef struct rcmd {
     long users;
     double rate, run_time;
     char *host;
-    long *counts;        /* RC_COUNTS: per class, owned by the command */
-    runner_pick_t *pick; /* RC_SWARM: the class picker's choice or NULL, owned by the command */
-    double *rates;       /* RC_COUNTS in the open model: per class, owned by the command */
+    long *counts;         /* RC_COUNTS: per class, owned by the command */
+    runner_pick_t *pick;  /* RC_SWARM: the class picker's choice or NULL, owned by the command */
+    double *rates;        /* RC_COUNTS in the open model: per class, owned by the command */
     int windex, nworkers; /* ... and this worker's place */
 } rcmd_t;
 
@@ -84,8 +84,8 @@ struct runner {
     /* the open model (rate.c): shape_L holds cicada.arrival's function when
      * arrival_shape; a worker learns the rate and its place from its master */
     bool arrival_shape, rate_on, rate_ended;
-    bool open_remote;      /* worker: the master asked for the open model */
-    double open_total;     /* worker: the whole run's rate */
+    bool open_remote;               /* worker: the master asked for the open model */
+    double open_total;              /* worker: the whole run's rate */
     int open_windex, open_nworkers; /* this process's place among the workers */
     int64_t rate_start, rate_asked;
     long rate_users;
@@ -93,15 +93,15 @@ struct runner {
     /* master/worker link (src/dist) */
     runner_remote_t remote;
     bool has_remote;
-    long *plan;          /* worker: users per engine and class, [e * LIMIT_CLASSES + c] */
-    struct watch *watch; /* per engine: is its thread stuck? (runner.c) */
-    exclog_t exclog;     /* Lua errors shown in the console (guarded by lock) */
+    long *plan;               /* worker: users per engine and class, [e * LIMIT_CLASSES + c] */
+    struct watch *watch;      /* per engine: is its thread stuck? (runner.c) */
+    exclog_t exclog;          /* Lua errors shown in the console (guarded by lock) */
     runner_worker_t *workers; /* master: runner_report's copy (RUNNER_MAX_WORKERS, under lock) */
     /* thresholds (rules.c): the rules and their live state, guarded by lock */
     struct threshold *thr;
     size_t nthr;
-    int64_t thr_start; /* monotonic ns the test started (for abort's grace), 0 when none runs */
-    uint64_t table_sig;       /* master: the figures of the last console table (output.c) */
+    int64_t thr_start;  /* monotonic ns the test started (for abort's grace), 0 when none runs */
+    uint64_t table_sig; /* master: the figures of the last console table (output.c) */
 };
 
 static inline bool runner_is_master(const runner_t *r)

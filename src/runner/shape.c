@@ -102,7 +102,8 @@ bool shape_step(runner_t *r)
     long users = want > 0 ? (long)want : 0;
     if (lua_istable(L, -1)) {
         bool any = false;
-        for (int i = 0; i < r->ncls; i++) r->chosen[i] = false;
+        for (int i = 0; i < r->ncls; i++)
+            r->chosen[i] = false;
         for (int k = 1;; k++) {
             lua_rawgeti(L, -1, k);
             const char *name = lua_tostring(L, -1);

@@ -62,7 +62,8 @@ int runner_users_fit(long more, char *err, size_t n)
 int spawn_choose(runner_t *r)
 {
     const runner_conf_t *o = &r->rc;
-    for (int i = 0; i < r->ncls; i++) r->chosen[i] = o->nclasses == 0;
+    for (int i = 0; i < r->ncls; i++)
+        r->chosen[i] = o->nclasses == 0;
     for (size_t k = 0; k < o->nclasses; k++) {
         int found = -1;
         for (int i = 0; i < r->ncls; i++)
@@ -70,7 +71,8 @@ int spawn_choose(runner_t *r)
         if (found < 0) {
             fprintf(stderr, "cicada: unknown user class '%s' in %s (it has:", o->classes[k],
                     o->locustfile);
-            for (int i = 0; i < r->ncls; i++) fprintf(stderr, " %s", r->cls[i].name);
+            for (int i = 0; i < r->ncls; i++)
+                fprintf(stderr, " %s", r->cls[i].name);
             fprintf(stderr, ")\n");
             return -1;
         }
@@ -171,8 +173,7 @@ static void clear_for_test(runner_t *r)
         size_t n;
         stats_exception_t **ex = stats_exceptions(old, &n);
         for (size_t k = 0; k < n; k++)
-            stats_exception_add(r->stats, ex[k]->msg, ex[k]->traceback, ex[k]->nodes,
-                                ex[k]->count);
+            stats_exception_add(r->stats, ex[k]->msg, ex[k]->traceback, ex[k]->nodes, ex[k]->count);
     }
     stats_free(old);
     r->nhist = 0;
@@ -206,7 +207,8 @@ void spawn_start(runner_t *r, long users, double rate, const char *host, double 
     if (fresh) clear_for_test(r);
     if (rate_open(r)) { /* no ramp: users come on demand (runner/rate.h) */
         r->rate = rate;
-        r->run_end = run_time > 0 ? now + loop_delay_ns(run_time) : (fresh ? INT64_MAX : r->run_end);
+        r->run_end =
+            run_time > 0 ? now + loop_delay_ns(run_time) : (fresh ? INT64_MAX : r->run_end);
         if (run_time > 0) log_info("Run time limit set to %g seconds", run_time);
         if (r->open_remote) return; /* a worker: rate_worker goes on with its master's rates */
         /* a master: the rates first, so no worker ever gets counts alone */
@@ -313,7 +315,8 @@ void spawn_counts(runner_t *r, const long *counts, const char *host)
             long best_n = -1;
             for (int e = 0; e < r->neng; e++) {
                 long n = 0;
-                for (int k = 0; k < r->ncls; k++) n += r->plan[e * LIMIT_CLASSES + k];
+                for (int k = 0; k < r->ncls; k++)
+                    n += r->plan[e * LIMIT_CLASSES + k];
                 if (best_n < 0 || n < best_n) best = e, best_n = n;
             }
             r->plan[best * LIMIT_CLASSES + c]++;

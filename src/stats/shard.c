@@ -181,4 +181,3 @@ void stats_shard_clear(stats_shard_t *s)
 {
     stats_merge(NULL, s);
 }
-

@@ -87,7 +87,7 @@ typedef struct stats_entry {
     /* per-second counts, ring indexed by unix second */
     int64_t sec_key[32];
     uint32_t sec_reqs[32], sec_fails[32];
-    void *window; /* private: recent per-second histograms, for current percentiles */
+    void *window;            /* private: recent per-second histograms, for current percentiles */
     struct stats_life *life; /* private: what resets cleared (stats/life.h); NULL if none */
 } stats_entry_t;
 

@@ -39,9 +39,9 @@ struct stats {
     table_t excs; /* stats_exception_t* by traceback */
     stats_exception_t **exclist;
     size_t nexc;
-    uint64_t cut; /* requests cut off at stop (stats_shard_cut) */
-    uint64_t late, dropped; /* open-model iterations (stats_shard_iteration) */
-    uint64_t life_exceptions; /* exceptions dropped by stats_clear_exceptions (life.h) */
+    uint64_t cut;                     /* requests cut off at stop (stats_shard_cut) */
+    uint64_t late, dropped;           /* open-model iterations (stats_shard_iteration) */
+    uint64_t life_exceptions;         /* exceptions dropped by stats_clear_exceptions (life.h) */
     uint64_t life_late, life_dropped; /* open-model iterations cleared by resets (life.h) */
 };
 
@@ -91,11 +91,11 @@ typedef struct shard_exc {
 
 struct stats_shard {
     table_t rows, errs, excs;
-    uint64_t pending; /* records since the last merge */
-    uint64_t cut;     /* requests cut off at stop since the last merge */
+    uint64_t pending;       /* records since the last merge */
+    uint64_t cut;           /* requests cut off at stop since the last merge */
     uint64_t late, dropped; /* open-model iterations since the last merge */
-    uint64_t epoch;   /* the reset epoch its records belong to (stats.h) */
-    shard_row_t *last; /* the row of the last request: a task often repeats it */
+    uint64_t epoch;         /* the reset epoch its records belong to (stats.h) */
+    shard_row_t *last;      /* the row of the last request: a task often repeats it */
 };
 
 #endif

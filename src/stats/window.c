@@ -77,10 +77,12 @@ void window_add(window_t *w, int64_t sec, const hist_t *h)
         s->n = 0;
     }
     uint32_t k = 0;
-    for (int i = hist_next(h, -1); i >= 0; i = hist_next(h, i)) k++;
+    for (int i = hist_next(h, -1); i >= 0; i = hist_next(h, i))
+        k++;
     if (k == 0) return;
     if (s->n + k > s->cap) {
-        while (s->n + k > s->cap) s->cap = s->cap ? 2 * s->cap : 16;
+        while (s->n + k > s->cap)
+            s->cap = s->cap ? 2 * s->cap : 16;
         s->pairs = xrealloc(s->pairs, s->cap * sizeof *s->pairs);
     }
     int64_t a = (int64_t)s->n - 1;

@@ -202,8 +202,8 @@ static int r_history_csv(web_conn_t *c, struct web *w)
     struct stat sb;
     if (f == NULL || fstat(fileno(f), &sb) != 0) {
         if (f) fclose(f);
-        return routes_send_text(c, 404,
-                         "Error: Server was not started with option to generate full history.");
+        return routes_send_text(
+            c, 404, "Error: Server was not started with option to generate full history.");
     }
     char ts[40];
     csv_pyfloat(ts, sizeof ts, wall_now());

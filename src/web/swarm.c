@@ -89,8 +89,8 @@ static const char *parse_pick(const char *body, size_t len, const runner_class_t
     char name[256], key[300], v[64];
     memset(pick, 0, sizeof *pick);
     bool any = false;
-    for (int occ = 0; http_form_var_nth(body, len, "user_classes", (size_t)occ, name, sizeof name) >= 0;
-         occ++) {
+    for (int occ = 0;
+         http_form_var_nth(body, len, "user_classes", (size_t)occ, name, sizeof name) >= 0; occ++) {
         size_t i = 0;
         while (i < n && strcmp(cls[i].name, name) != 0)
             i++;
@@ -165,8 +165,8 @@ static int swarm_result(web_conn_t *c, int status, bool ok, const char *msg, con
 
 /* Queue a checked swarm, with the class picker's choice when it is on,
  * and answer. Like Locust, the answer then names the classes in play. */
-static int swarm_go(web_conn_t *c, struct web *w, const char *body, size_t len,
-                    long users, double rate, const char *host, const char *shown, double run_time)
+static int swarm_go(web_conn_t *c, struct web *w, const char *body, size_t len, long users,
+                    double rate, const char *host, const char *shown, double run_time)
 {
     const runner_conf_t *o = runner_conf(w->r);
     runner_pick_t pick;
@@ -311,4 +311,3 @@ int swarm_reset_route(web_conn_t *c, struct web *w)
     if (!runner_reset(w->r)) return routes_send_text(c, 503, "The runner is busy: try again");
     return routes_send_text(c, 200, "ok");
 }
-

@@ -38,7 +38,8 @@ static void check_auth(const proxy_t *p)
     } else {
         MUST(w.len > 6 && memcmp(w.p, "Basic ", 6) == 0);
         for (size_t i = 6; i < w.len; i++)
-            MUST(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=", w.p[i]));
+            MUST(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=",
+                        w.p[i]));
     }
     buf_free(&w);
 }

@@ -6,23 +6,25 @@
 #include <stdio.h>
 
 static int check_pass, check_fail;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (cond) check_pass++;                                                      \
-        else {                                                                       \
-            check_fail++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                            \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond)                                                                                  \
+            check_pass++;                                                                          \
+        else {                                                                                     \
+            check_fail++;                                                                          \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
-#define CHECK_MSG(cond, ...)                                                  \
-    do {                                                                      \
-        if (cond) check_pass++;                                               \
-        else {                                                                \
-            check_fail++;                                                     \
-            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                     \
-            fputc('\n', stderr);                                              \
-        }                                                                     \
+#define CHECK_MSG(cond, ...)                                                                       \
+    do {                                                                                           \
+        if (cond)                                                                                  \
+            check_pass++;                                                                          \
+        else {                                                                                     \
+            check_fail++;                                                                          \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);               \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
     } while (0)
 
 static inline int check_done(void)

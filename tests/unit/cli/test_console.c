@@ -60,7 +60,7 @@ static void test_stats_table(stats_t *st)
         "GET      /fake" SP60
         "                 60   12(20.00%) |     41      10     150     10 |   15.00        3.00\n"
         "POST     /login" SP60 "                 3     0(0.00%) |     50      50      50     50 |  "
-                               "  0.00        0.00\n" STATS_SEP "         Aggregated" SP60
+        "  0.00        0.00\n" STATS_SEP "         Aggregated" SP60
         "            65   13(20.00%) |     40       1     150     20 |   15.00        3.00\n"
         "\n";
     const char *got = run(st, 0, 80, true);
@@ -73,7 +73,7 @@ static void test_stats_table(stats_t *st)
         "GET      /fake" SP60
         "                 60   12(20.00%) |     41      10     150     10 |    9.68        1.94\n"
         "POST     /login" SP60 "                 3     0(0.00%) |     50      50      50     50 |  "
-                               "  0.48        0.00\n" STATS_SEP "         Aggregated" SP60
+        "  0.48        0.00\n" STATS_SEP "         Aggregated" SP60
         "            65   13(20.00%) |     40       1     150     20 |   10.48        2.10\n"
         "\n";
     got = run(st, 0, 80, false);

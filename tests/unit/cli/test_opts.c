@@ -113,9 +113,9 @@ static void test_every_flag(void)
                   "--headless", "--autostart", "--autoquit", "5", "--web-host", "0.0.0.0", "-P",
                   "9000", "--web-auth", "u:p", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--csv",
                   "out", "--csv-full-history", "--print-stats", "--only-summary", "--reset-stats",
-                  "--html", "r.html", "--json", "--json-file", "r", "-L", "debug", "--logfile", "log.txt",
-                  "--exit-code-on-error", "3", "-s", "7", "--threads", "4", "-l", "-V", "--master",
-                  "--master-bind-host", "10.0.0.1", "--master-bind-port", "6000",
+                  "--html", "r.html", "--json", "--json-file", "r", "-L", "debug", "--logfile",
+                  "log.txt", "--exit-code-on-error", "3", "-s", "7", "--threads", "4", "-l", "-V",
+                  "--master", "--master-bind-host", "10.0.0.1", "--master-bind-port", "6000",
                   "--expect-workers", "3", "--expect-workers-max-wait", "30", "-T", "a,b", "-E",
                   "c", "--", "Web", "Api", NULL);
     CHECK_MSG(r == 0, "%s", err);
@@ -127,8 +127,8 @@ static void test_every_flag(void)
     CHECK(strcmp(o.tls_cert, "c.pem") == 0 && strcmp(o.tls_key, "k.pem") == 0);
     CHECK(strcmp(o.csv_prefix, "out") == 0 && o.csv_full_history && o.print_stats &&
           o.only_summary);
-    CHECK(o.reset_stats && strcmp(o.html_file, "r.html") == 0 &&
-          o.json_stdout && strcmp(o.json_file, "r") == 0);
+    CHECK(o.reset_stats && strcmp(o.html_file, "r.html") == 0 && o.json_stdout &&
+          strcmp(o.json_file, "r") == 0);
     CHECK(strcmp(o.loglevel, "debug") == 0 && strcmp(o.logfile, "log.txt") == 0);
     CHECK(o.exit_code_on_error == 3 && o.stop_timeout == 7 && o.threads == 4);
     CHECK(o.list_classes && o.show_version && o.master && !o.worker);

@@ -299,7 +299,7 @@ static conn_t *tls_conn(void)
     return c;
 }
 
-#define CONNECT_REQ                                                                              \
+#define CONNECT_REQ                                                                                \
     "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n"                                \
     "Proxy-Authorization: Basic dTpw\r\n\r\n"
 
@@ -363,8 +363,9 @@ static void test_proxy_refused(void)
     fake_peer(net, 0)->connect_err = ECONNREFUSED;
     client_result_t res = {0};
     CHECK(send_req(c, GET, 0, &res) == 0);
-    CHECK_MSG(res.error && strcmp(res.error, "ProxyError('Unable to connect to proxy', "
-                                             "ConnectionRefusedError(111, 'Connection refused'))") == 0,
+    CHECK_MSG(res.error &&
+                  strcmp(res.error, "ProxyError('Unable to connect to proxy', "
+                                    "ConnectionRefusedError(111, 'Connection refused'))") == 0,
               "%s", res.error);
 }
 

@@ -22,7 +22,7 @@
 
 #include "check.h"
 
-static pool_t pool; /* no engine: retiring frees at once */
+static pool_t pool;       /* no engine: retiring frees at once */
 static net_t *net;        /* the fake transport: bytes arrive when the test says */
 static fake_peer_t *peer; /* the other end of the newest connection */
 static bool feed_eof;

@@ -136,7 +136,7 @@ static const char *run(lua_State *L, const char *code)
 #define RUN_ERR(L, code, want)                                                                     \
     do {                                                                                           \
         const char *e_ = run(L, code);                                                             \
-        CHECK_MSG(e_ && strstr(e_, want), "want error with '%s', got '%s'", want,                \
+        CHECK_MSG(e_ &&strstr(e_, want), "want error with '%s', got '%s'", want,                   \
                   e_ ? e_ : "(none)");                                                             \
     } while (0)
 
@@ -206,15 +206,19 @@ static void test_threads(void)
 {
     char *text = malloc(ROWS * 8 + 8);
     size_t o = (size_t)sprintf(text, "n\n");
-    for (int i = 1; i <= ROWS; i++) o += (size_t)sprintf(text + o, "%d\n", i);
+    for (int i = 1; i <= ROWS; i++)
+        o += (size_t)sprintf(text + o, "%d\n", i);
     put("big.csv", text);
     free(text);
     pthread_t t[THREADS];
-    for (int i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, reader, NULL);
-    for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&t[i], NULL, reader, NULL);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
     /* 4 x 500 = 2000 = every row exactly twice (the counter wraps once) */
     int bad = 0;
-    for (int i = 1; i <= ROWS; i++) bad += seen[i] != 2;
+    for (int i = 1; i <= ROWS; i++)
+        bad += seen[i] != 2;
     CHECK_MSG(bad == 0, "%d rows not handed out exactly twice", bad);
 }
 
@@ -231,7 +235,8 @@ int main(void)
     data_free_all();
     data_free_all(); /* harmless twice */
     const char *names[] = {"u.csv", "bad.csv", "d.json", "bad.json", "big.csv"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) unlink(names[i]);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        unlink(names[i]);
     rmdir(dir);
     munmap(guard, 2 * page);
     return check_done();

@@ -31,36 +31,45 @@ static void test_encode(void)
     expect("return cicada.json.encode(cicada.json.array{})", "[]");
     expect("return cicada.json.encode(cicada.json.array())", "[]");
     expect("return cicada.json.encode({1, 2, 'x', true, false})", "[1,2,\"x\",true,false]");
-    expect("return cicada.json.encode({a = cicada.json.null, b = cicada.null})", "{\"a\":null,\"b\":null}");
+    expect("return cicada.json.encode({a = cicada.json.null, b = cicada.null})",
+           "{\"a\":null,\"b\":null}");
     expect("return cicada.json.encode(nil)", "null");
     expect("return cicada.json.encode({b = 1, a = 2, c = {z = 1, y = 2}, [10] = 3})",
            "{\"10\":3,\"a\":2,\"b\":1,\"c\":{\"y\":2,\"z\":1}}");
     expect("return cicada.json.encode({[1] = 'a', [3] = 'c'})", "{\"1\":\"a\",\"3\":\"c\"}");
     /* more keys than the encoder's small array, number keys among them */
-    expect("local t = {}; for i = 40, 1, -1 do t[('k%02d'):format(i)] = i end; t[2.5] = 'x'; t[100] = 'y'\n"
+    expect("local t = {}; for i = 40, 1, -1 do t[('k%02d'):format(i)] = i end; t[2.5] = 'x'; "
+           "t[100] = 'y'\n"
            "local s = cicada.json.encode(t)\n"
            "return s:sub(1, 29) .. '|' .. s:sub(-18)",
            "{\"100\":\"y\",\"2.5\":\"x\",\"k01\":1,|\"k39\":39,\"k40\":40}");
-    expect("return cicada.json.encode(cicada.json.array{[1] = 'a', [3] = 'c'})", "[\"a\",null,\"c\"]");
+    expect("return cicada.json.encode(cicada.json.array{[1] = 'a', [3] = 'c'})",
+           "[\"a\",null,\"c\"]");
     /* numbers: integers without a fraction, floats round-trip */
     expect("return cicada.json.encode({42, -7, 0, 1e15, 2^53 - 1})",
            "[42,-7,0,1000000000000000,9007199254740991]");
-    expect("return cicada.json.encode({0.1, 1.5, -2.25, 1/3})", "[0.1,1.5,-2.25,0.3333333333333333]");
+    expect("return cicada.json.encode({0.1, 1.5, -2.25, 1/3})",
+           "[0.1,1.5,-2.25,0.3333333333333333]");
     expect("return cicada.json.encode(2^53)", "9007199254740992");
     expect("return cicada.json.encode(1e300)", "1e+300");
     expect("return cicada.json.encode('a\"b\\\\c\\n\\1\\t/é')", "\"a\\\"b\\\\c\\n\\u0001\\t/é\"");
     /* refused, with where */
-    expect("return cicada.json.encode({x = {0/0}})", "cicada.json.encode: cannot encode NaN (JSON has no NaN) at $.x[1]");
-    expect("return cicada.json.encode(1/0)", "cicada.json.encode: cannot encode an infinite number");
+    expect("return cicada.json.encode({x = {0/0}})",
+           "cicada.json.encode: cannot encode NaN (JSON has no NaN) at $.x[1]");
+    expect("return cicada.json.encode(1/0)",
+           "cicada.json.encode: cannot encode an infinite number");
     expect("local t = {}; t.self = t; return cicada.json.encode(t)",
            "cicada.json.encode: tables nested more than 64 deep (a cycle?) at $.self.self");
-    expect("return cicada.json.encode({a = {b = print}})", "cicada.json.encode: cannot encode a function at $.a.b");
+    expect("return cicada.json.encode({a = {b = print}})",
+           "cicada.json.encode: cannot encode a function at $.a.b");
     expect("return cicada.json.encode({[true] = 1})",
            "cicada.json.encode: cannot encode a table key of type boolean");
     expect("local t = cicada.json.array{1}; t.x = 1; return cicada.json.encode(t)",
            "cicada.json.encode: a table marked cicada.json.array has a key that is not 1..n");
     /* depth 64 is fine, 65 is not */
-    expect("local t = 1; for i = 1, 64 do t = {t} end; return #cicada.json.encode(t) == 129 and 'ok' or 'bad'", "ok");
+    expect("local t = 1; for i = 1, 64 do t = {t} end; return #cicada.json.encode(t) == 129 and "
+           "'ok' or 'bad'",
+           "ok");
     expect("local t = 1; for i = 1, 65 do t = {t} end; return cicada.json.encode(t)",
            "cicada.json.encode: tables nested more than 64 deep");
 }
@@ -87,14 +96,17 @@ static void test_decode(void)
         lua_pushstring(L, same[i]);
         int rc = lua_pcall(L, 1, 1, 0);
         const char *got = lua_tostring(L, -1);
-        CHECK_MSG(rc == 0 && got && strcmp(got, same[i]) == 0, "round trip of %s gave %s", same[i], got);
+        CHECK_MSG(rc == 0 && got && strcmp(got, same[i]) == 0, "round trip of %s gave %s", same[i],
+                  got);
     }
     lua_settop(L, 0);
     /* Lua -> text -> Lua: the same values */
-    expect("local v = { n = 1/3, big = 2^52 + 0.5, neg = -1e-7, s = 'x\\0y', list = {1, {2, {3}}} }\n"
-           "local w = cicada.json.decode(cicada.json.encode(v))\n"
-           "return tostring(w.n == v.n and w.big == v.big and w.neg == v.neg and w.list[2][2][1] == 3)",
-           "true");
+    expect(
+        "local v = { n = 1/3, big = 2^52 + 0.5, neg = -1e-7, s = 'x\\0y', list = {1, {2, {3}}} }\n"
+        "local w = cicada.json.decode(cicada.json.encode(v))\n"
+        "return tostring(w.n == v.n and w.big == v.big and w.neg == v.neg and w.list[2][2][1] == "
+        "3)",
+        "true");
 }
 
 int main(void)

@@ -51,7 +51,8 @@ int main(void)
     }
     /* move some, stop some */
     int stopped = 0;
-    for (int i = 0; i < N; i += 3) loop_timer_at(l, &items[i].t, base + rand() % 1000000);
+    for (int i = 0; i < N; i += 3)
+        loop_timer_at(l, &items[i].t, base + rand() % 1000000);
     for (int i = 1; i < N; i += 7) {
         loop_timer_stop(l, &items[i].t);
         stopped++;
@@ -74,7 +75,8 @@ int main(void)
     item_t later = {.t.fn = on_timer};
     int64_t t0 = clock_ns();
     loop_timer_at(l, &later.t, t0 + 30000000LL);
-    while (!later.fired) loop_run_once(l, 1000);
+    while (!later.fired)
+        loop_run_once(l, 1000);
     CHECK(clock_ns() - t0 >= 30000000LL);
     CHECK(clock_ns() - t0 < 1000000000LL);
 

@@ -81,12 +81,12 @@ static void test_pieces(void)
                           .task_weights = {3, 1}};
 
     report_run_t in = {.st = st,
-                      .host = "http://target:8080/?a=<b>",
-                      .script = "t&t.lua",
-                      .hist = hist,
-                      .nhist = 3,
-                      .cls = &cls,
-                      .ncls = 1};
+                       .host = "http://target:8080/?a=<b>",
+                       .script = "t&t.lua",
+                       .hist = hist,
+                       .nhist = 3,
+                       .cls = &cls,
+                       .ncls = 1};
     free(out);
     FILE *f = open_memstream(&out, &outlen);
     html_page_t page = chart_page(false);

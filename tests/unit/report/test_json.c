@@ -155,9 +155,9 @@ static void test_stats_requests(void)
 static void test_of_run(void)
 {
     stats_t *st = sample();
-    report_worker_t ws[2] = {{.id = "w1", .state = "running", .user_count = 3, .cpu_usage = 12.5,
-                              .memory_usage = 1024},
-                             {.id = "w2", .state = "missing"}};
+    report_worker_t ws[2] = {
+        {.id = "w1", .state = "running", .user_count = 3, .cpu_usage = 12.5, .memory_usage = 1024},
+        {.id = "w2", .state = "missing"}};
     report_class_t cls = {.name = "Web", .weight = 2, .host = "", .users = 3, .selected = true};
     report_run_t run = {.st = st,
                         .state = "running",
@@ -179,8 +179,8 @@ static void test_of_run(void)
     CHECK(cJSON_GetArraySize(w) == 2);
     CHECK(strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(w, 0), "id")->valuestring, "w1") == 0);
     CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(w, 0), "cpu_usage")->valuedouble == 12.5);
-    CHECK(strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(w, 1), "state")->valuestring,
-                 "missing") == 0);
+    CHECK(strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(w, 1), "state")->valuestring, "missing") ==
+          0);
     cJSON_Delete(j);
     j = json_user_classes(&run);
     CHECK(cJSON_IsTrue(cJSON_GetObjectItem(j, "class_picker")));

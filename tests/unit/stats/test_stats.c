@@ -359,9 +359,10 @@ static void test_rows_by_name(void)
     stats_entry_t **e = stats_entries(st, &n);
     CHECK(n == 3);
     /* sorted by (name, method) */
-    CHECK(strcmp(e[0]->name, "/a") == 0 && strcmp(e[0]->method, "GET") == 0 && e[0]->num_requests == 4);
-    CHECK(strcmp(e[1]->name, "/a") == 0 && strcmp(e[1]->method, "POST") == 0 && e[1]->num_requests == 2 &&
-          e[1]->num_failures == 1);
+    CHECK(strcmp(e[0]->name, "/a") == 0 && strcmp(e[0]->method, "GET") == 0 &&
+          e[0]->num_requests == 4);
+    CHECK(strcmp(e[1]->name, "/a") == 0 && strcmp(e[1]->method, "POST") == 0 &&
+          e[1]->num_requests == 2 && e[1]->num_failures == 1);
     CHECK(strcmp(e[2]->name, "/b") == 0 && e[2]->num_requests == 3);
     stats_shard_free(s);
     stats_free(st);

@@ -27,7 +27,8 @@ int main(void)
         }
     }
     uint32_t distinct = 0;
-    for (int i = hist_next(all, -1); i >= 0; i = hist_next(all, i)) distinct++;
+    for (int i = hist_next(all, -1); i >= 0; i = hist_next(all, i))
+        distinct++;
     for (int s = 0; s < WIN_SLOTS; s++) {
         CHECK(w->slot[s].n <= distinct);
         for (uint32_t k = 1; k < w->slot[s].n; k++)
