@@ -35,6 +35,8 @@ TEST_DEBS  += prometheus-node-exporter
 TEST_DEBS  += prometheus
 # tests/e2e/test_proxy.py: requests through a real proxy
 TEST_DEBS  += tinyproxy
+# make test checks the C sources are as `make fmt` leaves them
+TEST_DEBS  += clang-format
 DEPS_STAMP := build/.deps
 
 SRC      := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
@@ -46,7 +48,7 @@ CHARTJS  := /usr/share/javascript/chart.js/chart.min.js
 UNIT     := $(shell find tests/unit -name 'test_*.c' | sort)
 UNIT_BIN := $(UNIT:%.c=build/san/%)
 
-.PHONY: all deps run test cycles unit e2e web bench asan fuzz fmt clean
+.PHONY: all deps run test fmt-check cycles unit e2e web bench asan fuzz fmt clean
 all: deps cicada
 
 # Install what is missing: as root with apt-get, otherwise print the line to run.
@@ -138,7 +140,7 @@ cycles:
 	cd tests/tools && /usr/bin/python3 -m pytest -q -p no:cacheprovider .
 	/usr/bin/python3 tools/deps src
 
-test: cycles unit e2e web
+test: fmt-check cycles unit e2e web
 
 bench: all
 	sh bench/vs-wrk
@@ -198,6 +200,10 @@ fuzz: build/.deps-fuzz $(FUZZ_BIN)
 
 fmt:
 	clang-format -i $$(find src tests -name '*.[ch]')
+
+# make test fails if a C file is not as `make fmt` leaves it (.clang-format).
+fmt-check: deps
+	@clang-format --dry-run -Werror $$(find src tests -name '*.[ch]') && echo "fmt: clean"
 
 clean:
 	rm -rf build cicada cicada-asan
