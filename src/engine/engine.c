@@ -305,6 +305,90 @@ static void stop_some(engine_t *e, int cls, long count)
     e->walk_next = NULL;
 }
 
+/* CMD_QUIT: users left (none after a stop) end here, on this thread, so
+ * that what they held back is recorded in the shard the main thread
+ * merges after the join. */
+static void quit_now(engine_t *e)
+{
+    e->ready_head = e->ready_tail = NULL;
+    arrival_off(e);
+    while (e->users) {
+        e->users->forced = true;
+        cut_wait(e->users, false);
+        user_free(e->users);
+    }
+    e->quit = true;
+}
+
+/* Call cicada.<fn>(text[, count]) in the VM (the prelude's _fire,
+ * _set_host); an error is logged when what says what it was. */
+static void call_prelude(engine_t *e, const char *fn, const char *text, const long *count,
+                         const char *what)
+{
+    lua_getglobal(e->L, "cicada");
+    lua_getfield(e->L, -1, fn);
+    lua_pushstring(e->L, text);
+    if (count) lua_pushnumber(e->L, (double)*count);
+    if (lua_pcall(e->L, count ? 2 : 1, 0, 0) != 0) {
+        if (what) log_error("%s %s: %s", what, text, lua_tostring(e->L, -1));
+        lua_pop(e->L, 1);
+    }
+    lua_pop(e->L, 1);
+}
+
+/* A new test starts: forget the last one's stop. */
+static void unstop(engine_t *e)
+{
+    e->stopping_all = e->cutting = e->forced = false;
+    e->cut_pending = e->force_pending = false;
+}
+
+static void run_command(engine_t *e, const engine_cmd_t *c)
+{
+    switch (c->kind) {
+    case CMD_SPAWN:
+        unstop(e);
+        for (long i = 0; i < c->count; i++)
+            engine_spawn(e, c->cls, 0);
+        break;
+    case CMD_RATE:
+        unstop(e);
+        arrival_set(e, c->cls, c->rate, c->count, c->slot, c->nslots);
+        break;
+    case CMD_STOP:
+        stop_some(e, c->cls, c->count);
+        break;
+    case CMD_STOP_ALL:
+        e->stopping_all = true;
+        arrival_off(e);
+        each_user(e, user_stop);
+        break;
+    case CMD_CUT: /* done after this turn: see settle_then */
+        e->cut_pending = true;
+        break;
+    case CMD_FORCE:
+        e->force_pending = true;
+        break;
+    case CMD_QUIT:
+        quit_now(e);
+        break;
+    case CMD_EVENT:
+        call_prelude(e, "_fire", c->text, &c->count, "event");
+        break;
+    case CMD_MESSAGE:
+        e->conf->vm->deliver(e->L, c->text, (size_t)c->count);
+        break;
+    case CMD_RESET: /* an outbox of the old epoch is the runner's to drop */
+        e->epoch = (uint64_t)c->count;
+        stats_shard_clear(e->shard);
+        stats_shard_set_epoch(e->shard, e->epoch);
+        break;
+    case CMD_HOST:
+        call_prelude(e, "_set_host", c->text, NULL, NULL);
+        break;
+    }
+}
+
 static void on_wake(loop_t *l, loop_io_t *io)
 {
     engine_t *e = (engine_t *)((char *)io - offsetof(engine_t, wake));
@@ -317,72 +401,7 @@ static void on_wake(loop_t *l, loop_io_t *io)
     pthread_mutex_unlock(&e->lock);
     while (c) {
         engine_cmd_t *next = c->next;
-        switch (c->kind) {
-        case CMD_SPAWN:
-            e->stopping_all = e->cutting = e->forced = false;
-            e->cut_pending = e->force_pending = false;
-            for (long i = 0; i < c->count; i++)
-                engine_spawn(e, c->cls, 0);
-            break;
-        case CMD_RATE:
-            e->stopping_all = e->cutting = e->forced = false;
-            e->cut_pending = e->force_pending = false;
-            arrival_set(e, c->cls, c->rate, c->count, c->slot, c->nslots);
-            break;
-        case CMD_STOP:
-            stop_some(e, c->cls, c->count);
-            break;
-        case CMD_STOP_ALL:
-            e->stopping_all = true;
-            arrival_off(e);
-            each_user(e, user_stop);
-            break;
-        case CMD_CUT: /* done after this turn: see settle_then */
-            e->cut_pending = true;
-            break;
-        case CMD_FORCE:
-            e->force_pending = true;
-            break;
-        case CMD_QUIT:
-            /* users left (none after a stop) end here, on this thread, so
-             * that what they held back is recorded in the shard the main
-             * thread merges after the join */
-            e->ready_head = e->ready_tail = NULL;
-            arrival_off(e);
-            while (e->users) {
-                e->users->forced = true;
-                cut_wait(e->users, false);
-                user_free(e->users);
-            }
-            e->quit = true;
-            break;
-        case CMD_EVENT:
-            lua_getglobal(e->L, "cicada");
-            lua_getfield(e->L, -1, "_fire");
-            lua_pushstring(e->L, c->text);
-            lua_pushnumber(e->L, (double)c->count);
-            if (lua_pcall(e->L, 2, 0, 0) != 0) {
-                log_error("event %s: %s", c->text, lua_tostring(e->L, -1));
-                lua_pop(e->L, 1);
-            }
-            lua_pop(e->L, 1);
-            break;
-        case CMD_MESSAGE:
-            e->conf->vm->deliver(e->L, c->text, (size_t)c->count);
-            break;
-        case CMD_RESET: /* an outbox of the old epoch is the runner's to drop */
-            e->epoch = (uint64_t)c->count;
-            stats_shard_clear(e->shard);
-            stats_shard_set_epoch(e->shard, e->epoch);
-            break;
-        case CMD_HOST:
-            lua_getglobal(e->L, "cicada");
-            lua_getfield(e->L, -1, "_set_host");
-            lua_pushstring(e->L, c->text);
-            if (lua_pcall(e->L, 1, 0, 0) != 0) lua_pop(e->L, 1);
-            lua_pop(e->L, 1);
-            break;
-        }
+        run_command(e, c);
         xfree(c->text);
         xfree(c);
         c = next;

@@ -121,9 +121,75 @@ static vm_conf_t vm_conf(const runner_conf_t *o)
                        .iterations = o->iterations};
 }
 
-runner_t *runner_new(const runner_conf_t *o)
+/* The classes as the UI shows them (runner_class_t), and the host a
+ * class names when -H gives none. */
+static void describe_classes(runner_t *r)
+{
+    for (int i = 0; i < r->ncls; i++) {
+        r->ucls[i] = (runner_class_t){.name = r->cls[i].name,
+                                      .weight = r->cls[i].weight,
+                                      .fixed_count = r->cls[i].fixed_count,
+                                      .host = r->cls[i].host,
+                                      .ntasks = r->cls[i].ntasks};
+        for (int k = 0; k < r->cls[i].ntasks && k < LIMIT_TASKS; k++) {
+            r->ucls[i].task_names[k] = r->cls[i].tasks[k].name;
+            r->ucls[i].task_weights[k] = r->cls[i].tasks[k].weight;
+        }
+        if (!r->rc.host && r->host[0] == '\0' && r->cls[i].host[0])
+            snprintf(r->host, sizeof r->host, "%s", r->cls[i].host);
+    }
+}
+
+/* The scenario, run once on the main thread: its classes, thresholds and
+ * shape (whose VM the runner keeps). 0, or -1 with the error printed. */
+static int load_scenario(runner_t *r)
 {
     char err[4096];
+    vm_conf_t vc = vm_conf(&r->rc);
+    struct lua_State *L = vm_new(NULL, &vc, err, sizeof err);
+    if (L == NULL) {
+        fprintf(stderr, "cicada: %s\n", err);
+        return -1;
+    }
+    r->ncls = vm_classes(L, r->cls, LIMIT_CLASSES);
+    if (rules_load(r, L) != 0) { /* cicada.thresholds, before the VM goes */
+        vm_free(L);
+        return -1;
+    }
+    if (shape_adopt(r, L) != 0) return -1; /* L is the runner's from here */
+    describe_classes(r);
+    return 0;
+}
+
+/* Make and start the engine threads (none on a master: its workers run
+ * the users). 0, or -1 with the error printed. */
+static int start_engines(runner_t *r)
+{
+    char err[4096];
+    r->neng = r->rc.master ? 0 : r->rc.threads;
+    r->eng = xcalloc((size_t)r->neng, sizeof *r->eng);
+    r->watch = stop_watch_new(r->neng);
+    r->plan = xcalloc((size_t)r->neng * LIMIT_CLASSES, sizeof *r->plan);
+    for (int i = 0; i < r->neng; i++) {
+        r->eng[i] = engine_new(i, &r->conf, err, sizeof err);
+        if (r->eng[i] == NULL) {
+            fprintf(stderr, "cicada: %s\n", err);
+            return -1;
+        }
+    }
+    for (int i = 0; i < r->neng; i++) {
+        if (engine_start(r->eng[i]) != 0) {
+            fprintf(stderr, "cicada: cannot start engine thread %d\n", i);
+            r->neng = i;
+            return -1;
+        }
+        r->nstarted = i + 1;
+    }
+    return 0;
+}
+
+runner_t *runner_new(const runner_conf_t *o)
+{
     runner_t *r = xcalloc(1, sizeof *r);
     r->rc = *o;
     pthread_mutex_init(&r->lock, NULL);
@@ -144,54 +210,10 @@ runner_t *runner_new(const runner_conf_t *o)
                               .ca_file = o->ca_file,
                               .resolver = o->resolver,
                               .resolver_timeout = o->resolver_timeout};
-    vm_conf_t vc = vm_conf(o);
-    struct lua_State *L = vm_new(NULL, &vc, err, sizeof err);
-    if (L == NULL) {
-        fprintf(stderr, "cicada: %s\n", err);
-        goto error;
-    }
-    r->ncls = vm_classes(L, r->cls, LIMIT_CLASSES);
-    if (rules_load(r, L) != 0) { /* cicada.thresholds, before the VM goes */
-        vm_free(L);
-        goto error;
-    }
-    if (shape_adopt(r, L) != 0) goto error; /* L is the runner's from here */
-    for (int i = 0; i < r->ncls; i++) {
-        r->ucls[i] = (runner_class_t){.name = r->cls[i].name,
-                                      .weight = r->cls[i].weight,
-                                      .fixed_count = r->cls[i].fixed_count,
-                                      .host = r->cls[i].host,
-                                      .ntasks = r->cls[i].ntasks};
-        for (int k = 0; k < r->cls[i].ntasks && k < LIMIT_TASKS; k++) {
-            r->ucls[i].task_names[k] = r->cls[i].tasks[k].name;
-            r->ucls[i].task_weights[k] = r->cls[i].tasks[k].weight;
-        }
-        if (!o->host && r->host[0] == '\0' && r->cls[i].host[0])
-            snprintf(r->host, sizeof r->host, "%s", r->cls[i].host);
-    }
-    if (spawn_choose(r) != 0) goto error;
+    if (load_scenario(r) != 0 || spawn_choose(r) != 0) goto error;
     r->stats = stats_new();
     stats_reset(r->stats, clock_wall());
-    /* a master runs no users itself: its workers do */
-    r->neng = o->master ? 0 : o->threads;
-    r->eng = xcalloc((size_t)r->neng, sizeof *r->eng);
-    r->watch = stop_watch_new(r->neng);
-    r->plan = xcalloc((size_t)r->neng * LIMIT_CLASSES, sizeof *r->plan);
-    for (int i = 0; i < r->neng; i++) {
-        r->eng[i] = engine_new(i, &r->conf, err, sizeof err);
-        if (r->eng[i] == NULL) {
-            fprintf(stderr, "cicada: %s\n", err);
-            goto error;
-        }
-    }
-    for (int i = 0; i < r->neng; i++)
-        if (engine_start(r->eng[i]) == 0) {
-            r->nstarted = i + 1;
-        } else {
-            fprintf(stderr, "cicada: cannot start engine thread %d\n", i);
-            r->neng = i;
-            goto error;
-        }
+    if (start_engines(r) != 0) goto error;
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
@@ -310,15 +332,15 @@ static bool wait_for_workers(runner_t *r)
     }
 }
 
-int runner_run(runner_t *r)
+/* Start what the command line asks for at once (headless or
+ * --autostart): a shape, or the users. false: a master's workers never
+ * came. */
+static bool begin(runner_t *r, bool headless, bool autostart)
 {
     const runner_conf_t *o = &r->rc;
-    /* a worker waits for its master's commands, like the UI mode */
-    bool headless = o->headless && !runner_is_worker(r),
-         autostart = o->autostart && !runner_is_worker(r);
     if (runner_is_master(r) && (headless || autostart) && !wait_for_workers(r)) {
         r->remote.quit(r->remote.ud);
-        return 1;
+        return false;
     }
     if ((headless || autostart) && r->shape_L && !r->arrival_shape) {
         shape_begin(r);
@@ -326,57 +348,50 @@ int runner_run(runner_t *r)
         long users = o->users >= 0 ? o->users : rate_open(r) ? RATE_DEFAULT_USERS : 1;
         spawn_start(r, users, o->spawn_rate > 0 ? o->spawn_rate : 1, NULL, o->run_time);
     }
-    int64_t now = clock_ns(), next_sec = now + SEC, next_print = now + 2 * SEC;
-    int64_t quit_at = INT64_MAX;
-    while (!r->quit && signals == 0) {
-        run_commands(r);
-        now = clock_ns();
-        if (now >= r->run_end) {
-            log_info("--run-time limit reached, stopping the users");
-            if (headless && runner_is_master(r)) break; /* Locust's quit: no stop message first */
-            stop_users(r);
-            if (headless) break;
-            if (o->autoquit >= 0) quit_at = clock_ns() + (int64_t)(o->autoquit * 1e9);
-        }
-        if (now >= quit_at) break;
-        if (o->iterations > 0 && r->state == RUNNER_RUNNING && !runner_is_worker(r) &&
-            runner_user_count(r) == 0) {
-            /* -i: every user ran its iterations (RUNNING: they all existed);
-             * a worker's master decides, from the counts it reports */
-            log_info("All users finished their %ld iterations, stopping", o->iterations);
-            stop_users(r);
-            if (headless) break;
-            if (o->autoquit >= 0) quit_at = clock_ns() + (int64_t)(o->autoquit * 1e9);
-        }
-        if (quit_requested(r)) {
-            log_info("The scenario called cicada.quit(): stopping");
-            break;
-        }
-        spawn_step(r, now);
-        stop_watch(r, now);
-        bool ended = now >= next_sec && r->shape_active && !shape_step(r);
-        ended |= !rate_step(r); /* cicada.arrival's function ended the test */
-        if (now >= next_sec) {
-            runner_collect(r);
-            ended |= rules_tick(r, now); /* a rule with abort set failed: end as a shape does */
-            output_csvs(r, true);
-            output_point(r);
-            if (r->tick_fn) r->tick_fn(r->tick_ud);
-            next_sec += SEC;
-            if (next_sec < now) next_sec = now + SEC;
-        }
-        if (ended) {
-            stop_users(r);
-            if (headless) break;
-            if (o->autoquit >= 0) quit_at = clock_ns() + (int64_t)(o->autoquit * 1e9);
-        }
-        if (now >= next_print) {
-            if ((headless || o->print_stats) && !o->only_summary) output_table(r, true);
-            next_print += 2 * SEC;
-            if (next_print < now) next_print = now + 2 * SEC;
-        }
-        sleep_tick();
+    return true;
+}
+
+/* The test is over (run time, -i, a shape or cicada.arrival's end, an
+ * abort rule): stop the users. Returns true to leave the loop (headless);
+ * with the UI, --autoquit sets *quit_at. */
+static bool ended(runner_t *r, bool headless, int64_t *quit_at)
+{
+    stop_users(r);
+    if (headless) return true;
+    if (r->rc.autoquit >= 0) *quit_at = clock_ns() + (int64_t)(r->rc.autoquit * 1e9);
+    return false;
+}
+
+/* -i: every user ran its iterations (RUNNING: they all existed); a
+ * worker's master decides, from the counts it reports. */
+static bool iterations_done(runner_t *r)
+{
+    return r->rc.iterations > 0 && r->state == RUNNER_RUNNING && !runner_is_worker(r) &&
+           runner_user_count(r) == 0;
+}
+
+/* The once-a-second work (and the shape's and the rate's steps). Returns
+ * true when they ended the test. */
+static bool second(runner_t *r, int64_t now, int64_t *next_sec)
+{
+    bool over = now >= *next_sec && r->shape_active && !shape_step(r);
+    over |= !rate_step(r); /* cicada.arrival's function ended the test */
+    if (now >= *next_sec) {
+        runner_collect(r);
+        over |= rules_tick(r, now); /* a rule with abort set failed: end as a shape does */
+        output_csvs(r, true);
+        output_point(r);
+        if (r->tick_fn) r->tick_fn(r->tick_ud);
+        *next_sec += SEC;
+        if (*next_sec < now) *next_sec = now + SEC;
     }
+    return over;
+}
+
+/* After the loop: stop everything, then the summary, the files and the
+ * exit code. */
+static int finish(runner_t *r)
+{
     if (signals) log_info("Interrupted: stopping the users (Ctrl-C again to stop at once)");
     if (runner_is_master(r)) {
         /* quit every worker; their final reports arrive before their quit */
@@ -398,6 +413,45 @@ int runner_run(runner_t *r)
     results_write(r, code);
     log_info("Shutting down (exit code %d)", code);
     return code;
+}
+
+int runner_run(runner_t *r)
+{
+    const runner_conf_t *o = &r->rc;
+    /* a worker waits for its master's commands, like the UI mode */
+    bool headless = o->headless && !runner_is_worker(r),
+         autostart = o->autostart && !runner_is_worker(r);
+    if (!begin(r, headless, autostart)) return 1;
+    int64_t now = clock_ns(), next_sec = now + SEC, next_print = now + 2 * SEC;
+    int64_t quit_at = INT64_MAX;
+    while (!r->quit && signals == 0) {
+        run_commands(r);
+        now = clock_ns();
+        if (now >= r->run_end) {
+            log_info("--run-time limit reached, stopping the users");
+            if (headless && runner_is_master(r)) break; /* Locust's quit: no stop message first */
+            if (ended(r, headless, &quit_at)) break;
+        }
+        if (now >= quit_at) break;
+        if (iterations_done(r)) {
+            log_info("All users finished their %ld iterations, stopping", o->iterations);
+            if (ended(r, headless, &quit_at)) break;
+        }
+        if (quit_requested(r)) {
+            log_info("The scenario called cicada.quit(): stopping");
+            break;
+        }
+        spawn_step(r, now);
+        stop_watch(r, now);
+        if (second(r, now, &next_sec) && ended(r, headless, &quit_at)) break;
+        if (now >= next_print) {
+            if ((headless || o->print_stats) && !o->only_summary) output_table(r, true);
+            next_print += 2 * SEC;
+            if (next_print < now) next_print = now + 2 * SEC;
+        }
+        sleep_tick();
+    }
+    return finish(r);
 }
 
 void runner_free(runner_t *r)
@@ -435,104 +489,6 @@ void runner_free(runner_t *r)
     xfree(r);
 }
 
-/* ---- reading ---- */
-
-void runner_lock(runner_t *r)
-{
-    pthread_mutex_lock(&r->lock);
-}
-
-void runner_unlock(runner_t *r)
-{
-    pthread_mutex_unlock(&r->lock);
-}
-
-stats_t *runner_stats(runner_t *r)
-{
-    return r->stats;
-}
-
-enum runner_state runner_state(runner_t *r)
-{
-    return r->state;
-}
-
-long runner_user_count(runner_t *r)
-{
-    if (runner_is_master(r)) return r->remote.user_count(r->remote.ud);
-    long n = 0;
-    for (int i = 0; i < r->neng; i++)
-        if (!atomic_load(&r->eng[i]->abandoned)) n += atomic_load(&r->eng[i]->live_users);
-    return n;
-}
-
-/* A swarm's rate is above 0, so a rate of 0 means none has run yet. */
-long runner_target(runner_t *r)
-{
-    return r->rate > 0 ? r->target : r->rc.users;
-}
-
-double runner_rate(runner_t *r)
-{
-    return r->rate > 0 ? r->rate : r->rc.spawn_rate;
-}
-
-const char *runner_host(runner_t *r)
-{
-    return r->host;
-}
-
-const runner_point_t *runner_history(runner_t *r, size_t *n)
-{
-    *n = r->nhist;
-    return r->hist;
-}
-
-const runner_class_t *runner_classes(runner_t *r, size_t *n)
-{
-    for (int i = 0; i < r->ncls; i++) {
-        long u = 0;
-        for (int e = 0; e < r->neng; e++)
-            if (!atomic_load(&r->eng[e]->abandoned)) u += atomic_load(&r->eng[e]->class_users[i]);
-        if (runner_is_master(r)) u = r->remote.class_users(r->remote.ud, i);
-        r->ucls[i].users = u;
-        r->ucls[i].selected = r->chosen[i];
-    }
-    *n = (size_t)r->ncls;
-    return r->ucls;
-}
-
-const runner_conf_t *runner_conf(runner_t *r)
-{
-    return &r->rc;
-}
-
-void runner_report(runner_t *r, report_run_t *out)
-{
-    *out = (report_run_t){.st = r->stats,
-                          .state = runner_state_name(r->state),
-                          .user_count = runner_user_count(r),
-                          .target = runner_target(r),
-                          .rate = runner_rate(r),
-                          .arrival_rate = rate_requested(r),
-                          .host = r->host,
-                          .script = r->rc.locustfile,
-                          .class_picker = r->rc.class_picker && !r->rc.master,
-                          .master = runner_is_master(r),
-                          .hist = r->hist,
-                          .nhist = r->nhist,
-                          .thresholds = r->thr,
-                          .nthresholds = r->nthr};
-    out->cls = runner_classes(r, &out->ncls);
-    if (runner_is_master(r)) {
-        /* the buffer is read and written under the lock only */
-        if (r->workers == NULL) r->workers = xcalloc(RUNNER_MAX_WORKERS, sizeof *r->workers);
-        out->workers = r->workers;
-        out->nworkers = runner_workers(r, r->workers, RUNNER_MAX_WORKERS);
-        if (out->nworkers > RUNNER_MAX_WORKERS) out->nworkers = RUNNER_MAX_WORKERS;
-    }
-}
-
 int runner_list(const runner_conf_t *o)
 {
     char err[4096];
@@ -549,18 +505,4 @@ int runner_list(const runner_conf_t *o)
     for (int i = 0; i < n; i++)
         printf("    %s\n", cls[i].name);
     return 0;
-}
-
-/* ---- master/worker ---- */
-
-void runner_set_remote(runner_t *r, const runner_remote_t *rm)
-{
-    r->remote = *rm;
-    r->has_remote = true;
-}
-
-size_t runner_workers(runner_t *r, runner_worker_t *out, size_t max)
-{
-    if (!runner_is_master(r) || r->remote.workers == NULL) return 0;
-    return r->remote.workers(r->remote.ud, out, max);
 }
