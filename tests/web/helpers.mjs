@@ -42,7 +42,8 @@ process.on("exit", () => {
   }
 });
 
-function track(child, name) {
+/** Note a child process so that stopProcess and the exit hook can end it. */
+export function track(child, name) {
   child.name = name;
   child.output = "";
   const keep = (b) => { child.output = (child.output + b.toString()).slice(-20000); };

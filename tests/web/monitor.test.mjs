@@ -12,7 +12,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import {
-  ARTIFACTS, freePort, launchChromium, startCicada, startNginx, stopProcess, tmpDir, waitFor, waitPort,
+  ARTIFACTS, freePort, launchChromium, startCicada, startNginx, stopProcess, track, tmpDir, waitFor, waitPort,
 } from "./helpers.mjs";
 
 const EXPORTER = "/usr/bin/prometheus-node-exporter";
@@ -23,9 +23,9 @@ U:task(function(self) self.client:get("/fast") end)
 
 async function startExporter() {
   const port = await freePort();
-  const child = spawn(EXPORTER, [`--web.listen-address=127.0.0.1:${port}`], { stdio: "ignore" });
-  process.on("exit", () => { try { process.kill(child.pid, "SIGKILL"); } catch { /* gone */ } });
-  child.exited = new Promise((r) => child.on("exit", r));
+  // tracked: stopProcess ends it in after(), the helpers' exit hook otherwise
+  const child = track(spawn(EXPORTER, [`--web.listen-address=127.0.0.1:${port}`], { stdio: "ignore" }),
+    "node_exporter");
   await waitPort(port, null);
   return { child, url: `http://127.0.0.1:${port}/metrics` };
 }
