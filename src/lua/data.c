@@ -70,7 +70,6 @@ typedef struct dataset {
     size_t ncols;
     _Atomic uint64_t cursor; /* ds:next()'s counter, shared by all threads */
 } dataset_t;
-
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static dataset_t *registry;
 static bool atexit_set;
