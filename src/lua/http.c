@@ -86,11 +86,22 @@ void http_on_result(void *arg, const client_result_t *r)
  * methods, freed with the VM): the header tables read as arrays, the
  * encoded query and body. Reused, never shrunk: no allocation per request
  * once the first requests have grown them. */
+enum { K_HEADERS, K_AUTH, K_VERIFY, K_MAX_BODY, K_BASE_URL, NKEY };
+static const char *const key_names[NKEY] = {"headers", "auth", "verify", "max_body_size",
+                                            "base_url"};
+
+/* The client's base URL is parsed once per VM while it stays the same: base
+ * holds a copy of the string and `based` its parse (pointing into the copy),
+ * valid when based_ok. keys[] are registry references to the interned
+ * client field names, pushed without hashing a C string per request. */
 typedef struct http_vm {
     request_header_t *hdr;
     size_t cap;
-    buf_t query, body;
+    buf_t query, body, base;
+    url_t based;
+    bool based_ok;
     int proxies_key; /* lua/proxies.h */
+    int keys[NKEY];
 } http_vm_t;
 
 static int vm_gc(lua_State *L)
@@ -99,6 +110,7 @@ static int vm_gc(lua_State *L)
     xfree(v->hdr);
     buf_free(&v->query);
     buf_free(&v->body);
+    buf_free(&v->base);
     return 0;
 }
 
@@ -158,9 +170,9 @@ static const char *const opt_names[NOPT] = {
 #define OPT(o) (5 + (o))
 enum { C_HEADERS = OPT(NOPT), C_AUTH, C_VERIFY, C_BASE, C_MAX_BODY, S_PATH, S_TOP = S_PATH };
 
-static void client_field(lua_State *L, const char *k, int slot)
+static void client_field(lua_State *L, const http_vm_t *v, int k, int slot)
 {
-    lua_pushstring(L, k);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, v->keys[k]);
     lua_rawget(L, 1);
     lua_replace(L, slot);
 }
@@ -200,27 +212,34 @@ static size_t max_body(lua_State *L, int i, const char *where)
 
 /* Where to: an absolute URL, or a path on the client's base URL (joined
  * with its path prefix, kept alive in slot S_PATH). */
-static void target_url(lua_State *L, engine_t *e, const char *target, url_t *url)
+static void target_url(lua_State *L, engine_t *e, http_vm_t *v, const char *target, url_t *url)
 {
-    url_t base;
     const char *why = NULL;
     if (url_parse(target, url, &why) != 0) luaL_error(L, "bad URL '%s': %s", target, why);
     if (url->absolute) return;
-    lua_getfield(L, 1, "base_url");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, v->keys[K_BASE_URL]);
+    lua_gettable(L, 1);
     lua_replace(L, C_BASE);
-    const char *b = lua_tostring(L, C_BASE);
+    size_t blen = 0;
+    const char *b = lua_tolstring(L, C_BASE, &blen);
     if (b == NULL || *b == '\0')
         luaL_error(L,
                    "request to '%s' but the user has no host (set host in "
                    "cicada.user{...} or pass -H)",
                    target);
-    if (url_parse(b, &base, &why) != 0 || !base.absolute)
-        luaL_error(L, "bad host '%s': %s", b, why ? why : "not an absolute URL");
-    url->host = base.host, url->host_len = base.host_len, url->port = base.port;
-    url->tls = base.tls;
-    if (base.path_len > 1) { /* a base URL with a path prefix: join them */
+    if (!v->based_ok || v->base.len != blen || memcmp(v->base.p, b, blen) != 0) {
+        v->based_ok = false;
+        buf_set(&v->base, b, blen);
+        if (url_parse(v->base.p, &v->based, &why) != 0 || !v->based.absolute)
+            luaL_error(L, "bad host '%s': %s", b, why ? why : "not an absolute URL");
+        v->based_ok = true;
+    }
+    const url_t *base = &v->based;
+    url->host = base->host, url->host_len = base->host_len, url->port = base->port;
+    url->tls = base->tls;
+    if (base->path_len > 1) { /* a base URL with a path prefix: join them */
         buf_t *s = &e->scratch;
-        buf_set(s, base.path, base.path_len);
+        buf_set(s, base->path, base->path_len);
         if (s->p[s->len - 1] == '/') s->len--;
         buf_append(s, url->path, url->path_len);
         lua_pushlstring(L, s->p, s->len);
@@ -232,25 +251,25 @@ static void target_url(lua_State *L, engine_t *e, const char *target, url_t *url
 /* How the request is carried out: the body cap, HTTPS verification as the
  * request, the client or the flags say, timeout, redirects. Returns an
  * error (in err) that fails the request before any connection, or NULL. */
-static const char *carry(lua_State *L, engine_t *e, const url_t *url, bool head_call,
-                         client_req_t *req, char *err, size_t n)
+static const char *carry(lua_State *L, engine_t *e, const http_vm_t *v, const url_t *url,
+                         bool head_call, client_req_t *req, char *err, size_t n)
 {
     const char *early = NULL;
     *req = (client_req_t){.verify = !e->conf->insecure, .timeout_s = 60};
     if (lua_isnil(L, OPT(O_MAX_BODY))) {
-        client_field(L, "max_body_size", C_MAX_BODY);
+        client_field(L, v, K_MAX_BODY, C_MAX_BODY);
         req->max_body = max_body(L, C_MAX_BODY, "client");
     } else {
         req->max_body = max_body(L, OPT(O_MAX_BODY), "request option");
     }
     if (url->tls) {
-        if (lua_isnil(L, OPT(O_VERIFY))) client_field(L, "verify", C_VERIFY);
-        int v = lua_isnil(L, OPT(O_VERIFY)) ? C_VERIFY : OPT(O_VERIFY);
-        if (lua_isboolean(L, v)) {
-            req->verify = lua_toboolean(L, v);
-        } else if (lua_type(L, v) == LUA_TSTRING) {
+        if (lua_isnil(L, OPT(O_VERIFY))) client_field(L, v, K_VERIFY, C_VERIFY);
+        int vi = lua_isnil(L, OPT(O_VERIFY)) ? C_VERIFY : OPT(O_VERIFY);
+        if (lua_isboolean(L, vi)) {
+            req->verify = lua_toboolean(L, vi);
+        } else if (lua_type(L, vi) == LUA_TSTRING) {
             req->verify = true;
-            req->ctx = tls_ctx(e->net, lua_tostring(L, v), err, n);
+            req->ctx = tls_ctx(e->net, lua_tostring(L, vi), err, n);
             if (req->ctx == NULL) early = err;
         }
     }
@@ -386,17 +405,17 @@ static int do_request(lua_State *L, bool head_call, http_vm_t *v, client_t *cl, 
     const char *method = luaL_checklstring(L, 2, &mlen);
     const char *target = luaL_checkstring(L, 3);
     read_options(L);
-    client_field(L, "headers", C_HEADERS);
-    if (lua_isnil(L, OPT(O_AUTH))) client_field(L, "auth", C_AUTH);
+    client_field(L, v, K_HEADERS, C_HEADERS);
+    if (lua_isnil(L, OPT(O_AUTH))) client_field(L, v, K_AUTH, C_AUTH);
     /* as requests' ValueError; longer than LIMIT_SECONDS is cut to it in carry() */
     if (lua_isnumber(L, OPT(O_TIMEOUT)) && !(lua_tonumber(L, OPT(O_TIMEOUT)) > 0))
         return luaL_error(L, "timeout = %s: a number of seconds above 0 expected",
                           lua_tostring(L, OPT(O_TIMEOUT)));
     url_t url;
-    target_url(L, e, target, &url);
+    target_url(L, e, v, target, &url);
     char err[512];
     client_req_t req;
-    const char *early = carry(L, e, &url, head_call, &req, err, sizeof err);
+    const char *early = carry(L, e, v, &url, head_call, &req, err, sizeof err);
     if (early == NULL)
         early = proxies_read(L, &v->proxies_key, lua_istable(L, 4), OPT(O_PROXIES), OPT(O_PROXY),
                              &cl->proxies, err, sizeof err);
@@ -490,6 +509,10 @@ static void open_client(lua_State *L)
     static const char *methods[] = {"get", "post", "put", "patch", "delete", "head", "options"};
     http_vm_t *v = lua_newuserdata(L, sizeof *v); /* the methods' shared upvalue */
     memset(v, 0, sizeof *v);
+    for (int k = 0; k < NKEY; k++) {
+        lua_pushstring(L, key_names[k]);
+        v->keys[k] = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
     lua_newtable(L);
     lua_pushcfunction(L, vm_gc);
     lua_setfield(L, -2, "__gc");
