@@ -117,7 +117,11 @@ static int parse_status(const char *p, const char *eol, http_response_t *res)
 static int parse_header(const char *p, const char *eol, http_header_t *h)
 {
     const char *q = p;
-    /* *eol is '\r' or '\n', not a tchar: the scan stops there at the latest */
+    /* *eol is '\r' or '\n', not a tchar: the scan stops there at the latest
+     * (each byte is read only after the one before it was a tchar) */
+    while (tchar[(unsigned char)q[0]] && tchar[(unsigned char)q[1]] &&
+           tchar[(unsigned char)q[2]] && tchar[(unsigned char)q[3]])
+        q += 4;
     while (tchar[(unsigned char)*q])
         q++;
     /* Whitespace before the colon is forbidden (RFC 9112 5.1). */
@@ -193,7 +197,11 @@ static int derive(http_response_t *res)
         int64_t n;
         switch (h->name_len) {
         case 10:
-            if (ieq(h->name, "connection", 10)) each_elem(h, conn_elem, &conn);
+            if (!ieq(h->name, "connection", 10)) break;
+            if (h->value_len == 10 && ieq(h->value, "keep-alive", 10))
+                conn.keep_alive = true; /* the usual value, a single element */
+            else
+                each_elem(h, conn_elem, &conn);
             break;
         case 14:
             if (!ieq(h->name, "content-length", 14)) break;
