@@ -232,7 +232,9 @@ static int lookup(conn_t *c, const char **err)
 
 static void finish(conn_t *c, const char *error, bool sync, client_result_t *out)
 {
-    loop_timer_stop(net_of(c)->loop, &c->timer);
+    /* the timeout timer stays armed (a lazy deadline): on_timeout sees
+     * whether a request is still in flight on c, and client_send moves it
+     * only when a request's deadline comes earlier */
     client_result_t r = {.error = error,
                          .elapsed_ns = clock_ns() - c->t0_ns,
                          .history = c->history,
@@ -475,6 +477,12 @@ static void on_io(loop_t *l, loop_io_t *io, uint32_t ev)
 static void on_timeout(loop_t *l, loop_timer_t *t)
 {
     conn_t *c = (conn_t *)((char *)t - offsetof(conn_t, timer));
+    if (c->cl->busy != c || c->timeout_ns == 0) return; /* armed for a request now over */
+    int64_t deadline = c->start_ns + c->timeout_ns;
+    if (deadline > clock_ns()) { /* armed for an earlier request: wait for this one's */
+        loop_timer_at(l, t, deadline);
+        return;
+    }
     double s = (double)c->timeout_ns / 1e9;
     bool connecting = c->state == CONN_RESOLVING || c->state == CONN_CONNECTING ||
                       c->state == CONN_TUNNEL || c->state == CONN_HANDSHAKE;
@@ -542,7 +550,9 @@ int client_send(conn_t *c, const client_req_t *req, const conn_t *from, client_r
     }
     if (c->state == CONN_IDLE) c->state = CONN_WRITING;
     if (c->state != CONN_RESOLVING && !proceed(c, true, res)) return 0;
-    if (c->timeout_ns) loop_timer_at(net_of(c)->loop, &c->timer, c->start_ns + c->timeout_ns);
+    int64_t deadline = c->start_ns + c->timeout_ns;
+    if (c->timeout_ns && (!loop_timer_armed(&c->timer) || c->timer.when > deadline))
+        loop_timer_at(net_of(c)->loop, &c->timer, deadline);
     c->cl->busy = c;
     return 1;
 }

@@ -18,6 +18,7 @@
  * Neither allocates; results point into the caller's buffer. */
 #include "http/parse.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* RFC 9110 tchar: the bytes allowed in a header name. */
@@ -42,12 +43,37 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-/* Compare n bytes of a with a lower-case literal, ignoring a's case. */
+/* Eight bytes of a lower-case ASCII literal: 0x20 where it holds a letter,
+ * so that (x | mask) == lit matches exactly the bytes lower() maps onto lit
+ * (no carry crosses bytes: every byte is below 0x80). */
+static inline uint64_t letter_mask(uint64_t y)
+{
+    const uint64_t ones = 0x0101010101010101ull;
+    return ((y + 0x1f * ones) & ~(y + 0x05 * ones) & 0x80 * ones) >> 2;
+}
+
+static inline uint64_t load8(const char *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+
+/* Compare n bytes of a with a lower-case literal, ignoring a's case: eight
+ * bytes at a time (the last word overlaps the one before it). */
 static bool ieq(const char *a, const char *lit, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (lower((unsigned char)a[i]) != (unsigned char)lit[i]) return false;
-    return true;
+    if (n < 8) {
+        for (size_t i = 0; i < n; i++)
+            if (lower((unsigned char)a[i]) != (unsigned char)lit[i]) return false;
+        return true;
+    }
+    for (size_t i = 0;; i += 8) {
+        if (i + 8 > n) i = n - 8;
+        uint64_t y = load8(lit + i);
+        if ((load8(a + i) | letter_mask(y)) != y) return false;
+        if (i + 8 == n) return true;
+    }
 }
 
 static bool is_ws(char c)
@@ -91,7 +117,12 @@ static int parse_status(const char *p, const char *eol, http_response_t *res)
 static int parse_header(const char *p, const char *eol, http_header_t *h)
 {
     const char *q = p;
-    while (q < eol && tchar[(unsigned char)*q])
+    /* *eol is '\r' or '\n', not a tchar: the scan stops there at the latest
+     * (each byte is read only after the one before it was a tchar) */
+    while (tchar[(unsigned char)q[0]] && tchar[(unsigned char)q[1]] &&
+           tchar[(unsigned char)q[2]] && tchar[(unsigned char)q[3]])
+        q += 4;
+    while (tchar[(unsigned char)*q])
         q++;
     /* Whitespace before the colon is forbidden (RFC 9112 5.1). */
     if (q == p || q == eol || *q != ':') return HTTP_ERROR;
@@ -166,7 +197,11 @@ static int derive(http_response_t *res)
         int64_t n;
         switch (h->name_len) {
         case 10:
-            if (ieq(h->name, "connection", 10)) each_elem(h, conn_elem, &conn);
+            if (!ieq(h->name, "connection", 10)) break;
+            if (h->value_len == 10 && ieq(h->value, "keep-alive", 10))
+                conn.keep_alive = true; /* the usual value, a single element */
+            else
+                each_elem(h, conn_elem, &conn);
             break;
         case 14:
             if (!ieq(h->name, "content-length", 14)) break;

@@ -86,11 +86,22 @@ void http_on_result(void *arg, const client_result_t *r)
  * methods, freed with the VM): the header tables read as arrays, the
  * encoded query and body. Reused, never shrunk: no allocation per request
  * once the first requests have grown them. */
+enum { K_HEADERS, K_AUTH, K_VERIFY, K_MAX_BODY, K_BASE_URL, NKEY };
+static const char *const key_names[NKEY] = {"headers", "auth", "verify", "max_body_size",
+                                            "base_url"};
+
+/* The client's base URL is parsed once per VM while it stays the same: base
+ * holds a copy of the string and `based` its parse (pointing into the copy),
+ * valid when based_ok. keys[] are registry references to the interned
+ * client field names, pushed without hashing a C string per request. */
 typedef struct http_vm {
     request_header_t *hdr;
     size_t cap;
-    buf_t query, body;
+    buf_t query, body, base;
+    url_t based;
+    bool based_ok;
     int proxies_key; /* lua/proxies.h */
+    int keys[NKEY];
 } http_vm_t;
 
 static int vm_gc(lua_State *L)
@@ -99,6 +110,7 @@ static int vm_gc(lua_State *L)
     xfree(v->hdr);
     buf_free(&v->query);
     buf_free(&v->body);
+    buf_free(&v->base);
     return 0;
 }
 
@@ -156,21 +168,26 @@ static const char *const opt_names[NOPT] = {
     "files",           "json",          "data",    "catch_response", "timeout",
     "allow_redirects", "max_body_size", "proxies", "proxy"};
 #define OPT(o) (5 + (o))
+/* The options a request was given, one bit per enum opt (read_options):
+ * a clear bit is a nil slot, tested without a Lua API call. */
+#define HAS(o) ((set >> (o)) & 1u)
 enum { C_HEADERS = OPT(NOPT), C_AUTH, C_VERIFY, C_BASE, C_MAX_BODY, S_PATH, S_TOP = S_PATH };
 
-static void client_field(lua_State *L, const char *k, int slot)
+static void client_field(lua_State *L, const http_vm_t *v, int k, int slot)
 {
-    lua_pushstring(L, k);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, v->keys[k]);
     lua_rawget(L, 1);
     lua_replace(L, slot);
 }
 
-/* The options table (stack slot 4, if any) into the OPT() slots. */
-static void read_options(lua_State *L)
+/* The options table (stack slot 4, if any) into the OPT() slots; returns
+ * which were given (bit o for OPT(o)). */
+static unsigned read_options(lua_State *L)
 {
+    unsigned set = 0;
     luaL_checkstack(L, 40, "client:request");
     lua_settop(L, S_TOP);
-    if (!lua_istable(L, 4)) return;
+    if (!lua_istable(L, 4)) return 0;
     lua_pushnil(L);
     while (lua_next(L, 4)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
@@ -178,10 +195,12 @@ static void read_options(lua_State *L)
             if (k[0] == opt_names[o][0] && strcmp(k, opt_names[o]) == 0) {
                 lua_pushvalue(L, -1);
                 lua_replace(L, OPT(o));
+                set |= 1u << o;
                 break;
             }
         lua_pop(L, 1);
     }
+    return set;
 }
 
 /* The body cap at stack slot i (nil: the default). A bad value is the
@@ -200,27 +219,34 @@ static size_t max_body(lua_State *L, int i, const char *where)
 
 /* Where to: an absolute URL, or a path on the client's base URL (joined
  * with its path prefix, kept alive in slot S_PATH). */
-static void target_url(lua_State *L, engine_t *e, const char *target, url_t *url)
+static void target_url(lua_State *L, engine_t *e, http_vm_t *v, const char *target, url_t *url)
 {
-    url_t base;
     const char *why = NULL;
     if (url_parse(target, url, &why) != 0) luaL_error(L, "bad URL '%s': %s", target, why);
     if (url->absolute) return;
-    lua_getfield(L, 1, "base_url");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, v->keys[K_BASE_URL]);
+    lua_gettable(L, 1);
     lua_replace(L, C_BASE);
-    const char *b = lua_tostring(L, C_BASE);
+    size_t blen = 0;
+    const char *b = lua_tolstring(L, C_BASE, &blen);
     if (b == NULL || *b == '\0')
         luaL_error(L,
                    "request to '%s' but the user has no host (set host in "
                    "cicada.user{...} or pass -H)",
                    target);
-    if (url_parse(b, &base, &why) != 0 || !base.absolute)
-        luaL_error(L, "bad host '%s': %s", b, why ? why : "not an absolute URL");
-    url->host = base.host, url->host_len = base.host_len, url->port = base.port;
-    url->tls = base.tls;
-    if (base.path_len > 1) { /* a base URL with a path prefix: join them */
+    if (!v->based_ok || v->base.len != blen || memcmp(v->base.p, b, blen) != 0) {
+        v->based_ok = false;
+        buf_set(&v->base, b, blen);
+        if (url_parse(v->base.p, &v->based, &why) != 0 || !v->based.absolute)
+            luaL_error(L, "bad host '%s': %s", b, why ? why : "not an absolute URL");
+        v->based_ok = true;
+    }
+    const url_t *base = &v->based;
+    url->host = base->host, url->host_len = base->host_len, url->port = base->port;
+    url->tls = base->tls;
+    if (base->path_len > 1) { /* a base URL with a path prefix: join them */
         buf_t *s = &e->scratch;
-        buf_set(s, base.path, base.path_len);
+        buf_set(s, base->path, base->path_len);
         if (s->p[s->len - 1] == '/') s->len--;
         buf_append(s, url->path, url->path_len);
         lua_pushlstring(L, s->p, s->len);
@@ -232,37 +258,38 @@ static void target_url(lua_State *L, engine_t *e, const char *target, url_t *url
 /* How the request is carried out: the body cap, HTTPS verification as the
  * request, the client or the flags say, timeout, redirects. Returns an
  * error (in err) that fails the request before any connection, or NULL. */
-static const char *carry(lua_State *L, engine_t *e, const url_t *url, bool head_call,
-                         client_req_t *req, char *err, size_t n)
+static const char *carry(lua_State *L, engine_t *e, const http_vm_t *v, unsigned set,
+                         const url_t *url, bool head_call, client_req_t *req, char *err,
+                         size_t n)
 {
     const char *early = NULL;
     *req = (client_req_t){.verify = !e->conf->insecure, .timeout_s = 60};
-    if (lua_isnil(L, OPT(O_MAX_BODY))) {
-        client_field(L, "max_body_size", C_MAX_BODY);
+    if (!HAS(O_MAX_BODY)) {
+        client_field(L, v, K_MAX_BODY, C_MAX_BODY);
         req->max_body = max_body(L, C_MAX_BODY, "client");
     } else {
         req->max_body = max_body(L, OPT(O_MAX_BODY), "request option");
     }
     if (url->tls) {
-        if (lua_isnil(L, OPT(O_VERIFY))) client_field(L, "verify", C_VERIFY);
-        int v = lua_isnil(L, OPT(O_VERIFY)) ? C_VERIFY : OPT(O_VERIFY);
-        if (lua_isboolean(L, v)) {
-            req->verify = lua_toboolean(L, v);
-        } else if (lua_type(L, v) == LUA_TSTRING) {
+        if (!HAS(O_VERIFY)) client_field(L, v, K_VERIFY, C_VERIFY);
+        int vi = !HAS(O_VERIFY) ? C_VERIFY : OPT(O_VERIFY);
+        if (lua_isboolean(L, vi)) {
+            req->verify = lua_toboolean(L, vi);
+        } else if (lua_type(L, vi) == LUA_TSTRING) {
             req->verify = true;
-            req->ctx = tls_ctx(e->net, lua_tostring(L, v), err, n);
+            req->ctx = tls_ctx(e->net, lua_tostring(L, vi), err, n);
             if (req->ctx == NULL) early = err;
         }
     }
-    if (lua_isnumber(L, OPT(O_TIMEOUT)))
+    if (HAS(O_TIMEOUT) && lua_isnumber(L, OPT(O_TIMEOUT)))
         req->timeout_s = fmin(lua_tonumber(L, OPT(O_TIMEOUT)), LIMIT_SECONDS);
-    req->follow = lua_isnil(L, OPT(O_REDIRECTS)) ? !head_call : lua_toboolean(L, OPT(O_REDIRECTS));
+    req->follow = !HAS(O_REDIRECTS) ? !head_call : lua_toboolean(L, OPT(O_REDIRECTS));
     return early;
 }
 
 /* The method (upper case) into p->method, the params into r->query. */
-static void read_line(lua_State *L, request_t *r, pending_t *p, http_vm_t *v, const url_t *url,
-                      const char *method, size_t mlen)
+static void read_line(lua_State *L, unsigned set, request_t *r, pending_t *p, http_vm_t *v,
+                      const url_t *url, const char *method, size_t mlen)
 {
     buf_reset(&p->method);
     for (size_t i = 0; i < mlen; i++) {
@@ -272,6 +299,7 @@ static void read_line(lua_State *L, request_t *r, pending_t *p, http_vm_t *v, co
     r->method = p->method.p, r->method_len = p->method.len;
     r->host = url->host, r->host_len = url->host_len, r->port = url->port, r->tls = url->tls;
     r->path = url->path, r->path_len = url->path_len;
+    if (!HAS(O_PARAMS)) return;
     if (lua_istable(L, OPT(O_PARAMS))) {
         char sep = '\0';
         buf_reset(&v->query);
@@ -284,9 +312,9 @@ static void read_line(lua_State *L, request_t *r, pending_t *p, http_vm_t *v, co
 
 /* Authorization: Basic for auth = {user, password} (or {user=, password=}),
  * the strings left on the stack for the request's life. */
-static void read_auth(lua_State *L, request_t *r)
+static void read_auth(lua_State *L, unsigned set, request_t *r)
 {
-    int a = lua_istable(L, OPT(O_AUTH)) ? OPT(O_AUTH) : lua_istable(L, C_AUTH) ? C_AUTH : 0;
+    int a = HAS(O_AUTH) && lua_istable(L, OPT(O_AUTH)) ? OPT(O_AUTH) : lua_istable(L, C_AUTH) ? C_AUTH : 0;
     if (a == 0 || (request_flags(r) & REQUEST_H_AUTH)) return;
     lua_rawgeti(L, a, 1);
     if (lua_isnil(L, -1)) lua_getfield(L, a, "user");
@@ -299,11 +327,13 @@ static void read_auth(lua_State *L, request_t *r)
 
 /* The body: json=, files= (multipart, with data= fields), or data= (a
  * string, or a table sent as a form), encoded into v->body. */
-static void read_body(lua_State *L, engine_t *e, request_t *r, http_vm_t *v, char *ctype, size_t n)
+static void read_body(lua_State *L, unsigned set, engine_t *e, request_t *r, http_vm_t *v,
+                      char *ctype, size_t n)
 {
     char err[256];
     buf_t *body = &v->body;
     buf_reset(body);
+    if (!(HAS(O_JSON) | HAS(O_FILES) | HAS(O_DATA))) return;
     if (!lua_isnil(L, OPT(O_JSON))) {
         if (json_encode(L, OPT(O_JSON), body, err, sizeof err) != 0)
             luaL_error(L, "json=: %s", err);
@@ -332,9 +362,9 @@ static void read_body(lua_State *L, engine_t *e, request_t *r, http_vm_t *v, cha
 }
 
 /* The name for the statistics: the name option, or the target as sent. */
-static void stats_name(lua_State *L, pending_t *p, const char *target, size_t len)
+static void stats_name(lua_State *L, unsigned set, pending_t *p, const char *target, size_t len)
 {
-    if (lua_isstring(L, OPT(O_NAME))) {
+    if (HAS(O_NAME) && lua_isstring(L, OPT(O_NAME))) {
         size_t n;
         const char *nm = lua_tolstring(L, OPT(O_NAME), &n);
         buf_set(&p->name, nm, n);
@@ -345,14 +375,15 @@ static void stats_name(lua_State *L, pending_t *p, const char *target, size_t le
 
 /* A request that failed before any connection (the name did not resolve,
  * the CA bundle is missing): recorded like any failure. */
-static int fail_early(lua_State *L, user_t *u, pending_t *p, request_t *r, const char *err)
+static int fail_early(lua_State *L, unsigned set, user_t *u, pending_t *p, request_t *r,
+                      const char *err)
 {
     buf_t *w = &u->eng->scratch;
     buf_reset(w);
     size_t at = request_start(w, r);
-    stats_name(L, p, w->p + at, w->len - at);
+    stats_name(L, set, p, w->p + at, w->len - at);
     client_result_t res = {.error = err};
-    p->active = lua_toboolean(L, OPT(O_CATCH));
+    p->active = HAS(O_CATCH) && lua_toboolean(L, OPT(O_CATCH));
     p->seq = ++u->binding->req_seq;
     http_complete(L, u, p, &res);
     return 1;
@@ -385,45 +416,45 @@ static int do_request(lua_State *L, bool head_call, http_vm_t *v, client_t *cl, 
     size_t mlen;
     const char *method = luaL_checklstring(L, 2, &mlen);
     const char *target = luaL_checkstring(L, 3);
-    read_options(L);
-    client_field(L, "headers", C_HEADERS);
-    if (lua_isnil(L, OPT(O_AUTH))) client_field(L, "auth", C_AUTH);
+    unsigned set = read_options(L);
+    client_field(L, v, K_HEADERS, C_HEADERS);
+    if (!HAS(O_AUTH)) client_field(L, v, K_AUTH, C_AUTH);
     /* as requests' ValueError; longer than LIMIT_SECONDS is cut to it in carry() */
-    if (lua_isnumber(L, OPT(O_TIMEOUT)) && !(lua_tonumber(L, OPT(O_TIMEOUT)) > 0))
+    if (HAS(O_TIMEOUT) && lua_isnumber(L, OPT(O_TIMEOUT)) && !(lua_tonumber(L, OPT(O_TIMEOUT)) > 0))
         return luaL_error(L, "timeout = %s: a number of seconds above 0 expected",
                           lua_tostring(L, OPT(O_TIMEOUT)));
     url_t url;
-    target_url(L, e, target, &url);
+    target_url(L, e, v, target, &url);
     char err[512];
     client_req_t req;
-    const char *early = carry(L, e, &url, head_call, &req, err, sizeof err);
+    const char *early = carry(L, e, v, set, &url, head_call, &req, err, sizeof err);
     if (early == NULL)
-        early = proxies_read(L, &v->proxies_key, lua_istable(L, 4), OPT(O_PROXIES), OPT(O_PROXY),
+        early = proxies_read(L, &v->proxies_key, HAS(O_PROXIES) | HAS(O_PROXY), OPT(O_PROXIES), OPT(O_PROXY),
                              &cl->proxies, err, sizeof err);
     conn_t *c =
         early ? NULL : client_conn(cl, url.host, url.host_len, url.port, url.tls, err, sizeof err);
     request_t r = {0};
-    read_line(L, &r, p, v, &url, method, mlen);
+    read_line(L, set, &r, p, v, &url, method, mlen);
     req.head = strcmp(p->method.p, "HEAD") == 0;
-    if (c == NULL) return fail_early(L, u, p, &r, err);
+    if (c == NULL) return fail_early(L, set, u, p, &r, err);
 
-    size_t nh = lua_istable(L, OPT(O_HEADERS)) ? read_headers(L, OPT(O_HEADERS), v, 0) : 0;
+    size_t nh = HAS(O_HEADERS) && lua_istable(L, OPT(O_HEADERS)) ? read_headers(L, OPT(O_HEADERS), v, 0) : 0;
     size_t nd = lua_istable(L, C_HEADERS) ? read_headers(L, C_HEADERS, v, nh) : nh;
     r.headers = v->hdr, r.nheaders = nh;
     r.defaults = v->hdr + nh, r.ndefaults = nd - nh;
     req.decode = request_decode(&r);
-    read_auth(L, &r);
+    read_auth(L, set, &r);
     r.absolute = client_absolute(c); /* plain http through a proxy */
     r.proxy_auth = r.absolute ? c->px_auth : NULL;
     r.jar = cl->jar;
     if (r.jar && r.jar->n) r.now = (int64_t)time(NULL); /* for cookie expiry only */
     char ctype[80];
-    read_body(L, e, &r, v, ctype, sizeof ctype);
+    read_body(L, set, e, &r, v, ctype, sizeof ctype);
     buf_reset(&c->wbuf);
     size_t tlen, at = request_write(&c->wbuf, &r, &tlen);
-    stats_name(L, p, c->wbuf.p + at, tlen);
+    stats_name(L, set, p, c->wbuf.p + at, tlen);
 
-    p->active = wait && lua_toboolean(L, OPT(O_CATCH));
+    p->active = wait && HAS(O_CATCH) && lua_toboolean(L, OPT(O_CATCH));
     p->seq = ++b->req_seq;
     client_result_t res;
     if (client_send(c, &req, NULL, &res) == 0) {
@@ -490,6 +521,10 @@ static void open_client(lua_State *L)
     static const char *methods[] = {"get", "post", "put", "patch", "delete", "head", "options"};
     http_vm_t *v = lua_newuserdata(L, sizeof *v); /* the methods' shared upvalue */
     memset(v, 0, sizeof *v);
+    for (int k = 0; k < NKEY; k++) {
+        lua_pushstring(L, key_names[k]);
+        v->keys[k] = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
     lua_newtable(L);
     lua_pushcfunction(L, vm_gc);
     lua_setfield(L, -2, "__gc");
