@@ -54,9 +54,14 @@ def test_error_values_are_recorded_as_lua_prints_them(nginx, run_cicada, tmp_pat
     assert any(re.fullmatch(r".*scenario\.lua:5: 42", m) for m in msgs), msgs
     tables = [e for e in excs if e["Message"] == "(error object is a table value)"]
     assert len(tables) == 3, excs  # one row per line that raises one, not per occurrence
-    # 9 tasks in the set, 8 of them errors: one row each (the stack
-    # overflow's row may be split in two by LuaJIT's "error in error handling")
-    assert 8 <= len(excs) <= 9, excs
+    # 9 tasks in the set, 8 of them errors: one row each, except the stack
+    # overflow's, which LuaJIT reports as "stack overflow" or as "error in
+    # error handling", at depths (tracebacks) that vary with its stack and
+    # JIT state: one or more rows, all of them of those two kinds
+    overflow = [e for e in excs if "stack overflow" in e["Message"]
+                or "error in error handling" in e["Message"]]
+    assert overflow, excs
+    assert len(excs) - len(overflow) == 7, excs
     total = sum(int(e["Count"]) for e in excs)
     assert total >= 8 * (alive - 2), (total, alive)
 
