@@ -119,8 +119,8 @@ static int parse_header(const char *p, const char *eol, http_header_t *h)
     const char *q = p;
     /* *eol is '\r' or '\n', not a tchar: the scan stops there at the latest
      * (each byte is read only after the one before it was a tchar) */
-    while (tchar[(unsigned char)q[0]] && tchar[(unsigned char)q[1]] &&
-           tchar[(unsigned char)q[2]] && tchar[(unsigned char)q[3]])
+    while (tchar[(unsigned char)q[0]] && tchar[(unsigned char)q[1]] && tchar[(unsigned char)q[2]] &&
+           tchar[(unsigned char)q[3]])
         q += 4;
     while (tchar[(unsigned char)*q])
         q++;

@@ -259,8 +259,7 @@ static void target_url(lua_State *L, engine_t *e, http_vm_t *v, const char *targ
  * request, the client or the flags say, timeout, redirects. Returns an
  * error (in err) that fails the request before any connection, or NULL. */
 static const char *carry(lua_State *L, engine_t *e, const http_vm_t *v, unsigned set,
-                         const url_t *url, bool head_call, client_req_t *req, char *err,
-                         size_t n)
+                         const url_t *url, bool head_call, client_req_t *req, char *err, size_t n)
 {
     const char *early = NULL;
     *req = (client_req_t){.verify = !e->conf->insecure, .timeout_s = 60};
@@ -314,7 +313,9 @@ static void read_line(lua_State *L, unsigned set, request_t *r, pending_t *p, ht
  * the strings left on the stack for the request's life. */
 static void read_auth(lua_State *L, unsigned set, request_t *r)
 {
-    int a = HAS(O_AUTH) && lua_istable(L, OPT(O_AUTH)) ? OPT(O_AUTH) : lua_istable(L, C_AUTH) ? C_AUTH : 0;
+    int a = HAS(O_AUTH) && lua_istable(L, OPT(O_AUTH)) ? OPT(O_AUTH)
+            : lua_istable(L, C_AUTH)                   ? C_AUTH
+                                                       : 0;
     if (a == 0 || (request_flags(r) & REQUEST_H_AUTH)) return;
     lua_rawgeti(L, a, 1);
     if (lua_isnil(L, -1)) lua_getfield(L, a, "user");
@@ -429,8 +430,8 @@ static int do_request(lua_State *L, bool head_call, http_vm_t *v, client_t *cl, 
     client_req_t req;
     const char *early = carry(L, e, v, set, &url, head_call, &req, err, sizeof err);
     if (early == NULL)
-        early = proxies_read(L, &v->proxies_key, HAS(O_PROXIES) | HAS(O_PROXY), OPT(O_PROXIES), OPT(O_PROXY),
-                             &cl->proxies, err, sizeof err);
+        early = proxies_read(L, &v->proxies_key, HAS(O_PROXIES) | HAS(O_PROXY), OPT(O_PROXIES),
+                             OPT(O_PROXY), &cl->proxies, err, sizeof err);
     conn_t *c =
         early ? NULL : client_conn(cl, url.host, url.host_len, url.port, url.tls, err, sizeof err);
     request_t r = {0};
@@ -438,7 +439,9 @@ static int do_request(lua_State *L, bool head_call, http_vm_t *v, client_t *cl, 
     req.head = strcmp(p->method.p, "HEAD") == 0;
     if (c == NULL) return fail_early(L, set, u, p, &r, err);
 
-    size_t nh = HAS(O_HEADERS) && lua_istable(L, OPT(O_HEADERS)) ? read_headers(L, OPT(O_HEADERS), v, 0) : 0;
+    size_t nh = HAS(O_HEADERS) && lua_istable(L, OPT(O_HEADERS))
+                    ? read_headers(L, OPT(O_HEADERS), v, 0)
+                    : 0;
     size_t nd = lua_istable(L, C_HEADERS) ? read_headers(L, C_HEADERS, v, nh) : nh;
     r.headers = v->hdr, r.nheaders = nh;
     r.defaults = v->hdr + nh, r.ndefaults = nd - nh;
