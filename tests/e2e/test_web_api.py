@@ -170,7 +170,8 @@ def pair(tmp_path_factory):
             j = get_json(u.url, "/stats/requests")
             names = {s["name"] for s in j["stats"]}
             ex = get_json(u.url, "/exceptions")["exceptions"]
-            return {"/a", "/status404"} <= names and j["errors"] and ex and j["user_count"] == 2
+            return ({"/a", "/status404"} <= names and j["errors"] and ex and j["user_count"] == 2
+                    and j["state"] == "running")
 
         for u in (cic, loc):
             try:

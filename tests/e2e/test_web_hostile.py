@@ -71,8 +71,13 @@ class Ui:
             cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
         try:
             wait_port(self.port, 20, self.proc)
+            # every user made, and the runner says so (it reports "running"
+            # once the engines have created them, a moment after the count)
             deadline = time.monotonic() + 10
-            while self.stats()["user_count"] != users and time.monotonic() < deadline:
+            while time.monotonic() < deadline:
+                s = self.stats()
+                if s["user_count"] == users and s["state"] == "running":
+                    break
                 time.sleep(0.1)
         except AssertionError:
             self.stop()
